@@ -1,0 +1,412 @@
+"""The normalised disruption (MODEL.md): a typed, immutable value with exact JSON round-trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual")
+STATUSES = ("planned", "active", "ended")
+MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
+CAUSES = (
+    "UNKNOWN_CAUSE",
+    "OTHER_CAUSE",
+    "TECHNICAL_PROBLEM",
+    "STRIKE",
+    "DEMONSTRATION",
+    "ACCIDENT",
+    "HOLIDAY",
+    "WEATHER",
+    "MAINTENANCE",
+    "CONSTRUCTION",
+    "POLICE_ACTIVITY",
+    "MEDICAL_EMERGENCY",
+)
+EFFECTS = (
+    "NO_SERVICE",
+    "REDUCED_SERVICE",
+    "SIGNIFICANT_DELAYS",
+    "DETOUR",
+    "ADDITIONAL_SERVICE",
+    "MODIFIED_SERVICE",
+    "OTHER_EFFECT",
+    "UNKNOWN_EFFECT",
+    "STOP_MOVED",
+    "NO_EFFECT",
+    "ACCESSIBILITY_ISSUE",
+)
+SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
+AFFECTED_TYPES = ("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+Texts = Mapping[str, str]
+JSON = dict[str, Any]
+
+
+class ModelError(ValueError):
+    """A disruption that does not satisfy MODEL.md."""
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` in UTC; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ModelError(f"naive datetime {value.isoformat()} (timezone-aware UTC required)")
+    return value.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with a `Z`, seconds precision (microseconds kept when present)."""
+    value = utc(value)
+    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC 3339 (a `Z` or an offset is required) into an aware UTC datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ModelError(f"not an RFC 3339 time: {text!r}") from exc
+    return utc(value)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Turn frozen mappings/tuples back into plain dicts/lists (for JSON)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _texts(value: Mapping[str, str] | None) -> Texts:
+    clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
+    return MappingProxyType(dict(sorted(clean.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One validity period; `end` None when open-ended."""
+
+    start: datetime
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", utc(self.start))
+        if self.end is not None:
+            object.__setattr__(self, "end", utc(self.end))
+
+    def to_json(self) -> JSON:
+        return {
+            "start": format_time(self.start),
+            "end": format_time(self.end) if self.end else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Period:
+        end = data.get("end")
+        return cls(parse_time(data["start"]), parse_time(end) if end else None)
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """Something a disruption touches: a route, stop, road, area, vessel..."""
+
+    type: str
+    id: str
+    name: str | None = None
+
+    def to_json(self) -> JSON:
+        return {"type": self.type, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Affected:
+        return cls(str(data["type"]), str(data["id"]), data.get("name"))
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where and when this version was fetched (URL without secrets)."""
+
+    fetched_at: datetime
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fetched_at", utc(self.fetched_at))
+
+    def to_json(self) -> JSON:
+        return {"fetched_at": format_time(self.fetched_at), "url": self.url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Provenance:
+        return cls(parse_time(data["fetched_at"]), data.get("url"))
+
+
+def compute_status(periods: Sequence[Period], at: datetime, ended: bool = False) -> str:
+    """`planned` when every period is in the future, `ended` when all have ended, else `active`."""
+    if ended:
+        return "ended"
+    if not periods:
+        return "active"
+    if any(p.contains(at) for p in periods):
+        return "active"
+    if all(p.end is not None and p.end <= at for p in periods):
+        return "ended"
+    if any(p.start > at for p in periods):
+        return "planned"
+    return "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Disruption:
+    """One normalised disruption (see MODEL.md; field names are a public contract)."""
+
+    id: str
+    source: str
+    source_type: str
+    upstream_id: str
+    updated_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    status: str
+    modes: tuple[str, ...]
+    header: Texts
+    version: str | None = None
+    cause: str = "UNKNOWN_CAUSE"
+    effect: str = "UNKNOWN_EFFECT"
+    severity: str = "UNKNOWN_SEVERITY"
+    categories: tuple[str, ...] = ()
+    periods: tuple[Period, ...] = ()
+    description: Texts = field(default_factory=lambda: MappingProxyType({}))
+    location_text: Texts = field(default_factory=lambda: MappingProxyType({}))
+    url: str | None = None
+    geometry: Mapping[str, Any] | None = None
+    affected: tuple[Affected, ...] = ()
+    related: tuple[str, ...] = ()
+    provenance: Provenance | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("updated_at", "first_seen", "last_seen"):
+            set_(self, name, utc(getattr(self, name)))
+        for name in ("modes", "categories", "periods", "affected", "related"):
+            set_(self, name, tuple(getattr(self, name)))
+        for name in ("header", "description", "location_text"):
+            set_(self, name, _texts(getattr(self, name)))
+        if self.geometry is not None:
+            set_(self, "geometry", _freeze(self.geometry))
+        self._validate()
+
+    def _validate(self) -> None:
+        problems = []
+        if not self.id or not self.source or not self.upstream_id:
+            problems.append("id, source and upstream_id must be non-empty")
+        if self.source_type not in SOURCE_TYPES:
+            problems.append(f"source_type {self.source_type!r}")
+        if self.status not in STATUSES:
+            problems.append(f"status {self.status!r}")
+        if not self.modes or any(m not in MODES for m in self.modes):
+            problems.append(f"modes {self.modes!r}")
+        if self.cause not in CAUSES:
+            problems.append(f"cause {self.cause!r}")
+        if self.effect not in EFFECTS:
+            problems.append(f"effect {self.effect!r}")
+        if self.severity not in SEVERITIES:
+            problems.append(f"severity {self.severity!r}")
+        if not self.header:
+            problems.append("header needs at least one language")
+        bad = [a.type for a in self.affected if a.type not in AFFECTED_TYPES]
+        if bad:
+            problems.append(f"affected types {bad!r}")
+        if problems:
+            raise ModelError(f"{self.id or '?'}: " + "; ".join(problems))
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_json(self) -> JSON:
+        """The public JSON object (MODEL.md), field order stable."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "source_type": self.source_type,
+            "upstream_id": self.upstream_id,
+            "version": self.version,
+            "updated_at": format_time(self.updated_at),
+            "first_seen": format_time(self.first_seen),
+            "last_seen": format_time(self.last_seen),
+            "status": self.status,
+            "modes": list(self.modes),
+            "cause": self.cause,
+            "effect": self.effect,
+            "severity": self.severity,
+            "categories": list(self.categories),
+            "periods": [p.to_json() for p in self.periods],
+            "header": dict(self.header),
+            "description": dict(self.description),
+            "location_text": dict(self.location_text),
+            "url": self.url,
+            "geometry": thaw(self.geometry) if self.geometry is not None else None,
+            "affected": [a.to_json() for a in self.affected],
+            "related": list(self.related),
+            "provenance": self.provenance.to_json() if self.provenance else None,
+        }
+
+    def dumps(self) -> str:
+        """Compact JSON text."""
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Disruption:
+        """Build from the public JSON; raises ModelError on a bad shape."""
+        try:
+            prov = data.get("provenance")
+            return cls(
+                id=data["id"],
+                source=data["source"],
+                source_type=data["source_type"],
+                upstream_id=data["upstream_id"],
+                version=data.get("version"),
+                updated_at=parse_time(data["updated_at"]),
+                first_seen=parse_time(data["first_seen"]),
+                last_seen=parse_time(data["last_seen"]),
+                status=data["status"],
+                modes=tuple(data["modes"]),
+                cause=data.get("cause", "UNKNOWN_CAUSE"),
+                effect=data.get("effect", "UNKNOWN_EFFECT"),
+                severity=data.get("severity", "UNKNOWN_SEVERITY"),
+                categories=tuple(data.get("categories", ())),
+                periods=tuple(Period.from_json(p) for p in data.get("periods", ())),
+                header=data["header"],
+                description=data.get("description") or {},
+                location_text=data.get("location_text") or {},
+                url=data.get("url"),
+                geometry=data.get("geometry"),
+                affected=tuple(Affected.from_json(a) for a in data.get("affected", ())),
+                related=tuple(data.get("related", ())),
+                provenance=Provenance.from_json(prov) if prov else None,
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"bad disruption JSON: {exc!r}") from exc
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> Disruption:
+        return cls.from_json(json.loads(text))
+
+    # -- content ----------------------------------------------------------------------------
+    def checksum(self) -> str:
+        """SHA-256 of the content, ignoring `first_seen`, `last_seen` and `provenance`."""
+        data = self.to_json()
+        for volatile in ("first_seen", "last_seen", "provenance"):
+            del data[volatile]
+        canon = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    def replace(self, **changes: Any) -> Disruption:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def severity_rank(self) -> int:
+        return SEVERITY_RANK[self.severity]
+
+    def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
+        """(lang, text) in `lang` if present, else Swedish, English, then any."""
+        for candidate in (lang, "sv", "en", *texts.keys()):
+            if candidate in texts:
+                return candidate, texts[candidate]
+        return None
+
+    def active_at(self, at: datetime) -> bool:
+        if self.status == "ended":
+            return False
+        return not self.periods or any(p.contains(at) for p in self.periods)
+
+    def last_end(self) -> datetime | None:
+        """When the last period ends; None when any period is open or there is none."""
+        if not self.periods or any(p.end is None for p in self.periods):
+            return None
+        return max(p.end for p in self.periods if p.end is not None)
+
+
+def make_id(source: str, upstream_id: str) -> str:
+    """The stable public id: `<source>:<upstream id>`."""
+    return f"{source}:{upstream_id}"
+
+
+def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of any GeoJSON geometry, or None."""
+    if not geometry:
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if isinstance(coords, list | tuple) and coords:
+            if isinstance(coords[0], int | float):
+                xs.append(float(coords[0]))
+                ys.append(float(coords[1]))
+            else:
+                for c in coords:
+                    walk(c)
+
+    def visit(geom: Mapping[str, Any]) -> None:
+        if geom.get("type") == "GeometryCollection":
+            for g in geom.get("geometries", ()):
+                visit(g)
+        else:
+            walk(geom.get("coordinates"))
+
+    visit(geometry)
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """Join texts per language, keeping order and dropping repeats."""
+    out: dict[str, list[str]] = {}
+    for part in parts:
+        for lang, text in part.items():
+            text = text.strip()
+            if text and text not in out.setdefault(lang, []):
+                out[lang].append(text)
+    return {lang: "\n\n".join(texts) for lang, texts in out.items() if texts}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one fetch of one source yields (ARCHITECTURE.md: the parser seam).
+
+    `complete` marks a full snapshot: items of `source` missing from it end.
+    `ended` lists ids the upstream explicitly ended (GTFS-RT `is_deleted`, CAP Cancel,
+    NAVTEX CANCEL) without giving their content again. `notes` says what was skipped.
+    """
+
+    source: str
+    fetched_at: datetime
+    items: tuple[Disruption, ...]
+    complete: bool
+    ended: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fetched_at", utc(self.fetched_at))
+        object.__setattr__(self, "items", tuple(self.items))
+        object.__setattr__(self, "ended", tuple(self.ended))
+        object.__setattr__(self, "notes", tuple(self.notes))

@@ -1,0 +1,75 @@
+"""The parser seam: a pure function `bytes -> Batch`, registered by format name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from travelinfo.model import Batch
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class ParseError(ValueError):
+    """The payload is malformed, truncated, hostile or too large: one clear line of reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parser is told: no I/O, no clock but `fetched_at`."""
+
+    source: str
+    fetched_at: datetime
+    url: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    # Reference data (e.g. GTFS static names) a parser may use to fill names and modes.
+    reference: Any = None
+
+
+class Parser(Protocol):
+    """A pure parser: bytes in, a Batch out, ParseError on bad input."""
+
+    def __call__(self, data: bytes, ctx: ParseContext) -> Batch: ...
+
+
+PARSERS: dict[str, Parser] = {}
+
+
+def register(name: str) -> Callable[[Parser], Parser]:
+    """Register a parser under a format name (built-ins use this like any extension)."""
+
+    def deco(func: Parser) -> Parser:
+        PARSERS[name] = func
+        return func
+
+    return deco
+
+
+def get_parser(name: str) -> Parser:
+    """The parser for `name`, loading the built-ins first."""
+    load_builtins()
+    try:
+        return PARSERS[name]
+    except KeyError:
+        raise KeyError(f"unknown format {name!r} (known: {', '.join(sorted(PARSERS))})") from None
+
+
+def load_builtins() -> None:
+    """Import the built-in parser modules so they register themselves."""
+    import importlib
+
+    for module in ("datex2", "gtfsrt", "siri", "navtex", "cap"):
+        try:
+            importlib.import_module(f"travelinfo.parsers.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"travelinfo.parsers.{module}":
+                raise
+
+
+def check_size(data: bytes, ctx: ParseContext) -> None:
+    """Refuse payloads over the configured maximum before any parsing."""
+    if len(data) > ctx.max_bytes:
+        raise ParseError(f"payload of {len(data)} bytes exceeds the maximum of {ctx.max_bytes}")
