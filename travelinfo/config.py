@@ -67,18 +67,14 @@ class StoreSettings:
     log_retention: float = setting(
         24 * 3600, "How long the change log keeps events for resuming clients.", "duration"
     )
-    expire_interval: float = setting(
-        30, "How often ended/archived/started items are swept.", "duration"
-    )
+    expire_interval: float = setting(30, "How often ended/archived/started items are swept.", "duration")
 
 
 @dataclass
 class WebSettings:
     host: str = setting("127.0.0.1", "Address the web server binds to.")
     port: int = setting(8080, "Port of the web server (env `PORT`).")
-    base_url: str = setting(
-        "", "Public base URL used in feeds, posts and links (default http://HOST:PORT)."
-    )
+    base_url: str = setting("", "Public base URL used in feeds, posts and links (default http://HOST:PORT).")
     default_lang: str = setting("sv", "Language of pages when the reader asks for none (sv or en).")
     static_dir: str = setting("", "Write rendered feeds here after each change (empty: off).")
 
@@ -100,9 +96,7 @@ class SchedulerSettings:
 
 @dataclass
 class ReferenceSettings:
-    gtfs_static: str = setting(
-        "", "GTFS static zip (path or URL) giving route/stop/agency names and modes."
-    )
+    gtfs_static: str = setting("", "GTFS static zip (path or URL) giving route/stop/agency names and modes.")
     refresh: float = setting(86400, "How often the GTFS static data is reloaded.", "duration")
 
 
@@ -127,7 +121,8 @@ class PushSettings:
 @dataclass
 class WebhookSettings:
     allow_hosts: list[str] = setting(
-        [], "Addresses/networks (e.g. 127.0.0.1, 10.0.0.0/8) webhooks may target despite the SSRF guard."
+        [],
+        "Addresses/networks (e.g. 127.0.0.1, 10.0.0.0/8) webhooks may target despite the SSRF guard.",
     )
     max_age: float = setting(86400, "How long a delivery is retried before dead-lettering.", "duration")
     timeout: float = setting(10, "Per-delivery request timeout.", "duration")
@@ -139,7 +134,7 @@ class WebhookSettings:
 class BotSettings:
     enabled: bool = setting(False, "Run the social media bot inside `travelinfo run`.")
     base_url: str = setting("", "Mastodon server base URL (e.g. https://mastodon.example).")
-    token: str = setting("", "Mastodon access token: an env reference `{env = \"NAME\"}`.")
+    token: str = setting("", 'Mastodon access token: an env reference `{env = "NAME"}`.')
     language: str = setting("sv", "Language of posts.")
     second_language: str = setting("en", "Second language, posted as a reply (empty: none).")
     visibility: str = setting("public", "Visibility of posts (public, unlisted, private).")
@@ -182,8 +177,8 @@ SOURCE_HELP = {
     "timeout": "Request timeout (default scheduler.timeout).",
     "stale_after": "Age after which the source is stale (default 3 x interval).",
     "max_bytes": "Largest accepted payload (default scheduler.max_bytes).",
-    "headers": "Request headers; secrets as `{env = \"NAME\"}`.",
-    "params": "Query parameters added to the URL; secrets as `{env = \"NAME\"}` (never logged).",
+    "headers": 'Request headers; secrets as `{env = "NAME"}`.',
+    "params": 'Query parameters added to the URL; secrets as `{env = "NAME"}` (never logged).',
     "options": "Format options, e.g. `{ complete = false }` to treat payloads as deltas.",
     "enabled": "Set false to keep a source configured but not polled.",
 }
@@ -216,14 +211,20 @@ class Settings:
         return Path.cwd()
 
 
+def _default_of(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    factory: Any = f.default_factory
+    return factory()
+
+
 def documented_settings() -> Iterator[tuple[str, Any, str]]:
     """(key path, default, help) of every setting, for docs and `check-config --list`."""
     for section in dataclasses.fields(Settings):
         if section.name in ("sources", "path"):
             continue
-        cls = section.default_factory  # type: ignore[misc]
-        for f in dataclasses.fields(cls()):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        for f in dataclasses.fields(_default_of(section)):
+            default = _default_of(f)
             yield f"{section.name}.{f.name}", default, f.metadata["help"]
     for key in SOURCE_HELP:
         yield f"sources[].{key}", None, SOURCE_HELP[key]
@@ -241,7 +242,7 @@ def _resolve_secret(value: Any, path: str, env: Mapping[str, str], problems: lis
 
 def _coerce(value: Any, f: dataclasses.Field[Any], path: str, problems: list[str]) -> Any:
     kind = f.metadata.get("kind")
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    default = _default_of(f)
     try:
         if kind == "duration":
             return parse_duration(value)
@@ -265,9 +266,11 @@ def _coerce(value: Any, f: dataclasses.Field[Any], path: str, problems: list[str
             if isinstance(value, str):
                 import json
 
-                value = json.loads(value) if value.strip().startswith("[") else [
-                    v.strip() for v in value.split(",") if v.strip()
-                ]
+                value = (
+                    json.loads(value)
+                    if value.strip().startswith("[")
+                    else [v.strip() for v in value.split(",") if v.strip()]
+                )
             if not isinstance(value, list):
                 raise ValueError(f"not a list: {value!r}")
             return value
@@ -298,7 +301,9 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _load_source(raw: Any, i: int, s: Settings, env: Mapping[str, str], problems: list[str]) -> SourceConfig | None:
+def _load_source(
+    raw: Any, i: int, s: Settings, env: Mapping[str, str], problems: list[str]
+) -> SourceConfig | None:
     path = f"sources[{i}]"
     if not isinstance(raw, dict):
         problems.append(f"{path}: must be a table")
@@ -309,7 +314,10 @@ def _load_source(raw: Any, i: int, s: Settings, env: Mapping[str, str], problems
     for key in ("name", "type", "url"):
         if not isinstance(raw.get(key), str) or not raw.get(key):
             problems.append(f"{path}.{key}: required string")
-    if any(p.startswith(f"{path}.name") or p.startswith(f"{path}.type") or p.startswith(f"{path}.url") for p in problems):
+    if any(
+        p.startswith(f"{path}.name") or p.startswith(f"{path}.type") or p.startswith(f"{path}.url")
+        for p in problems
+    ):
         return None
     src = SourceConfig(name=raw["name"], type=raw["type"], url=raw["url"])
     sched = s.scheduler
@@ -333,13 +341,15 @@ def _load_source(raw: Any, i: int, s: Settings, env: Mapping[str, str], problems
         resolved = {}
         for k, v in values.items():
             if isinstance(v, str) and SECRET_WORDS.search(k):
-                problems.append(f"{path}.{table}.{k}: secrets must be an env reference {{env = \"NAME\"}}")
+                problems.append(f'{path}.{table}.{k}: secrets must be an env reference {{env = "NAME"}}')
             resolved[k] = str(_resolve_secret(v, f"{path}.{table}.{k}", env, problems))
         setattr(src, table, resolved)
     return src
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     """Load TOML (default config/travelinfo.toml if present), apply env overrides, validate.
 
     Raises ConfigError listing every problem with its key path.
@@ -347,7 +357,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     env = os.environ if env is None else env
     problems: list[str] = []
     raw: dict[str, Any] = {}
-    cfg_path = path or env.get("TRAVELINFO_CONFIG") or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
+    cfg_path = (
+        path or env.get("TRAVELINFO_CONFIG") or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
+    )
     if cfg_path:
         try:
             raw = tomllib.loads(Path(cfg_path).read_text(encoding="utf-8"))
@@ -378,9 +390,16 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
             if key in fields:
                 value = _resolve_secret(value, f"{section.name}.{key}", env, problems)
                 setattr(obj, key, _coerce(value, fields[key], f"{section.name}.{key}", problems))
-    if s.bot.token and s.bot.enabled and "token" in raw.get("bot", {}) and isinstance(raw["bot"]["token"], str):
-        problems.append("bot.token: secrets must be an env reference {env = \"NAME\"}")
-    if not (s.store.url.startswith("sqlite://") or s.store.url.startswith(("redis://", "rediss://", "unix://"))):
+    if (
+        s.bot.token
+        and s.bot.enabled
+        and "token" in raw.get("bot", {})
+        and isinstance(raw["bot"]["token"], str)
+    ):
+        problems.append('bot.token: secrets must be an env reference {env = "NAME"}')
+    if not (
+        s.store.url.startswith("sqlite://") or s.store.url.startswith(("redis://", "rediss://", "unix://"))
+    ):
         problems.append(f"store.url: unsupported store {s.store.url!r} (sqlite:///PATH or redis://...)")
     if s.web.default_lang not in ("sv", "en"):
         problems.append("web.default_lang: must be sv or en")
@@ -410,5 +429,11 @@ def redact_url(url: str) -> str:
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not SECRET_WORDS.search(k) and k.lower() not in ("key", "apikey")]
-    return urlunsplit((parts.scheme, netloc if parts.netloc else parts.netloc, parts.path, urlencode(query), ""))
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not SECRET_WORDS.search(k) and k.lower() not in ("key", "apikey")
+    ]
+    return urlunsplit(
+        (parts.scheme, netloc if parts.netloc else parts.netloc, parts.path, urlencode(query), "")
+    )

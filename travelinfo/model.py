@@ -311,9 +311,17 @@ class Disruption:
     # -- content ----------------------------------------------------------------------------
     def checksum(self) -> str:
         """SHA-256 of the content, ignoring `first_seen`, `last_seen` and `provenance`."""
+        return self._digest(("first_seen", "last_seen", "provenance"))
+
+    def content_checksum(self) -> str:
+        """The checksum the store compares: also ignores upstream version stamps
+        (`updated_at`, `version`), so a re-publication without a real change makes no event."""
+        return self._digest(("first_seen", "last_seen", "provenance", "updated_at", "version"))
+
+    def _digest(self, volatile: tuple[str, ...]) -> str:
         data = self.to_json()
-        for volatile in ("first_seen", "last_seen", "provenance"):
-            del data[volatile]
+        for name in volatile:
+            del data[name]
         canon = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()
 

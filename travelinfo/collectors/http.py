@@ -135,7 +135,7 @@ class HttpCollector:
                 self.etag = resp.headers.get("ETag") or None
                 self.last_modified = resp.headers.get("Last-Modified") or None
                 return data
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise UpstreamError(f"timed out after {self.source.timeout:g} s") from None
         except aiohttp.ClientPayloadError as exc:
             raise UpstreamError(f"truncated response from {self.public_url}: {exc}") from None

@@ -47,10 +47,7 @@ def iterparse(
     if not data.strip():
         raise ParseError("empty payload")
     try:
-        for event, elem in etree.iterparse(
-            io.BytesIO(data), events=events, tag=tag, **_parser_kwargs()
-        ):
-            yield event, elem
+        yield from etree.iterparse(io.BytesIO(data), events=events, tag=tag, **_parser_kwargs())
     except etree.XMLSyntaxError as exc:
         raise ParseError(f"malformed or truncated XML: {exc}") from None
 

@@ -1,0 +1,53 @@
+"""Store backends behind one Protocol (travelinfo.store.base.Store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from travelinfo.config import Settings
+from travelinfo.store.base import Store
+
+
+def open_store_from_url(
+    url: str,
+    *,
+    grace: float = 6 * 3600,
+    archive_retention: float = 30 * 86400,
+    log_retention: float = 24 * 3600,
+    root: Path | None = None,
+    prefix: str = "ti",
+) -> Store:
+    """Make (not yet opened) the backend a store URL names."""
+    if url.startswith("sqlite:"):
+        from travelinfo.store.sqlite import SqliteStore
+
+        return SqliteStore(
+            url,
+            grace=grace,
+            archive_retention=archive_retention,
+            log_retention=log_retention,
+            root=root,
+        )
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from travelinfo.store.redis import RedisStore
+
+        return RedisStore(
+            url,
+            grace=grace,
+            archive_retention=archive_retention,
+            log_retention=log_retention,
+            prefix=prefix,
+        )
+    raise ValueError(f"unsupported store URL {url!r}")
+
+
+def make_store(settings: Settings) -> Store:
+    """The store the settings name."""
+    s = settings.store
+    return open_store_from_url(
+        s.url,
+        grace=s.grace,
+        archive_retention=s.archive_retention,
+        log_retention=s.log_retention,
+        root=settings.root(),
+    )

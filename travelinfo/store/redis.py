@@ -1,0 +1,413 @@
+"""The shared store: Redis (redis-py asyncio + hiredis); the change log is a Redis Stream.
+
+Keys (prefix `ti`): `items` (id -> JSON), `meta` (id -> diff metadata), `src:{source}` and
+`status:{status}` sets (query indexes), `next` (zset of status transition times), `ended`
+(zset of end times), `seen` (source -> last full snapshot), `log` (Stream; entry id = seq),
+`log_floor`, `rec:{kind}` hashes, `lock:{name}`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from travelinfo.model import STATUSES, Batch, Disruption, format_time, parse_time
+from travelinfo.store.base import (
+    Change,
+    ChangesPage,
+    Meta,
+    Query,
+    end_item,
+    next_transition,
+    plan_apply,
+    retimed,
+    select,
+)
+
+LOCK_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+UNLOCK_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def stream_id(seq: str | None) -> tuple[int, int]:
+    """Parse a Redis stream id (`ms-n`, or `ms`, or '' for the beginning)."""
+    if not seq:
+        return (0, 0)
+    ms, _, n = seq.partition("-")
+    try:
+        return (int(ms), int(n or 0))
+    except ValueError as exc:
+        raise ValueError(f"invalid seq {seq!r}") from exc
+
+
+class RedisStore:
+    """Store backend on Redis: several processes and hosts share it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        grace: float = 6 * 3600,
+        archive_retention: float = 30 * 86400,
+        log_retention: float = 24 * 3600,
+        prefix: str = "ti",
+    ) -> None:
+        self.url = url
+        self.grace = grace
+        self.archive_retention = archive_retention
+        self.log_retention = log_retention
+        self.p = prefix
+        # redis-py's stubs type every reply as bytes|str; with decode_responses they are str.
+        self._redis: Any = None
+        self._cache: dict[str, tuple[str, Disruption]] = {}
+
+    @property
+    def redis(self) -> Any:
+        """The client (other Redis-aware parts, e.g. webhook consumer groups, use it)."""
+        if self._redis is None:
+            raise RuntimeError("store is not open")
+        return self._redis
+
+    def k(self, *parts: str) -> str:
+        return ":".join((self.p, *parts))
+
+    async def open(self) -> None:
+        self._redis = aioredis.from_url(self.url, decode_responses=True)
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    # -- apply ----------------------------------------------------------------------------------
+    async def _metas(self, ids: list[str]) -> dict[str, Meta]:
+        if not ids:
+            return {}
+        raw = await self.redis.hmget(self.k("meta"), ids)
+        return {i: _meta(i, m) for i, m in zip(ids, raw, strict=True) if m}
+
+    async def apply(self, batch: Batch) -> list[Change]:
+        r = self.redis
+        if batch.complete:
+            ids = sorted(await r.smembers(self.k("src", batch.source)))
+        else:
+            ids = [d.id for d in batch.items] + list(batch.ended)
+        metas = await self._metas(ids)
+        active = [m.id for m in metas.values() if m.status != "ended"]
+        plan = plan_apply(batch, metas, active)
+        at = batch.fetched_at
+        ended = [end_item(d, at) for d in await self._load(plan.to_end) if d.status != "ended"]
+        writes = plan.writes + [(d, d.content_checksum()) for d in ended]
+        events = plan.events + [("ended", d) for d in ended]
+        async with r.pipeline(transaction=True) as pipe:
+            self._queue_writes(pipe, writes, metas, at)
+            if batch.complete:
+                pipe.hset(self.k("seen"), batch.source, at.timestamp())
+            elif plan.touched:
+                touched = {i: _with_last_seen(metas[i], at) for i in plan.touched}
+                pipe.hset(self.k("meta"), mapping=touched)
+            n_before = len(pipe.command_stack)
+            self._queue_log(pipe, events, at)
+            results = await pipe.execute()
+        return self._changes(events, results[n_before:], at)
+
+    def _queue_writes(
+        self,
+        pipe: Any,
+        writes: list[tuple[Disruption, str]],
+        metas: Mapping[str, Meta],
+        at: datetime,
+    ) -> None:
+        if not writes:
+            return
+        items: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        for d, checksum in writes:
+            items[d.id] = d.dumps()
+            old = metas.get(d.id)
+            ended_at = None
+            if d.status == "ended":
+                ended_at = at.timestamp()
+                if old is not None and old.status == "ended" and old.ended_at is not None:
+                    ended_at = old.ended_at
+            meta[d.id] = json.dumps(
+                [
+                    checksum,
+                    d.status,
+                    format_time(d.updated_at),
+                    d.version,
+                    format_time(d.first_seen),
+                    0,
+                    d.source,
+                    d.last_seen.timestamp(),
+                    ended_at,
+                ]
+            )
+            pipe.sadd(self.k("src", d.source), d.id)
+            for status in STATUSES:
+                if status == d.status:
+                    pipe.sadd(self.k("status", status), d.id)
+                else:
+                    pipe.srem(self.k("status", status), d.id)
+            pipe.srem(self.k("archived"), d.id)
+            nt = next_transition(d, at)
+            if nt is None:
+                pipe.zrem(self.k("next"), d.id)
+            else:
+                pipe.zadd(self.k("next"), {d.id: nt})
+            if ended_at is None:
+                pipe.zrem(self.k("ended"), d.id)
+            else:
+                pipe.zadd(self.k("ended"), {d.id: ended_at})
+        pipe.hset(self.k("items"), mapping=items)
+        pipe.hset(self.k("meta"), mapping=meta)
+
+    def _queue_log(self, pipe: Any, events: list[tuple[str, Disruption]], at: datetime) -> None:
+        for kind, d in events:
+            body = {"type": kind, "id": d.id, "disruption": d.to_json(), "at": format_time(at)}
+            pipe.xadd(self.k("log"), {"data": json.dumps(body, ensure_ascii=False, separators=(",", ":"))})
+
+    @staticmethod
+    def _changes(events: list[tuple[str, Disruption]], seqs: list[Any], at: datetime) -> list[Change]:
+        return [Change(str(seq), kind, d.id, d, at) for (kind, d), seq in zip(events, seqs, strict=True)]
+
+    async def _load(self, ids: Iterable[str]) -> list[Disruption]:
+        ids = list(ids)
+        if not ids:
+            return []
+        raw = await self.redis.hmget(self.k("items"), ids)
+        return [Disruption.loads(x) for x in raw if x]
+
+    # -- expiry ---------------------------------------------------------------------------------
+    async def expire(self, now: datetime) -> list[Change]:
+        r = self.redis
+        ts = now.timestamp()
+        due = await r.zrangebyscore(self.k("next"), "-inf", ts)
+        metas = await self._metas(due)
+        writes: list[tuple[Disruption, str]] = []
+        events: list[tuple[str, Disruption]] = []
+        async with r.pipeline(transaction=True) as pipe:
+            for d in await self._load(due):
+                new = retimed(d, now)
+                if new is None:
+                    nt = next_transition(d, now)
+                    if nt is None:
+                        pipe.zrem(self.k("next"), d.id)
+                    else:
+                        pipe.zadd(self.k("next"), {d.id: nt})
+                    continue
+                writes.append((new, new.content_checksum()))
+                events.append(("ended" if new.status == "ended" else "updated", new))
+            self._queue_writes(pipe, writes, metas, now)
+            n_before = len(pipe.command_stack)
+            self._queue_log(pipe, events, now)
+            results = await pipe.execute()
+        changes = self._changes(events, results[n_before:], now)
+        await self._archive(now)
+        await self._trim_log(now)
+        return changes
+
+    async def _archive(self, now: datetime) -> None:
+        r = self.redis
+        ts = now.timestamp()
+        to_archive = await r.zrangebyscore(self.k("ended"), "-inf", ts - self.grace)
+        fresh = [i for i in to_archive if not await r.sismember(self.k("archived"), i)]
+        if fresh:
+            await r.sadd(self.k("archived"), *fresh)
+        old = await r.zrangebyscore(self.k("ended"), "-inf", ts - self.archive_retention)
+        if not old:
+            return
+        metas = await self._metas(old)
+        async with r.pipeline(transaction=True) as pipe:
+            for i in old:
+                m = metas.get(i)
+                if m is not None:
+                    pipe.srem(self.k("src", m.source), i)
+                for status in STATUSES:
+                    pipe.srem(self.k("status", status), i)
+                pipe.srem(self.k("archived"), i)
+                pipe.zrem(self.k("ended"), i)
+                pipe.zrem(self.k("next"), i)
+                pipe.hdel(self.k("items"), i)
+                pipe.hdel(self.k("meta"), i)
+            await pipe.execute()
+
+    async def _trim_log(self, now: datetime) -> None:
+        cutoff_ms = int((now.timestamp() - self.log_retention) * 1000)
+        older = await self.redis.xrevrange(self.k("log"), f"({cutoff_ms}-0", "-", count=1)
+        if older:
+            floor = older[0][0]
+            await self.redis.xtrim(self.k("log"), minid=f"{cutoff_ms}-0")
+            await self.redis.set(self.k("log_floor"), floor)
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def _ids_for(self, q: Query) -> list[str]:
+        r = self.redis
+        if q.ids:
+            return list(q.ids)
+        ids: set[str] = set()
+        for status in q.status or STATUSES:
+            ids |= await r.smembers(self.k("status", status))
+        if q.sources:
+            in_sources: set[str] = set()
+            for source in q.sources:
+                in_sources |= await r.smembers(self.k("src", source))
+            ids &= in_sources
+        return sorted(ids)
+
+    async def _decode(self, ids: list[str]) -> list[Disruption]:
+        if not ids:
+            return []
+        r = self.redis
+        metas_raw = await r.hmget(self.k("meta"), ids)
+        seen = {k: float(v) for k, v in (await r.hgetall(self.k("seen"))).items()}
+        out: list[Disruption] = []
+        missing: list[tuple[str, str, float]] = []
+        for i, raw in zip(ids, metas_raw, strict=True):
+            if not raw:
+                continue
+            m = json.loads(raw)
+            last_seen = float(m[7])
+            if m[1] != "ended":
+                last_seen = max(last_seen, seen.get(m[6], 0.0))
+            stamp = f"{m[0]}:{m[1]}:{last_seen}"
+            hit = self._cache.get(i)
+            if hit and hit[0] == stamp:
+                out.append(hit[1])
+            else:
+                missing.append((i, stamp, last_seen))
+        if missing:
+            datas = await r.hmget(self.k("items"), [m[0] for m in missing])
+            for (i, stamp, last_seen), data in zip(missing, datas, strict=True):
+                if not data:
+                    continue
+                obj = json.loads(data)
+                obj["last_seen"] = format_time(datetime.fromtimestamp(last_seen, UTC))
+                d = Disruption.from_json(obj)
+                self._cache[i] = (stamp, d)
+                out.append(d)
+        return out
+
+    async def query(self, q: Query) -> tuple[list[Disruption], str | None]:
+        return select(await self._decode(await self._ids_for(q)), q)
+
+    async def get(self, id: str) -> Disruption | None:
+        found = await self._decode([id])
+        return found[0] if found else None
+
+    async def count(self) -> dict[str, int]:
+        r = self.redis
+        archived = await r.scard(self.k("archived"))
+        out = {s: await r.scard(self.k("status", s)) for s in STATUSES}
+        out["ended"] -= archived
+        out["archived"] = archived
+        return out
+
+    # -- change log -----------------------------------------------------------------------------
+    async def last_seq(self) -> str:
+        try:
+            info = await self.redis.xinfo_stream(self.k("log"))
+        except aioredis.ResponseError:
+            return "0-0"
+        return str(info["last-generated-id"])
+
+    async def changes_since(self, seq: str | None, limit: int = 1000) -> ChangesPage:
+        after = stream_id(seq)
+        last = await self.last_seq()
+        floor = await self.redis.get(self.k("log_floor"))
+        if (floor and after < stream_id(floor)) or after > stream_id(last):
+            return ChangesPage((), last, reset=True)
+        start = f"({after[0]}-{after[1]}"
+        entries = await self.redis.xrange(self.k("log"), start, "+", count=limit)
+        changes = tuple(_change(eid, fields["data"]) for eid, fields in entries)
+        return ChangesPage(changes, changes[-1].seq if changes else f"{after[0]}-{after[1]}")
+
+    async def wait_for_change(self, after: str, timeout: float) -> bool:
+        a = stream_id(after)
+        if stream_id(await self.last_seq()) > a:
+            return True
+        got = await self.redis.xread(
+            {self.k("log"): f"{a[0]}-{a[1]}"}, count=1, block=max(1, int(timeout * 1000))
+        )
+        return bool(got)
+
+    # -- records and locks ----------------------------------------------------------------------
+    async def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        await self.redis.hset(self.k("rec", kind), key, json.dumps(dict(value), ensure_ascii=False))
+
+    async def add_record_if_absent(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
+        text = json.dumps(dict(value), ensure_ascii=False)
+        return bool(await self.redis.hsetnx(self.k("rec", kind), key, text))
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        raw = await self.redis.hget(self.k("rec", kind), key)
+        return json.loads(raw) if raw else None
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.k("rec", kind))
+        return [json.loads(raw[key]) for key in sorted(raw)]
+
+    async def delete_record(self, kind: str, key: str) -> bool:
+        return bool(await self.redis.hdel(self.k("rec", kind), key))
+
+    async def try_lock(self, name: str, holder: str, ttl: float) -> bool:
+        ok = await self.redis.eval(LOCK_SCRIPT, 1, self.k("lock", name), holder, int(ttl * 1000))
+        return bool(ok)
+
+    async def release_lock(self, name: str, holder: str) -> None:
+        await self.redis.eval(UNLOCK_SCRIPT, 1, self.k("lock", name), holder)
+
+
+def _meta(ident: str, raw: str) -> Meta:
+    m = json.loads(raw)
+    return Meta(
+        ident,
+        m[0],
+        m[1],
+        parse_time(m[2]),
+        m[3],
+        parse_time(m[4]),
+        bool(m[5]),
+        source=m[6],
+        last_seen=float(m[7]),
+        ended_at=m[8],
+    )
+
+
+def _with_last_seen(meta: Meta, at: datetime) -> str:
+    return json.dumps(
+        [
+            meta.checksum,
+            meta.status,
+            format_time(meta.updated_at),
+            meta.version,
+            format_time(meta.first_seen),
+            int(meta.archived),
+            meta.source,
+            at.timestamp(),
+            meta.ended_at,
+        ]
+    )
+
+
+def _change(seq: str, data: str) -> Change:
+    body = json.loads(data)
+    body["seq"] = seq
+    return Change.from_json(body)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
