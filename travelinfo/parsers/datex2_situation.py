@@ -25,6 +25,7 @@ from travelinfo.parsers.base import ParseContext
 from travelinfo.parsers.datex2_geo import Geometry, combine, location_geometries
 from travelinfo.parsers.datex2_types import local as localname
 
+_BREAK = re.compile(r"<(?:br|/p|/div|/li)\b[^>]{0,200}>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]{0,500}>")
 _BLANKS = re.compile(r"\n{3,}")
 _FIELD_LINE = re.compile(r"^[A-Za-z][\w ()/-]{0,40}\s:\s")
@@ -71,7 +72,7 @@ class _Merged:
 def clean_text(text: str) -> str:
     """Plain text: markup stripped, entities decoded, lines trimmed, runs of blank lines cut."""
     if "<" in text or "&" in text:
-        text = html.unescape(_TAG.sub(" ", text))
+        text = html.unescape(_TAG.sub("", _BREAK.sub("\n", text)))
     lines = [line.strip() for line in text.replace("\r", "").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
