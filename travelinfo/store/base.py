@@ -7,7 +7,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from travelinfo.model import (
@@ -215,9 +215,9 @@ class Plan:
 
 
 def _older(incoming: Disruption, stored: Meta) -> bool:
-    if incoming.version and stored.version and incoming.version.isdigit() and stored.version.isdigit():
-        if int(incoming.version) != int(stored.version):
-            return int(incoming.version) < int(stored.version)
+    new, old = incoming.version or "", stored.version or ""
+    if new.isdigit() and old.isdigit() and int(new) != int(old):
+        return int(new) < int(old)
     return incoming.updated_at < stored.updated_at
 
 
@@ -311,9 +311,9 @@ class SourceHealth:
 
     def effective_state(self, now: datetime) -> str:
         """`stale` when the last success is older than `stale_after`, else the recorded state."""
-        if self.state == "ok" and self.last_success and self.stale_after:
-            if now - self.last_success > timedelta(seconds=self.stale_after):
-                return "stale"
+        age = (now - self.last_success).total_seconds() if self.last_success else 0.0
+        if self.state == "ok" and self.stale_after and age > self.stale_after:
+            return "stale"
         return self.state
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:

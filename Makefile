@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+TEST_STAMP    := $(VENV)/.test-installed
+
+.PHONY: install install-test run test lint typecheck bench clean
+
+install: $(RUNTIME_STAMP)  ## create/refresh .venv with the service installed
+
+$(RUNTIME_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(TEST_STAMP): $(RUNTIME_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+install-test: $(TEST_STAMP)
+
+run: $(RUNTIME_STAMP)  ## start the all-in-one service with the demo data at http://127.0.0.1:8080
+	$(BIN)/travelinfo run
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+test: $(TEST_STAMP) lint typecheck  ## lint, type-check and run the whole suite
+	$(BIN)/pytest -q -ra
+
+bench: $(TEST_STAMP)  ## run the benchmarks (ratios against baselines measured in the same run)
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm .mypy_cache .ruff_cache .pytest_cache

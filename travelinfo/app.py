@@ -1,0 +1,118 @@
+"""The aiohttp application factory: typed AppKeys, every resource in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from travelinfo.config import Settings
+from travelinfo.http import RenderCache, errors_middleware
+from travelinfo.hub import ChangeHub
+from travelinfo.store import make_store
+from travelinfo.store.base import Store
+from travelinfo.worker import Worker
+
+log = logging.getLogger("travelinfo.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+HUB = web.AppKey("hub", ChangeHub)
+CACHE = web.AppKey("cache", RenderCache)
+ROLES = web.AppKey("roles", frozenset)
+WORKER = web.AppKey("worker", Worker)
+
+# Built-in publishers register exactly as an extension would: a module with `setup(app)`.
+PUBLISHERS = [
+    "travelinfo.health",
+    "travelinfo.publishers.api",
+    "travelinfo.publishers.notices",
+    "travelinfo.publishers.push",
+    "travelinfo.publishers.webhooks",
+    "travelinfo.publishers.gtfsrt",
+    "travelinfo.publishers.feeds",
+    "travelinfo.publishers.web",
+    "travelinfo.publishers.bot",
+    "travelinfo.publishers.export",
+]
+
+
+def _background(
+    name: str, make: Callable[[web.Application], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx that runs a coroutine for the app's lifetime and cancels it at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(make(app), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, 1.0)
+
+    return ctx
+
+
+def add_background(
+    app: web.Application, name: str, make: Callable[[web.Application], Coroutine[Any, Any, None]]
+) -> None:
+    """Publishers use this for their long-running tasks (delivery, bot, export)."""
+    app.cleanup_ctx.append(_background(name, make))
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.open()
+    session = aiohttp.ClientSession(
+        headers={"User-Agent": "travelinfo/0.1 (+https://github.com/travelinfo)"},
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+    app[SESSION] = session
+    yield
+    await session.close()
+    await store.close()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    roles: frozenset[str] = frozenset({"web", "worker"}),
+    store: Store | None = None,
+) -> web.Application:
+    """The application for the given roles: `web`, `worker`, `deliver`, `bot` (any mix)."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.api.max_body)
+    app[SETTINGS] = settings
+    app[STORE] = store or make_store(settings)
+    app[ROLES] = roles
+    app[CACHE] = RenderCache()
+    app[HUB] = ChangeHub(app[STORE])
+    app[HUB].on_changes(app[CACHE].invalidate)
+    app.cleanup_ctx.append(_resources)
+    add_background(app, "hub", lambda a: a[HUB].run())
+    if "worker" in roles:
+        app.cleanup_ctx.append(_worker_ctx)
+    for module in PUBLISHERS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        mod.setup(app)
+    return app
+
+
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    worker = Worker(app[SETTINGS], app[STORE], app[SESSION])
+    app[WORKER] = worker
+    task = asyncio.create_task(worker.run(), name="worker")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(task, 1.0)

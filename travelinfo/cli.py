@@ -1,0 +1,331 @@
+"""`travelinfo` command line: run, web, worker, check-config, parse, keys (and feature commands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
+
+log = logging.getLogger("travelinfo")
+
+# Feature modules that add subcommands (`add_commands(subparsers)`), like an extension would.
+COMMAND_MODULES = (
+    "travelinfo.publishers.webhooks",
+    "travelinfo.publishers.bot",
+    "travelinfo.publishers.notices",
+    "travelinfo.publishers.export",
+)
+
+
+class CliError(Exception):
+    """A one-line user error: printed as `travelinfo: error: ...`, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(args.config)
+    except ConfigError as exc:
+        raise CliError(
+            f"configuration: {exc.problems[0]}"
+            + (
+                f" (and {len(exc.problems) - 1} more; run `travelinfo check-config`)"
+                if len(exc.problems) > 1
+                else ""
+            )
+        ) from None
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=os.environ.get("TRAVELINFO_LOG_LEVEL", level).upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> None:
+    """Run the app for `roles` until SIGTERM/SIGINT; shut down within about a second."""
+    from aiohttp import web
+
+    from travelinfo.app import create_app
+
+    app = create_app(settings, roles=roles)
+    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.setup()
+    if http:
+        site = web.TCPSite(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
+        await site.start()
+        log.info(
+            "serving %s on http://%s:%d (store %s, roles %s)",
+            "travelinfo",
+            settings.web.host,
+            settings.web.port,
+            _safe_store(settings),
+            ",".join(sorted(roles)),
+        )
+    else:
+        log.info("running %s (store %s)", ",".join(sorted(roles)), _safe_store(settings))
+    await stop.wait()
+    log.info("shutting down")
+    await asyncio.wait_for(runner.cleanup(), 5)
+
+
+def _safe_store(settings: Settings) -> str:
+    from travelinfo.config import redact_url
+
+    url = settings.store.url
+    return url if url.startswith("sqlite") else redact_url(url)
+
+
+def roles_for_run(settings: Settings) -> frozenset[str]:
+    roles = {"web", "worker", "deliver"}
+    if settings.bot.enabled:
+        roles.add("bot")
+    return frozenset(roles)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    asyncio.run(serve(settings, roles_for_run(settings)))
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    asyncio.run(serve(_settings(args), frozenset({"web"})))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    asyncio.run(serve(_settings(args), frozenset({"worker"}), http=False))
+    return 0
+
+
+# -- check-config -------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    if args.list:
+        for key, default, help_text in documented_settings():
+            shown = "" if default is None else f" (default: {default!r})"
+            print(f"{key}{shown}\n    {help_text}")
+        return 0
+    path = args.file or args.config
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"travelinfo: error: {problem}", file=sys.stderr)
+        return 2
+    from travelinfo.parsers.base import PARSERS, load_builtins
+
+    load_builtins()
+    unknown = [
+        f"sources[{i}].type: unknown type {s.type!r} (known: {', '.join(sorted(PARSERS))})"
+        for i, s in enumerate(settings.sources)
+        if s.type not in PARSERS
+    ]
+    if unknown:
+        for problem in unknown:
+            print(f"travelinfo: error: {problem}", file=sys.stderr)
+        return 2
+    print(
+        f"OK: {settings.path or 'defaults'}: {len(settings.sources)} source(s), store {_safe_store(settings)}"
+    )
+    return 0
+
+
+# -- parse --------------------------------------------------------------------------------------
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from travelinfo.model import format_time
+    from travelinfo.parsers.base import DEFAULT_MAX_BYTES, ParseContext, ParseError, get_parser
+
+    try:
+        parser = get_parser(args.format)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    path = Path(args.file)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{args.file}: {exc.strerror or exc}") from None
+    reference = None
+    if args.gtfs:
+        from travelinfo.gtfs_static import load_gtfs
+
+        reference = load_gtfs(args.gtfs)
+    ctx = ParseContext(
+        source=args.source or args.format,
+        fetched_at=datetime.now(UTC),
+        url=path.resolve().as_uri() if args.file != "-" else None,
+        max_bytes=args.max_bytes or DEFAULT_MAX_BYTES,
+        reference=reference,
+    )
+    try:
+        batch = parser(data, ctx)
+    except ParseError as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    out = sys.stdout
+    for d in batch.items:
+        out.write(d.dumps() + "\n")
+    for note in batch.notes:
+        print(f"travelinfo: note: {args.file}: {note}", file=sys.stderr)
+    if not batch.items and not batch.notes:
+        print(f"travelinfo: note: {args.file}: no disruptions in this payload", file=sys.stderr)
+    if batch.ended:
+        print(f"travelinfo: note: {args.file}: ends {', '.join(batch.ended)}", file=sys.stderr)
+    if args.verbose:
+        kind = "full snapshot" if batch.complete else "delta"
+        print(
+            f"travelinfo: note: {len(batch.items)} disruption(s), {kind}, "
+            f"fetched_at {format_time(batch.fetched_at)}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def _with_store(args: argparse.Namespace, func: Callable[[Any], Any]) -> Any:
+    from travelinfo.store import make_store
+
+    async def go() -> Any:
+        store = make_store(_settings(args))
+        await store.open()
+        try:
+            return await func(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from travelinfo import keys
+
+    if args.keys_command == "create":
+        scopes = [s for item in args.scope for s in item.split(",") if s]
+        try:
+            key, token = _with_store(args, lambda st: keys.create_key(st, args.name, scopes, args.org))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        print(
+            f"created key {key.id} ({key.name}, org {key.org or '-'}, scopes {','.join(key.scopes)})",
+            file=sys.stderr,
+        )
+        print("the token is shown once; store it now:", file=sys.stderr)
+        print(token)
+    elif args.keys_command == "list":
+        for key in _with_store(args, keys.list_keys):
+            state = "revoked" if key.revoked else "active"
+            print(f"{key.id}\t{key.name}\t{key.org or '-'}\t{','.join(key.scopes)}\t{key.created}\t{state}")
+    else:
+        if not _with_store(args, lambda st: keys.revoke_key(st, args.id)):
+            raise CliError(f"no key with id {args.id}")
+        print(f"revoked {args.id}")
+    return 0
+
+
+# -- wiring -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="travelinfo",
+        description="Real-time public travel information for the Stockholm region: collects DATEX II, "
+        "GTFS-RT, SIRI-SX, NAVTEX and CAP, publishes a website, feeds, GTFS-RT and a push API.",
+        epilog="Settings: config/travelinfo.toml, overridable by TRAVELINFO_* variables, PORT and REDIS_URL. "
+        "`travelinfo check-config --list` shows every setting.",
+    )
+    p.add_argument("-c", "--config", help="TOML settings file (default config/travelinfo.toml)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("run", help="everything in one process: collectors, web, push, webhooks (and bot)")
+    s.set_defaults(func=cmd_run)
+    s = sub.add_parser("web", help="serve the website, feeds, GTFS-RT and API (no collecting)")
+    s.set_defaults(func=cmd_web)
+    s = sub.add_parser("worker", help="poll the sources into the store (one leader per store)")
+    s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("check-config", help="validate the settings; print every problem, or OK")
+    s.add_argument("file", nargs="?", help="TOML file to check (default: the one in use)")
+    s.add_argument("--list", action="store_true", help="list every setting with its default and help")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("parse", help="parse an upstream payload and print disruptions as NDJSON")
+    s.add_argument("format", help="datex2, gtfsrt, siri-sx, navtex or cap")
+    s.add_argument("file", help="payload file ('-' for standard input)")
+    s.add_argument("--source", help="source name used in ids (default: the format)")
+    s.add_argument("--max-bytes", type=int, help="refuse larger payloads")
+    s.add_argument("--gtfs", help="GTFS static zip or folder for route/stop names")
+    s.add_argument("-v", "--verbose", action="store_true", help="print a summary line on stderr")
+    s.set_defaults(func=cmd_parse)
+
+    s = sub.add_parser("keys", help="manage scoped API keys (token shown once, stored hashed)")
+    ks = s.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    k = ks.add_parser("create", help="create a key and print its token once")
+    k.add_argument("--name", required=True, help="who the key is for")
+    k.add_argument("--org", help="organisation the key acts for (operators' notices)")
+    k.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="scope: read, webhooks, notices:write, admin (repeat or comma-separate)",
+    )
+    ks.add_parser("list", help="list keys (never tokens)")
+    k = ks.add_parser("revoke", help="revoke a key by id")
+    k.add_argument("id")
+    s.set_defaults(func=cmd_keys)
+
+    for module in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        adder = getattr(mod, "add_commands", None)
+        if adder is not None:
+            adder(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"travelinfo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""HTTP helpers shared by publishers: render-once caching, conditional GET, gzip, JSON errors."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Bytes rendered once, with their validators and a gzip copy."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: datetime
+    gzipped: bytes | None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def make(
+        cls, body: bytes, content_type: str, last_modified: datetime, headers: dict[str, str] | None = None
+    ) -> Rendered:
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        compressible = content_type.startswith(("text/", "application/")) and not content_type.startswith(
+            "application/x-protobuf"
+        )
+        zipped = gzip.compress(body, 6, mtime=0) if compressible and len(body) > 512 else None
+        return cls(
+            body,
+            content_type,
+            etag,
+            last_modified.replace(microsecond=0),
+            zipped,
+            tuple((headers or {}).items()),
+        )
+
+
+class RenderCache:
+    """Keeps one rendering per (key, generation): rendered once per change, whatever the traffic."""
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, tuple[int, Rendered]] = {}
+        self.renders = 0  # counted, so tests can prove "once per change"
+        self.generation = 0
+
+    def invalidate(self, *_: Any) -> None:
+        self.generation += 1
+
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+        gen = self.generation
+        hit = self._items.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        rendered = await render()
+        self.renders += 1
+        if len(self._items) > 2000:  # bound the number of filter variants kept
+            self._items.clear()
+        self._items[key] = (gen, rendered)
+        return rendered
+
+
+def not_modified(request: web.Request, r: Rendered) -> bool:
+    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return r.etag in tags or "*" in tags
+    ims = request.headers.get("If-Modified-Since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return r.last_modified <= since
+    return False
+
+
+def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, max-age=15") -> web.Response:
+    """Serve cached bytes: 304 when the client has them, gzip when it accepts it."""
+    headers = {
+        "ETag": r.etag,
+        "Last-Modified": format_datetime(r.last_modified, usegmt=True),
+        "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
+    }
+    headers.update(dict(r.headers))
+    if not_modified(request, r):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = r.content_type
+    body = r.body
+    if r.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        body = r.gzipped
+    return web.Response(body=body, headers=headers)
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=dumps(data), status=status, content_type="application/json", charset="utf-8", headers=headers
+    )
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.HTTPException:
+    """An HTTP error carrying a JSON body `{"error": message, ...}` (raise it)."""
+    cls = web.HTTPException
+    for klass in _error_classes():
+        if klass.status_code == status:
+            cls = klass
+            break
+    exc = cls(body=dumps({"error": message, **extra}), content_type="application/json")
+    if cls is web.HTTPException:
+        exc.set_status(status)
+    return exc
+
+
+def _error_classes() -> list[type[web.HTTPException]]:
+    out: list[type[web.HTTPException]] = []
+    stack: list[type[web.HTTPException]] = [web.HTTPClientError, web.HTTPServerError]
+    while stack:
+        klass = stack.pop()
+        out.append(klass)
+        stack.extend(klass.__subclasses__())
+    return out
+
+
+class BadParameter(ValueError):
+    """A bad query parameter; becomes a 400 naming it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+HtmlErrorRenderer = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
+HTML_ERRORS: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_errors")
+
+
+def wants_html(request: web.Request) -> bool:
+    if request.path.startswith(("/api/", "/gtfs-rt/", "/feeds/", "/metrics", "/healthz", "/readyz")):
+        return False
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """JSON errors for every failure (HTML for browsers when the web publisher offers it)."""
+    try:
+        resp = await handler(request)
+    except BadParameter as exc:
+        resp = json_response({"error": str(exc), "parameter": exc.parameter}, 400)
+        return _finish(request, await _maybe_html(request, resp, 400, str(exc)))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.content_type == "application/json" and exc.body:
+            resp = web.Response(status=exc.status, body=exc.body, headers=exc.headers)
+            return _finish(request, resp)
+        message = exc.reason if exc.status != 404 else f"not found: {request.path}"
+        if exc.status == 405:
+            message = f"method {request.method} not allowed on {request.path}"
+        headers = {
+            k: exc.headers[k] for k in ("Allow", "Retry-After", "WWW-Authenticate") if k in exc.headers
+        }
+        resp = json_response({"error": message}, exc.status, headers)
+        return _finish(request, await _maybe_html(request, resp, exc.status, message))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _finish(request, json_response({"error": "internal error"}, 500))
+    return _finish(request, resp)
+
+
+async def _maybe_html(
+    request: web.Request, resp: web.StreamResponse, status: int, message: str
+) -> web.StreamResponse:
+    renderer = request.app.get(HTML_ERRORS)
+    if renderer is not None and wants_html(request):
+        return await renderer(request, status, message)
+    return resp
+
+
+def _finish(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    for key, value in SECURITY_HEADERS.items():
+        resp.headers.setdefault(key, value)
+    if request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(
+        ("/api/", "/gtfs-rt/", "/feeds/")
+    ):
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return resp

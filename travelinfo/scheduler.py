@@ -1,0 +1,210 @@
+"""The one polling engine every collector uses: cadence, jitter, timeouts, backoff, health.
+
+Collectors only fetch and parse; the scheduler alone logs (once on failure, once on recovery),
+retries with exponential backoff and jitter, honours `Retry-After`, and keeps each source's
+health record. A failed fetch or an unparsable payload changes nothing in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from travelinfo.collectors.base import AuthError, Collector, UpstreamError
+from travelinfo.store.base import SourceHealth, Store, put_health
+
+log = logging.getLogger("travelinfo.scheduler")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PollResult:
+    """What one poll did (for tests and metrics)."""
+
+    ok: bool
+    changes: int = 0
+    items: int | None = None
+    not_modified: bool = False
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class SourceRunner:
+    """Polls one source on a fixed cadence; backs off while it fails."""
+
+    def __init__(
+        self,
+        collector: Collector,
+        store: Store,
+        *,
+        clock: Clock = utcnow,
+        backoff_max: float = 900.0,
+        jitter: float = 0.1,
+        on_changes: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.collector = collector
+        self.source = collector.source
+        self.store = store
+        self.clock = clock
+        self.backoff_max = backoff_max
+        self.jitter = jitter
+        self.on_changes = on_changes
+        self.health = SourceHealth(
+            source=self.source.name,
+            interval=self.source.interval,
+            stale_after=self.source.stale_after,
+            type=self.source.type,
+            url=getattr(collector, "public_url", None),
+        )
+        self.polls = 0
+        self.first_poll = asyncio.Event()
+
+    async def load_health(self) -> None:
+        """Continue from the stored record (a restart keeps last success and counts)."""
+        rec = await self.store.get_record("health", self.source.name)
+        if rec:
+            stored = SourceHealth.from_json(rec)
+            self.health = replace(
+                stored,
+                interval=self.source.interval,
+                stale_after=self.source.stale_after,
+                type=self.source.type,
+                url=self.health.url,
+            )
+
+    async def poll(self) -> PollResult:
+        """Fetch, parse and apply once; record health; never raises for upstream trouble."""
+        try:
+            return await self._poll()
+        finally:
+            self.polls += 1
+            self.first_poll.set()
+
+    async def _poll(self) -> PollResult:
+        now = self.clock()
+        try:
+            async with asyncio.timeout(self.source.timeout + 5):
+                batch = await self.collector.collect(now)
+        except (UpstreamError, TimeoutError) as exc:
+            retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
+            reason = str(exc) or f"timed out after {self.source.timeout:g} s"
+            if isinstance(exc, AuthError):
+                reason = f"authentication failed: {reason}"
+            return await self._failed(now, reason, retry_after)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a collector must not stop the others
+            log.exception("source %s: unexpected error", self.source.name)
+            return await self._failed(now, f"internal error: {type(exc).__name__}: {exc}", None)
+        if batch is None:
+            return await self._succeeded(now, None, 0, not_modified=True)
+        changes = await self.store.apply(batch)
+        for note in batch.notes:
+            log.debug("source %s: %s", self.source.name, note)
+        if changes and self.on_changes:
+            self.on_changes(self.source.name, len(changes))
+        return await self._succeeded(now, len(batch.items), len(changes))
+
+    async def _failed(self, now: datetime, reason: str, retry_after: float | None) -> PollResult:
+        first = self.health.state != "failing"
+        self.health = replace(
+            self.health,
+            state="failing",
+            last_attempt=now,
+            last_error=reason,
+            consecutive_failures=self.health.consecutive_failures + 1,
+        )
+        if first:
+            log.warning("source %s failing: %s (last good data stays published)", self.source.name, reason)
+        await put_health(self.store, self.health)
+        return PollResult(False, error=reason, retry_after=retry_after)
+
+    async def _succeeded(
+        self, now: datetime, items: int | None, changes: int, not_modified: bool = False
+    ) -> PollResult:
+        if self.health.state == "failing":
+            log.info(
+                "source %s recovered after %d failed attempt(s)",
+                self.source.name,
+                self.health.consecutive_failures,
+            )
+        self.health = replace(
+            self.health,
+            state="ok",
+            last_success=now,
+            last_attempt=now,
+            last_error=None,
+            consecutive_failures=0,
+            item_count=self.health.item_count if items is None else items,
+        )
+        await put_health(self.store, self.health)
+        return PollResult(True, changes=changes, items=items, not_modified=not_modified)
+
+    def next_delay(self, result: PollResult, elapsed: float) -> float:
+        """Fixed cadence on success; exponential backoff with jitter on failure (>= Retry-After)."""
+        interval = self.source.interval
+        if result.ok:
+            return max(0.0, interval - elapsed)
+        n = max(1, self.health.consecutive_failures)
+        delay = min(self.backoff_max, interval * 2.0 ** (n - 1)) * random.uniform(0.5, 1.0)
+        if result.retry_after is not None:
+            delay = max(delay, result.retry_after)
+        return delay
+
+    async def run(self) -> None:
+        """Poll forever (until cancelled), first poll jittered to stagger sources."""
+        await self.load_health()
+        await asyncio.sleep(random.uniform(0, self.jitter * self.source.interval))
+        while True:
+            started = time.monotonic()
+            result = await self.poll()
+            await asyncio.sleep(self.next_delay(result, time.monotonic() - started))
+
+
+class Scheduler:
+    """Runs every source and the store's expiry sweep."""
+
+    def __init__(
+        self,
+        runners: list[SourceRunner],
+        store: Store,
+        *,
+        expire_interval: float = 30.0,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.runners = runners
+        self.store = store
+        self.expire_interval = expire_interval
+        self.clock = clock
+        self.first_round = asyncio.Event()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for runner in self.runners:
+                tg.create_task(runner.run(), name=f"source:{runner.source.name}")
+            tg.create_task(self._watch_first_round())
+            tg.create_task(self._expire_loop())
+
+    async def _watch_first_round(self) -> None:
+        await asyncio.gather(*(r.first_poll.wait() for r in self.runners))
+        self.first_round.set()
+
+    async def _expire_loop(self) -> None:
+        while True:
+            try:
+                await self.store.expire(self.clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("expiry sweep failed; retrying next round")
+            await asyncio.sleep(self.expire_interval)
