@@ -2,11 +2,12 @@
 
 Ids, routes, stops and trips match the demo GTFS static in feeds/sl-gtfs/. Periods start in
 the past and are open-ended (or end years ahead), so the replayed demo looks live whenever
-it runs. Run: `.venv/bin/python bench/make_demo_gtfsrt.py` (deterministic output).
+it runs. Run: `.venv/bin/python bench/make_demo_gtfsrt.py [OUT_DIR]` (deterministic output).
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,15 +203,15 @@ def build(when: str, alerts: list[dict[str, Any]]) -> bytes:
     return out
 
 
-def main() -> None:
-    """Write every file of the sequence (and nothing else) into feeds/sl-alerts/."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.pb"):
+def main(out: Path = OUT) -> None:
+    """Write every file of the sequence (and nothing else) into `out` (feeds/sl-alerts/)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.pb"):
         old.unlink()
     for name, (when, alerts) in SEQUENCE.items():
-        (OUT / name).write_bytes(build(when, alerts))
-        print(f"{OUT / name}: {len(alerts)} alerts")
+        (out / name).write_bytes(build(when, alerts))
+        print(f"{out / name}: {len(alerts)} alerts")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
