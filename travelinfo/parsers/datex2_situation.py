@@ -33,6 +33,10 @@ _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
 _HEADER_MAX = 160
+_TITLE_MAX = 80
+_TITLE_MIN = 40
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_ROAD = re.compile(r"^[A-Za-z]{0,3} ?\d+(?:\.\d+)?[A-Za-z]?$")
 
 
 @dataclass(slots=True)
@@ -164,10 +168,19 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
             texts = _values(node, pub) if len(node) else {}
             road_name = clean_text(node.text or "") or next(iter(texts.values()), None)
         elif name == "roadNumber" and node.text and node.text.strip():
-            number = node.text.strip()
-            if m.roads.get(number) is None:
-                m.roads[number] = road_name
+            for number in _road_numbers(node.text):
+                if m.roads.get(number) is None:
+                    m.roads[number] = road_name
             road_name = None
+
+
+def _road_numbers(text: str) -> list[str]:
+    """`E4/E20` (a shared stretch, as Trafikverket writes it) is two roads; anything else is one."""
+    text = text.strip()
+    parts = [p.strip() for p in text.split("/")]
+    if len(parts) > 1 and all(_ROAD.match(p) for p in parts):
+        return parts
+    return [text]
 
 
 def _record(rec: Any, m: _Merged, pub: Pub) -> None:
@@ -205,6 +218,8 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
         elif name == "impact":
             if _lanes_restricted(child):
                 m.effects.add("REDUCED_SERVICE")
+        elif name == "cause":
+            values.extend(_cause_types(child, m))
         elif name == "urlLink" and m.url is None:
             m.url = _url(child)
         elif name in types.SUBTYPE_ELEMENTS:
@@ -236,6 +251,15 @@ def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
         elif name == "comment":
             texts = _values(child, pub)
     (m.places if kind == "locationDescriptor" else m.comments).append(texts)
+
+
+def _cause_types(elem: Any, m: _Merged) -> list[str]:
+    found = []
+    for node in elem.iter():
+        if localname(node.tag) == "causeType" and (value := _enum(node)):
+            found.append(value)
+            _add(m.categories, f"datex2:causeType={value}")
+    return found
 
 
 def _lifecycle_ended(elem: Any) -> bool:
@@ -272,7 +296,7 @@ def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) ->
     for lang, text in comments.items():
         first = text.replace("|", "\n\n").split("\n\n", 1)[0].strip()
         if first and not _FIELD_LINE.match(first):
-            header[lang] = _shorten(" ".join(first.split()))
+            header[lang] = _title(" ".join(first.split()))
     if header:
         return header
     label = types.DEFAULT_LABEL
@@ -284,6 +308,18 @@ def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) ->
         label = next((types.LABELS[t] for t in m.types if t in types.LABELS), label)
     langs = {"en"} | ({"sv"} if pub.lang == "sv" else set())
     return {lang: f"{label[lang]}, {road}" if road else label[lang] for lang in langs}
+
+
+def _title(paragraph: str) -> str:
+    """A short title: the whole first paragraph when short, else its first sentences."""
+    if len(paragraph) <= _TITLE_MAX:
+        return paragraph
+    out = ""
+    for sentence in _SENTENCE.split(paragraph):
+        out = f"{out} {sentence}".strip()
+        if len(out) >= _TITLE_MIN:
+            break
+    return _shorten(out)
 
 
 def _shorten(line: str) -> str:

@@ -98,6 +98,18 @@ VALUE_CAUSES: dict[str, str] = {
     "avalanches": "WEATHER",
     "fallenTrees": "WEATHER",
     "winterServiceOperations": "WEATHER",
+    # v2/v3 causeType
+    "accident": "ACCIDENT",
+    "earlierAccident": "ACCIDENT",
+    "poorWeather": "WEATHER",
+    "frost": "WEATHER",
+    "excessiveHeat": "WEATHER",
+    "vandalism": "POLICE_ACTIVITY",
+    "terrorism": "POLICE_ACTIVITY",
+    "technicalProblems": "TECHNICAL_PROBLEM",
+    "equipmentFailure": "TECHNICAL_PROBLEM",
+    "infrastructureFailure": "TECHNICAL_PROBLEM",
+    "holidayTraffic": "HOLIDAY",
 }
 
 # When records disagree, the most telling cause and the strongest effect win.
