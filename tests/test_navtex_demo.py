@@ -47,6 +47,7 @@ def test_story(now: datetime) -> None:
     assert REGATTA not in three and REOPENED in three
     assert third.ended == ("navtex:" + REGATTA,)
     assert all(b.complete for b in (first, second, third))
+    assert all(d.status == "active" for b in (first, second, third) for d in b.items)
 
 
 def test_looks_current_whenever_run() -> None:
