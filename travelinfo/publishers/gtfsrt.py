@@ -1,0 +1,44 @@
+"""`/gtfs-rt/alerts.pb` and `/gtfs-rt/alerts.json`: a GTFS-RT ServiceAlerts FULL_DATASET.
+
+Rendered once per change batch (the app's RenderCache), then served as cached bytes with
+ETag/Last-Modified/304 (and gzip for the JSON form).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from travelinfo import app as appmod
+from travelinfo.http import Rendered, respond
+from travelinfo.publishers.gtfsrt_render import PT_MODES, render_feed, render_json
+from travelinfo.store.base import Query
+
+PB_TYPE = "application/x-protobuf"
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+async def _render(app: web.Application, kind: str) -> Rendered:
+    items, _ = await app[appmod.STORE].query(Query(modes=tuple(sorted(PT_MODES))))
+    last_change = app[appmod.HUB].last_change_at
+    if kind == "pb":
+        return Rendered.make(render_feed(items, last_change), PB_TYPE, last_change)
+    return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)
+
+
+async def alerts_pb(request: web.Request) -> web.Response:
+    app = request.app
+    rendered = await app[appmod.CACHE].get(("gtfsrt", "pb"), lambda: _render(app, "pb"))
+    return respond(request, rendered)
+
+
+async def alerts_json(request: web.Request) -> web.Response:
+    app = request.app
+    rendered = await app[appmod.CACHE].get(("gtfsrt", "json"), lambda: _render(app, "json"))
+    return respond(request, rendered)
+
+
+def setup(app: web.Application) -> None:
+    if "web" not in app[appmod.ROLES]:
+        return
+    app.router.add_get("/gtfs-rt/alerts.pb", alerts_pb)
+    app.router.add_get("/gtfs-rt/alerts.json", alerts_json)
