@@ -86,6 +86,7 @@ def test_fields(corpus: Path, day: str, at: datetime, listings: int, warnings: i
         assert f"navtex:{d.upstream_id.rsplit(' ', 1)[0]}" in d.categories
         assert d.header["en"] and len(d.header["en"]) <= 140
         assert d.description["en"] and "\r" not in d.description["en"]
+        assert "\n\n" not in d.description["en"]  # CR LF is one line break
         assert d.periods and d.periods[0].start == d.updated_at
         assert d.updated_at <= at
         assert d.provenance is not None and d.provenance.url == URL

@@ -119,3 +119,13 @@ def test_truncated_page_fails_or_keeps_what_is_whole(fixtures: Path) -> None:
     cut = data[: data.index(b'id="display-area-0"') - 20]
     with pytest.raises(ParseError):
         parse(cut, ParseContext(source="s", fetched_at=AT))
+
+
+def test_entities_are_not_expanded(fixtures: Path) -> None:
+    data = (fixtures / "navtex" / "cancels.html").read_bytes()
+    evil = b'<?xml version="1.0"?><!DOCTYPE html [<!ENTITY x SYSTEM "file:///etc/hostname">]>' + data.replace(
+        b"BACK ON STATION", b"&x; BACK ON STATION", 1
+    )
+    batch = parse(evil, ParseContext(source="s", fetched_at=AT))
+    landsort = {d.upstream_id: d for d in batch.items}["BALTIC SEA NAV WARN 045/26"]
+    assert "&x; BACK ON STATION" in landsort.description["en"]

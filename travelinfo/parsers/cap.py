@@ -39,6 +39,7 @@ from travelinfo.parsers.base import ParseContext, ParseError, register
 from travelinfo.parsers.xmlsafe import fromstring, localname, text_of
 
 XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PUBLISHED_STATUS = "Actual"
 
 
@@ -232,7 +233,9 @@ def _alert(alert: Any, ctx: ParseContext, notes: list[str]) -> tuple[list[Disrup
     return [item], ended
 
 
-def _entry(entry: Any, ctx: ParseContext, notes: list[str]) -> tuple[list[Disruption], list[str]]:
+def _entry(
+    entry: Any, ctx: ParseContext, notes: list[str], feed_lang: str | None
+) -> tuple[list[Disruption], list[str]]:
     """One Atom entry: a full embedded CAP alert, or the NWS index's `cap:` elements."""
     embedded = next((e for e in entry.iter() if _is_cap(e)), None)
     if embedded is not None:
@@ -250,7 +253,7 @@ def _entry(entry: Any, ctx: ParseContext, notes: list[str]) -> tuple[list[Disrup
         (text_of(fields.get(n)) for n in ("sent", "updated", "published") if text_of(fields.get(n))), ""
     )
     sent = ci.time_of(stamp, "updated") or ctx.fetched_at
-    default_lang = str(ctx.options.get("lang") or "en")
+    default_lang = str(ctx.options.get("lang") or entry.get(XML_LANG) or feed_lang or "en")
     info = ci.read_info(entry, notes, default_lang)
     links = [link for link in entry if localname(link.tag) == "link"]
     href = next((link.get("href") for link in links if link.get("rel", "alternate") == "alternate"), None)
@@ -283,7 +286,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         complete = False
     elif localname(root.tag) == "feed":
         entries = [e for e in root if localname(e.tag) == "entry"]
-        items, ended = _collect(_entry(e, ctx, notes) for e in entries)
+        items, ended = _collect(_entry(e, ctx, notes, root.get(XML_LANG)) for e in entries)
         complete = True
         if not entries:
             notes.append("the feed has no entries")

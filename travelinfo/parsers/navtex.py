@@ -97,7 +97,7 @@ def _document(data: bytes, ctx: ParseContext) -> Any:
 
 
 def _clean(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.replace("\r", "\n").split("\n")]
+    lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
