@@ -29,7 +29,15 @@ def open_store_from_url(
             root=root,
         )
     if url.startswith(("redis://", "rediss://", "unix://")):
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
         from travelinfo.store.redis import RedisStore
+
+        # `?prefix=NAME` namespaces the keys (several deployments or test runs on one Redis).
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        prefix = query.pop("prefix", prefix)
+        url = urlunsplit(parts._replace(query=urlencode(query)))
 
         return RedisStore(
             url,

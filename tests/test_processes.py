@@ -1,0 +1,181 @@
+"""Real processes: `travelinfo worker` and a web reader sharing one Redis; leader election; SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from storeutil import REDIS_URL, redis_cleanup
+
+from travelinfo.app import HUB, STORE, create_app
+from travelinfo.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(120)
+
+
+def write_config(tmp_path: Path, store_url: str, *, interval: str = "0.3s", lock_ttl: str = "1s") -> Path:
+    cfg = tmp_path / "travelinfo.toml"
+    cfg.write_text(
+        f"""
+[store]
+url = "{store_url}"
+expire_interval = "1s"
+[scheduler]
+jitter = 0
+lock_ttl = "{lock_ttl}"
+[reference]
+gtfs_static = "{ROOT / "feeds" / "sl-gtfs"}"
+[[sources]]
+name = "sl"
+type = "gtfsrt"
+url = "{ROOT / "feeds" / "sl-alerts"}"
+interval = "{interval}"
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def start(cfg: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "travelinfo.cli", "-c", str(cfg), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> float:
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return time.monotonic() - t0
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    asyncio.run(redis_cleanup(prefix))
+
+
+async def test_worker_events_reach_a_web_reader_in_order_exactly_once(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    url = f"{REDIS_URL}?prefix={redis_prefix}"
+    cfg = write_config(tmp_path, url)
+    settings = load_settings(cfg, env={})
+    app = create_app(settings, roles=frozenset({"web"}))
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()  # starts the store and the hub, like `travelinfo web`
+    hub = app[HUB]
+    await hub.started()
+    sub = hub.subscribe()
+    start_seq = hub.last_seq
+    worker = start(cfg, "worker", log=tmp_path / "worker.log")
+    received = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(received) < 12 and time.monotonic() < deadline:
+            try:
+                received.append(await asyncio.wait_for(sub.queue.get(), 1))
+            except TimeoutError:
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        assert stop(worker) < 2.0, "SIGTERM stops the worker within 2 s"
+        await asyncio.sleep(0.3)
+        while not sub.queue.empty():
+            received.append(sub.queue.get_nowait())
+        logged = list((await app[STORE].changes_since(start_seq)).changes)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await runner.cleanup()
+    assert len(received) >= 12, (tmp_path / "worker.log").read_text()
+    seqs = [c.seq for c in received]
+    assert len(seqs) == len(set(seqs)), "none doubled"
+    assert seqs == [c.seq for c in logged], "every event of the log, in order, none missing"
+    assert {c.type for c in received} >= {"created", "updated", "ended"}
+    assert not sub.reset.is_set()
+
+
+def test_one_leader_polls_and_another_takes_over(tmp_path: Path, redis_prefix: str) -> None:
+    cfg = write_config(tmp_path, f"{REDIS_URL}?prefix={redis_prefix}", interval="5s", lock_ttl="1s")
+    a = start(cfg, "worker", log=tmp_path / "a.log")
+    time.sleep(1.5)
+    b = start(cfg, "worker", log=tmp_path / "b.log")
+    try:
+        time.sleep(2.0)
+        a_log, b_log = (tmp_path / "a.log").read_text(), (tmp_path / "b.log").read_text()
+        assert "polling 1 source(s)" in a_log and "polling" not in b_log, (a_log, b_log)
+        a.kill()  # dies without releasing: B takes over once the lock expires
+        a.wait()
+        deadline = time.monotonic() + 6
+        while "polling 1 source(s)" not in (tmp_path / "b.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "polling 1 source(s)" in (tmp_path / "b.log").read_text()
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                stop(p)
+
+
+def test_run_serves_healthz_quickly_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "TRAVELINFO_STORE": f"sqlite:///{tmp_path / 'run.db'}"}
+    env.pop("REDIS_URL", None)
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "travelinfo.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        t0 = time.monotonic()
+        status = None
+        while time.monotonic() - t0 < 20:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    status = r.status
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200, log.read_text()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/sources", timeout=2) as r:
+                sources = json.load(r)["sources"]
+            if all(s["state"] != "pending" for s in sources):
+                break
+            time.sleep(0.2)
+        names = {s["source"] for s in sources}
+        assert {"trafikverket", "sl", "sjofartsverket", "krisinformation"} <= names
+        assert all(s["state"] in ("ok", "failing", "stale") for s in sources), sources
+    finally:
+        took = stop(proc)
+    assert took < 2.0, f"SIGTERM took {took:.2f} s"
+    assert proc.returncode == 0, log.read_text()
