@@ -15,7 +15,6 @@ Coord = list[float]
 # Containers whose children are separate places (v2 groups/itineraries, v3 LocationGroupByList).
 _GROUP_CHILDREN = frozenset({"locationContainedInGroup", "locationContainedInItinerary"})
 _DISPLAY = frozenset({"locationForDisplay", "coordinatesForDisplay"})
-_GML_TEXT = frozenset({"posList", "coordinates", "pos"})
 _SRS_CODE = re.compile(r"(\d{4,5})\s*$")
 _NUMBER_SPLIT = re.compile(r"[\s,]+")
 
@@ -132,33 +131,22 @@ class _Leaf:
         self.unreadable = 0
         self.tpeg = False
 
-    def walk(self, elem: Any, display: bool, gml: str | None, srs: str | None, dim: int) -> None:
-        lat = lon = None
-        for child in elem:
-            name = localname(child.tag)
-            if not name:
-                continue
-            if name == "latitude":
-                lat = child.text
-                continue
-            if name == "longitude":
-                lon = child.text
-                continue
-            if name in _GML_TEXT and gml is not None and child.text:
-                self._gml(child.text, gml, child.get("srsName") or srs, dim)
-                continue
-            if name == "tpegLinearLocation":
-                self.tpeg = True
-            if len(child):
-                child_gml, child_srs, child_dim = gml, srs, dim
-                if name.startswith("gml"):
-                    child_gml = name
-                    child_srs = child.get("srsName") or srs
-                    child_dim = int(child.get("srsDimension") or dim)
-                self.walk(child, display or name in _DISPLAY, child_gml, child_srs, child_dim)
-        pair = _pair(lat, lon)
-        if pair is not None:
-            (self.display if display else self.points).append(pair)
+    def collect(self, location: Any) -> None:
+        """Gather every coordinate form under `location`, using lxml's C-level tag filters."""
+        for lat_elem in location.iter("{*}latitude"):
+            container = lat_elem.getparent()
+            lon_elem = container.find("{*}longitude")
+            pair = _pair(lat_elem.text, lon_elem.text if lon_elem is not None else None)
+            if pair is not None:
+                display = localname(container.tag) in _DISPLAY
+                (self.display if display else self.points).append(pair)
+        for text_elem in location.iter("{*}posList", "{*}coordinates", "{*}pos"):
+            gml, srs, dim = _gml_context(text_elem, location)
+            if gml is not None and text_elem.text:
+                self._gml(text_elem.text, gml, srs, dim)
+        for _ in location.iter("{*}tpegLinearLocation"):
+            self.tpeg = True
+            break
 
     def _gml(self, text: str, gml: str, srs: str | None, dim: int) -> None:
         coords = gml_coords(text, srs, dim)
@@ -182,6 +170,23 @@ class _Leaf:
                 points.reverse()
             return [{"type": "LineString", "coordinates": points}]
         return [{"type": "Point", "coordinates": p} for p in points]
+
+
+def _gml_context(elem: Any, stop: Any) -> tuple[str | None, str | None, int]:
+    """The nearest enclosing gml* element's name, srsName and srsDimension."""
+    srs = elem.get("srsName")
+    dim = elem.get("srsDimension")
+    node = elem.getparent()
+    while node is not None:
+        name = localname(node.tag)
+        srs = srs or node.get("srsName")
+        dim = dim or node.get("srsDimension")
+        if name.startswith("gml"):
+            return name, srs, int(dim or 2)
+        if node is stop:
+            break
+        node = node.getparent()
+    return None, None, 2
 
 
 def _closed(ring: list[Coord]) -> list[Coord]:
@@ -217,7 +222,7 @@ def location_geometries(location: Any) -> tuple[list[Geometry], int]:
     kind = _xsi_type(location)
     linear = "Linear" in kind or "Itinerary" in kind
     leaf = _Leaf(linear)
-    leaf.walk(location, False, None, None, 2)
+    leaf.collect(location)
     return leaf.geometries(), leaf.unreadable
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,20 +21,13 @@ from travelinfo.model import (
 from travelinfo.parsers import datex2_types as types
 from travelinfo.parsers.base import ParseContext
 from travelinfo.parsers.datex2_geo import Geometry, combine, location_geometries
+from travelinfo.parsers.datex2_text import clean_text, road_numbers, title_of
 from travelinfo.parsers.datex2_types import local as localname
 
-_BREAK = re.compile(r"<(?:br|/p|/div|/li)\b[^>]{0,200}>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]{0,500}>")
-_BLANKS = re.compile(r"\n{3,}")
-_FIELD_LINE = re.compile(r"^[A-Za-z][\w ()/-]{0,40}\s:\s")
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
+_LOCATION_TAGS = tuple(f"{{*}}{n}" for n in (*_LOCATION_TEXT, "roadName", "roadNumber"))
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
-_HEADER_MAX = 160
-_TITLE_MAX = 80
-_TITLE_MIN = 40
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_ROAD = re.compile(r"^[A-Za-z]{0,3} ?\d+(?:\.\d+)?[A-Za-z]?$")
 
 
 @dataclass(slots=True)
@@ -71,14 +62,6 @@ class _Merged:
     records: int = 0
     ended: int = 0
     suspended: int = 0
-
-
-def clean_text(text: str) -> str:
-    """Plain text: markup stripped, entities decoded, lines trimmed, runs of blank lines cut."""
-    if "<" in text or "&" in text:
-        text = html.unescape(_TAG.sub("", _BREAK.sub("\n", text)))
-    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _enum(elem: Any) -> str:
@@ -122,8 +105,8 @@ def _parse_time(text: str, pub: Pub) -> datetime | None:
 def _values(elem: Any, pub: Pub) -> dict[str, str]:
     """A MultilingualString (`values/value[@lang]`, any depth) as {lang: text}."""
     out: dict[str, list[str]] = {}
-    for value in elem.iter():
-        if localname(value.tag) == "value" and value.text:
+    for value in elem.iter("{*}value"):
+        if value.text:
             text = clean_text(value.text)
             if text:
                 out.setdefault(types.norm_lang(value.get("lang"), pub.lang), []).append(text)
@@ -160,7 +143,7 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
     if unreadable:
         pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
     road_name: str | None = None
-    for node in elem.iter():
+    for node in elem.iter(*_LOCATION_TAGS):
         name = localname(node.tag)
         if name in _LOCATION_TEXT:
             (m.places if name == "locationDescription" else m.names).append(_values(node, pub))
@@ -168,19 +151,10 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
             texts = _values(node, pub) if len(node) else {}
             road_name = clean_text(node.text or "") or next(iter(texts.values()), None)
         elif name == "roadNumber" and node.text and node.text.strip():
-            for number in _road_numbers(node.text):
+            for number in road_numbers(node.text):
                 if m.roads.get(number) is None:
                     m.roads[number] = road_name
             road_name = None
-
-
-def _road_numbers(text: str) -> list[str]:
-    """`E4/E20` (a shared stretch, as Trafikverket writes it) is two roads; anything else is one."""
-    text = text.strip()
-    parts = [p.strip() for p in text.split("/")]
-    if len(parts) > 1 and all(_ROAD.match(p) for p in parts):
-        return parts
-    return [text]
 
 
 def _record(rec: Any, m: _Merged, pub: Pub) -> None:
@@ -255,18 +229,15 @@ def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
 
 def _cause_types(elem: Any, m: _Merged) -> list[str]:
     found = []
-    for node in elem.iter():
-        if localname(node.tag) == "causeType" and (value := _enum(node)):
+    for node in elem.iter("{*}causeType"):
+        if value := _enum(node):
             found.append(value)
             _add(m.categories, f"datex2:causeType={value}")
     return found
 
 
 def _lifecycle_ended(elem: Any) -> bool:
-    for node in elem.iter():
-        if localname(node.tag) in ("cancel", "end") and _enum(node).lower() == "true":
-            return True
-    return False
+    return any(_enum(node).lower() == "true" for node in elem.iter("{*}cancel", "{*}end"))
 
 
 def _lanes_restricted(elem: Any) -> bool:
@@ -280,8 +251,8 @@ def _lanes_restricted(elem: Any) -> bool:
 
 
 def _url(elem: Any) -> str | None:
-    for node in elem.iter():
-        if localname(node.tag) == "urlLinkAddress" and node.text and node.text.strip():
+    for node in elem.iter("{*}urlLinkAddress"):
+        if node.text and node.text.strip():
             return str(node.text).strip()
     return None
 
@@ -294,9 +265,8 @@ def _add(items: list[str], item: str) -> None:
 def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) -> dict[str, str]:
     header: dict[str, str] = {}
     for lang, text in comments.items():
-        first = text.replace("|", "\n\n").split("\n\n", 1)[0].strip()
-        if first and not _FIELD_LINE.match(first):
-            header[lang] = _title(" ".join(first.split()))
+        if title := title_of(text):
+            header[lang] = title
     if header:
         return header
     label = types.DEFAULT_LABEL
@@ -308,29 +278,6 @@ def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) ->
         label = next((types.LABELS[t] for t in m.types if t in types.LABELS), label)
     langs = {"en"} | ({"sv"} if pub.lang == "sv" else set())
     return {lang: f"{label[lang]}, {road}" if road else label[lang] for lang in langs}
-
-
-def _title(paragraph: str) -> str:
-    """A short title: the whole first paragraph when short, else its first sentences."""
-    if len(paragraph) <= _TITLE_MAX:
-        return paragraph
-    out = ""
-    for sentence in _SENTENCE.split(paragraph):
-        out = f"{out} {sentence}".strip()
-        if len(out) >= _TITLE_MIN:
-            break
-    return _shorten(out)
-
-
-def _shorten(line: str) -> str:
-    """At most _HEADER_MAX characters, cut after a sentence when one fits, else at a word."""
-    if len(line) <= _HEADER_MAX:
-        return line
-    head = line[:_HEADER_MAX]
-    sentence = head.rfind(". ")
-    if sentence > _HEADER_MAX // 3:
-        return head[: sentence + 1]
-    return head.rsplit(" ", 1)[0] + "…"
 
 
 def _severity(overall: str | None, m: _Merged) -> str:

@@ -1,0 +1,163 @@
+"""Benchmark: our DATEX II parser against a bare lxml iterparse pass over the same ~50 MB.
+
+Builds a v2.3 SituationPublication by replicating every situation found in the corpus's
+DATEX II v2 files (fresh ids per copy), then in one run times
+  (a) `for _, e in lxml.etree.iterparse(buf): e.clear()`  (the floor: parsing only), and
+  (b) `travelinfo.parsers.datex2.parse(data, ctx)`         (everything, Disruptions built),
+best of --repeat runs each, alternating. Peak RSS growth is measured in a fresh subprocess
+per contender: the payload is read first, the kernel's peak-RSS mark is reset
+(/proc/self/clear_refs = 5), and growth = VmHWM after the parse - VmRSS before it (Linux only).
+So the input bytes are not counted; the Disruptions the parser returns are.
+
+Usage: .venv/bin/python bench/datex2_parse.py [--corpus DIR] [--mb 50] [--repeat 3]
+Targets: time ratio <= 3.0, our peak RSS growth <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from travelinfo.parsers.base import ParseContext  # noqa: E402
+from travelinfo.parsers.datex2 import parse  # noqa: E402
+
+HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0" '
+    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" modelBaseVersion="2"><exchange>'
+    b"<supplierIdentification><country>se</country><nationalIdentifier>BENCH</nationalIdentifier>"
+    b'</supplierIdentification></exchange><payloadPublication xsi:type="SituationPublication" '
+    b'lang="en"><publicationTime>2026-11-25T12:00:00Z</publicationTime><publicationCreator>'
+    b"<country>se</country><nationalIdentifier>BENCH</nationalIdentifier></publicationCreator>\n"
+)
+TAIL = b"</payloadPublication></d2LogicalModel>\n"
+_ID = re.compile(rb' id="([^"]*)"')
+
+
+def situations(corpus: Path) -> list[bytes]:
+    """Every `situation` element of the corpus's v2 files, serialised on its own."""
+    found: list[bytes] = []
+    for path in sorted((corpus / "datex2-v2").glob("*.xml")):
+        for _, elem in etree.iterparse(str(path), tag="{http://datex2.eu/schema/2/2_0}situation"):
+            found.append(etree.tostring(elem))
+    return found
+
+
+def build(corpus: Path, megabytes: float) -> bytes:
+    """A v2.3 publication of about `megabytes` MB: corpus situations, copied with fresh ids."""
+    pool = situations(corpus)
+    if not pool:
+        raise SystemExit(f"no DATEX II v2 situations under {corpus}/datex2-v2")
+    target = int(megabytes * 1_000_000)
+    parts = [HEAD]
+    size = len(HEAD) + len(TAIL)
+    copy = 0
+    while size < target:
+        suffix = b"_c%d" % copy
+        for sit in pool:
+            fresh = _ID.sub(lambda m, s=suffix: b' id="' + m.group(1) + s + b'"', sit)
+            parts.append(fresh)
+            size += len(fresh)
+            if size >= target:
+                break
+        copy += 1
+    parts.append(TAIL)
+    return b"".join(parts)
+
+
+def bare(data: bytes) -> int:
+    """The floor: lxml iterparse over every element, clearing as it goes."""
+    count = 0
+    for _, elem in etree.iterparse(io.BytesIO(data)):
+        elem.clear()
+        count += 1
+    return count
+
+
+def ours(data: bytes) -> int:
+    """Our parser, as the collector calls it."""
+    ctx = ParseContext("bench", datetime(2026, 11, 25, 12, tzinfo=UTC), max_bytes=len(data) + 1)
+    return len(parse(data, ctx).items)
+
+
+def status_kib(field: str) -> int:
+    """A memory figure from /proc/self/status (Linux), in KiB: VmRSS now, VmHWM peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def child(which: str, path: str) -> None:
+    """Run one contender in this (fresh) process and print its peak RSS growth in MB."""
+    data = Path(path).read_bytes()
+    # Reset the high-water mark so reading the payload does not hide the parse's own peak.
+    # (Not ru_maxrss: Linux carries the parent's peak across fork+exec into the child's.)
+    Path("/proc/self/clear_refs").write_text("5")
+    before = status_kib("VmRSS")
+    (bare if which == "bare" else ours)(data)
+    peak = status_kib("VmHWM")
+    print(max(0, peak - before) / 1024)
+
+
+def rss_growth(which: str, path: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", which, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip())
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    args.add_argument("--mb", type=float, default=50.0)
+    args.add_argument("--repeat", type=int, default=3)
+    args.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    opts = args.parse_args()
+    if opts.child:
+        child(*opts.child)
+        return
+
+    data = build(opts.corpus, opts.mb)
+    print(f"payload: {len(data) / 1e6:.1f} MB, built from {opts.corpus}/datex2-v2")
+    best_bare = best_ours = float("inf")
+    items = elements = 0
+    for _ in range(opts.repeat):
+        start = time.perf_counter()
+        elements = bare(data)
+        best_bare = min(best_bare, time.perf_counter() - start)
+        start = time.perf_counter()
+        items = ours(data)
+        best_ours = min(best_ours, time.perf_counter() - start)
+    ratio = best_ours / best_bare
+    print(f"bare lxml iterparse+clear: {best_bare:.3f} s ({elements} elements)")
+    print(f"travelinfo datex2.parse:   {best_ours:.3f} s ({items} disruptions)")
+    print(f"ratio: {ratio:.2f} (target <= 3.0)  [best of {opts.repeat}]")
+
+    with tempfile.NamedTemporaryFile(suffix=".xml") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        grow_bare = rss_growth("bare", Path(tmp.name))
+        grow_ours = rss_growth("ours", Path(tmp.name))
+    print(
+        f"peak RSS growth (fresh subprocess, VmHWM after - VmRSS before, payload loaded): "
+        f"bare {grow_bare:.1f} MB, ours {grow_ours:.1f} MB (target <= 150 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
