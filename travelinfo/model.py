@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,6 +202,7 @@ class Disruption:
     affected: tuple[Affected, ...] = ()
     related: tuple[str, ...] = ()
     provenance: Provenance | None = None
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -268,8 +270,12 @@ class Disruption:
         }
 
     def dumps(self) -> str:
-        """Compact JSON text."""
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        """Compact JSON text (computed once per object: it is immutable)."""
+        if self._text is None:
+            text = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+            object.__setattr__(self, "_text", text)
+            return text
+        return self._text
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Disruption:
@@ -310,20 +316,38 @@ class Disruption:
 
     # -- content ----------------------------------------------------------------------------
     def checksum(self) -> str:
-        """SHA-256 of the content, ignoring `first_seen`, `last_seen` and `provenance`."""
-        return self._digest(("first_seen", "last_seen", "provenance"))
+        """Digest of the content, ignoring `first_seen`, `last_seen` and `provenance`."""
+        return self._digest((self.version, self.updated_at.timestamp()))
 
     def content_checksum(self) -> str:
         """The checksum the store compares: also ignores upstream version stamps
         (`updated_at`, `version`), so a re-publication without a real change makes no event."""
-        return self._digest(("first_seen", "last_seen", "provenance", "updated_at", "version"))
+        return self._digest(())
 
-    def _digest(self, volatile: tuple[str, ...]) -> str:
-        data = self.to_json()
-        for name in volatile:
-            del data[name]
-        canon = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()
+    def _digest(self, stamps: tuple[Any, ...]) -> str:
+        # A canonical tuple of plain values (texts are sorted by language at construction)
+        # pickled and hashed: about four times cheaper than canonical JSON, and the store
+        # computes one per item per poll.
+        key = (
+            stamps,
+            self.id,
+            self.source_type,
+            self.status,
+            self.modes,
+            self.cause,
+            self.effect,
+            self.severity,
+            self.categories,
+            [(p.start.timestamp(), p.end.timestamp() if p.end else None) for p in self.periods],
+            dict(self.header),
+            dict(self.description),
+            dict(self.location_text),
+            self.url,
+            repr(self.geometry),
+            [(a.type, a.id, a.name) for a in self.affected],
+            self.related,
+        )
+        return hashlib.blake2b(pickle.dumps(key, 5), digest_size=16).hexdigest()
 
     def replace(self, **changes: Any) -> Disruption:
         """A copy with some fields changed (validated again)."""

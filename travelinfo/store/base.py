@@ -195,9 +195,9 @@ class Meta:
     id: str
     checksum: str
     status: str
-    updated_at: datetime
+    updated_at: str  # RFC 3339, parsed only when an item changed (the rare case)
     version: str | None
-    first_seen: datetime
+    first_seen: str
     archived: bool = False
     source: str = ""
     last_seen: float = 0.0
@@ -218,7 +218,7 @@ def _older(incoming: Disruption, stored: Meta) -> bool:
     new, old = incoming.version or "", stored.version or ""
     if new.isdigit() and old.isdigit() and int(new) != int(old):
         return int(new) < int(old)
-    return incoming.updated_at < stored.updated_at
+    return incoming.updated_at < parse_time(stored.updated_at)
 
 
 def plan_apply(batch: Batch, stored: Mapping[str, Meta], active_ids: Iterable[str]) -> Plan:
@@ -234,21 +234,25 @@ def plan_apply(batch: Batch, stored: Mapping[str, Meta], active_ids: Iterable[st
             continue
         seen.add(item.id)
         old = stored.get(item.id)
-        first = old.first_seen if old else item.first_seen
-        item = item.replace(first_seen=first, last_seen=at)
+        first = item.first_seen
         if not item.periods and item.status != "ended":
+            first = parse_time(old.first_seen) if old else first
             item = item.replace(periods=(Period(first),), status=compute_status((Period(first),), at))
         checksum = item.content_checksum()
+        if old is not None and checksum == old.checksum:
+            # Unchanged (the common case): no copy, no write but the last_seen bump.
+            if not old.archived:
+                plan.touched.append(item.id)
+            continue
+        first = parse_time(old.first_seen) if old else first
+        if item.first_seen != first or item.last_seen != at:
+            item = item.replace(first_seen=first, last_seen=at)
         if old is None:
             plan.writes.append((item, checksum))
             if item.status != "ended":
                 plan.events.append(("created", item))
             continue
         if _older(item, old):
-            continue
-        if checksum == old.checksum:
-            if not old.archived:
-                plan.touched.append(item.id)
             continue
         plan.writes.append((item, checksum))
         if item.status == "ended":
@@ -261,6 +265,12 @@ def plan_apply(batch: Batch, stored: Mapping[str, Meta], active_ids: Iterable[st
         gone |= set(active_ids) - seen
     plan.to_end = sorted(i for i in gone if i not in seen)
     return plan
+
+
+def change_text(kind: str, d: Disruption, at: datetime) -> str:
+    """The change log entry as JSON text (without `seq`, which the log assigns)."""
+    head = json.dumps({"type": kind, "id": d.id, "at": format_time(at)}, ensure_ascii=False)
+    return head[:-1] + ',"disruption":' + d.dumps() + "}"
 
 
 def end_item(item: Disruption, at: datetime) -> Disruption:

@@ -16,12 +16,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from travelinfo.model import STATUSES, Batch, Disruption, format_time, parse_time
+from travelinfo.model import STATUSES, Batch, Disruption, format_time
 from travelinfo.store.base import (
     Change,
     ChangesPage,
     Meta,
     Query,
+    change_text,
     end_item,
     next_transition,
     plan_apply,
@@ -177,8 +178,8 @@ class RedisStore:
 
     def _queue_log(self, pipe: Any, events: list[tuple[str, Disruption]], at: datetime) -> None:
         for kind, d in events:
-            body = {"type": kind, "id": d.id, "disruption": d.to_json(), "at": format_time(at)}
-            pipe.xadd(self.k("log"), {"data": json.dumps(body, ensure_ascii=False, separators=(",", ":"))})
+            body = change_text(kind, d, at)
+            pipe.xadd(self.k("log"), {"data": body})
 
     @staticmethod
     def _changes(events: list[tuple[str, Disruption]], seqs: list[Any], at: datetime) -> list[Change]:
@@ -377,9 +378,9 @@ def _meta(ident: str, raw: str) -> Meta:
         ident,
         m[0],
         m[1],
-        parse_time(m[2]),
+        m[2],
         m[3],
-        parse_time(m[4]),
+        m[4],
         bool(m[5]),
         source=m[6],
         last_seen=float(m[7]),
@@ -392,9 +393,9 @@ def _with_last_seen(meta: Meta, at: datetime) -> str:
         [
             meta.checksum,
             meta.status,
-            format_time(meta.updated_at),
+            meta.updated_at,
             meta.version,
-            format_time(meta.first_seen),
+            meta.first_seen,
             int(meta.archived),
             meta.source,
             at.timestamp(),

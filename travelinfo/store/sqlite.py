@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from travelinfo.model import Batch, Disruption, format_time, parse_time
+from travelinfo.model import Batch, Disruption, format_time
 from travelinfo.store.base import (
     Change,
     ChangesPage,
     Meta,
     Query,
+    change_text,
     end_item,
     next_transition,
     parse_seq_int,
@@ -253,10 +254,10 @@ class SqliteStore:
     ) -> list[Change]:
         changes = []
         for kind, d in events:
-            body = {"type": kind, "id": d.id, "disruption": d.to_json(), "at": format_time(at)}
+            body = change_text(kind, d, at)
             cur = conn.execute(
                 "INSERT INTO log(at, data) VALUES (?, ?)",
-                (at.timestamp(), json.dumps(body, ensure_ascii=False, separators=(",", ":"))),
+                (at.timestamp(), body),
             )
             seq = int(cur.lastrowid or 0)
             changes.append(Change(str(seq), kind, d.id, d, at))
@@ -492,15 +493,7 @@ class SqliteStore:
 
 def _meta(row: tuple[Any, ...]) -> Meta:
     ident, checksum, status, updated_at, version, first_seen, archived = row
-    return Meta(
-        ident,
-        checksum,
-        status,
-        parse_time(updated_at),
-        version,
-        parse_time(first_seen),
-        bool(archived),
-    )
+    return Meta(ident, checksum, status, updated_at, version, first_seen, bool(archived))
 
 
 def _change(seq: int, data: str) -> Change:
