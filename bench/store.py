@@ -19,7 +19,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from storeutil import redis_cleanup
 
 from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, make_id
 from travelinfo.store import open_store_from_url
@@ -103,9 +106,6 @@ async def main() -> int:
                 first, same, some = await run(url, args.items)
             finally:
                 if name == "redis":
-                    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-                    from storeutil import redis_cleanup
-
                     await redis_cleanup(prefix)
             ratio = same / first
             worst = max(worst, ratio)
