@@ -1,0 +1,401 @@
+"""The OpenAPI 3.1 document of `/api/v1`, built from the same parameter table the parser uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from travelinfo.model import AFFECTED_TYPES, CAUSES, EFFECTS, MODES, SEVERITIES, SOURCE_TYPES, STATUSES
+from travelinfo.publishers.api_params import FILTERS, PAGING, SEQ_PATTERN, STREAM, Param
+
+J = dict[str, Any]
+TIME: J = {"type": "string", "format": "date-time"}
+TEXTS: J = {"type": "object", "additionalProperties": {"type": "string"}}
+PERMISSIVE: J = {"type": "object", "additionalProperties": True}
+SEQ: J = {"type": "string", "pattern": SEQ_PATTERN}
+
+
+def ref(name: str) -> J:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: J) -> J:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+DISRUPTION: J = {
+    "type": "object",
+    "description": "The normalised disruption (MODEL.md); field names are a contract.",
+    "required": [
+        "id",
+        "source",
+        "source_type",
+        "upstream_id",
+        "version",
+        "updated_at",
+        "first_seen",
+        "last_seen",
+        "status",
+        "modes",
+        "cause",
+        "effect",
+        "severity",
+        "categories",
+        "periods",
+        "header",
+        "description",
+        "location_text",
+        "url",
+        "geometry",
+        "affected",
+        "related",
+        "provenance",
+    ],
+    "properties": {
+        "id": {"type": "string", "description": "`<source>:<upstream id>`, stable across versions."},
+        "source": {"type": "string"},
+        "source_type": {"type": "string", "enum": list(SOURCE_TYPES)},
+        "upstream_id": {"type": "string"},
+        "version": {"type": ["string", "null"]},
+        "updated_at": TIME,
+        "first_seen": TIME,
+        "last_seen": TIME,
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "modes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(MODES)}},
+        "cause": {"type": "string", "enum": list(CAUSES)},
+        "effect": {"type": "string", "enum": list(EFFECTS)},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "categories": {"type": "array", "items": {"type": "string"}},
+        "periods": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["start", "end"],
+                "properties": {"start": TIME, "end": _nullable(TIME)},
+            },
+        },
+        "header": {**TEXTS, "minProperties": 1},
+        "description": TEXTS,
+        "location_text": TEXTS,
+        "url": {"type": ["string", "null"]},
+        "geometry": _nullable(ref("Geometry")),
+        "affected": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id", "name"],
+                "properties": {
+                    "type": {"type": "string", "enum": list(AFFECTED_TYPES)},
+                    "id": {"type": "string"},
+                    "name": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "related": {"type": "array", "items": {"type": "string"}},
+        "provenance": _nullable(
+            {
+                "type": "object",
+                "required": ["fetched_at"],
+                "properties": {"fetched_at": TIME, "url": {"type": ["string", "null"]}},
+            }
+        ),
+    },
+}
+GEOMETRY: J = {
+    "type": "object",
+    "description": "RFC 7946 geometry, WGS 84 `[lon, lat]`.",
+    "required": ["type"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": [
+                "Point",
+                "MultiPoint",
+                "LineString",
+                "MultiLineString",
+                "Polygon",
+                "MultiPolygon",
+                "GeometryCollection",
+            ],
+        },
+        "coordinates": {"type": "array"},
+        "geometries": {"type": "array", "items": ref("Geometry")},
+    },
+}
+CHANGE: J = {
+    "type": "object",
+    "description": "One change event (SSE `data:` and WebSocket message).",
+    "required": ["seq", "type", "id", "disruption", "at"],
+    "properties": {
+        "seq": {"type": "string", "description": "Opaque, increasing; resume after it."},
+        "type": {"type": "string", "enum": ["created", "updated", "ended"]},
+        "id": {"type": "string"},
+        "disruption": ref("Disruption"),
+        "at": TIME,
+    },
+}
+SCHEMAS: J = {
+    "Disruption": DISRUPTION,
+    "Geometry": GEOMETRY,
+    "Change": CHANGE,
+    "Snapshot": {
+        "type": "object",
+        "description": "SSE `snapshot`/`reset` event (WebSocket: with `type`): the whole filtered set.",
+        "required": ["seq", "disruptions"],
+        "properties": {
+            "type": {"type": "string", "enum": ["snapshot", "reset"]},
+            "seq": {"type": "string"},
+            "disruptions": {"type": "array", "items": ref("Disruption")},
+        },
+    },
+    "DisruptionList": {
+        "type": "object",
+        "required": ["disruptions", "next_cursor", "count"],
+        "properties": {
+            "disruptions": {"type": "array", "items": ref("Disruption")},
+            "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+            "count": {"type": "integer", "minimum": 0, "description": "Items on this page."},
+        },
+    },
+    "FeatureCollection": {
+        "type": "object",
+        "required": ["type", "features"],
+        "properties": {
+            "type": {"const": "FeatureCollection"},
+            "features": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "id", "geometry", "properties"],
+                    "properties": {
+                        "type": {"const": "Feature"},
+                        "id": {"type": "string"},
+                        "geometry": _nullable(ref("Geometry")),
+                        "properties": {"type": "object", "description": "The disruption minus geometry."},
+                    },
+                },
+            },
+        },
+    },
+    "SourceHealth": {
+        "type": "object",
+        "required": ["source", "state", "item_count"],
+        "properties": {
+            "source": {"type": "string"},
+            "type": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": ["pending", "ok", "stale", "failing"]},
+            "last_success": _nullable(TIME),
+            "last_attempt": _nullable(TIME),
+            "last_error": {"type": ["string", "null"]},
+            "item_count": {"type": "integer"},
+            "consecutive_failures": {"type": "integer"},
+            "interval": {"type": "number"},
+            "stale_after": {"type": "number"},
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "parameter": {"type": "string", "description": "The offending query parameter (400)."},
+        },
+    },
+    "Webhook": {**PERMISSIVE, "description": "A webhook subscription (see docs/webhooks.md)."},
+    "Notice": {**PERMISSIVE, "description": "An operator's notice (see docs/notices.md)."},
+}
+
+
+def _param(p: Param, where: str = "query") -> J:
+    return {"name": p.name, "in": where, "required": False, "description": p.description, "schema": p.schema}
+
+
+def _json(schema: J, description: str, headers: J | None = None) -> J:
+    out: J = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+CACHE_HEADERS: J = {
+    "ETag": {"schema": {"type": "string"}},
+    "Last-Modified": {"schema": {"type": "string"}},
+}
+ERRORS: J = {
+    "400": _json(ref("Error"), "A bad or unknown query parameter (named in `parameter`)."),
+    "429": _json(
+        ref("Error"),
+        "Rate limit exceeded (per API key, else per client address).",
+        {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds"}},
+    ),
+}
+NOT_MODIFIED: J = {"304": {"description": "Not modified (If-None-Match / If-Modified-Since)."}}
+AUTH_ERRORS: J = {
+    "401": _json(ref("Error"), "Missing or invalid API key."),
+    "403": _json(ref("Error"), "The API key lacks the scope."),
+}
+BEARER: list[J] = [{"bearer": []}]
+
+
+def _get(summary: str, params: list[J], ok: J, extra: J | None = None) -> J:
+    return {
+        "summary": summary,
+        "parameters": params,
+        "responses": {"200": ok, **NOT_MODIFIED, **ERRORS, **(extra or {})},
+    }
+
+
+def _write(summary: str, ok: str, body: str | None, params: list[J] | None = None) -> J:
+    op: J = {
+        "summary": summary,
+        "security": BEARER,
+        "parameters": params or [],
+        "responses": {
+            ok: _json(ref(body or "Webhook"), "Done.") if ok != "204" else {"description": "Done."},
+            **ERRORS,
+            **AUTH_ERRORS,
+            "404": _json(ref("Error"), "Not found."),
+        },
+    }
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+    return op
+
+
+ID_PARAM: J = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+FILTER_PARAMS = [_param(p) for p in FILTERS]
+LANG = [_param(p) for p in FILTERS if p.name == "lang"]
+EVENTS = (
+    "`text/event-stream`. Events: `snapshot` (with `snapshot=1`), `created`, `updated`, `ended` "
+    "(data: Change; `id:` is its `seq`), `reset` (data: Snapshot) when the resume point is older "
+    "than the log keeps. An item that leaves the filter arrives as `ended`."
+)
+
+
+def paths() -> J:
+    """Every /api/v1 path and operation."""
+    list_ok = _json(ref("DisruptionList"), "One page, most severe first, then newest.", CACHE_HEADERS)
+    list_ok["headers"]["Link"] = {"schema": {"type": "string"}, "description": 'rel="next"'}
+    return {
+        "/api/v1/disruptions": {
+            "get": _get("List disruptions", FILTER_PARAMS + [_param(p) for p in PAGING], list_ok)
+        },
+        "/api/v1/disruptions.geojson": {
+            "get": {
+                **_get("Disruptions as an RFC 7946 FeatureCollection (not paged)", FILTER_PARAMS, {}),
+                "responses": {
+                    "200": {
+                        "description": "FeatureCollection",
+                        "headers": CACHE_HEADERS,
+                        "content": {"application/geo+json": {"schema": ref("FeatureCollection")}},
+                    },
+                    **NOT_MODIFIED,
+                    **ERRORS,
+                },
+            }
+        },
+        "/api/v1/disruptions/{id}": {
+            "get": _get(
+                "One disruption (ended ones stay readable for the grace period)",
+                [ID_PARAM, *LANG],
+                _json(ref("Disruption"), "The disruption", CACHE_HEADERS),
+                {"404": _json(ref("Error"), "No such disruption.")},
+            )
+        },
+        "/api/v1/sources": {
+            "get": {
+                "summary": "Health of every source",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["sources"],
+                            "properties": {"sources": {"type": "array", "items": ref("SourceHealth")}},
+                        },
+                        "Per-source health",
+                    ),
+                    "429": ERRORS["429"],
+                },
+            }
+        },
+        "/api/v1/stream": {
+            "get": {
+                "summary": "Server-Sent Events of changes",
+                "description": EVENTS,
+                "parameters": [
+                    *FILTER_PARAMS,
+                    *[_param(p) for p in STREAM],
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": EVENTS,
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **ERRORS,
+                },
+            }
+        },
+        "/api/v1/ws": {
+            "get": {
+                "summary": "WebSocket of changes",
+                "description": (
+                    'Send `{"subscribe": {<filters as in /api/v1/stream>}, "since": "<seq>", '
+                    '"snapshot": true}`; receive Change messages and Snapshot messages with `type`. '
+                    "Bad messages close the socket with 1003 (not JSON) or 1008 (bad filter) and a reason."
+                ),
+                "responses": {"101": {"description": "Switching protocols"}, **ERRORS},
+            }
+        },
+        "/api/v1/webhooks": {
+            "get": {**_write("List your webhook subscriptions", "200", None), "summary": "List webhooks"},
+            "post": _write("Register a webhook subscription", "201", "Webhook"),
+        },
+        "/api/v1/webhooks/{id}": {
+            "get": _write("One webhook subscription", "200", None, [ID_PARAM]),
+            "delete": _write("Delete a webhook subscription", "204", None, [ID_PARAM]),
+        },
+        "/api/v1/notices": {"post": _write("Publish a notice", "201", "Notice")},
+        "/api/v1/notices/{id}": {
+            "patch": _write("Update a notice", "200", "Notice", [ID_PARAM]),
+            "delete": _write("End a notice", "204", None, [ID_PARAM]),
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {
+                    "200": _json(PERMISSIVE, "OpenAPI 3.1"),
+                    **NOT_MODIFIED,
+                    **ERRORS,
+                },
+            }
+        },
+    }
+
+
+def document() -> J:
+    """The whole OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "travelinfo API",
+            "version": "1",
+            "description": (
+                "Real-time public travel disruptions for the Stockholm region. Reads are open "
+                "(CORS `*`); unknown query parameters are refused with 400 naming them (parameters "
+                "starting with `_` are ignored, for cache-busting). See docs/api.md."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
