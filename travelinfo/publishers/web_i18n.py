@@ -1,0 +1,184 @@
+"""Languages of the commuters' pages and feeds: negotiation, a small sv/en catalogue, Babel dates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_timedelta
+
+LANGS = ("sv", "en")
+TZ = ZoneInfo("Europe/Stockholm")
+# en_GB: 24-hour clock and day-month order, what a Stockholm reader of English expects.
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
+DATE_PATTERNS = {"sv": "EEE d MMM y HH:mm", "en": "EEE d MMM y, HH:mm"}
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "site_title": {"sv": "Trafikstörningar i Stockholm", "en": "Travel disruptions in Stockholm"},
+    "skip": {"sv": "Hoppa till innehållet", "en": "Skip to content"},
+    "nav_main": {"sv": "Huvudmeny", "en": "Main menu"},
+    "nav_list": {"sv": "Störningar", "en": "Disruptions"},
+    "nav_status": {"sv": "Källornas status", "en": "Source status"},
+    "nav_feed": {"sv": "Atom-flöde", "en": "Atom feed"},
+    "nav_rss": {"sv": "RSS-flöde", "en": "RSS feed"},
+    "switch_lang": {"sv": "In English", "en": "På svenska"},
+    "filters": {"sv": "Filtrera", "en": "Filter"},
+    "apply": {"sv": "Visa", "en": "Show"},
+    "clear": {"sv": "Rensa filter", "en": "Clear filters"},
+    "f_mode": {"sv": "Trafikslag", "en": "Mode"},
+    "f_line": {"sv": "Linje", "en": "Line"},
+    "f_road": {"sv": "Väg", "en": "Road"},
+    "f_area": {"sv": "Område", "en": "Area"},
+    "f_severity": {"sv": "Allvarlighet (minst)", "en": "Severity (at least)"},
+    "f_when": {"sv": "Tid", "en": "When"},
+    "any": {"sv": "Alla", "en": "Any"},
+    "when_": {"sv": "Nu och planerade", "en": "Now and planned"},
+    "when_now": {"sv": "Just nu", "en": "Now"},
+    "when_24h": {"sv": "Nästa 24 timmar", "en": "Next 24 hours"},
+    "when_planned": {"sv": "Planerade", "en": "Planned"},
+    "none": {"sv": "Inga störningar just nu.", "en": "No disruptions right now."},
+    "count": {"sv": "{n} störningar", "en": "{n} disruptions"},
+    "count_1": {"sv": "1 störning", "en": "1 disruption"},
+    "live_new": {"sv": "{n} nya eller ändrade störningar", "en": "{n} new or changed disruptions"},
+    "live_updated": {"sv": "Listan har uppdaterats", "en": "The list has been updated"},
+    "updated": {"sv": "Uppdaterad", "en": "Updated"},
+    "status_active": {"sv": "Pågår", "en": "Ongoing"},
+    "status_planned": {"sv": "Planerad", "en": "Planned"},
+    "status_ended": {"sv": "Avslutad", "en": "Ended"},
+    "sev_UNKNOWN_SEVERITY": {"sv": "Okänd", "en": "Unknown"},
+    "sev_INFO": {"sv": "Information", "en": "Information"},
+    "sev_WARNING": {"sv": "Varning", "en": "Warning"},
+    "sev_SEVERE": {"sv": "Allvarlig", "en": "Severe"},
+    "mode_road": {"sv": "Väg", "en": "Road"},
+    "mode_metro": {"sv": "Tunnelbana", "en": "Metro"},
+    "mode_tram": {"sv": "Spårväg", "en": "Tram"},
+    "mode_bus": {"sv": "Buss", "en": "Bus"},
+    "mode_rail": {"sv": "Tåg", "en": "Rail"},
+    "mode_ferry": {"sv": "Båt", "en": "Ferry"},
+    "mode_shipping": {"sv": "Sjöfart", "en": "Shipping"},
+    "details": {"sv": "Detaljer", "en": "Details"},
+    "periods": {"sv": "Giltighet", "en": "Valid"},
+    "open_end": {"sv": "tills vidare", "en": "until further notice"},
+    "from": {"sv": "från", "en": "from"},
+    "affected": {"sv": "Påverkar", "en": "Affects"},
+    "location": {"sv": "Plats", "en": "Location"},
+    "coordinates": {"sv": "Koordinater", "en": "Coordinates"},
+    "map_link": {"sv": "Visa på OpenStreetMap", "en": "Show on OpenStreetMap"},
+    "sketch": {"sv": "Skiss av platsen", "en": "Sketch of the place"},
+    "source": {"sv": "Källa", "en": "Source"},
+    "fetched": {"sv": "Hämtad", "en": "Fetched"},
+    "more_info": {"sv": "Mer information", "en": "More information"},
+    "cause": {"sv": "Orsak", "en": "Cause"},
+    "effect": {"sv": "Påverkan", "en": "Effect"},
+    "severity": {"sv": "Allvarlighet", "en": "Severity"},
+    "related": {"sv": "Relaterade", "en": "Related"},
+    "back": {"sv": "Alla störningar", "en": "All disruptions"},
+    "st_source": {"sv": "Källa", "en": "Source"},
+    "st_state": {"sv": "Läge", "en": "State"},
+    "st_success": {"sv": "Senast uppdaterad", "en": "Last updated"},
+    "st_items": {"sv": "Poster", "en": "Items"},
+    "st_error": {"sv": "Senaste fel", "en": "Last error"},
+    "st_never": {"sv": "aldrig", "en": "never"},
+    "st_none": {"sv": "Inga källor är konfigurerade.", "en": "No sources are configured."},
+    "state_ok": {"sv": "OK", "en": "OK"},
+    "state_stale": {"sv": "Inaktuell", "en": "Stale"},
+    "state_failing": {"sv": "Fungerar inte", "en": "Failing"},
+    "state_pending": {"sv": "Väntar", "en": "Pending"},
+    "banner": {
+        "sv": "Uppgifterna kan vara inaktuella: {names}.",
+        "en": "The information may be out of date: {names}.",
+    },
+    "error_400": {"sv": "Felaktig förfrågan", "en": "Bad request"},
+    "error_404": {"sv": "Sidan finns inte", "en": "Page not found"},
+    "error_other": {"sv": "Något gick fel", "en": "Something went wrong"},
+    "error_home": {"sv": "Till startsidan", "en": "To the front page"},
+    "feed_title": {"sv": "Trafikstörningar i Stockholm", "en": "Travel disruptions in Stockholm"},
+    "feed_sub": {
+        "sv": "Aktuella och planerade störningar i vägtrafik och kollektivtrafik",
+        "en": "Current and planned disruptions on roads and public transport",
+    },
+    "feed_filtered": {"sv": "urval", "en": "selection"},
+}
+
+CAUSES = {
+    "UNKNOWN_CAUSE": ("Okänd orsak", "Unknown cause"),
+    "OTHER_CAUSE": ("Annan orsak", "Other cause"),
+    "TECHNICAL_PROBLEM": ("Tekniskt fel", "Technical problem"),
+    "STRIKE": ("Strejk", "Strike"),
+    "DEMONSTRATION": ("Demonstration", "Demonstration"),
+    "ACCIDENT": ("Olycka", "Accident"),
+    "HOLIDAY": ("Helgdag", "Holiday"),
+    "WEATHER": ("Väder", "Weather"),
+    "MAINTENANCE": ("Underhåll", "Maintenance"),
+    "CONSTRUCTION": ("Byggarbete", "Construction"),
+    "POLICE_ACTIVITY": ("Polisinsats", "Police activity"),
+    "MEDICAL_EMERGENCY": ("Sjukdomsfall", "Medical emergency"),
+}
+EFFECTS = {
+    "NO_SERVICE": ("Ingen trafik", "No service"),
+    "REDUCED_SERVICE": ("Begränsad trafik", "Reduced service"),
+    "SIGNIFICANT_DELAYS": ("Stora förseningar", "Significant delays"),
+    "DETOUR": ("Omledning", "Detour"),
+    "ADDITIONAL_SERVICE": ("Extra trafik", "Additional service"),
+    "MODIFIED_SERVICE": ("Ändrad trafik", "Modified service"),
+    "OTHER_EFFECT": ("Annan påverkan", "Other effect"),
+    "UNKNOWN_EFFECT": ("Okänd påverkan", "Unknown effect"),
+    "STOP_MOVED": ("Hållplats flyttad", "Stop moved"),
+    "NO_EFFECT": ("Ingen påverkan", "No effect"),
+    "ACCESSIBILITY_ISSUE": ("Tillgänglighetsproblem", "Accessibility issue"),
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The UI string `key` in `lang` (English when missing), with `{name}` values filled in."""
+    entry = CATALOGUE[key]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**values) if values else text
+
+
+def label(table: Mapping[str, tuple[str, str]], name: str, lang: str) -> str:
+    """A cause or effect name in the reader's language."""
+    sv, en = table.get(name, (name, name))
+    return sv if lang == "sv" else en
+
+
+def negotiate(query_lang: str | None, accept_language: str, default: str) -> str | None:
+    """The page language: `?lang=` wins, then Accept-Language; None when `?lang=` is not sv/en."""
+    if query_lang is not None:
+        value = query_lang.strip().lower()
+        return value if value in LANGS else None
+    best, best_q = default, 0.0
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        # Earlier entries win ties, as RFC 9110 intends for equal weights.
+        q -= position * 1e-6
+        if primary in LANGS and q > best_q:
+            best, best_q = primary, q
+    return best
+
+
+def pick(texts: Mapping[str, str], lang: str) -> tuple[str, str] | None:
+    """(language, text) in the reader's language, else the other one, else any."""
+    for candidate in (lang, *(x for x in LANGS if x != lang), *texts.keys()):
+        if candidate in texts:
+            return candidate, texts[candidate]
+    return None
+
+
+def when(value: datetime, lang: str) -> str:
+    """A date and time in Stockholm local time, in the reader's language."""
+    return str(format_datetime(value, DATE_PATTERNS[lang], tzinfo=TZ, locale=LOCALES[lang]))
+
+
+def ago(value: datetime, lang: str, now: datetime | None = None) -> str:
+    """A relative time such as "för 2 minuter sedan" / "2 minutes ago"."""
+    delta: timedelta = value - (now or datetime.now(UTC))
+    return str(format_timedelta(delta, add_direction=True, threshold=1.0, locale=LOCALES[lang]))
