@@ -109,9 +109,9 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     token = created.stdout.strip()
     assert token.startswith("ti_") and "shown once" in created.stderr
     listed = run("keys", "list", env=env)
-    assert "ports-of-stockholm" in listed.stdout and token.split("_")[2] not in listed.stdout
+    assert "ports-of-stockholm" in listed.stdout and token.split("_", 2)[2] not in listed.stdout
     assert token not in (tmp_path / "k.db").read_bytes().decode("latin-1"), "only a hash is stored"
-    key_id = token.split("_")[1]
+    key_id = token.split("_", 2)[1]
     assert run("keys", "revoke", key_id, env=env).returncode == 0
     assert "revoked" in run("keys", "list", env=env).stdout
     bad = run("keys", "create", "--name", "x", "--scope", "everything", env=env)
