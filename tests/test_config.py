@@ -88,3 +88,15 @@ def test_durations_and_redaction() -> None:
     with pytest.raises(ValueError):
         parse_duration("soon")
     assert redact_url("https://u:p@api.example/x?key=SECRET&format=pb") == "https://api.example/x?format=pb"
+
+
+def test_type_defaults_for_cadence(tmp_path: Path) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "n"\ntype = "navtex"\nurl = "feeds/navtex"\n'
+        '[[sources]]\nname = "s"\ntype = "gtfsrt"\nurl = "feeds/sl-alerts"\n',
+        encoding="utf-8",
+    )
+    navtex, sl = load_settings(cfg, env={}).sources
+    assert (navtex.interval, navtex.stale_after) == (900, 6 * 3600)
+    assert (sl.interval, sl.stale_after) == (60, 180)

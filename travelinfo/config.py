@@ -169,6 +169,16 @@ class SourceConfig:
 
 
 SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)}
+# Cadence defaults per source type when a source gives none: Trafiklab's realtime quota is
+# shared by all feeds of a key (60 s leaves room); Sjöfartsverket's NAVTEX page changes a few
+# times a day and has no API (15 min, stale after 6 h).
+TYPE_DEFAULTS: dict[str, dict[str, float]] = {
+    "datex2": {"interval": 60},
+    "gtfsrt": {"interval": 60},
+    "siri-sx": {"interval": 60},
+    "navtex": {"interval": 900, "stale_after": 6 * 3600},
+    "cap": {"interval": 120},
+}
 SOURCE_HELP = {
     "name": "Unique source name; prefixes every disruption id.",
     "type": "Format/collector: datex2, gtfsrt, siri-sx, navtex, cap.",
@@ -321,10 +331,11 @@ def _load_source(
         return None
     src = SourceConfig(name=raw["name"], type=raw["type"], url=raw["url"])
     sched = s.scheduler
+    defaults = TYPE_DEFAULTS.get(src.type, {})
     try:
-        src.interval = parse_duration(raw.get("interval", sched.interval))
+        src.interval = parse_duration(raw.get("interval", defaults.get("interval", sched.interval)))
         src.timeout = parse_duration(raw.get("timeout", sched.timeout))
-        default_stale = sched.stale_after or 3 * src.interval
+        default_stale = defaults.get("stale_after") or sched.stale_after or 3 * src.interval
         src.stale_after = parse_duration(raw.get("stale_after", default_stale))
     except ValueError as exc:
         problems.append(f"{path}: {exc}")
