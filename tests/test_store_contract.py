@@ -198,6 +198,8 @@ async def test_query_filters_and_paging(store, now) -> None:
     assert await ids(active_at=now + timedelta(hours=4)) == ["e4", "later", "t14", "ferry"]
     assert await ids(active_at=now - timedelta(hours=13)) == []
     assert await ids(sources=("nope",)) == []
+    # The home region leaves out what lies wholly outside it, keeps what has no geometry.
+    assert await ids(region=(17.9, 59.3, 18.1, 59.4)) == ["e4", "later", "t14"]
     first, cursor = await store.query(Query(limit=2))
     assert [d.id for d in first] == ["demo:e4", "demo:later"] and cursor
     rest, cursor2 = await store.query(Query(limit=2, cursor=cursor))

@@ -76,7 +76,11 @@ class WebSettings:
     port: int = setting(8080, "Port of the web server (env `PORT`).")
     base_url: str = setting("", "Public base URL used in feeds, posts and links (default http://HOST:PORT).")
     default_lang: str = setting("sv", "Language of pages when the reader asks for none (sv or en).")
-    static_dir: str = setting("", "Write rendered feeds here after each change (empty: off).")
+    region: list[float] = setting(
+        [17.2, 58.6, 19.9, 60.4],
+        "Home region bbox [minLon, minLat, maxLon, maxLat]: pages, feeds and GTFS-RT leave out items "
+        "wholly outside it (the API's `region=all` shows everything; empty: no limit).",
+    )
 
 
 @dataclass

@@ -80,6 +80,9 @@ class Query:
     text: str | None = None
     active_at: datetime | None = None
     ids: tuple[str, ...] = ()
+    # The outputs' home region: items whose geometry lies wholly outside it are left out
+    # (e.g. NAVTEX warnings for the Bothnian Bay); items without geometry stay.
+    region: tuple[float, float, float, float] | None = None
     limit: int | None = None
     cursor: str | None = None
 
@@ -96,6 +99,8 @@ class Query:
         if self.severity and SEVERITY_RANK[d.severity] < SEVERITY_RANK[self.severity]:
             return False
         if self.bbox and not _bbox_overlaps(self.bbox, d.geometry):
+            return False
+        if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
             return False
         for kind, wanted in (("route", self.route), ("stop", self.stop), ("road", self.road)):
             if wanted and not _affects(d, kind, wanted):
