@@ -217,6 +217,12 @@ class Settings:
     def public_url(self) -> str:
         return (self.web.base_url or f"http://{self.web.host}:{self.web.port}").rstrip("/")
 
+    @property
+    def region_bbox(self) -> tuple[float, float, float, float] | None:
+        """`web.region` as a bbox tuple (None when unset)."""
+        r = self.web.region
+        return (float(r[0]), float(r[1]), float(r[2]), float(r[3])) if len(r) == 4 else None
+
     def root(self) -> Path:
         """Folder relative paths in the config are resolved against (the project root)."""
         if self.path:
@@ -416,6 +422,8 @@ def load_settings(
         s.store.url.startswith("sqlite://") or s.store.url.startswith(("redis://", "rediss://", "unix://"))
     ):
         problems.append(f"store.url: unsupported store {s.store.url!r} (sqlite:///PATH or redis://...)")
+    if s.web.region and len(s.web.region) != 4:
+        problems.append("web.region: must be [minLon, minLat, maxLon, maxLat] or []")
     if s.web.default_lang not in ("sv", "en"):
         problems.append("web.default_lang: must be sv or en")
     sources = raw.get("sources", [])

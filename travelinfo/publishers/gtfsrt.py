@@ -18,8 +18,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 
 async def _render(app: web.Application, kind: str) -> Rendered:
-    region = app[appmod.SETTINGS].web.region
-    query = Query(modes=tuple(sorted(PT_MODES)), region=tuple(region) if len(region) == 4 else None)
+    query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
     items, _ = await app[appmod.STORE].query(query)
     last_change = app[appmod.HUB].last_change_at
     if kind == "pb":
