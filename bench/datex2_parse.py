@@ -30,8 +30,8 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from travelinfo.parsers.base import ParseContext  # noqa: E402
-from travelinfo.parsers.datex2 import parse  # noqa: E402
+from travelinfo.parsers.base import ParseContext
+from travelinfo.parsers.datex2 import parse
 
 HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0" '
