@@ -298,6 +298,8 @@ class RedisStore:
                 obj = json.loads(data)
                 obj["last_seen"] = format_time(datetime.fromtimestamp(last_seen, UTC))
                 d = Disruption.from_json(obj)
+                if len(self._cache) > 100_000:  # ids of pruned items would otherwise pile up
+                    self._cache.clear()
                 self._cache[i] = (stamp, d)
                 out.append(d)
         return out
