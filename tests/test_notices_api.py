@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -130,7 +131,10 @@ async def test_create_update_end(env: Env) -> None:
     ).items()
 
     patch = {"severity": "SEVERE", "header": {"en": "Frihamnen quay 3 closed all week"}}
-    status, body = await env.call("PATCH", "/api/v1/notices/kaj3-2026-11", json=patch)
+    merge = {"Content-Type": "application/merge-patch+json"}
+    status, body = await env.call(
+        "PATCH", "/api/v1/notices/kaj3-2026-11", data=json.dumps(patch), headers=merge
+    )
     assert status == 200, body
     assert body["revision"] == 2 and body["severity"] == "SEVERE"
     assert body["header"] == {"sv": "Frihamnen kaj 3 stängd", "en": "Frihamnen quay 3 closed all week"}
