@@ -40,7 +40,6 @@ PUBLISHERS = [
     "travelinfo.publishers.feeds",
     "travelinfo.publishers.web",
     "travelinfo.publishers.bot",
-    "travelinfo.publishers.export",
 ]
 
 
