@@ -167,7 +167,8 @@ async def _publish(store: Store, rec: dict[str, Any], now: datetime) -> str:
 async def _touch_health(store: Store, org: str, now: datetime) -> None:
     """The organisation shows as a source on /status: ok, never stale, counting open notices."""
     items, _ = await store.query(Query(sources=(org,)))
-    health = SourceHealth(org, "ok", last_success=now, last_attempt=now, item_count=len(items), type="manual")
+    # No last_attempt: /readyz of a web-only process reads it as "a collection was done".
+    health = SourceHealth(org, "ok", last_success=now, item_count=len(items), type="manual")
     await put_health(store, health)
 
 
@@ -201,7 +202,7 @@ async def list_notices(request: web.Request) -> web.Response:
     assert key.org is not None
     items, _ = await store.query(Query(sources=(key.org,), status=()))
     status = {d.id: d.status for d in items}
-    recs.sort(key=lambda r: (r["updated_at"], r["id"]), reverse=True)
+    recs.sort(key=lambda r: (parse_time(r["updated_at"]), r["id"]), reverse=True)
     return json_response({"notices": [_view(r, status.get(r["id"])) for r in recs]})
 
 
