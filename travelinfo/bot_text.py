@@ -47,8 +47,8 @@ MONTHS = {
 LABELS = {
     "sv": {
         "update": "Uppdatering: ",
-        "valid": "Gäller från {start} till {end}.",
-        "open": "Gäller från {start} tills vidare.",
+        "valid": "Gäller från {start} till {end}",
+        "open": "Gäller från {start} tills vidare",
         "more_periods": " (fler tider på webben)",
         "end_road": "Trafiken flyter igen",
         "end_pt": "Trafiken går som vanligt igen",
@@ -61,8 +61,8 @@ LABELS = {
     },
     "en": {
         "update": "Update: ",
-        "valid": "Valid from {start} until {end}.",
-        "open": "Valid from {start} until further notice.",
+        "valid": "Valid from {start} until {end}",
+        "open": "Valid from {start} until further notice",
         "more_periods": " (more times on the web)",
         "end_road": "Traffic is flowing again",
         "end_pt": "Services are running as usual again",
@@ -177,7 +177,7 @@ def validity(d: Disruption, lang: str, now: datetime) -> str:
     else:
         same_day = p.start.astimezone(STOCKHOLM).date() == p.end.astimezone(STOCKHOLM).date()
         text = labels["valid"].format(start=start, end=_when(p.end, lang, now, date=not same_day))
-    return text + (labels["more_periods"] if len(d.periods) > 1 else "")
+    return text + (labels["more_periods"] if len(d.periods) > 1 else "") + "."
 
 
 def _clean(text: str) -> str:
