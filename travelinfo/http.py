@@ -130,25 +130,31 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def json_error(status: int, message: str, **extra: Any) -> web.HTTPException:
     """An HTTP error carrying a JSON body `{"error": message, ...}` (raise it)."""
-    cls = web.HTTPException
-    for klass in _error_classes():
-        if klass.status_code == status:
-            cls = klass
-            break
-    exc = cls(body=dumps({"error": message, **extra}), content_type="application/json")
-    if cls is web.HTTPException:
+    text = json.dumps({"error": message, **extra}, ensure_ascii=False)
+    kwargs: dict[str, Any] = {"text": text, "content_type": "application/json"}
+    cls = _ERROR_CLASSES.get(status)
+    if cls is web.HTTPRequestEntityTooLarge:
+        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, **kwargs)
+    if cls is None or cls is web.HTTPMethodNotAllowed:
+        exc = web.HTTPBadRequest(**kwargs)
         exc.set_status(status)
-    return exc
+        return exc
+    return cls(**kwargs)
 
 
-def _error_classes() -> list[type[web.HTTPException]]:
-    out: list[type[web.HTTPException]] = []
+def _error_classes() -> dict[int, type[web.HTTPException]]:
+    out: dict[int, type[web.HTTPException]] = {}
     stack: list[type[web.HTTPException]] = [web.HTTPClientError, web.HTTPServerError]
     while stack:
         klass = stack.pop()
-        out.append(klass)
+        code = getattr(klass, "status_code", -1)
+        if code > 0:
+            out.setdefault(code, klass)
         stack.extend(klass.__subclasses__())
     return out
+
+
+_ERROR_CLASSES = _error_classes()
 
 
 class BadParameter(ValueError):
