@@ -13,7 +13,7 @@ from aiohttp import web
 
 from travelinfo import app as appmod
 from travelinfo import ratelimit
-from travelinfo.http import Rendered, dumps, json_error, respond
+from travelinfo.http import Rendered, dumps, json_response, respond
 from travelinfo.publishers import api_params, openapi
 from travelinfo.publishers.api_params import FILTERS, PAGING, Param
 from travelinfo.store.base import decode_cursor
@@ -73,11 +73,14 @@ async def disruption(request: web.Request) -> web.Response:
     async def render() -> Rendered:
         d = await app[appmod.STORE].get(ident)
         if d is None:
-            raise json_error(404, f"no disruption {ident!r}", id=ident)
+            raise LookupError(ident)
         data = api_params.reduce_lang(d.to_json(), req.lang)
         return Rendered.make(dumps(data), JSON, d.last_seen)
 
-    return await _cached(request, ("api:one", ident, req.lang), render)
+    try:
+        return await _cached(request, ("api:one", ident, req.lang), render)
+    except LookupError:
+        return json_response({"error": f"no disruption {ident!r}", "id": ident}, 404)
 
 
 def feature(data: dict[str, Any]) -> dict[str, Any]:

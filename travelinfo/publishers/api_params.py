@@ -198,6 +198,7 @@ def parse(
     if (v := get.get("status")) is not None:
         kw["status"] = _enum_list("status", v, STATUSES)
     if (v := get.get("source")) is not None:
+        _bounded("source", v, 500)
         kw["sources"] = tuple(_match("source", v, FILTERS[2].schema["pattern"], "source names").split(","))
     if (v := get.get("severity")) is not None:
         if v not in SEVERITIES:

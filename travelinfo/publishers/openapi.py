@@ -246,13 +246,16 @@ def _get(summary: str, params: list[J], ok: J, extra: J | None = None) -> J:
     }
 
 
-def _write(summary: str, ok: str, body: str | None, params: list[J] | None = None) -> J:
+def _write(
+    summary: str, ok: str, body: str | None, params: list[J] | None = None, ref_name: str = "Webhook"
+) -> J:
+    """A keyed operation of the webhooks/notices publishers (permissive schemas they refine)."""
     op: J = {
         "summary": summary,
         "security": BEARER,
         "parameters": params or [],
         "responses": {
-            ok: _json(ref(body or "Webhook"), "Done.") if ok != "204" else {"description": "Done."},
+            ok: _json(ref(body or ref_name), "Done.") if ok != "204" else {"description": "Done."},
             **ERRORS,
             **AUTH_ERRORS,
             "404": _json(ref("Error"), "Not found."),
@@ -354,15 +357,23 @@ def paths() -> J:
             }
         },
         "/api/v1/webhooks": {
-            "get": {**_write("List your webhook subscriptions", "200", None), "summary": "List webhooks"},
+            "get": _write("List your webhook subscriptions", "200", None),
             "post": _write("Register a webhook subscription", "201", "Webhook"),
+            "delete": _write("Delete your subscriptions matching a URL", "200", None),
         },
         "/api/v1/webhooks/{id}": {
             "get": _write("One webhook subscription", "200", None, [ID_PARAM]),
             "delete": _write("Delete a webhook subscription", "204", None, [ID_PARAM]),
         },
-        "/api/v1/notices": {"post": _write("Publish a notice", "201", "Notice")},
+        "/api/v1/webhooks/{id}/dead-letters": {
+            "get": _write("Deliveries that failed for good", "200", None, [ID_PARAM]),
+        },
+        "/api/v1/notices": {
+            "get": _write("List your organisation's notices", "200", None, ref_name="Notice"),
+            "post": _write("Publish a notice", "201", "Notice"),
+        },
         "/api/v1/notices/{id}": {
+            "get": _write("One notice", "200", None, [ID_PARAM], ref_name="Notice"),
             "patch": _write("Update a notice", "200", "Notice", [ID_PARAM]),
             "delete": _write("End a notice", "204", None, [ID_PARAM]),
         },
