@@ -98,9 +98,19 @@ def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str) -> None:
 def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The GET handler of one feed format."""
 
+    # Raw (query string, Accept-Language) -> normalised variant: feed readers repeat the same
+    # URL, so the hot path is two dict lookups instead of parsing and validating again.
+    variants: dict[tuple[str, str], tuple[Filters, str]] = {}
+
     async def serve(request: web.Request) -> web.StreamResponse:
-        lang = page_lang(request)
-        filters = parse_filters(request.query)
+        raw = (request.query_string, request.headers.get("Accept-Language", ""))
+        known = variants.get(raw)
+        if known is None:
+            known = (parse_filters(request.query), page_lang(request))  # raises 400 before caching
+            if len(variants) > 1000:
+                variants.clear()
+            variants[raw] = known
+        filters, lang = known
         app = request.app
         key = ("feed", fmt, filters.key(), lang)
 

@@ -1,0 +1,163 @@
+"""Benchmark: our cached feeds against nginx serving the very same bytes from a file.
+
+Fills a temporary SQLite store from the demo payloads (feeds/*, parsed with the registered
+parsers, in replay order), starts the app (web role) on 127.0.0.1, writes the bytes it
+serves for each URL to files, starts nginx (1 worker, temp prefix and config) on them, and
+in one run measures both with wrk (same threads, connections and duration, no gzip). Then
+shows that conditional requests get 304 (and how fast those are served).
+
+Usage: .venv/bin/python bench/serve.py [--duration 5] [--connections 50]
+Target: ratio (ours / nginx) >= 0.35 for /feeds/disruptions.atom.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from travelinfo import app as appmod
+from travelinfo.config import Settings, load_settings
+from travelinfo.parsers.base import ParseContext, ParseError, get_parser, load_builtins
+from travelinfo.store import open_store_from_url
+
+PATHS = ["/feeds/disruptions.atom", "/gtfs-rt/alerts.pb"]
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  server {{
+    listen 127.0.0.1:{port};
+    root {prefix}/www;
+    location / {{ default_type application/octet-stream; etag on; }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def populate(store_url: str) -> int:
+    """Replay every demo folder through its parser into the store; returns the items applied."""
+    load_builtins()
+    settings = load_settings(ROOT / "config" / "travelinfo.toml", env={})
+    store = open_store_from_url(store_url)
+    await store.open()
+    applied = 0
+    try:
+        for src in settings.sources:
+            folder = ROOT / src.url
+            if not folder.is_dir():
+                continue
+            parse = get_parser(src.type)
+            for path in sorted(p for p in folder.iterdir() if p.is_file()):
+                ctx = ParseContext(src.name, datetime.now(UTC), path.as_uri(), src.options)
+                try:
+                    batch = parse(path.read_bytes(), ctx)
+                except ParseError as exc:
+                    print(f"  skip {path.name}: {exc}")
+                    continue
+                await store.apply(batch)
+                applied += len(batch.items)
+    finally:
+        await store.close()
+    return applied
+
+
+async def wrk(url: str, args: argparse.Namespace, *headers: str) -> float:
+    cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s"]
+    for h in headers:
+        cmd += ["-H", h]
+    proc = await asyncio.create_subprocess_exec(*cmd, url, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    text = out.decode()
+    match = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not match or ("Non-2xx" in text and not headers):
+        raise SystemExit(f"wrk failed on {url}:\n{text}")
+    return float(match.group(1))
+
+
+async def main(args: argparse.Namespace) -> None:
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install -y wrk nginx")
+    with tempfile.TemporaryDirectory(prefix="travelinfo-bench-") as tmp:
+        prefix = Path(tmp)
+        os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user and must read www/
+        n = await populate(f"sqlite:///{prefix / 'bench.db'}")
+        print(f"store filled from feeds/: {n} parsed items applied")
+        settings = Settings()  # no sources, no bootstrap keys: only the web role over the filled store
+        settings.store.url = f"sqlite:///{prefix / 'bench.db'}"
+        app = appmod.create_app(settings, roles=frozenset({"web"}))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        ours = free_port()
+        await web.TCPSite(runner, "127.0.0.1", ours).start()
+        (prefix / "www").mkdir()
+        paths = []
+        async with aiohttp.ClientSession(auto_decompress=False) as s:
+            for path in PATHS:
+                async with s.get(
+                    f"http://127.0.0.1:{ours}{path}", headers={"Accept-Encoding": "identity"}
+                ) as r:
+                    if r.status == 404:
+                        print(f"{path}: 404 here, skipped")
+                        continue
+                    body = await r.read()
+                    etag = r.headers["ETag"]
+                target = prefix / "www" / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+                paths.append((path, len(body), etag))
+                async with s.get(f"http://127.0.0.1:{ours}{path}", headers={"If-None-Match": etag}) as r:
+                    print(f"{path}: {len(body)} bytes, conditional GET with its ETag -> {r.status}")
+                    assert r.status == 304
+        port = free_port()
+        (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, port=port))
+        nginx = await asyncio.create_subprocess_exec(
+            "nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")
+        )
+        try:
+            await asyncio.sleep(0.5)
+            print(f"wrk -t1 -c{args.connections} -d{args.duration}s, identity encoding, same bytes")
+            for path, size, etag in paths:
+                nginx_rps = await wrk(f"http://127.0.0.1:{port}{path}", args)
+                our_rps = await wrk(f"http://127.0.0.1:{ours}{path}", args)
+                our_304 = await wrk(f"http://127.0.0.1:{ours}{path}", args, f"If-None-Match: {etag}")
+                print(
+                    f"{path} ({size} B): nginx {nginx_rps:,.0f} req/s, travelinfo {our_rps:,.0f} req/s, "
+                    f"ratio {our_rps / nginx_rps:.2f} (target >= 0.35); travelinfo 304s {our_304:,.0f} req/s"
+                )
+        finally:
+            nginx.terminate()
+            await asyncio.wait_for(nginx.wait(), 5)
+            await runner.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=50)
+    asyncio.run(main(parser.parse_args()))
