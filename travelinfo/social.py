@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -150,6 +151,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.posts: list[dict[str, str | None]] = []
+        # Made-up ids must not collide with ids of earlier (dry or real) runs in the store.
+        self.prefix = f"dry-{uuid.uuid4().hex[:6]}-"
 
     async def post(
         self,
@@ -160,8 +163,8 @@ class Recorder:
         visibility: str = "public",
         idempotency_key: str,
     ) -> str:
-        """Record the post and return a made-up id (`dry-1`, `dry-2`, ...)."""
-        status_id = f"dry-{len(self.posts) + 1}"
+        """Record the post and return a made-up id (`dry-<random>-1`, `-2`, ...)."""
+        status_id = f"{self.prefix}{len(self.posts) + 1}"
         self.posts.append(
             {
                 "id": status_id,

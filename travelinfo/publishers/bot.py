@@ -312,7 +312,10 @@ def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:
     """Print recorded posts in order, each with its language, visibility and reply target."""
     number = {p["id"]: i for i, p in enumerate(posts, 1)}
     for i, p in enumerate(posts, 1):
-        reply = f", reply to post {number.get(p['in_reply_to'], '?')}" if p["in_reply_to"] else ""
+        target = p["in_reply_to"]
+        reply = ""
+        if target:
+            reply = f", reply to post {number[target]}" if target in number else f", reply to status {target}"
         out.write(f"--- post {i} ({p['language']}, {p['visibility']}{reply})\n{p['text']}\n\n")
     out.write(f"{len(posts)} post(s) would be made; nothing was posted.\n")
 
