@@ -1,0 +1,58 @@
+"""SIGTERM with hundreds of push clients connected: `travelinfo web` exits within 2 s."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+from pushutil import ROOT, free_port
+
+CLIENTS = 200
+
+
+async def test_sigterm_with_many_streams_exits_within_two_seconds(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "TRAVELINFO_STORE": f"sqlite:///{tmp_path / 's.db'}",
+        "TRAVELINFO_API_RATE_PER_IP": "0",
+    }
+    exe = Path(sys.executable).parent / "travelinfo"
+    proc = await asyncio.create_subprocess_exec(str(exe), "web", cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            for _ in range(100):
+                try:
+                    async with s.get(url + "/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            streams = await asyncio.gather(*(s.get(url + "/api/v1/stream") for _ in range(CLIENTS)))
+            sockets = [await s.ws_connect(url + "/api/v1/ws") for _ in range(20)]
+            for ws in sockets:
+                await ws.send_json({"subscribe": {}})
+            for resp in streams:
+                assert resp.status == 200
+                assert await resp.content.readline() == b"retry: 3000\n"
+            await asyncio.sleep(0.3)
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 10)
+            took = time.monotonic() - start
+            for resp in streams:
+                resp.close()
+        assert code == 0
+        assert took < 2.0, f"exit took {took:.2f} s"
+        print(f"SIGTERM with {CLIENTS} SSE + 20 WebSocket clients: exit in {took:.2f} s")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
