@@ -75,7 +75,10 @@ class Bot:
         if rec is None:
             self.state = BotState(seq=await self.store.last_seq())
             await self.save()
-            log.info("bot starts at change %s (history is not posted)", self.state.seq)
+            if self.records.dry:
+                log.info("the bot has not run on this store yet: no change log to preview")
+            else:
+                log.info("bot starts at change %s (history is not posted)", self.state.seq)
         else:
             self.state = BotState.from_json(rec)
         return self.state
