@@ -37,6 +37,7 @@ class Rendered:
     last_modified: datetime
     gzipped: bytes | None
     headers: tuple[tuple[str, str], ...] = ()
+    http_date: str = ""  # Last-Modified, formatted once rather than per request
 
     @classmethod
     def make(
@@ -47,13 +48,15 @@ class Rendered:
             "application/x-protobuf"
         )
         zipped = gzip.compress(body, 6, mtime=0) if compressible and len(body) > 512 else None
+        last_modified = last_modified.replace(microsecond=0)
         return cls(
             body,
             content_type,
             etag,
-            last_modified.replace(microsecond=0),
+            last_modified,
             zipped,
             tuple((headers or {}).items()),
+            format_datetime(last_modified, usegmt=True),
         )
 
 
@@ -103,11 +106,11 @@ def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, 
     """Serve cached bytes: 304 when the client has them, gzip when it accepts it."""
     headers = {
         "ETag": r.etag,
-        "Last-Modified": format_datetime(r.last_modified, usegmt=True),
+        "Last-Modified": r.http_date,
         "Cache-Control": cache_control,
         "Vary": "Accept-Encoding",
+        **dict(r.headers),
     }
-    headers.update(dict(r.headers))
     if not_modified(request, r):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = r.content_type
