@@ -56,10 +56,12 @@ class Masto:
             s["text"] = html.unescape(re.sub(r"<[^>]+>", "", text))
         return sorted(items, key=lambda s: int(s["id"]))
 
-    async def fault(self, status: int, count: int, headers: dict[str, str] | None = None) -> None:
+    async def fault(
+        self, status: int, count: int, headers: dict[str, str] | None = None, kind: str = "status"
+    ) -> None:
         rule = {
             "match": {"methods": ["POST"], "path": "/api/v1/statuses"},
-            "effect": {"type": "status", "status": status, "headers": headers or {}},
+            "effect": {"type": kind, "status": status, "headers": headers or {}},
             "count": count,
         }
         async with self.session.post(f"{self.base_url}/api/v1/_mock/faults", json=rule) as resp:

@@ -174,6 +174,7 @@ async def test_faults_are_retried_and_posted_once(masto: Masto, tmp_path: Path) 
         bot = make_bot(settings, store, session, clock)
         await bot.load()
         await masto.fault(500, count=2)
+        await masto.fault(200, count=1, kind="malformed")  # a cut-off answer
         await masto.fault(429, count=1, headers={"Retry-After": "1"})
         await store.apply(batch([e4(T0)], T0, source="trafikverket", complete=False))
         started = asyncio.get_running_loop().time()

@@ -125,15 +125,19 @@ class Mastodon:
                     self.url, json=body, headers=headers, timeout=self.timeout
                 ) as resp:
                     if resp.status < 300:
-                        data = await resp.json(content_type=None)
-                        if not isinstance(data, dict) or "id" not in data:
-                            raise PostRejected(f"{self.url}: answer without a status id")
-                        return str(data["id"])
-                    detail = (await resp.text())[:200]
-                    last = f"HTTP {resp.status}: {detail}"
-                    if resp.status != 429 and resp.status < 500:
-                        raise PostRejected(f"{self.url}: {last}")
-                    wait = retry_after(resp.headers.get("Retry-After"))
+                        try:
+                            data = await resp.json(content_type=None)
+                        except ValueError:
+                            data = None  # a cut-off answer: retry; the idempotency key dedupes
+                        if isinstance(data, dict) and "id" in data:
+                            return str(data["id"])
+                        last = f"HTTP {resp.status} without a status id"
+                    else:
+                        detail = (await resp.text())[:200]
+                        last = f"HTTP {resp.status}: {detail}"
+                        if resp.status != 429 and resp.status < 500:
+                            raise PostRejected(f"{self.url}: {last}")
+                        wait = retry_after(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             if attempt == self.attempts - 1:

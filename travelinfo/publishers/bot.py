@@ -264,6 +264,13 @@ class Bot:
         """Run until cancelled; only the process holding the store's `bot` lock posts."""
         await self.load()
         log.info("bot posting to %s as %s", self.cfg.base_url, self.holder)
+        try:
+            await self._loop(tick, retry, lock_ttl)
+        finally:
+            # Hand over at once to another bot process instead of after the lock's expiry.
+            await asyncio.shield(self.store.release_lock(LOCK, self.holder))
+
+    async def _loop(self, tick: float, retry: float, lock_ttl: float) -> None:
         while True:
             wait = 0.0
             try:
