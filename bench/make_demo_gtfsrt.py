@@ -38,7 +38,7 @@ def ts(text: str) -> int:
 
 METRO_14 = {
     "id": "14010517000012401",
-    "periods": [("2025-11-25T06:42:00+00:00", None)],
+    "periods": [("2026-11-25T06:42:00+00:00", None)],
     "entities": [
         {"agency_id": SL, "route_id": LINE_14},
         {"route_id": LINE_14, "stop_id": STOP["Gamla stan"]},
@@ -63,7 +63,7 @@ METRO_14 = {
 }
 TRAM_7_DETOUR = {
     "id": "14010517000012388",
-    "periods": [("2025-11-24T04:00:00+00:00", None)],
+    "periods": [("2026-11-24T04:00:00+00:00", None)],
     "entities": [
         {"route_id": TRAM_7},
         {"route_id": TRAM_7, "stop_id": STOP["Djurgårdsbron"]},
@@ -87,7 +87,7 @@ TRAM_7_DETOUR = {
 }
 SLUSSEN_STOP = {
     "id": "14010517000011902",
-    "periods": [("2025-08-18T03:00:00+00:00", "2032-12-31T23:00:00+00:00")],
+    "periods": [("2026-08-18T03:00:00+00:00", "2032-12-31T23:00:00+00:00")],
     "entities": [{"route_id": r, "stop_id": STOP["Slussen (Södermalmstorg)"]} for r in BUSES_AT_SLUSSEN],
     "cause": "CONSTRUCTION",
     "effect": "STOP_MOVED",
@@ -106,7 +106,7 @@ SLUSSEN_STOP = {
 }
 FERRY_CANCELLED = {
     "id": "14010517000012415",
-    "periods": [("2025-11-25T05:30:00+00:00", None)],
+    "periods": [("2026-11-25T05:30:00+00:00", None)],
     "entities": [
         {"agency_id": WAXHOLMSBOLAGET, "route_id": VAXHOLM_BOAT},
         {"trip": {"trip_id": "14010000670000025", "route_id": VAXHOLM_BOAT}},
@@ -151,10 +151,10 @@ METRO_14_WORSE = updated(
 )
 ALL_FOUR = [METRO_14, TRAM_7_DETOUR, SLUSSEN_STOP, FERRY_CANCELLED]
 SEQUENCE = {
-    "001-morning.pb": ("2025-11-25T07:00:00+00:00", ALL_FOUR),
-    "002-metro-worse.pb": ("2025-11-25T07:20:00+00:00", [METRO_14_WORSE, *ALL_FOUR[1:]]),
-    "003-metro-back.pb": ("2025-11-25T08:05:00+00:00", ALL_FOUR[1:]),
-    "004-ferry-back.pb": ("2025-11-25T09:10:00+00:00", ALL_FOUR[1:3]),
+    "001-morning.pb": ("2026-11-25T07:00:00+00:00", ALL_FOUR),
+    "002-metro-worse.pb": ("2026-11-25T07:20:00+00:00", [METRO_14_WORSE, *ALL_FOUR[1:]]),
+    "003-metro-back.pb": ("2026-11-25T08:05:00+00:00", ALL_FOUR[1:]),
+    "004-ferry-back.pb": ("2026-11-25T09:10:00+00:00", ALL_FOUR[1:3]),
 }
 
 
