@@ -115,7 +115,7 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         key = ("feed", fmt, filters.key(), lang)
 
         async def render() -> Rendered:
-            items, _ = await app[appmod.STORE].query(filters.query())
+            items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
             items = filters.window(items, datetime.now(UTC))
             last = app[appmod.HUB].last_change_at
             body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)

@@ -86,7 +86,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute())
 
     async def render() -> Rendered:
-        items, _ = await app[appmod.STORE].query(filters.query())
+        items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
         items = filters.window(items, datetime.now(UTC))
         ctx = _base(request, lang, records, "/")
         ctx.update(

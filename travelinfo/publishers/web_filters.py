@@ -67,8 +67,8 @@ class Filters:
     def empty(self) -> bool:
         return not self.pairs()
 
-    def query(self) -> Query:
-        """The store query (the time window is applied by `window`)."""
+    def query(self, region: tuple[float, float, float, float] | None = None) -> Query:
+        """The store query in the home `region` (the time window is applied by `window`)."""
         status: tuple[str, ...] = ("active", "planned")
         if self.when == "now":
             status = ("active",)
@@ -81,6 +81,7 @@ class Filters:
             route=self.line or None,
             road=self.road or None,
             area=self.area or None,
+            region=region,
         )
 
     def window(self, items: Iterable[Disruption], now: datetime) -> list[Disruption]:
