@@ -39,7 +39,9 @@ async def _cached(
 
 def _next_link(request: web.Request, cursor: str) -> str:
     # A relative reference (RFC 8288 allows it): the cached bytes never depend on the Host header.
-    params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", cursor)]
+    # Cache-busting `_` parameters are left out, so they never multiply the cached variants.
+    params = [(k, v) for k, v in request.query.items() if k != "cursor" and not k.startswith("_")]
+    params.append(("cursor", cursor))
     return f'<{LIST_PATH}?{urlencode(params)}>; rel="next"'
 
 
@@ -60,7 +62,7 @@ async def disruptions(request: web.Request) -> web.Response:
         return Rendered.make(dumps(body), JSON, app[appmod.HUB].last_change_at, headers)
 
     # The Link header repeats the caller's parameters, so their spelling is part of the key.
-    key = ("api:list", req, tuple(sorted(request.query.items())))
+    key = ("api:list", req, tuple(sorted((k, v) for k, v in request.query.items() if not k.startswith("_"))))
     return await _cached(request, key, render)
 
 
