@@ -145,6 +145,17 @@ def backoff(settings: Settings, attempt: int, retry_after: float | None) -> floa
     return max(delay, retry_after or 0.0)
 
 
+async def wait(event: asyncio.Event, timeout: float) -> None:
+    """Wait for `event` at most `timeout` seconds.
+
+    asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+    arrives just as the event is set, which would keep a worker alive past shutdown.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+
+
 class SubscriptionWorker:
     """Delivers one subscription's events in order, one at a time."""
 
@@ -176,7 +187,8 @@ class SubscriptionWorker:
             for change in changes:
                 if self.stop.is_set():
                     break
-                if query.matches(change.disruption):
+                sent = query.matches(change.disruption)
+                if sent:
                     outcome = await self._deliver(sub, change, state)
                     if outcome == "deleted":
                         return await self._deleted()
@@ -184,12 +196,13 @@ class SubscriptionWorker:
                         break  # not acknowledged: the next owner sends it again
                 await feed.ack(change)
                 state["cursor"] = feed.position
-                dirty = True
+                dirty = not sent
+                if sent:  # a sent event's cursor is saved at once; skipped ones once per page
+                    await store.put_record(STATE, self.id, state)
             if dirty:
                 await store.put_record(STATE, self.id, state)
             if not changes:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.engine.poll)
+                await wait(self.wake, self.engine.poll)
 
     async def _deleted(self) -> None:
         await self.engine.store.delete_record(STATE, self.id)
@@ -217,8 +230,7 @@ class SubscriptionWorker:
                 return "dead"
             state["state"] = "retrying"
             await store.put_record(STATE, self.id, state)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), delay)
+            await wait(self.stop, delay)
             if self.stop.is_set():
                 return "stopped"
             if await store.get_record(KIND, self.id) is None:
@@ -285,8 +297,7 @@ class DeliveryEngine:
                     raise
                 except Exception:
                     log.exception("webhook engine: refreshing subscriptions failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poke.wait(), self.refresh)
+                await wait(self._poke, self.refresh)
         finally:
             await self.shutdown()
 
@@ -328,9 +339,11 @@ class DeliveryEngine:
                 await self.store.release_lock(f"webhook:{worker.id}", self.holder)
 
     async def shutdown(self) -> None:
-        tasks = [task for _w, task in self.workers.values()]
-        for task in tasks:
+        tasks = []
+        for worker, task in self.workers.values():
+            worker.stop.set()  # in case a cancellation is lost in a wake-up race
             task.cancel()
+            tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.store.delete_record(ENGINES, self.holder)

@@ -94,7 +94,7 @@ class GroupFeed:
         start = "0-0"
         while True:
             reply = await self.redis.xautoclaim(
-                self.stream, self.group, self.consumer, 0, start_id=start, count=500, justid=True
+                self.stream, self.group, self.consumer, 0, start_id=start, count=500
             )
             start = reply[0]
             if start in ("0-0", "0"):

@@ -1,0 +1,195 @@
+"""Webhook delivery against a real receiver on 127.0.0.1 (allowlisted): signatures, retries, order."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from webhookutil import (
+    Receiver,
+    auth,
+    cleanup_redis,
+    events,
+    make_key,
+    receiver,
+    register,
+    running,
+    settings_for,
+    until,
+)
+
+BOTH = frozenset({"web", "deliver"})
+KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+async def _status(http: aiohttp.ClientSession, base: str, token: str, sub_id: str) -> dict[str, object]:
+    async with http.get(f"{base}/api/v1/webhooks", headers=auth(token)) as resp:
+        found = [w for w in (await resp.json())["webhooks"] if w["id"] == sub_id]
+    return found[0]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_signed_in_order_and_filtered(kind: str, tmp_path: Path) -> None:
+    settings, prefix = settings_for(kind, tmp_path)
+    async with (
+        cleanup_redis(prefix),
+        receiver() as rx,
+        running(settings, BOTH) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(app.store, ["webhooks"])
+        all_ = await register(http, app.url, token, rx.url("/all"))
+        metro = await register(http, app.url, token, rx.url("/metro"), filters={"mode": "metro"})
+        road = await events(app.store, 3, "road")
+        rail = await events(app.store, 2, "metro", modes=("metro",))
+        await until(lambda: len(rx.seqs("/all")) == 5 and len(rx.seqs("/metro")) == 2, what="deliveries")
+        assert rx.seqs("/all") == [c.seq for c in road + rail]
+        assert rx.seqs("/metro") == [c.seq for c in rail]
+        for hit in rx.hits:
+            secret = all_["secret"] if hit.path == "/all" else metro["secret"]
+            h = hit.headers
+            stamp = h["X-Travelinfo-Timestamp"]
+            assert abs(int(stamp) - time.time()) < 30
+            mac = hmac.new(secret.encode(), f"{stamp}.".encode() + hit.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(h["X-Travelinfo-Signature"], f"sha256={mac}")
+            body = json.loads(hit.body)
+            assert body["seq"] == h["X-Travelinfo-Event-Id"] and body["type"] == h["X-Travelinfo-Event"]
+            assert body["type"] == "created" and body["disruption"]["id"] == body["id"]
+            assert h["Content-Type"] == "application/json"
+            assert hit.host == f"127.0.0.1:{rx.port}"  # connected to the checked address, Host kept
+        state = await _status(http, app.url, token, all_["id"])
+        for _ in range(50):
+            if state["last_delivered_seq"] == rail[-1].seq:
+                break
+            await asyncio.sleep(0.05)
+            state = await _status(http, app.url, token, all_["id"])
+        assert state["state"] == "active" and state["last_delivered_seq"] == rail[-1].seq
+        assert state["dead_letters"] == 0 and state["delivered"] == 5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_receiver_down_then_back_gets_everything_in_order(kind: str, tmp_path: Path) -> None:
+    settings, prefix = settings_for(kind, tmp_path)
+    down_until = time.monotonic() + 1.0
+
+    async def flaky(_request: web.Request, _r: Receiver) -> web.StreamResponse:
+        return web.Response(status=503 if time.monotonic() < down_until else 200)
+
+    async with (
+        cleanup_redis(prefix),
+        receiver(hook=flaky) as rx,
+        running(settings, BOTH) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(app.store, ["webhooks"])
+        sub = await register(http, app.url, token, rx.url("/hook"))
+        changes = await events(app.store, 5, "outage")
+        await until(lambda: len(rx.hits) >= 3, what="first retries")
+        state = await _status(http, app.url, token, sub["id"])
+        assert state["state"] == "retrying" and "HTTP 503" in str(state["last_error"])
+        await until(lambda: _delivered(rx, down_until) == [c.seq for c in changes], what="all events")
+        # The first event was retried (503s), never overtaken by the later ones.
+        seqs = rx.seqs("/hook")
+        assert seqs[0] == seqs[1] == changes[0].seq
+        assert sorted(set(seqs), key=seqs.index) == [c.seq for c in changes]
+
+
+def _delivered(rx: Receiver, down_until: float) -> list[str]:
+    return [h.headers["X-Travelinfo-Event-Id"] for h in rx.hits if h.at >= down_until]
+
+
+async def test_receiver_stopped_then_restarted(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path)
+    async with receiver() as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
+        token = await make_key(app.store, ["webhooks"])
+        await register(http, app.url, token, rx.url("/hook"))
+        first = await events(app.store, 2, "before")
+        await until(lambda: len(rx.hits) == 2, what="first deliveries")
+        await rx.stop()  # connection refused from now on
+        later = await events(app.store, 4, "during")
+        await asyncio.sleep(0.6)
+        await rx.start()  # same port
+        await until(lambda: len(set(rx.seqs("/hook"))) == 6, what="deliveries after restart")
+        assert rx.seqs("/hook") == [c.seq for c in first + later]
+
+
+async def test_permanent_failure_is_dead_lettered_and_visible(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path, max_age=0.6)
+
+    async def broken(_request: web.Request, _r: Receiver) -> web.StreamResponse:
+        return web.Response(status=500)
+
+    async def gone(_request: web.Request, _r: Receiver) -> web.StreamResponse:
+        return web.Response(status=410)
+
+    async with (
+        receiver(broken=broken, gone=gone) as rx,
+        running(settings, BOTH) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(app.store, ["webhooks"])
+        retried = await register(http, app.url, token, rx.url("/broken"))
+        refused = await register(http, app.url, token, rx.url("/gone"))
+        changes = await events(app.store, 2, "doomed")
+
+        async def dead(sub_id: str) -> int:
+            return int(str((await _status(http, app.url, token, sub_id))["dead_letters"]))
+
+        deadline = time.monotonic() + 10
+        while (await dead(retried["id"]), await dead(refused["id"])) != (2, 2):
+            assert time.monotonic() < deadline, "dead letters did not appear"
+            await asyncio.sleep(0.1)
+        state = await _status(http, app.url, token, retried["id"])
+        assert state["state"] == "failing" and "HTTP 500" in str(state["last_error"])
+        assert len(rx.seqs("/broken")) > 2  # 5xx is retried until max_age
+        assert rx.seqs("/gone") == [c.seq for c in changes]  # other 4xx: no retry
+        url = f"{app.url}/api/v1/webhooks/{refused['id']}/dead-letters"
+        async with http.get(url, headers=auth(token)) as resp:
+            letters = (await resp.json())["dead_letters"]
+        assert [d["seq"] for d in letters] == sorted(c.seq for c in changes)
+        assert letters[0]["attempts"] == 1 and "HTTP 410" in letters[0]["error"]
+        assert letters[0]["event"]["id"] == changes[0].id or letters[0]["event"]["id"] == changes[1].id
+
+
+async def test_slow_receiver_does_not_delay_others(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path, timeout=5.0)
+
+    async def slow(_request: web.Request, _r: Receiver) -> web.StreamResponse:
+        await asyncio.sleep(2)
+        return web.Response(status=200)
+
+    async with receiver(slow=slow) as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
+        token = await make_key(app.store, ["webhooks"])
+        await register(http, app.url, token, rx.url("/slow"))
+        await register(http, app.url, token, rx.url("/fast"))
+        started = time.monotonic()
+        changes = await events(app.store, 4, "busy")
+        await until(lambda: len(rx.seqs("/fast")) == 4, timeout=5, what="fast deliveries")
+        assert time.monotonic() - started < 1.5
+        assert rx.seqs("/fast") == [c.seq for c in changes]
+        assert len(rx.seqs("/slow")) == 1  # still on its first event, in order
+
+
+async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path)
+
+    async def limited(_request: web.Request, r: Receiver) -> web.StreamResponse:
+        if len(r.hits) == 1:
+            return web.Response(status=429, headers={"Retry-After": "1"})
+        return web.Response(status=200)
+
+    async with receiver(hook=limited) as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
+        token = await make_key(app.store, ["webhooks"])
+        await register(http, app.url, token, rx.url("/hook"))
+        changes = await events(app.store, 2, "limited")
+        await until(lambda: len(rx.hits) == 3, what="retry after 429")
+        assert rx.seqs("/hook") == [changes[0].seq, changes[0].seq, changes[1].seq]
+        waited = rx.hits[1].at - rx.hits[0].at
+        assert 0.95 <= waited < 2.5, waited  # backoff alone would have waited at most 0.05 s
