@@ -99,8 +99,8 @@ def blocked_reason(ip: IPAddress, allow: Sequence[IPNetwork] = ()) -> str | None
         ("is_unspecified", "an unspecified address"),
         ("is_link_local", "a link-local address"),
         ("is_multicast", "a multicast address"),
-        ("is_private", "a private address"),
         ("is_reserved", "a reserved address"),
+        ("is_private", "a private address"),
     ):
         if getattr(real, attr):
             return what
