@@ -44,3 +44,11 @@ async def test_far_away_warnings_are_stored_but_not_on_stockholm_outputs(tmp_pat
                 text = await r.text()
             assert "Furusund" in text and "GNSS" in text, path
             assert "Bothnian" not in text, path
+        async with http.get(srv.url + "/api/v1/disruptions") as r:
+            ids = {d["upstream_id"] for d in (await r.json())["disruptions"]}
+        assert ids == {"furusund", "nogeo"}, "the API's default is the home region too"
+        async with http.get(srv.url + "/api/v1/disruptions?region=all") as r:
+            ids = {d["upstream_id"] for d in (await r.json())["disruptions"]}
+        assert ids == {"furusund", "nogeo", "bothnia"}, "and it can still ask for all"
+        async with http.get(srv.url + "/api/v1/disruptions?region=mars") as r:
+            assert r.status == 400 and (await r.json())["parameter"] == "region"

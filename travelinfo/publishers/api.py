@@ -27,7 +27,8 @@ LANG_ONLY: tuple[Param, ...] = tuple(p for p in FILTERS if p.name == "lang")
 
 def _parse(request: web.Request, allowed: tuple[Param, ...]) -> api_params.Request:
     raw = {k: request.query.getall(k) for k in request.query}
-    return api_params.parse(raw, allowed=allowed, page_size=request.app[appmod.SETTINGS].api.page_size)
+    settings = request.app[appmod.SETTINGS]
+    return api_params.parse(raw, allowed=allowed, page_size=settings.api.page_size, home=settings.region_bbox)
 
 
 async def _cached(

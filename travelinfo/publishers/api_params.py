@@ -68,6 +68,12 @@ FILTERS: tuple[Param, ...] = (
     Param("area", {"type": "string", "minLength": 1, "maxLength": 100}, "Area or place named in the texts."),
     Param("q", {"type": "string", "minLength": 1, "maxLength": 200}, "Free text (case-insensitive)."),
     Param(
+        "region",
+        {"type": "string", "enum": ["home", "all"]},
+        "`home` (default): leave out items whose geometry lies wholly outside the service's home "
+        "region (`web.region`, the Stockholm area); `all`: every stored item.",
+    ),
+    Param(
         "active_at",
         {"type": "string", "format": "date-time"},
         "RFC 3339 time with `Z` or an offset: only items valid at that instant.",
@@ -178,6 +184,7 @@ def parse(
     *,
     allowed: tuple[Param, ...] = FILTERS + PAGING,
     page_size: int | None = None,
+    home: tuple[float, float, float, float] | None = None,
 ) -> Request:
     """Parse query parameters (or a WebSocket `subscribe` object) into a Request.
 
@@ -211,6 +218,10 @@ def parse(
             kw[name] = _bounded(name, v, limit)
     if (v := get.get("q")) is not None:
         kw["text"] = _bounded("q", v, 200)
+    region = get.get("region")
+    if region is not None and region not in ("home", "all"):
+        raise BadParameter("region", "must be home or all")
+    kw["region"] = None if region == "all" else home
     if (v := get.get("active_at")) is not None:
         kw["active_at"] = _time(v)
     lang = get.get("lang")

@@ -46,7 +46,7 @@ class SseSink:
 async def stream(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stream: SSE; `Last-Event-ID` (or `?since=`) resumes, `?snapshot=1` starts whole."""
     raw = {k: request.query.getall(k) for k in request.query}
-    req = api_params.parse(raw, allowed=FILTERS + STREAM)
+    req = api_params.parse(raw, allowed=FILTERS + STREAM, home=request.app[appmod.SETTINGS].region_bbox)
     since = request.headers.get("Last-Event-ID") or None
     if since is not None:
         since = _seq("Last-Event-ID", since.strip())
@@ -83,14 +83,16 @@ class WsSink:
         pass  # aiohttp pings the socket itself (WebSocketResponse heartbeat)
 
 
-def _subscription(data: Any) -> tuple[api_params.Request, str | None, bool]:
+def _subscription(
+    data: Any, home: tuple[float, float, float, float] | None
+) -> tuple[api_params.Request, str | None, bool]:
     """Validate a client message `{"subscribe": {filters}, "since": seq, "snapshot": bool}`."""
     if not isinstance(data, dict) or not isinstance(data.get("subscribe"), dict):
         raise BadParameter("subscribe", 'expected {"subscribe": {...filters}, "since": "<seq>"}')
     extra = set(data) - {"subscribe", "since", "snapshot"}
     if extra:
         raise BadParameter(sorted(extra)[0], "unknown field")
-    req = api_params.parse(data["subscribe"], allowed=FILTERS)
+    req = api_params.parse(data["subscribe"], allowed=FILTERS, home=home)
     since = data.get("since")
     if since is not None:
         if isinstance(since, bool) or not isinstance(since, str | int):
@@ -127,7 +129,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 await _close(ws, WSCloseCode.UNSUPPORTED_DATA, "messages must be JSON")
                 break
             try:
-                req, since, snapshot = _subscription(data)
+                req, since, snapshot = _subscription(data, request.app[appmod.SETTINGS].region_bbox)
             except BadParameter as exc:
                 await _close(ws, WSCloseCode.POLICY_VIOLATION, str(exc))
                 break
