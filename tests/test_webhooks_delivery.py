@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -26,6 +28,17 @@ from webhookutil import (
 )
 
 BOTH = frozenset({"web", "deliver"})
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
+
+
+def documented_verify() -> Callable[..., bool]:
+    """The `verify` function exactly as docs/webhooks.md shows it to receivers."""
+    snippet = DOCS.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, str(DOCS), "exec"), namespace)
+    return namespace["verify"]  # type: ignore[no-any-return]
+
+
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
 
 
@@ -38,6 +51,7 @@ async def _status(http: aiohttp.ClientSession, base: str, token: str, sub_id: st
 @pytest.mark.parametrize("kind", KINDS)
 async def test_signed_in_order_and_filtered(kind: str, tmp_path: Path) -> None:
     settings, prefix = settings_for(kind, tmp_path)
+    verify = documented_verify()
     async with (
         cleanup_redis(prefix),
         receiver() as rx,
@@ -59,6 +73,9 @@ async def test_signed_in_order_and_filtered(kind: str, tmp_path: Path) -> None:
             assert abs(int(stamp) - time.time()) < 30
             mac = hmac.new(secret.encode(), f"{stamp}.".encode() + hit.body, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(h["X-Travelinfo-Signature"], f"sha256={mac}")
+            assert verify(secret, h, hit.body)
+            assert not verify(secret, h, hit.body + b" ")
+            assert not verify(secret, h, hit.body, now=int(stamp) + 301)  # a replay, later
             body = json.loads(hit.body)
             assert body["seq"] == h["X-Travelinfo-Event-Id"] and body["type"] == h["X-Travelinfo-Event"]
             assert body["type"] == "created" and body["disruption"]["id"] == body["id"]
