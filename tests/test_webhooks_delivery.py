@@ -210,3 +210,31 @@ async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
         assert rx.seqs("/hook") == [changes[0].seq, changes[0].seq, changes[1].seq]
         waited = rx.hits[1].at - rx.hits[0].at
         assert 0.95 <= waited < 2.5, waited  # backoff alone would have waited at most 0.05 s
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_deleted_subscription_stops_cleanly(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, prefix = settings_for(kind, tmp_path)
+    async with (
+        cleanup_redis(prefix),
+        receiver() as rx,
+        running(settings, BOTH) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(app.store, ["webhooks"])
+        sub = await register(http, app.url, token, rx.url("/hook"))
+        await events(app.store, 1, "kept")
+        await until(lambda: len(rx.hits) == 1, what="first delivery")
+        async with http.delete(f"{app.url}/api/v1/webhooks/{sub['id']}", headers=auth(token)) as resp:
+            assert resp.status == 204
+        await events(app.store, 2, "after-delete")
+        await asyncio.sleep(0.5)
+        assert len(rx.hits) == 1
+        assert await app.store.get_record("webhook_state", sub["id"]) is None
+        redis = getattr(app.store, "redis", None)
+        if redis is not None:
+            groups = await redis.xinfo_groups(app.store.k("log"))  # type: ignore[attr-defined]
+            assert [g["name"] for g in groups] == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "webhook" in r.name]

@@ -175,7 +175,15 @@ class SubscriptionWorker:
         await feed.start()
         while not self.stop.is_set():
             self.wake.clear()
-            changes = await feed.read(100)
+            try:
+                changes = await feed.read(100)
+            except Exception as exc:  # redis ResponseError NOGROUP: deleted meanwhile, or group lost
+                if "NOGROUP" not in str(exc):
+                    raise
+                if await store.get_record(KIND, self.id) is None:
+                    return await self._deleted()
+                await feed.start()  # recreate it at the saved cursor
+                continue
             dirty = bool(feed.gap)
             if feed.gap:
                 state["last_error"], feed.gap = feed.gap, None

@@ -86,7 +86,7 @@ class GroupFeed:
 
     async def start(self) -> None:
         try:
-            await self.redis.xgroup_create(self.stream, self.group, id=self.start_id, mkstream=True)
+            await self.redis.xgroup_create(self.stream, self.group, id=self._last, mkstream=True)
         except Exception as exc:  # redis.ResponseError BUSYGROUP: it exists, keep its position
             if "BUSYGROUP" not in str(exc):
                 raise
