@@ -342,9 +342,9 @@ class RedisStore:
         a = stream_id(after)
         if stream_id(await self.last_seq()) > a:
             return True
-        got = await self.redis.xread(
-            {self.k("log"): f"{a[0]}-{a[1]}"}, count=1, block=max(1, int(timeout * 1000))
-        )
+        # The client's socket timeout (redis-py default 5 s) bounds one blocking read.
+        block = max(1, int(min(timeout, 4.0) * 1000))
+        got = await self.redis.xread({self.k("log"): f"{a[0]}-{a[1]}"}, count=1, block=block)
         return bool(got)
 
     # -- records and locks ----------------------------------------------------------------------
