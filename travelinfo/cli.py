@@ -46,6 +46,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         ) from None
 
 
+def run_async(main: Any) -> Any:
+    """Run a coroutine on uvloop when installed (the faster event loop), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=os.environ.get("TRAVELINFO_LOG_LEVEL", level).upper(),
@@ -105,17 +114,17 @@ def roles_for_run(settings: Settings) -> frozenset[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    asyncio.run(serve(settings, roles_for_run(settings)))
+    run_async(serve(settings, roles_for_run(settings)))
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    asyncio.run(serve(_settings(args), frozenset({"web"})))
+    run_async(serve(_settings(args), frozenset({"web"})))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    asyncio.run(serve(_settings(args), frozenset({"worker"}), http=False))
+    run_async(serve(_settings(args), frozenset({"worker"}), http=False))
     return 0
 
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -38,6 +38,24 @@ class Rendered:
     gzipped: bytes | None
     headers: tuple[tuple[str, str], ...] = ()
     http_date: str = ""  # Last-Modified, formatted once rather than per request
+    # Response headers per Cache-Control value, built on first use: the hot path of a cached
+    # feed is then a dict lookup and one Response.
+    _prepared: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def prepared(self, cache_control: str) -> dict[str, str]:
+        """Validators, caching and security headers for a 304 (add Content-Type for a 200)."""
+        hit = self._prepared.get(cache_control)
+        if hit is None:
+            hit = {
+                "ETag": self.etag,
+                "Last-Modified": self.http_date,
+                "Cache-Control": cache_control,
+                "Vary": "Accept-Encoding",
+                **SECURITY_HEADERS,
+                **dict(self.headers),
+            }
+            self._prepared[cache_control] = hit
+        return hit
 
     @classmethod
     def make(
@@ -70,6 +88,11 @@ class RenderCache:
 
     def invalidate(self, *_: Any) -> None:
         self.generation += 1
+
+    def peek(self, key: Hashable) -> Rendered | None:
+        """The current rendering of `key` if there is one (no await on the hot path)."""
+        hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] == self.generation else None
 
     async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
         gen = self.generation
@@ -104,21 +127,15 @@ def not_modified(request: web.Request, r: Rendered) -> bool:
 
 def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, max-age=15") -> web.Response:
     """Serve cached bytes: 304 when the client has them, gzip when it accepts it."""
-    headers = {
-        "ETag": r.etag,
-        "Last-Modified": r.http_date,
-        "Cache-Control": cache_control,
-        "Vary": "Accept-Encoding",
-        **dict(r.headers),
-    }
-    if not_modified(request, r):
+    headers = r.prepared(cache_control)
+    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not_modified(
+        request, r
+    ):
         return web.Response(status=304, headers=headers)
-    headers["Content-Type"] = r.content_type
-    body = r.body
     if r.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        body = r.gzipped
-    return web.Response(body=body, headers=headers)
+        zipped = {**headers, "Content-Type": r.content_type, "Content-Encoding": "gzip"}
+        return web.Response(body=r.gzipped, headers=zipped)
+    return web.Response(body=r.body, headers={**headers, "Content-Type": r.content_type})
 
 
 def dumps(data: Any) -> bytes:
@@ -172,6 +189,18 @@ class BadParameter(ValueError):
 HtmlErrorRenderer = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
 HTML_ERRORS: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_errors")
 
+# Checks run before every /api/ handler (rate limits, CORS preflight): a guard returns a
+# response to answer at once, or None to go on. One middleware dispatches them, so pages and
+# feeds do not pay for API-only middleware layers on every request.
+ApiGuard = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+API_GUARDS: web.AppKey[list[ApiGuard]] = web.AppKey("api_guards", list)
+EXPOSE_HEADERS = "ETag, Last-Modified, Link, Retry-After"
+
+
+def add_api_guard(app: web.Application, guard: ApiGuard) -> None:
+    """Run `guard` before every /api/ request of `app` (call from a publisher's setup)."""
+    app.setdefault(API_GUARDS, []).append(guard)
+
 
 def wants_html(request: web.Request) -> bool:
     if request.path.startswith(("/api/", "/gtfs-rt/", "/feeds/", "/metrics", "/healthz", "/readyz")):
@@ -186,6 +215,11 @@ async def errors_middleware(
 ) -> web.StreamResponse:
     """JSON errors for every failure (HTML for browsers when the web publisher offers it)."""
     try:
+        if request.path.startswith("/api/"):
+            for guard in request.app.get(API_GUARDS, ()):
+                answer = await guard(request)
+                if answer is not None:
+                    return _finish(request, answer)
         resp = await handler(request)
     except BadParameter as exc:
         resp = json_response({"error": str(exc), "parameter": exc.parameter}, 400)
@@ -220,10 +254,14 @@ async def _maybe_html(
 
 
 def _finish(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
-    for key, value in SECURITY_HEADERS.items():
-        resp.headers.setdefault(key, value)
+    headers = resp.headers
+    if "X-Content-Type-Options" not in headers:  # respond() sets them all at once
+        for key, value in SECURITY_HEADERS.items():
+            headers.setdefault(key, value)
     if request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(
         ("/api/", "/gtfs-rt/", "/feeds/")
     ):
-        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+        headers.setdefault("Access-Control-Allow-Origin", "*")
+        if request.path.startswith("/api/"):
+            headers.setdefault("Access-Control-Expose-Headers", EXPOSE_HEADERS)
     return resp

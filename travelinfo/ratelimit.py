@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from travelinfo import app as appmod
-from travelinfo.http import json_response
+from travelinfo.http import add_api_guard, json_response
 from travelinfo.keys import ApiKey, authenticate
 
 MAX_BUCKETS = 50_000
@@ -100,13 +100,10 @@ def bearer(request: web.Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-@web.middleware
-async def ratelimit_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """429 with Retry-After when the caller's bucket is empty (only /api/ paths)."""
-    if not request.path.startswith("/api/") or request.method == "OPTIONS":
-        return await handler(request)
+async def ratelimit_guard(request: web.Request) -> web.StreamResponse | None:
+    """429 with Retry-After when the caller's bucket is empty (runs before /api/ handlers)."""
+    if request.method == "OPTIONS":
+        return None
     app = request.app
     api = app[appmod.SETTINGS].api
     token = bearer(request)
@@ -126,11 +123,11 @@ async def ratelimit_middleware(
             429,
             {"Retry-After": str(retry)},
         )
-    return await handler(request)
+    return None
 
 
 def install(app: web.Application) -> None:
     """Add the limiter to `app` (call from a publisher's setup, before the app is frozen)."""
     app[LIMITER] = Limiter()
     app[KEYS] = KeyCache()
-    app.middlewares.append(ratelimit_middleware)
+    add_api_guard(app, ratelimit_guard)

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from travelinfo import app as appmod
 from travelinfo import ratelimit
-from travelinfo.http import Rendered, dumps, json_response, respond
+from travelinfo.http import EXPOSE_HEADERS, Rendered, add_api_guard, dumps, json_response, respond
 from travelinfo.publishers import api_params, openapi
 from travelinfo.publishers.api_params import FILTERS, PAGING, Param
 from travelinfo.store.base import decode_cursor
@@ -124,28 +124,16 @@ PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Last-Event-ID, If-None-Match, If-Modified-Since",
-    "Access-Control-Expose-Headers": "ETag, Last-Modified, Link, Retry-After",
+    "Access-Control-Expose-Headers": EXPOSE_HEADERS,
     "Access-Control-Max-Age": "86400",
 }
 
 
-@web.middleware
-async def preflight_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def preflight_guard(request: web.Request) -> web.StreamResponse | None:
     """Answer CORS preflights under /api/ (reads are open to every origin)."""
-    if (
-        request.method == "OPTIONS"
-        and request.path.startswith("/api/")
-        and "Access-Control-Request-Method" in request.headers
-    ):
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return web.Response(status=204, headers=PREFLIGHT_HEADERS)
-    resp = await handler(request)
-    if request.path.startswith("/api/") and request.method in ("GET", "HEAD"):
-        resp.headers.setdefault(
-            "Access-Control-Expose-Headers", PREFLIGHT_HEADERS["Access-Control-Expose-Headers"]
-        )
-    return resp
+    return None
 
 
 def setup(app: web.Application) -> None:
@@ -153,7 +141,7 @@ def setup(app: web.Application) -> None:
     if "web" not in app[appmod.ROLES]:
         return
     ratelimit.install(app)
-    app.middlewares.append(preflight_middleware)
+    add_api_guard(app, preflight_guard)
     app.router.add_get(LIST_PATH, disruptions)
     app.router.add_get(LIST_PATH + ".geojson", geojson)
     app.router.add_get(LIST_PATH + "/{id:.+}", disruption)

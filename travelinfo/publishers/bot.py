@@ -357,7 +357,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
         return 0
     if not settings.bot.base_url or not settings.bot.token:
         raise cli.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
-    asyncio.run(cli.serve(settings, frozenset({"bot"}), http=False))
+    cli.run_async(cli.serve(settings, frozenset({"bot"}), http=False))
     return 0
 
 

@@ -121,7 +121,9 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)
             return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
 
-        return respond(request, await app[appmod.CACHE].get(key, render), cache_control="public, max-age=30")
+        cache = app[appmod.CACHE]
+        rendered = cache.peek(key) or await cache.get(key, render)
+        return respond(request, rendered, cache_control="public, max-age=30")
 
     return serve
 

@@ -15,6 +15,8 @@ from travelinfo.store.base import Query
 
 PB_TYPE = "application/x-protobuf"
 JSON_TYPE = "application/json; charset=utf-8"
+PB_KEY = ("gtfsrt", "pb")
+JSON_KEY = ("gtfsrt", "json")
 
 
 async def _render(app: web.Application, kind: str) -> Rendered:
@@ -28,13 +30,15 @@ async def _render(app: web.Application, kind: str) -> Rendered:
 
 async def alerts_pb(request: web.Request) -> web.Response:
     app = request.app
-    rendered = await app[appmod.CACHE].get(("gtfsrt", "pb"), lambda: _render(app, "pb"))
+    cache = app[appmod.CACHE]
+    rendered = cache.peek(PB_KEY) or await cache.get(PB_KEY, lambda: _render(app, "pb"))
     return respond(request, rendered)
 
 
 async def alerts_json(request: web.Request) -> web.Response:
     app = request.app
-    rendered = await app[appmod.CACHE].get(("gtfsrt", "json"), lambda: _render(app, "json"))
+    cache = app[appmod.CACHE]
+    rendered = cache.peek(JSON_KEY) or await cache.get(JSON_KEY, lambda: _render(app, "json"))
     return respond(request, rendered)
 
 

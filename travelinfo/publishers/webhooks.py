@@ -286,7 +286,7 @@ def setup(app: web.Application) -> None:
 def cmd_deliver(args: argparse.Namespace) -> int:
     from travelinfo import cli
 
-    asyncio.run(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
+    cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
     return 0
 
 
