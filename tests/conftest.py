@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+# Isolate the suite from the caller's environment: REDIS_URL (exported by .ci/run) or a
+# developer's TRAVELINFO_* settings would otherwise override the stores and settings that tests
+# choose. The Redis the tests use is kept aside for tests/storeutil.py.
+os.environ.setdefault("TRAVELINFO_TEST_REDIS", os.environ.pop("REDIS_URL", "") or "redis://127.0.0.1:6379/0")
+for _name in [n for n in os.environ if n.startswith("TRAVELINFO_") and n != "TRAVELINFO_TEST_REDIS"]:
+    del os.environ[_name]
+os.environ.pop("PORT", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -14,7 +14,7 @@ from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, co
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("TRAVELINFO_TEST_REDIS") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def redis_cleanup(prefix: str) -> None:
