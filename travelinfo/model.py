@@ -6,75 +6,57 @@ import dataclasses
 import hashlib
 import json
 import pickle
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual")
-STATUSES = ("planned", "active", "ended")
-MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
-CAUSES = (
-    "UNKNOWN_CAUSE",
-    "OTHER_CAUSE",
-    "TECHNICAL_PROBLEM",
-    "STRIKE",
-    "DEMONSTRATION",
-    "ACCIDENT",
-    "HOLIDAY",
-    "WEATHER",
-    "MAINTENANCE",
-    "CONSTRUCTION",
-    "POLICE_ACTIVITY",
-    "MEDICAL_EMERGENCY",
+from travelinfo.vocab import (
+    AFFECTED_TYPES,
+    CAUSES,
+    EFFECTS,
+    JSON,
+    MODES,
+    SEVERITIES,
+    SEVERITY_RANK,
+    SOURCE_TYPES,
+    STATUSES,
+    ModelError,
+    Texts,
+    bbox_of,
+    format_time,
+    merge_texts,
+    parse_time,
+    utc,
 )
-EFFECTS = (
-    "NO_SERVICE",
-    "REDUCED_SERVICE",
-    "SIGNIFICANT_DELAYS",
-    "DETOUR",
-    "ADDITIONAL_SERVICE",
-    "MODIFIED_SERVICE",
-    "OTHER_EFFECT",
-    "UNKNOWN_EFFECT",
-    "STOP_MOVED",
-    "NO_EFFECT",
-    "ACCESSIBILITY_ISSUE",
-)
-SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
-AFFECTED_TYPES = ("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
-Texts = Mapping[str, str]
-JSON = dict[str, Any]
-
-
-class ModelError(ValueError):
-    """A disruption that does not satisfy MODEL.md."""
-
-
-def utc(value: datetime) -> datetime:
-    """Return `value` in UTC; naive datetimes are refused."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ModelError(f"naive datetime {value.isoformat()} (timezone-aware UTC required)")
-    return value.astimezone(UTC)
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with a `Z`, seconds precision (microseconds kept when present)."""
-    value = utc(value)
-    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse RFC 3339 (a `Z` or an offset is required) into an aware UTC datetime."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise ModelError(f"not an RFC 3339 time: {text!r}") from exc
-    return utc(value)
+__all__ = [
+    "AFFECTED_TYPES",
+    "CAUSES",
+    "EFFECTS",
+    "JSON",
+    "MODES",
+    "SEVERITIES",
+    "SEVERITY_RANK",
+    "SOURCE_TYPES",
+    "STATUSES",
+    "Affected",
+    "Batch",
+    "Disruption",
+    "ModelError",
+    "Period",
+    "Provenance",
+    "Texts",
+    "bbox_of",
+    "compute_status",
+    "format_time",
+    "make_id",
+    "merge_texts",
+    "parse_time",
+    "thaw",
+    "utc",
+]
 
 
 def _freeze(value: Any) -> Any:
@@ -379,46 +361,6 @@ class Disruption:
 def make_id(source: str, upstream_id: str) -> str:
     """The stable public id: `<source>:<upstream id>`."""
     return f"{source}:{upstream_id}"
-
-
-def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:
-    """(min lon, min lat, max lon, max lat) of any GeoJSON geometry, or None."""
-    if not geometry:
-        return None
-    xs: list[float] = []
-    ys: list[float] = []
-
-    def walk(coords: Any) -> None:
-        if isinstance(coords, list | tuple) and coords:
-            if isinstance(coords[0], int | float):
-                xs.append(float(coords[0]))
-                ys.append(float(coords[1]))
-            else:
-                for c in coords:
-                    walk(c)
-
-    def visit(geom: Mapping[str, Any]) -> None:
-        if geom.get("type") == "GeometryCollection":
-            for g in geom.get("geometries", ()):
-                visit(g)
-        else:
-            walk(geom.get("coordinates"))
-
-    visit(geometry)
-    if not xs:
-        return None
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
-    """Join texts per language, keeping order and dropping repeats."""
-    out: dict[str, list[str]] = {}
-    for part in parts:
-        for lang, text in part.items():
-            text = text.strip()
-            if text and text not in out.setdefault(lang, []):
-                out[lang].append(text)
-    return {lang: "\n\n".join(texts) for lang, texts in out.items() if texts}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ Keys (prefix `ti`): `items` (id -> JSON), `meta` (id -> diff metadata), `src:{so
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from travelinfo.store.base import (
     retimed,
     select,
 )
+from travelinfo.store.redis_codec import change_of, meta_of, with_last_seen
 
 LOCK_SCRIPT = """
 local v = redis.call('GET', KEYS[1])
@@ -98,7 +98,7 @@ class RedisStore:
         if not ids:
             return {}
         raw = await self.redis.hmget(self.k("meta"), ids)
-        return {i: _meta(i, m) for i, m in zip(ids, raw, strict=True) if m}
+        return {i: meta_of(i, m) for i, m in zip(ids, raw, strict=True) if m}
 
     async def apply(self, batch: Batch) -> list[Change]:
         r = self.redis
@@ -118,7 +118,7 @@ class RedisStore:
             if batch.complete:
                 pipe.hset(self.k("seen"), batch.source, at.timestamp())
             elif plan.touched:
-                touched = {i: _with_last_seen(metas[i], at) for i in plan.touched}
+                touched = {i: with_last_seen(metas[i], at) for i in plan.touched}
                 pipe.hset(self.k("meta"), mapping=touched)
             n_before = len(pipe.command_stack)
             self._queue_log(pipe, events, at)
@@ -335,7 +335,7 @@ class RedisStore:
             return ChangesPage((), last, reset=True)
         start = f"({after[0]}-{after[1]}"
         entries = await self.redis.xrange(self.k("log"), start, "+", count=limit)
-        changes = tuple(_change(eid, fields["data"]) for eid, fields in entries)
+        changes = tuple(change_of(eid, fields["data"]) for eid, fields in entries)
         return ChangesPage(changes, changes[-1].seq if changes else f"{after[0]}-{after[1]}")
 
     async def wait_for_change(self, after: str, timeout: float) -> bool:
@@ -372,45 +372,3 @@ class RedisStore:
 
     async def release_lock(self, name: str, holder: str) -> None:
         await self.redis.eval(UNLOCK_SCRIPT, 1, self.k("lock", name), holder)
-
-
-def _meta(ident: str, raw: str) -> Meta:
-    m = json.loads(raw)
-    return Meta(
-        ident,
-        m[0],
-        m[1],
-        m[2],
-        m[3],
-        m[4],
-        bool(m[5]),
-        source=m[6],
-        last_seen=float(m[7]),
-        ended_at=m[8],
-    )
-
-
-def _with_last_seen(meta: Meta, at: datetime) -> str:
-    return json.dumps(
-        [
-            meta.checksum,
-            meta.status,
-            meta.updated_at,
-            meta.version,
-            meta.first_seen,
-            int(meta.archived),
-            meta.source,
-            at.timestamp(),
-            meta.ended_at,
-        ]
-    )
-
-
-def _change(seq: str, data: str) -> Change:
-    body = json.loads(data)
-    body["seq"] = seq
-    return Change.from_json(body)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

@@ -7,19 +7,18 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from travelinfo.model import Batch, Disruption, format_time
+from travelinfo.store import sqlite_sql as sql
 from travelinfo.store.base import (
     Change,
     ChangesPage,
-    Meta,
     Query,
-    change_text,
     end_item,
     next_transition,
     parse_seq_int,
@@ -29,49 +28,6 @@ from travelinfo.store.base import (
 )
 
 T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    status TEXT NOT NULL,
-    archived INTEGER NOT NULL DEFAULT 0,
-    checksum TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    version TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen REAL NOT NULL,
-    ended_at REAL,
-    next_transition REAL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_source ON items(source, status);
-CREATE INDEX IF NOT EXISTS items_status ON items(status, archived);
-CREATE INDEX IF NOT EXISTS items_next ON items(next_transition);
-CREATE TABLE IF NOT EXISTS log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS source_seen (source TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key)
-);
-CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
-"""
-
-UPSERT = """
-INSERT INTO items (id, source, status, archived, checksum, updated_at, version, first_seen,
-                   last_seen, ended_at, next_transition, data)
-VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(id) DO UPDATE SET
-    status = excluded.status, archived = 0, checksum = excluded.checksum,
-    updated_at = excluded.updated_at, version = excluded.version, last_seen = excluded.last_seen,
-    ended_at = CASE WHEN excluded.status = 'ended' THEN COALESCE(items.ended_at, excluded.ended_at)
-                    ELSE NULL END,
-    next_transition = excluded.next_transition, data = excluded.data
-"""
 
 
 class SqliteStore:
@@ -112,7 +68,7 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
         self._changed = asyncio.Event()
         await self._write(self._init)
-        self._last_seq = await self._read(self._max_seq)
+        self._last_seq = await self._read(sql.max_seq)
 
     async def close(self) -> None:
         if self._writer:
@@ -131,7 +87,7 @@ class SqliteStore:
 
     def _init(self) -> None:
         self._write_conn = self._connect()
-        self._write_conn.executescript(SCHEMA)
+        self._write_conn.executescript(sql.SCHEMA)
 
     def _close_writer(self) -> None:
         if self._write_conn is not None:
@@ -180,14 +136,14 @@ class SqliteStore:
                 ).fetchall()
             else:
                 wanted = [d.id for d in batch.items] + list(batch.ended)
-                rows = self._metas_for(conn, wanted)
-            metas = {r[0]: _meta(r) for r in rows}
+                rows = sql.metas_for(conn, wanted)
+            metas = {r[0]: sql.meta_of(r) for r in rows}
             active = [m.id for m in metas.values() if m.status != "ended"]
             plan = plan_apply(batch, metas, active)
-            ended = [end_item(d, at) for d in self._load(conn, plan.to_end) if d.status != "ended"]
+            ended = [end_item(d, at) for d in sql.load_items(conn, plan.to_end) if d.status != "ended"]
             writes = plan.writes + [(d, d.content_checksum()) for d in ended]
             events = plan.events + [("ended", d) for d in ended]
-            self._upsert(conn, writes, at)
+            sql.upsert(conn, writes, at)
             if batch.complete:
                 conn.execute(
                     "INSERT INTO source_seen(source, at) VALUES (?, ?) "
@@ -199,68 +155,11 @@ class SqliteStore:
                     "UPDATE items SET last_seen = ? WHERE id = ?",
                     [(at.timestamp(), i) for i in plan.touched],
                 )
-            changes = self._log(conn, events, at)
+            changes = sql.log_events(conn, events, at)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return changes
-
-    @staticmethod
-    def _metas_for(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += conn.execute(
-                "SELECT id, checksum, status, updated_at, version, first_seen, archived "
-                f"FROM items WHERE id IN ({marks})",
-                chunk,
-            ).fetchall()
-        return rows
-
-    @staticmethod
-    def _load(conn: sqlite3.Connection, ids: Iterable[str]) -> list[Disruption]:
-        out = []
-        for i in ids:
-            row = conn.execute("SELECT data FROM items WHERE id = ?", (i,)).fetchone()
-            if row:
-                out.append(Disruption.loads(row[0]))
-        return out
-
-    @staticmethod
-    def _upsert(conn: sqlite3.Connection, writes: list[tuple[Disruption, str]], at: datetime) -> None:
-        rows = []
-        for d, checksum in writes:
-            rows.append(
-                (
-                    d.id,
-                    d.source,
-                    d.status,
-                    checksum,
-                    format_time(d.updated_at),
-                    d.version,
-                    format_time(d.first_seen),
-                    d.last_seen.timestamp(),
-                    at.timestamp() if d.status == "ended" else None,
-                    next_transition(d, at),
-                    d.dumps(),
-                )
-            )
-        conn.executemany(UPSERT, rows)
-
-    def _log(
-        self, conn: sqlite3.Connection, events: list[tuple[str, Disruption]], at: datetime
-    ) -> list[Change]:
-        changes = []
-        for kind, d in events:
-            body = change_text(kind, d, at)
-            cur = conn.execute(
-                "INSERT INTO log(at, data) VALUES (?, ?)",
-                (at.timestamp(), body),
-            )
-            seq = int(cur.lastrowid or 0)
-            changes.append(Change(str(seq), kind, d.id, d, at))
         return changes
 
     def _notify(self, changes: list[Change]) -> None:
@@ -299,8 +198,8 @@ class SqliteStore:
                     continue
                 writes.append((new, new.content_checksum()))
                 events.append(("ended" if new.status == "ended" else "updated", new))
-            self._upsert(conn, writes, now)
-            changes = self._log(conn, events, now)
+            sql.upsert(conn, writes, now)
+            changes = sql.log_events(conn, events, now)
             conn.execute(
                 "UPDATE items SET archived = 1 WHERE status = 'ended' AND archived = 0 AND ended_at <= ?",
                 (ts - self.grace,),
@@ -388,20 +287,15 @@ class SqliteStore:
         return await self._read(counts)
 
     # -- change log -----------------------------------------------------------------------------
-    @staticmethod
-    def _max_seq(conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'log'").fetchone()
-        return int(row[0]) if row else 0
-
     async def last_seq(self) -> str:
-        self._last_seq = max(self._last_seq, await self._read(self._max_seq))
+        self._last_seq = max(self._last_seq, await self._read(sql.max_seq))
         return str(self._last_seq)
 
     async def changes_since(self, seq: str | None, limit: int = 1000) -> ChangesPage:
         after = parse_seq_int(seq)
 
         def page(conn: sqlite3.Connection) -> ChangesPage:
-            last = self._max_seq(conn)
+            last = sql.max_seq(conn)
             row = conn.execute("SELECT value FROM meta WHERE key = 'log_floor'").fetchone()
             floor = int(row[0]) if row else 0
             if after < floor or after > last:
@@ -409,7 +303,7 @@ class SqliteStore:
             rows = conn.execute(
                 "SELECT seq, data FROM log WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
             ).fetchall()
-            changes = tuple(_change(s, data) for s, data in rows)
+            changes = tuple(sql.change_of(s, data) for s, data in rows)
             return ChangesPage(changes, changes[-1].seq if changes else str(after))
 
         return await self._read(page)
@@ -491,14 +385,3 @@ class SqliteStore:
         await self._write(
             lambda: self._w.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, holder))
         )
-
-
-def _meta(row: tuple[Any, ...]) -> Meta:
-    ident, checksum, status, updated_at, version, first_seen, archived = row
-    return Meta(ident, checksum, status, updated_at, version, first_seen, bool(archived))
-
-
-def _change(seq: int, data: str) -> Change:
-    body = json.loads(data)
-    body["seq"] = str(seq)
-    return Change.from_json(body)

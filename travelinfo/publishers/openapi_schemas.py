@@ -1,0 +1,207 @@
+"""Schemas of the OpenAPI document: the disruption of MODEL.md with its enums, changes, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from travelinfo.model import AFFECTED_TYPES, CAUSES, EFFECTS, MODES, SEVERITIES, SOURCE_TYPES, STATUSES
+from travelinfo.publishers.api_params import SEQ_PATTERN
+
+J = dict[str, Any]
+TIME: J = {"type": "string", "format": "date-time"}
+TEXTS: J = {"type": "object", "additionalProperties": {"type": "string"}}
+PERMISSIVE: J = {"type": "object", "additionalProperties": True}
+SEQ: J = {"type": "string", "pattern": SEQ_PATTERN}
+
+
+def ref(name: str) -> J:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: J) -> J:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+DISRUPTION: J = {
+    "type": "object",
+    "description": "The normalised disruption (MODEL.md); field names are a contract.",
+    "required": [
+        "id",
+        "source",
+        "source_type",
+        "upstream_id",
+        "version",
+        "updated_at",
+        "first_seen",
+        "last_seen",
+        "status",
+        "modes",
+        "cause",
+        "effect",
+        "severity",
+        "categories",
+        "periods",
+        "header",
+        "description",
+        "location_text",
+        "url",
+        "geometry",
+        "affected",
+        "related",
+        "provenance",
+    ],
+    "properties": {
+        "id": {"type": "string", "description": "`<source>:<upstream id>`, stable across versions."},
+        "source": {"type": "string"},
+        "source_type": {"type": "string", "enum": list(SOURCE_TYPES)},
+        "upstream_id": {"type": "string"},
+        "version": {"type": ["string", "null"]},
+        "updated_at": TIME,
+        "first_seen": TIME,
+        "last_seen": TIME,
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "modes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(MODES)}},
+        "cause": {"type": "string", "enum": list(CAUSES)},
+        "effect": {"type": "string", "enum": list(EFFECTS)},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "categories": {"type": "array", "items": {"type": "string"}},
+        "periods": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["start", "end"],
+                "properties": {"start": TIME, "end": _nullable(TIME)},
+            },
+        },
+        "header": {**TEXTS, "minProperties": 1},
+        "description": TEXTS,
+        "location_text": TEXTS,
+        "url": {"type": ["string", "null"]},
+        "geometry": _nullable(ref("Geometry")),
+        "affected": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id", "name"],
+                "properties": {
+                    "type": {"type": "string", "enum": list(AFFECTED_TYPES)},
+                    "id": {"type": "string"},
+                    "name": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "related": {"type": "array", "items": {"type": "string"}},
+        "provenance": _nullable(
+            {
+                "type": "object",
+                "required": ["fetched_at"],
+                "properties": {"fetched_at": TIME, "url": {"type": ["string", "null"]}},
+            }
+        ),
+    },
+}
+GEOMETRY: J = {
+    "type": "object",
+    "description": "RFC 7946 geometry, WGS 84 `[lon, lat]`.",
+    "required": ["type"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": [
+                "Point",
+                "MultiPoint",
+                "LineString",
+                "MultiLineString",
+                "Polygon",
+                "MultiPolygon",
+                "GeometryCollection",
+            ],
+        },
+        "coordinates": {"type": "array"},
+        "geometries": {"type": "array", "items": ref("Geometry")},
+    },
+}
+CHANGE: J = {
+    "type": "object",
+    "description": "One change event (SSE `data:` and WebSocket message).",
+    "required": ["seq", "type", "id", "disruption", "at"],
+    "properties": {
+        "seq": {"type": "string", "description": "Opaque, increasing; resume after it."},
+        "type": {"type": "string", "enum": ["created", "updated", "ended"]},
+        "id": {"type": "string"},
+        "disruption": ref("Disruption"),
+        "at": TIME,
+    },
+}
+SCHEMAS: J = {
+    "Disruption": DISRUPTION,
+    "Geometry": GEOMETRY,
+    "Change": CHANGE,
+    "Snapshot": {
+        "type": "object",
+        "description": "SSE `snapshot`/`reset` event (WebSocket: with `type`): the whole filtered set.",
+        "required": ["seq", "disruptions"],
+        "properties": {
+            "type": {"type": "string", "enum": ["snapshot", "reset"]},
+            "seq": {"type": "string"},
+            "disruptions": {"type": "array", "items": ref("Disruption")},
+        },
+    },
+    "DisruptionList": {
+        "type": "object",
+        "required": ["disruptions", "next_cursor", "count"],
+        "properties": {
+            "disruptions": {"type": "array", "items": ref("Disruption")},
+            "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+            "count": {"type": "integer", "minimum": 0, "description": "Items on this page."},
+        },
+    },
+    "FeatureCollection": {
+        "type": "object",
+        "required": ["type", "features"],
+        "properties": {
+            "type": {"const": "FeatureCollection"},
+            "features": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "id", "geometry", "properties"],
+                    "properties": {
+                        "type": {"const": "Feature"},
+                        "id": {"type": "string"},
+                        "geometry": _nullable(ref("Geometry")),
+                        "properties": {"type": "object", "description": "The disruption minus geometry."},
+                    },
+                },
+            },
+        },
+    },
+    "SourceHealth": {
+        "type": "object",
+        "required": ["source", "state", "item_count"],
+        "properties": {
+            "source": {"type": "string"},
+            "type": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": ["pending", "ok", "stale", "failing"]},
+            "last_success": _nullable(TIME),
+            "last_attempt": _nullable(TIME),
+            "last_error": {"type": ["string", "null"]},
+            "item_count": {"type": "integer"},
+            "consecutive_failures": {"type": "integer"},
+            "interval": {"type": "number"},
+            "stale_after": {"type": "number"},
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "parameter": {"type": "string", "description": "The offending query parameter (400)."},
+        },
+    },
+    "Webhook": {**PERMISSIVE, "description": "A webhook subscription (see docs/webhooks.md)."},
+    "Notice": {**PERMISSIVE, "description": "An operator's notice (see docs/notices.md)."},
+}

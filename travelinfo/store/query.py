@@ -1,0 +1,141 @@
+"""Queries shared by every backend, the API, the pages and the push streams: filters, order, paging."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
+
+ACTIVE_STATUSES = ("active", "planned")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Filters shared by the store, the API, the pages and the push streams."""
+
+    modes: tuple[str, ...] = ()
+    status: tuple[str, ...] = ACTIVE_STATUSES
+    sources: tuple[str, ...] = ()
+    severity: str | None = None  # minimum
+    bbox: tuple[float, float, float, float] | None = None
+    route: str | None = None
+    stop: str | None = None
+    road: str | None = None
+    area: str | None = None
+    text: str | None = None
+    active_at: datetime | None = None
+    ids: tuple[str, ...] = ()
+    # The outputs' home region: items whose geometry lies wholly outside it are left out
+    # (e.g. NAVTEX warnings for the Bothnian Bay); items without geometry stay.
+    region: tuple[float, float, float, float] | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+    def matches(self, d: Disruption) -> bool:
+        """Whether `d` passes every filter (paging aside)."""
+        if self.status and d.status not in self.status:
+            return False
+        if self.modes and not set(self.modes) & set(d.modes):
+            return False
+        if self.sources and d.source not in self.sources:
+            return False
+        if self.ids and d.id not in self.ids:
+            return False
+        if self.severity and SEVERITY_RANK[d.severity] < SEVERITY_RANK[self.severity]:
+            return False
+        if self.bbox and not _bbox_overlaps(self.bbox, d.geometry):
+            return False
+        if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
+            return False
+        for kind, wanted in (("route", self.route), ("stop", self.stop), ("road", self.road)):
+            if wanted and not _affects(d, kind, wanted):
+                return False
+        if self.area and not _mentions_area(d, self.area):
+            return False
+        if self.text and not _has_text(d, self.text):
+            return False
+        return not (self.active_at and not _active_at(d, self.active_at))
+
+    def narrow(self) -> Query:
+        """The same filters without paging (for counting and streams)."""
+        return dataclasses.replace(self, limit=None, cursor=None)
+
+
+def _bbox_overlaps(bbox: tuple[float, float, float, float], geometry: Any) -> bool:
+    box = bbox_of(geometry)
+    if box is None:
+        return False
+    return not (box[2] < bbox[0] or box[0] > bbox[2] or box[3] < bbox[1] or box[1] > bbox[3])
+
+
+def _norm(text: str) -> str:
+    return text.strip().casefold().replace(" ", "")
+
+
+def _affects(d: Disruption, kind: str, wanted: str) -> bool:
+    want = _norm(wanted)
+    types = {"route": ("route",), "stop": ("stop",), "road": ("road",)}[kind]
+    for a in d.affected:
+        if a.type in types and (_norm(a.id) == want or (a.name and _norm(a.name) == want)):
+            return True
+    return False
+
+
+def _mentions_area(d: Disruption, area: str) -> bool:
+    want = area.strip().casefold()
+    if any(a.type == "area" and want in (a.id.casefold(), (a.name or "").casefold()) for a in d.affected):
+        return True
+    return any(want in t.casefold() for t in d.location_text.values()) or any(
+        want in t.casefold() for t in d.header.values()
+    )
+
+
+def _has_text(d: Disruption, text: str) -> bool:
+    want = text.strip().casefold()
+    for texts in (d.header, d.description, d.location_text):
+        if any(want in t.casefold() for t in texts.values()):
+            return True
+    return want in d.id.casefold() or any(want in a.id.casefold() for a in d.affected)
+
+
+def _active_at(d: Disruption, at: datetime) -> bool:
+    if not d.periods:
+        return d.status == "active"
+    return any(p.contains(at) for p in d.periods)
+
+
+def sort_key(d: Disruption) -> tuple[int, float, str]:
+    """Stable list order: most severe first, then newest, then id."""
+    return (-SEVERITY_RANK[d.severity], -d.updated_at.timestamp(), d.id)
+
+
+def encode_cursor(key: tuple[int, float, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, float, str]:
+    """Raise ValueError on a cursor we did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        rank, ts, ident = json.loads(raw)
+        return int(rank), float(ts), str(ident)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+def select(items: Iterable[Disruption], q: Query) -> tuple[list[Disruption], str | None]:
+    """Filter, order and page `items`; returns the page and the next cursor (None at the end)."""
+    chosen = sorted((d for d in items if q.matches(d)), key=sort_key)
+    if q.cursor:
+        after = decode_cursor(q.cursor)
+        chosen = [d for d in chosen if sort_key(d) > after]
+    if q.limit is not None and len(chosen) > q.limit:
+        page = chosen[: q.limit]
+        return page, encode_cursor(sort_key(page[-1]))
+    return chosen, None

@@ -1,0 +1,46 @@
+"""How the Redis store encodes its per-item metadata and change-log entries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from travelinfo.store.base import Change, Meta
+
+
+def meta_of(ident: str, raw: str) -> Meta:
+    m = json.loads(raw)
+    return Meta(
+        ident,
+        m[0],
+        m[1],
+        m[2],
+        m[3],
+        m[4],
+        bool(m[5]),
+        source=m[6],
+        last_seen=float(m[7]),
+        ended_at=m[8],
+    )
+
+
+def with_last_seen(meta: Meta, at: datetime) -> str:
+    return json.dumps(
+        [
+            meta.checksum,
+            meta.status,
+            meta.updated_at,
+            meta.version,
+            meta.first_seen,
+            int(meta.archived),
+            meta.source,
+            at.timestamp(),
+            meta.ended_at,
+        ]
+    )
+
+
+def change_of(seq: str, data: str) -> Change:
+    body = json.loads(data)
+    body["seq"] = seq
+    return Change.from_json(body)

@@ -1,0 +1,111 @@
+"""The model's vocabulary (MODEL.md enums) and its time and text helpers: no model types here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual")
+STATUSES = ("planned", "active", "ended")
+MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
+CAUSES = (
+    "UNKNOWN_CAUSE",
+    "OTHER_CAUSE",
+    "TECHNICAL_PROBLEM",
+    "STRIKE",
+    "DEMONSTRATION",
+    "ACCIDENT",
+    "HOLIDAY",
+    "WEATHER",
+    "MAINTENANCE",
+    "CONSTRUCTION",
+    "POLICE_ACTIVITY",
+    "MEDICAL_EMERGENCY",
+)
+EFFECTS = (
+    "NO_SERVICE",
+    "REDUCED_SERVICE",
+    "SIGNIFICANT_DELAYS",
+    "DETOUR",
+    "ADDITIONAL_SERVICE",
+    "MODIFIED_SERVICE",
+    "OTHER_EFFECT",
+    "UNKNOWN_EFFECT",
+    "STOP_MOVED",
+    "NO_EFFECT",
+    "ACCESSIBILITY_ISSUE",
+)
+SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
+AFFECTED_TYPES = ("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+Texts = Mapping[str, str]
+JSON = dict[str, Any]
+
+
+class ModelError(ValueError):
+    """A disruption that does not satisfy MODEL.md."""
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` in UTC; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ModelError(f"naive datetime {value.isoformat()} (timezone-aware UTC required)")
+    return value.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with a `Z`, seconds precision (microseconds kept when present)."""
+    value = utc(value)
+    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC 3339 (a `Z` or an offset is required) into an aware UTC datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ModelError(f"not an RFC 3339 time: {text!r}") from exc
+    return utc(value)
+
+
+def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of any GeoJSON geometry, or None."""
+    if not geometry:
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if isinstance(coords, list | tuple) and coords:
+            if isinstance(coords[0], int | float):
+                xs.append(float(coords[0]))
+                ys.append(float(coords[1]))
+            else:
+                for c in coords:
+                    walk(c)
+
+    def visit(geom: Mapping[str, Any]) -> None:
+        if geom.get("type") == "GeometryCollection":
+            for g in geom.get("geometries", ()):
+                visit(g)
+        else:
+            walk(geom.get("coordinates"))
+
+    visit(geometry)
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """Join texts per language, keeping order and dropping repeats."""
+    out: dict[str, list[str]] = {}
+    for part in parts:
+        for lang, text in part.items():
+            text = text.strip()
+            if text and text not in out.setdefault(lang, []):
+                out[lang].append(text)
+    return {lang: "\n\n".join(texts) for lang, texts in out.items() if texts}
