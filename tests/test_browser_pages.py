@@ -118,7 +118,8 @@ async def test_filters_work_by_clicking(site: Running, page: Any) -> None:
 async def test_live_update_without_reload(site: Running, page: Any) -> None:
     await page.goto(site.url + "/?lang=sv")
     await page.evaluate("window.notReloaded = true")
-    await page.wait_for_timeout(300)  # let live.js settle on its transport
+    # live.js listens to the SSE stream (it long-polls only where the stream does not answer).
+    await page.wait_for_function("document.documentElement.getAttribute('data-live') === 'sse'")
     store = site.app[appmod.STORE]
     now = datetime.now(UTC)
     fresh = disruption(

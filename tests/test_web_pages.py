@@ -24,13 +24,6 @@ from travelinfo.store.base import SourceHealth, Store, put_health
 
 ROOT = Path(__file__).resolve().parent.parent
 VNU = ROOT / "tests" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
-# Only the publishers these pages need, so work in progress elsewhere cannot break them.
-PUBLISHERS = [
-    "travelinfo.health",
-    "travelinfo.publishers.gtfsrt",
-    "travelinfo.publishers.feeds",
-    "travelinfo.publishers.web",
-]
 HOSTILE_HEADER = '<script>window.pwned=1</script> Stopp ]]> <img src=x onerror="window.pwned=2">'
 HOSTILE_DESC = 'Läs mer: javascript:window.pwned=3 ]]> <a href="javascript:window.pwned=4">x</a>'
 
@@ -166,14 +159,9 @@ async def fill(store: Store, now: datetime) -> None:
 
 @asynccontextmanager
 async def serve(store: Store, s: Settings | None = None) -> AsyncIterator[Running]:
-    """The app (web role, our publishers only) on a loopback port, filled with the sample."""
-    saved = appmod.PUBLISHERS[:]
-    appmod.PUBLISHERS[:] = PUBLISHERS
-    try:
-        async with running_app(store, s or settings()) as running:
-            yield running
-    finally:
-        appmod.PUBLISHERS[:] = saved
+    """The whole app (web role: pages, feeds, API, SSE) on a loopback port."""
+    async with running_app(store, s or settings()) as running:
+        yield running
 
 
 @pytest.fixture

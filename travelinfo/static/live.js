@@ -65,6 +65,7 @@
   function longPoll() {
     if (polling) { return; }
     polling = true;
+    document.documentElement.setAttribute("data-live", "poll");
     var delay = 1000;
     (function loop() {
       fetch(fragmentUrl(list.getAttribute("data-seq") || "0"), { cache: "no-cache", credentials: "same-origin" })
@@ -83,7 +84,10 @@
     if (timer) { window.clearTimeout(timer); }
     timer = window.setTimeout(refresh, 150);
   }
-  source.addEventListener("open", function () { opened = true; });
+  source.addEventListener("open", function () {
+    opened = true;
+    document.documentElement.setAttribute("data-live", "sse");
+  });
   ["created", "updated", "ended", "reset"].forEach(function (type) { source.addEventListener(type, onChange); });
   source.addEventListener("error", function () {
     if (!opened || source.readyState === EventSource.CLOSED) {
