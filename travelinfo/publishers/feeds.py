@@ -40,7 +40,10 @@ def entry_text(d: Disruption, lang: str) -> str:
         parts.append(desc[1])
     for p in d.periods:
         end = i18n.when(p.end, lang) if p.end else i18n.t("open_end", lang)
-        parts.append(f"{i18n.t('periods', lang)}: {i18n.when(p.start, lang)} – {end}")
+        start = f"{i18n.when(p.start, lang)} – " if p.start.year > 1970 else ""
+        if not start and p.end:
+            start = i18n.t("open_start", lang) + " "
+        parts.append(f"{i18n.t('periods', lang)}: {start}{end}")
     loc = i18n.pick(d.location_text, lang)
     if loc:
         parts.append(f"{i18n.t('location', lang)}: {loc[1]}")

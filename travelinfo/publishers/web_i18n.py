@@ -60,6 +60,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "details": {"sv": "Detaljer", "en": "Details"},
     "periods": {"sv": "Giltighet", "en": "Valid"},
     "open_end": {"sv": "tills vidare", "en": "until further notice"},
+    # GTFS-RT periods without a start begin at the Unix epoch: shown as "until <end>".
+    "open_start": {"sv": "till", "en": "until"},
     "from": {"sv": "från", "en": "from"},
     "affected": {"sv": "Påverkar", "en": "Affects"},
     "location": {"sv": "Plats", "en": "Location"},
