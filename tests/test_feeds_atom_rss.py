@@ -128,3 +128,17 @@ async def test_feed_rendered_once_and_conditional_304(site: Running) -> None:
     assert status == 304
     status, body, headers = await fetch(site.url + "/feeds/disruptions.rss?mode=boat")
     assert status == 400 and b'"parameter":"mode"' in body
+
+
+def test_period_without_start_reads_until_end() -> None:
+    from datetime import UTC, datetime
+
+    from storeutil import item
+
+    from travelinfo.model import Period
+    from travelinfo.publishers.feeds import entry_text
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    d = item("x", now, periods=[Period(datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))])
+    text = entry_text(d, "en")
+    assert "1970" not in text and "until" in text
