@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from travelinfo.social import Mastodon, PostUnavailable, Recorder, retry_after
+from travelinfo.http import retry_after_seconds as retry_after
+from travelinfo.social import Mastodon, PostUnavailable, Recorder
 
 
 def test_retry_after_forms() -> None:

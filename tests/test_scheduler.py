@@ -12,8 +12,9 @@ import pytest
 from storeutil import open_store
 from upstream import Upstream, payload, serve_upstream
 
-from travelinfo.collectors.http import HttpCollector, retry_after_seconds
+from travelinfo.collectors.http import HttpCollector
 from travelinfo.config import SourceConfig
+from travelinfo.http import retry_after_seconds
 from travelinfo.scheduler import SourceRunner
 from travelinfo.store.base import Query
 

@@ -97,13 +97,7 @@ def create_app(
     if "worker" in roles:
         app.cleanup_ctx.append(_worker_ctx)
     for module in PUBLISHERS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        mod.setup(app)
+        importlib.import_module(module).setup(app)
     return app
 
 

@@ -308,15 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_keys)
 
     for module in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        adder = getattr(mod, "add_commands", None)
-        if adder is not None:
-            adder(sub)
+        importlib.import_module(module).add_commands(sub)
     return p
 
 

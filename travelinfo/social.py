@@ -12,11 +12,11 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import aiohttp
+
+from travelinfo.http import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +45,6 @@ class SocialNetwork(Protocol):
         visibility: str,
         idempotency_key: str,
     ) -> str: ...
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class Mastodon:
@@ -137,7 +121,7 @@ class Mastodon:
                         last = f"HTTP {resp.status}: {detail}"
                         if resp.status != 429 and resp.status < 500:
                             raise PostRejected(f"{self.url}: {last}")
-                        wait = retry_after(resp.headers.get("Retry-After"))
+                        wait = retry_after_seconds(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             if attempt == self.attempts - 1:

@@ -21,13 +21,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
 from travelinfo import ssrf
 from travelinfo.config import Settings
+from travelinfo.http import retry_after_seconds
 from travelinfo.model import format_time
 from travelinfo.store.base import Change, Query, Store
 from travelinfo.webhooks_feed import forget, make_feed
@@ -65,22 +65,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """`sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>`."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +111,7 @@ async def send(
                 if 200 <= resp.status < 300:
                     return Outcome(True)
                 retry = resp.status in RETRY_STATUSES or resp.status >= 500
-                after = parse_retry_after(resp.headers.get("Retry-After"), time.time())
+                after = retry_after_seconds(resp.headers.get("Retry-After"))
                 return Outcome(False, retry, f"HTTP {resp.status}", after)
     except ssrf.Refused as exc:
         return Outcome(False, True, f"refused: {exc}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,25 +11,9 @@ import aiohttp
 
 from travelinfo.collectors.base import AuthError, ReferenceGetter, UpstreamError
 from travelinfo.config import SourceConfig, redact_url
+from travelinfo.http import retry_after_seconds
 from travelinfo.model import Batch
 from travelinfo.parsers.base import ParseContext, ParseError, get_parser
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    now = now or datetime.now(when.tzinfo)
-    return max(0.0, (when - now).total_seconds())
 
 
 class HttpCollector:
