@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from travelinfo.model import Batch
+from travelinfo.model import Batch, Disruption, Period, Provenance, compute_status, make_id
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -27,6 +27,37 @@ class ParseContext:
     max_bytes: int = DEFAULT_MAX_BYTES
     # Reference data (e.g. GTFS static names) a parser may use to fill names and modes.
     reference: Any = None
+
+    def disruption(
+        self,
+        source_type: str,
+        upstream_id: str,
+        *,
+        periods: Iterable[Period] = (),
+        ended: bool = False,
+        status: str | None = None,
+        updated_at: datetime | None = None,
+        **fields: Any,
+    ) -> Disruption:
+        """A disruption as fetched now: id, source, seen times, status and provenance filled in.
+
+        `updated_at` defaults to the fetch time (the store keeps the first one it saw);
+        `status` defaults to what the periods say at the fetch time (`ended` forces it).
+        """
+        periods = tuple(periods)
+        return Disruption(
+            id=make_id(self.source, upstream_id),
+            source=self.source,
+            source_type=source_type,
+            upstream_id=upstream_id,
+            updated_at=updated_at or self.fetched_at,
+            first_seen=self.fetched_at,
+            last_seen=self.fetched_at,
+            status=status or compute_status(periods, self.fetched_at, ended=ended),
+            periods=periods,
+            provenance=Provenance(self.fetched_at, self.url),
+            **fields,
+        )
 
 
 class Parser(Protocol):

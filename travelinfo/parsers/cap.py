@@ -29,8 +29,6 @@ from travelinfo.model import (
     Batch,
     Disruption,
     Period,
-    Provenance,
-    compute_status,
     make_id,
     merge_texts,
 )
@@ -159,16 +157,12 @@ def _build(
         for name, value, desc in info.geocodes:
             affected.setdefault(f"{name}:{value}", Affected("area", f"{name}:{value}", desc or None))
     periods = _periods(infos, sent)
-    return Disruption(
-        id=make_id(ctx.source, upstream_id),
-        source=ctx.source,
-        source_type="cap",
-        upstream_id=upstream_id,
+    return ctx.disruption(
+        "cap",
+        upstream_id,
         version=head.get("sent") or None,
         updated_at=sent,
-        first_seen=ctx.fetched_at,
-        last_seen=ctx.fetched_at,
-        status=compute_status(periods, ctx.fetched_at, ended=ended),
+        ended=ended,
         modes=ci.modes_for(infos, ctx.options),
         cause=cause,
         effect="OTHER_EFFECT",
@@ -183,7 +177,6 @@ def _build(
         url=next((i.web for i in infos if i.web), None) or url,
         geometry=_geometry(infos),
         affected=tuple(affected.values()),
-        provenance=Provenance(ctx.fetched_at, ctx.url),
     )
 
 

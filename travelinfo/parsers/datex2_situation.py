@@ -12,9 +12,7 @@ from travelinfo.model import (
     Disruption,
     ModelError,
     Period,
-    Provenance,
     compute_status,
-    make_id,
     merge_texts,
     parse_time,
 )
@@ -330,15 +328,11 @@ def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Di
         place = ", ".join(f"{k} {v}" if v else k for k, v in m.roads.items())
         places = {pub.lang: place}
     version = (elem.get("version") or "").strip() or (m.versions[-1] if m.versions else None)
-    return Disruption(
-        id=make_id(ctx.source, sid),
-        source=ctx.source,
-        source_type="datex2",
-        upstream_id=sid,
+    return ctx.disruption(
+        "datex2",
+        sid,
         version=version or None,
         updated_at=max(m.times) if m.times else ctx.fetched_at,
-        first_seen=ctx.fetched_at,
-        last_seen=ctx.fetched_at,
         status=status,
         modes=("road",),
         cause=_pick(types.CAUSE_ORDER, m.causes, "UNKNOWN_CAUSE"),
@@ -352,5 +346,4 @@ def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Di
         url=m.url,
         geometry=combine(m.geometries),
         affected=tuple(Affected("road", k, v) for k, v in m.roads.items()),
-        provenance=Provenance(ctx.fetched_at, ctx.url),
     )

@@ -38,8 +38,6 @@ from travelinfo.model import (
     Batch,
     Disruption,
     Period,
-    Provenance,
-    compute_status,
     format_time,
     make_id,
     merge_texts,
@@ -212,15 +210,10 @@ def alert_to_disruption(entity: Any, ctx: ParseContext, updated_at: datetime) ->
     description = _texts(alert.description_text, lang)
     cause = _ALERT.Cause.Name(alert.cause)
     default_modes = tuple(ctx.options.get("modes") or ("bus",))
-    return Disruption(
-        id=make_id(ctx.source, entity.id),
-        source=ctx.source,
-        source_type="gtfsrt",
-        upstream_id=entity.id,
+    return ctx.disruption(
+        "gtfsrt",
+        entity.id,
         updated_at=updated_at,
-        first_seen=ctx.fetched_at,
-        last_seen=ctx.fetched_at,
-        status=compute_status(periods, ctx.fetched_at),
         modes=tuple(dict.fromkeys(modes)) or default_modes,
         header=_header(alert, lang, description),
         description=description,
@@ -231,7 +224,6 @@ def alert_to_disruption(entity: Any, ctx: ParseContext, updated_at: datetime) ->
         periods=tuple(periods),
         url=url,
         affected=tuple(affected),
-        provenance=Provenance(ctx.fetched_at, ctx.url),
     )
 
 

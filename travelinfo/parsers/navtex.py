@@ -22,8 +22,6 @@ from travelinfo.model import (
     Batch,
     Disruption,
     Period,
-    Provenance,
-    compute_status,
     make_id,
 )
 from travelinfo.parsers import navtex_text as nt
@@ -194,15 +192,11 @@ def _disruption(item: _Listing, ctx: ParseContext, cancelled: set[tuple[str, int
         categories.append("navtex:cancels")
     if geometry is not None and in_area(geometry, STOCKHOLM_AREA):
         categories.append("area:stockholm")
-    return Disruption(
-        id=make_id(ctx.source, ident.text),
-        source=ctx.source,
-        source_type="navtex",
-        upstream_id=ident.text,
+    return ctx.disruption(
+        "navtex",
+        ident.text,
         updated_at=updated_at,
-        first_seen=ctx.fetched_at,
-        last_seen=ctx.fetched_at,
-        status=compute_status(periods, ctx.fetched_at, ended=ident.key in cancelled),
+        ended=ident.key in cancelled,
         modes=("shipping",),
         cause=cause,
         effect=effect,
@@ -215,7 +209,6 @@ def _disruption(item: _Listing, ctx: ParseContext, cancelled: set[tuple[str, int
         url=ctx.url,
         geometry=geometry,
         affected=tuple(Affected("area", a, a) for a in item.areas),
-        provenance=Provenance(ctx.fetched_at, ctx.url),
     )
 
 

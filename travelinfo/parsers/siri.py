@@ -27,9 +27,6 @@ from travelinfo.model import (
     Disruption,
     ModelError,
     Period,
-    Provenance,
-    compute_status,
-    make_id,
     merge_texts,
     parse_time,
 )
@@ -322,16 +319,12 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     updated = _time(child_text(elem, "VersionedAtTime")) or _time(child_text(elem, "CreationTime"))
     closed = child_text(elem, "Progress").lower() == "closed"
     version = child_text(elem, "Version") or None
-    return Disruption(
-        id=make_id(ctx.source, upstream_id),
-        source=ctx.source,
-        source_type="siri-sx",
-        upstream_id=upstream_id,
+    return ctx.disruption(
+        "siri-sx",
+        upstream_id,
         version=version,
         updated_at=updated or ctx.fetched_at,
-        first_seen=ctx.fetched_at,
-        last_seen=ctx.fetched_at,
-        status=compute_status(periods, ctx.fetched_at, ended=closed),
+        ended=closed,
         modes=tuple(dict.fromkeys(affects.modes)) or tuple(ctx.options.get("modes") or ("bus",)),
         header=header,
         description=description,
@@ -343,7 +336,6 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
         url=links[0] if links else None,
         geometry=affects.geometry(),
         affected=tuple(Affected(k, i, n) for (k, i), n in affects.items.items()),
-        provenance=Provenance(ctx.fetched_at, ctx.url),
     )
 
 
