@@ -118,3 +118,10 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown scope" in bad.stderr
     unknown = run("keys", "revoke", "nope", env=env)
     assert unknown.returncode == 2 and unknown.stderr.strip() == "travelinfo: error: no key with id nope"
+
+
+def test_check_config_reports_bad_bootstrap_keys(tmp_path: Path) -> None:
+    bad = tmp_path / "keys.toml"
+    bad.write_text('[api]\nbootstrap_keys = [{ name = "", scopes = ["everything"] }]\n')
+    result = run("check-config", str(bad))
+    assert result.returncode == 2 and "api.bootstrap_keys[0].name" in result.stderr, result.stderr

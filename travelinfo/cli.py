@@ -147,7 +147,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from travelinfo.parsers.base import PARSERS, load_builtins
 
     load_builtins()
-    unknown = [
+    from travelinfo.bootstrap import check_entries
+
+    unknown = check_entries(settings.api.bootstrap_keys)
+    unknown += [
         f"sources[{i}].type: unknown type {s.type!r} (known: {', '.join(sorted(PARSERS))})"
         for i, s in enumerate(settings.sources)
         if s.type not in PARSERS

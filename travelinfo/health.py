@@ -14,8 +14,6 @@ from travelinfo.config import redact_url
 from travelinfo.http import json_response
 from travelinfo.store.base import SourceHealth, list_health
 
-STATES = ("pending", "ok", "stale", "failing")
-
 
 async def source_health(app: web.Application) -> list[dict[str, Any]]:
     """Every configured source with its health (configured but never polled: `pending`)."""

@@ -335,10 +335,6 @@ class Disruption:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    @property
-    def severity_rank(self) -> int:
-        return SEVERITY_RANK[self.severity]
-
     def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
         """(lang, text) in `lang` if present, else Swedish, English, then any."""
         for candidate in (lang, "sv", "en", *texts.keys()):
@@ -350,12 +346,6 @@ class Disruption:
         if self.status == "ended":
             return False
         return not self.periods or any(p.contains(at) for p in self.periods)
-
-    def last_end(self) -> datetime | None:
-        """When the last period ends; None when any period is open or there is none."""
-        if not self.periods or any(p.end is None for p in self.periods):
-            return None
-        return max(p.end for p in self.periods if p.end is not None)
 
 
 def make_id(source: str, upstream_id: str) -> str:

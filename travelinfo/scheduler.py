@@ -66,7 +66,6 @@ class SourceRunner:
             type=self.source.type,
             url=getattr(collector, "public_url", None),
         )
-        self.polls = 0
         self.first_poll = asyncio.Event()
 
     async def load_health(self) -> None:
@@ -87,7 +86,6 @@ class SourceRunner:
         try:
             return await self._poll()
         finally:
-            self.polls += 1
             self.first_poll.set()
 
     async def _poll(self) -> PollResult:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from travelinfo.model import AFFECTED_TYPES, CAUSES, EFFECTS, MODES, SEVERITIES, SOURCE_TYPES, STATUSES
-from travelinfo.publishers.api_params import SEQ_PATTERN
 
 J = dict[str, Any]
 TIME: J = {"type": "string", "format": "date-time"}
 TEXTS: J = {"type": "object", "additionalProperties": {"type": "string"}}
 PERMISSIVE: J = {"type": "object", "additionalProperties": True}
-SEQ: J = {"type": "string", "pattern": SEQ_PATTERN}
 
 
 def ref(name: str) -> J:

@@ -17,7 +17,6 @@ WHENS = ("now", "24h", "planned")
 MAX_TEXT = 100  # longer free-text filters are certainly not a line, road or area name
 # The order the issue asks the page to group in (rail-bound urban modes before buses).
 GROUP_ORDER = ("road", "metro", "tram", "bus", "rail", "ferry", "shipping")
-PARAMS = ("mode", "line", "road", "area", "severity", "when")
 
 
 @dataclass(frozen=True, slots=True)

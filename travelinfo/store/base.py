@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -230,7 +230,3 @@ def parse_seq_int(seq: str | None) -> int:
         return int(seq)
     except ValueError as exc:
         raise ValueError(f"invalid seq {seq!r}") from exc
-
-
-def ids_of(items: Sequence[Disruption]) -> list[str]:
-    return [d.id for d in items]
