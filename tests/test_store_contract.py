@@ -121,6 +121,7 @@ async def test_expiry_starts_ends_archives_and_prunes(store, now) -> None:
 
 
 async def test_changes_since_in_order_and_reset_when_too_old(store, now) -> None:
+    assert await store.last_change_at() is None
     start = await store.last_seq()
     await store.apply(batch([item("1", now)], now))
     await store.apply(batch([item("1", now, severity="SEVERE"), item("2", now)], now))
@@ -131,6 +132,7 @@ async def test_changes_since_in_order_and_reset_when_too_old(store, now) -> None
         ("updated", "demo:1"),
         ("created", "demo:2"),
     ]
+    assert await store.last_change_at() == now
     mid = page.changes[0].seq
     assert [c.id for c in (await store.changes_since(mid)).changes] == ["demo:1", "demo:2"]
     assert (await store.changes_since(page.last_seq)).changes == ()

@@ -61,6 +61,8 @@ class ChangeHub:
     async def run(self) -> None:
         """Run until cancelled."""
         self.last_seq = await self.store.last_seq()
+        # Feeds say when data last changed, not when this process started.
+        self.last_change_at = await self.store.last_change_at() or self.last_change_at
         self._started.set()
         while True:
             try:

@@ -327,6 +327,10 @@ class RedisStore:
             return "0-0"
         return str(info["last-generated-id"])
 
+    async def last_change_at(self) -> datetime | None:
+        newest = await self.redis.xrevrange(self.k("log"), "+", "-", count=1)
+        return change_of(newest[0][0], newest[0][1]["data"]).at if newest else None
+
     async def changes_since(self, seq: str | None, limit: int = 1000) -> ChangesPage:
         after = stream_id(seq)
         last = await self.last_seq()

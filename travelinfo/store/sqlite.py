@@ -291,6 +291,10 @@ class SqliteStore:
         self._last_seq = max(self._last_seq, await self._read(sql.max_seq))
         return str(self._last_seq)
 
+    async def last_change_at(self) -> datetime | None:
+        row = await self._read(lambda c: c.execute("SELECT MAX(at) FROM log").fetchone())
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
     async def changes_since(self, seq: str | None, limit: int = 1000) -> ChangesPage:
         after = parse_seq_int(seq)
 
