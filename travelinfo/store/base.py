@@ -57,6 +57,7 @@ class ChangesPage:
 
 # Re-exported: the seam's vocabulary lives here for callers.
 from travelinfo.store.diff import (  # noqa: E402
+    DecodedCache,
     Meta,
     Plan,
     change_text,
@@ -78,6 +79,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "Change",
     "ChangesPage",
+    "DecodedCache",
     "Meta",
     "Plan",
     "Query",

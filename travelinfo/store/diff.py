@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from travelinfo.model import Batch, Disruption, Period, compute_status, format_time, parse_time
 
@@ -120,3 +120,35 @@ def retimed(d: Disruption, now: datetime) -> Disruption | None:
     if status == d.status:
         return None
     return d.replace(status=status)
+
+
+class DecodedCache:
+    """Decoded items kept per id while their stamp (checksum, status, last seen) holds.
+
+    Both backends store JSON; decoding it is most of a query's cost, and most items do not
+    change between two queries. The stamp also carries the effective `last_seen`, which is
+    written into the decoded item (it is not in the stored JSON's latest value).
+    """
+
+    LIMIT = 100_000  # ids of pruned items would otherwise pile up
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, Disruption]] = {}
+
+    @staticmethod
+    def stamp(checksum: str, status: str, last_seen: float) -> str:
+        return f"{checksum}:{status}:{last_seen}"
+
+    def get(self, ident: str, stamp: str) -> Disruption | None:
+        hit = self._items.get(ident)
+        return hit[1] if hit is not None and hit[0] == stamp else None
+
+    def decode(self, ident: str, stamp: str, data: str, last_seen: float) -> Disruption:
+        """Decode stored JSON with its effective `last_seen` and remember it under `stamp`."""
+        obj = json.loads(data)
+        obj["last_seen"] = format_time(datetime.fromtimestamp(last_seen, UTC))
+        d = Disruption.from_json(obj)
+        if len(self._items) > self.LIMIT:
+            self._items.clear()
+        self._items[ident] = (stamp, d)
+        return d

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,6 +19,7 @@ from travelinfo.model import STATUSES, Batch, Disruption, format_time
 from travelinfo.store.base import (
     Change,
     ChangesPage,
+    DecodedCache,
     Meta,
     Query,
     change_text,
@@ -72,7 +73,7 @@ class RedisStore:
         self.p = prefix
         # redis-py's stubs type every reply as bytes|str; with decode_responses they are str.
         self._redis: Any = None
-        self._cache: dict[str, tuple[str, Disruption]] = {}
+        self._cache = DecodedCache()
 
     @property
     def redis(self) -> Any:
@@ -284,24 +285,17 @@ class RedisStore:
             last_seen = float(m[7])
             if m[1] != "ended":
                 last_seen = max(last_seen, seen.get(m[6], 0.0))
-            stamp = f"{m[0]}:{m[1]}:{last_seen}"
-            hit = self._cache.get(i)
-            if hit and hit[0] == stamp:
-                out.append(hit[1])
+            stamp = DecodedCache.stamp(m[0], m[1], last_seen)
+            hit = self._cache.get(i, stamp)
+            if hit is not None:
+                out.append(hit)
             else:
                 missing.append((i, stamp, last_seen))
         if missing:
             datas = await r.hmget(self.k("items"), [m[0] for m in missing])
             for (i, stamp, last_seen), data in zip(missing, datas, strict=True):
-                if not data:
-                    continue
-                obj = json.loads(data)
-                obj["last_seen"] = format_time(datetime.fromtimestamp(last_seen, UTC))
-                d = Disruption.from_json(obj)
-                if len(self._cache) > 100_000:  # ids of pruned items would otherwise pile up
-                    self._cache.clear()
-                self._cache[i] = (stamp, d)
-                out.append(d)
+                if data:
+                    out.append(self._cache.decode(i, stamp, data, last_seen))
         return out
 
     async def query(self, q: Query) -> tuple[list[Disruption], str | None]:

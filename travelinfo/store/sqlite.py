@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from travelinfo.model import Batch, Disruption, format_time
+from travelinfo.model import Batch, Disruption
 from travelinfo.store import sqlite_sql as sql
 from travelinfo.store.base import (
     Change,
     ChangesPage,
+    DecodedCache,
     Query,
     end_item,
     next_transition,
@@ -59,7 +60,7 @@ class SqliteStore:
         self._write_conn: sqlite3.Connection | None = None
         self._changed: asyncio.Event | None = None
         self._last_seq = 0
-        self._cache: dict[str, tuple[str, Disruption]] = {}
+        self._cache = DecodedCache()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -250,17 +251,8 @@ class SqliteStore:
         ident, source, status, checksum, last_seen, data = row
         if status != "ended":
             last_seen = max(last_seen, seen.get(source, 0.0))
-        stamp = f"{checksum}:{status}:{last_seen}"
-        hit = self._cache.get(ident)
-        if hit and hit[0] == stamp:
-            return hit[1]
-        obj = json.loads(data)
-        obj["last_seen"] = format_time(datetime.fromtimestamp(last_seen, UTC))
-        d = Disruption.from_json(obj)
-        if len(self._cache) > 100_000:  # ids of pruned items would otherwise pile up
-            self._cache.clear()
-        self._cache[ident] = (stamp, d)
-        return d
+        stamp = DecodedCache.stamp(checksum, status, last_seen)
+        return self._cache.get(ident, stamp) or self._cache.decode(ident, stamp, data, last_seen)
 
     async def get(self, id: str) -> Disruption | None:
         def one(conn: sqlite3.Connection) -> Disruption | None:
