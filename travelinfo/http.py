@@ -113,16 +113,8 @@ def not_modified(request: web.Request, r: Rendered) -> bool:
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         return r.etag in tags or "*" in tags
-    ims = request.headers.get("If-Modified-Since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        return r.last_modified <= since
-    return False
+    since = http_date(request.headers.get("If-Modified-Since"))
+    return since is not None and r.last_modified <= since
 
 
 def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, max-age=15") -> web.Response:
@@ -145,13 +137,21 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     value = value.strip()
     if value.isdigit():
         return float(value)
+    when = http_date(value)
+    if when is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP date (RFC 9110; GMT when it names no zone) as an aware datetime, or None."""
+    if not value:
+        return None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def dumps(data: Any) -> bytes:
