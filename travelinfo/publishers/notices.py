@@ -18,7 +18,7 @@ from aiohttp import web
 
 from travelinfo import app as appmod
 from travelinfo import bootstrap
-from travelinfo.http import json_response
+from travelinfo.http import json_error, json_response
 from travelinfo.keys import ApiKey, authenticate
 from travelinfo.model import Batch, format_time, make_id, parse_time
 from travelinfo.notices_audit import add_commands as add_commands  # `travelinfo audit`
@@ -48,43 +48,18 @@ async def _caller(request: web.Request) -> ApiKey:
     """The authenticated key (401), allowed to write notices for an organisation (403)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _fail(401, "missing API key: send Authorization: Bearer <token>")
+        raise json_error(401, "missing API key: send Authorization: Bearer <token>")
     key = await authenticate(request.app[appmod.STORE], token)
     if key is None:
-        raise _fail(401, "invalid or revoked API key")
+        raise json_error(401, "invalid or revoked API key")
     if SCOPE not in key.scopes:
-        raise _fail(403, f"this key lacks the scope {SCOPE}")
+        raise json_error(403, f"this key lacks the scope {SCOPE}")
     if not key.org:
-        raise _fail(403, "this key is not bound to an organisation (travelinfo keys create --org)")
+        raise json_error(403, "this key is not bound to an organisation (travelinfo keys create --org)")
     # A collected source's snapshots would end the notices and overwrite the health record.
     if key.org in {s.name for s in request.app[appmod.SETTINGS].sources}:
-        raise _fail(403, f"organisation {key.org!r} is also a configured source name; use another org")
+        raise json_error(403, f"organisation {key.org!r} is also a configured source name; use another org")
     return key
-
-
-class _TooLarge(web.HTTPClientError):
-    status_code = 413  # aiohttp's HTTPRequestEntityTooLarge insists on its own text body
-
-
-ERRORS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    401: web.HTTPUnauthorized,
-    403: web.HTTPForbidden,
-    404: web.HTTPNotFound,
-    409: web.HTTPConflict,
-    413: _TooLarge,
-    415: web.HTTPUnsupportedMediaType,
-}
-
-
-def _fail(status: int, message: str, **extra: Any) -> web.HTTPException:
-    """An HTTP error with a JSON body `{"error": message, ...}` (the errors middleware passes it on).
-
-    `text=` rather than `body=`: aiohttp deprecates bodies on its exceptions.
-    """
-    headers = {"WWW-Authenticate": 'Bearer realm="travelinfo"'} if status == 401 else None
-    text = json.dumps({"error": message, **extra}, ensure_ascii=False)
-    return ERRORS[status](text=text, content_type="application/json", headers=headers)
 
 
 def _reject_constant(name: str) -> Any:
@@ -95,22 +70,22 @@ async def _body(request: web.Request) -> Any:
     """The JSON body: 415 when not JSON, 413 when over `api.max_body`, 400 when malformed."""
     ctype = request.content_type
     if ctype != "application/json" and not ctype.endswith("+json"):
-        raise _fail(415, f"send JSON (Content-Type: application/json), not {ctype}")
+        raise json_error(415, f"send JSON (Content-Type: application/json), not {ctype}")
     limit = request.app[appmod.SETTINGS].api.max_body
     if request.content_length is not None and request.content_length > limit:
-        raise _fail(413, f"request body larger than {limit} bytes (api.max_body)")
+        raise json_error(413, f"request body larger than {limit} bytes (api.max_body)")
     try:
         raw = await request.read()  # aiohttp stops at client_max_size (= api.max_body)
     except web.HTTPRequestEntityTooLarge:
-        raise _fail(413, f"request body larger than {limit} bytes (api.max_body)") from None
+        raise json_error(413, f"request body larger than {limit} bytes (api.max_body)") from None
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise _fail(400, f"invalid JSON: {exc}") from None
+        raise json_error(400, f"invalid JSON: {exc}") from None
 
 
 def _invalid(exc: NoticeInvalid) -> web.HTTPException:
-    return _fail(400, "invalid notice", fields=exc.fields)
+    return json_error(400, "invalid notice", fields=exc.fields)
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +97,7 @@ async def _locked(store: Store, ident: str) -> AsyncIterator[None]:
     deadline = loop.time() + LOCK_WAIT
     while not await store.try_lock(name, holder, LOCK_TTL):
         if loop.time() > deadline:
-            raise _fail(409, "this notice is being changed by another request; retry")
+            raise json_error(409, "this notice is being changed by another request; retry")
         await asyncio.sleep(0.05)
     try:
         yield
@@ -139,9 +114,9 @@ async def _own_record(request: web.Request, key: ApiKey) -> dict[str, Any]:
     if rec is None and ":" not in ident:
         rec = await store.get_record(KIND, make_id(key.org, ident))
     if rec is None:
-        raise _fail(404, f"no notice {ident!r}")
+        raise json_error(404, f"no notice {ident!r}")
     if rec["org"] != key.org:
-        raise _fail(403, f"notice {ident!r} belongs to another organisation")
+        raise json_error(403, f"notice {ident!r} belongs to another organisation")
     return rec
 
 
@@ -229,7 +204,7 @@ async def create_notice(request: web.Request) -> web.Response:
     ident = make_id(key.org, notice_id)
     async with _locked(store, ident):
         if await store.get_record(KIND, ident) is not None or await store.get(ident) is not None:
-            raise _fail(409, f"notice {notice_id!r} already exists (PATCH it, or choose another id)")
+            raise json_error(409, f"notice {notice_id!r} already exists (PATCH it, or choose another id)")
         stamp = format_time(now)
         rec: dict[str, Any] = {
             "id": ident,
@@ -267,7 +242,7 @@ async def update_notice(request: web.Request) -> web.Response:
     async with _locked(store, rec["id"]):
         rec = await _own_record(request, key)  # re-read under the lock
         if rec.get("ended_at"):
-            raise _fail(409, f"notice {rec['notice_id']!r} has ended; create a new one")
+            raise json_error(409, f"notice {rec['notice_id']!r} has ended; create a new one")
         try:
             fields = validate(merge_patch(rec["fields"], patch))
         except NoticeInvalid as exc:

@@ -138,16 +138,13 @@ async def _target(request: web.Request, url: Any) -> str:
 async def _key(request: web.Request) -> ApiKey:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        exc = json_error(401, "an API key with scope 'webhooks' is required: Authorization: Bearer <token>")
-    else:
-        key = await authenticate(request.app[STORE], token)
-        if key is not None and SCOPE in key.scopes:
-            return key
-        if key is not None:
-            raise json_error(403, f"this API key lacks the '{SCOPE}' scope")
-        exc = json_error(401, "invalid or revoked API key")
-    exc.headers["WWW-Authenticate"] = 'Bearer realm="travelinfo"'
-    raise exc
+        raise json_error(401, "an API key with scope 'webhooks' is required: Authorization: Bearer <token>")
+    key = await authenticate(request.app[STORE], token)
+    if key is not None and SCOPE in key.scopes:
+        return key
+    if key is not None:
+        raise json_error(403, f"this API key lacks the '{SCOPE}' scope")
+    raise json_error(401, "invalid or revoked API key")
 
 
 def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
