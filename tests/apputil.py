@@ -2,37 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from travelinfo.app import create_app
+from travelinfo.app import STORE, create_app
 from travelinfo.config import Settings
 from travelinfo.store.base import Store
 
 
 @dataclass
 class Running:
+    """An app serving on 127.0.0.1."""
+
     app: web.Application
     url: str
+    runner: web.AppRunner
+
+    @property
+    def store(self) -> Store:
+        return self.app[STORE]
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_app(
+    settings: Settings,
+    roles: frozenset[str] = frozenset({"web"}),
+    store: Store | None = None,
+    configure: Callable[[web.Application], None] | None = None,
+) -> Running:
+    """Serve create_app(...) on a free port; the app opens and closes the store.
+
+    `configure` may adjust the app before it starts (e.g. shorter engine intervals).
+    """
+    app = create_app(settings, roles=roles, store=store)
+    if configure is not None:
+        configure(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    settings.web.port = port
+    return Running(app, f"http://127.0.0.1:{port}", runner)
 
 
 @asynccontextmanager
 async def running_app(
     store: Store, settings: Settings | None = None, roles: frozenset[str] = frozenset({"web"})
 ) -> AsyncIterator[Running]:
-    """Serve create_app(...) on 127.0.0.1 (free port); the store is opened/closed by the app."""
-    settings = settings or Settings()
-    app = create_app(settings, roles=roles, store=store)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    settings.web.port = port
+    """The app for the duration of the block."""
+    r = await start_app(settings or Settings(), roles, store)
     try:
-        yield Running(app, f"http://127.0.0.1:{port}")
+        yield r
     finally:
-        await runner.cleanup()
+        await r.stop()

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import apputil
 from aiohttp import web
+from apputil import Running
 from storeutil import REDIS_URL, batch, item, redis_cleanup
 
 from travelinfo import keys
-from travelinfo.app import STORE, create_app
 from travelinfo.config import Settings
 from travelinfo.publishers.webhooks import ENGINE
 from travelinfo.store.base import Change, Store
@@ -49,33 +50,15 @@ async def cleanup_redis(prefix: str) -> AsyncIterator[None]:
             await redis_cleanup(prefix)
 
 
-@dataclass
-class Running:
-    """An app serving on loopback."""
-
-    app: web.Application
-    url: str
-    runner: web.AppRunner
-
-    @property
-    def store(self) -> Store:
-        return self.app[STORE]
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-
-
-async def start_app(settings: Settings, roles: frozenset[str]) -> Running:
-    app = create_app(settings, roles=roles)
+def _quick(app: web.Application) -> None:
     if ENGINE in app:
         app[ENGINE].refresh = 0.1
         app[ENGINE].poll = 0.5
-    runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return Running(app, f"http://127.0.0.1:{port}", runner)
+
+
+async def start_app(settings: Settings, roles: frozenset[str]) -> Running:
+    """The app with delivery intervals shortened for tests."""
+    return await apputil.start_app(settings, roles, configure=_quick)
 
 
 @asynccontextmanager
