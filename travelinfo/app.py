@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from travelinfo.collectors import parse_pool
 from travelinfo.config import Settings
 from travelinfo.http import RenderCache, errors_middleware
 from travelinfo.hub import ChangeHub
@@ -95,6 +96,7 @@ def create_app(
     app.cleanup_ctx.append(_resources)
     add_background(app, "hub", lambda a: a[HUB].run())
     if "worker" in roles:
+        app.cleanup_ctx.append(parse_pool.app_ctx(settings.scheduler.parse_workers))
         app.cleanup_ctx.append(_worker_ctx)
     for module in PUBLISHERS:
         importlib.import_module(module).setup(app)

@@ -62,6 +62,9 @@ def setup_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    from travelinfo.secrets import install_log_filter
+
+    install_log_filter()  # configured secrets never reach the log
 
 
 # -- serving ------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+from travelinfo import secrets
 from travelinfo.settings import (
     SOURCE_KEYS,
     TYPE_DEFAULTS,
@@ -36,6 +38,7 @@ from travelinfo.settings import (
 
 DEFAULT_CONFIG = "config/travelinfo.toml"
 SECRET_WORDS = re.compile(r"(authorization|api[-_]?key|token|secret|password|subscription-key)$", re.I)
+ENV_HINT = '{env = "NAME"}'
 
 __all__ = [
     "ApiSettings",
@@ -65,14 +68,36 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+def _is_env_ref(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"env"}
+
+
 def _resolve_secret(value: Any, path: str, env: Mapping[str, str], problems: list[str]) -> Any:
-    if isinstance(value, dict) and set(value) == {"env"}:
+    if _is_env_ref(value):
         name = str(value["env"])
         if name not in env:
             problems.append(f"{path}: environment variable {name} is not set")
             return ""
+        secrets.register(env[name])  # whatever an env reference holds is treated as secret
         return env[name]
     return value
+
+
+def _check_literal_url(url: str, path: str, problems: list[str]) -> None:
+    """A URL written in the config must carry no credentials (they belong in the environment)."""
+    try:
+        parts = urlsplit(url)
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        return
+    if has_userinfo:
+        problems.append(f"{path}: credentials in the URL; put them in an env reference {ENV_HINT}")
+    for key, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if secrets.is_secret_query_key(key):
+            problems.append(
+                f"{path}: query parameter {key!r} looks like a secret; move it to "
+                f"`params` as {ENV_HINT}"
+            )
 
 
 def _coerce(value: Any, f: dataclasses.Field[Any], path: str, problems: list[str]) -> Any:
@@ -162,10 +187,14 @@ def _load_source(
         src.timeout = parse_duration(raw.get("timeout", sched.timeout))
         default_stale = defaults.get("stale_after") or sched.stale_after or 3 * src.interval
         src.stale_after = parse_duration(raw.get("stale_after", default_stale))
+        src.parse_timeout = parse_duration(raw.get("parse_timeout", sched.parse_timeout))
     except ValueError as exc:
         problems.append(f"{path}: {exc}")
     if src.interval <= 0:
         problems.append(f"{path}.interval: must be positive")
+    if src.parse_timeout <= 0:
+        problems.append(f"{path}.parse_timeout: must be positive")
+    _check_literal_url(src.url, f"{path}.url", problems)
     src.max_bytes = int(raw.get("max_bytes", sched.max_bytes))
     src.enabled = bool(raw.get("enabled", True))
     src.options = dict(raw.get("options", {}))
@@ -176,9 +205,16 @@ def _load_source(
             continue
         resolved = {}
         for k, v in values.items():
-            if isinstance(v, str) and SECRET_WORDS.search(k):
-                problems.append(f'{path}.{table}.{k}: secrets must be an env reference {{env = "NAME"}}')
+            public = secrets.is_public_key(k)
+            if not public and not _is_env_ref(v):
+                # Every value is a secret unless its key is on the short allowlist.
+                problems.append(
+                    f"{path}.{table}.{k}: secrets must be an env reference {ENV_HINT} "
+                    f"(literal values only for {', '.join(sorted(secrets.PUBLIC_KEYS))})"
+                )
             resolved[k] = str(_resolve_secret(v, f"{path}.{table}.{k}", env, problems))
+            if not public:
+                secrets.register(resolved[k], key=k if table == "params" else None)
         setattr(src, table, resolved)
     return src
 
@@ -226,13 +262,7 @@ def load_settings(
             if key in fields:
                 value = _resolve_secret(value, f"{section.name}.{key}", env, problems)
                 setattr(obj, key, _coerce(value, fields[key], f"{section.name}.{key}", problems))
-    if (
-        s.bot.token
-        and s.bot.enabled
-        and "token" in raw.get("bot", {})
-        and isinstance(raw["bot"]["token"], str)
-    ):
-        problems.append('bot.token: secrets must be an env reference {env = "NAME"}')
+    _check_secrets(raw, s, problems)
     if not (
         s.store.url.startswith("sqlite://") or s.store.url.startswith(("redis://", "rediss://", "unix://"))
     ):
@@ -259,9 +289,26 @@ def load_settings(
     return s
 
 
+def _check_secrets(raw: Mapping[str, Any], s: Settings, problems: list[str]) -> None:
+    """Refuse literal secrets in the file and register every configured one with the scrubber."""
+    literal_token = raw.get("bot", {}).get("token") if isinstance(raw.get("bot"), dict) else None
+    if isinstance(literal_token, str) and literal_token:  # enabled or not: the file leaks either way
+        problems.append(f"bot.token: secrets must be an env reference {ENV_HINT}")
+    secrets.register(s.bot.token)
+    # The GTFS static URL usually carries its key in the query: every query value is secret.
+    secrets.register_url(s.reference.gtfs_static, whole_query=True)
+    secrets.register_url(s.store.url)
+    secrets.register_url(s.bot.base_url)
+    for section, key in (("reference", "gtfs_static"), ("store", "url"), ("bot", "base_url")):
+        table = raw.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str):
+            _check_literal_url(value, f"{section}.{key}", problems)
+
+
 def redact_url(url: str) -> str:
-    """A URL without credentials or secret-looking query parameters (for logs and provenance)."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    """A URL without credentials or secret-looking/secret-configured query parameters."""
+    from urllib.parse import urlencode, urlunsplit
 
     parts = urlsplit(url)
     netloc = parts.hostname or ""
@@ -270,8 +317,8 @@ def redact_url(url: str) -> str:
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not SECRET_WORDS.search(k) and k.lower() not in ("key", "apikey")
+        if not SECRET_WORDS.search(k) and not secrets.is_secret_query_key(k)
     ]
-    return urlunsplit(
-        (parts.scheme, netloc if parts.netloc else parts.netloc, parts.path, urlencode(query), "")
+    return secrets.scrub(
+        urlunsplit((parts.scheme, netloc if parts.netloc else parts.netloc, parts.path, urlencode(query), ""))
     )

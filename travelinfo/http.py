@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from travelinfo import secrets
+
 log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
@@ -167,7 +169,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 def json_error(status: int, message: str, **extra: Any) -> web.HTTPException:
     """An HTTP error carrying a JSON body `{"error": message, ...}` (raise it; text, not the
     body= aiohttp deprecates on its exceptions)."""
-    text = json.dumps({"error": message, **extra}, ensure_ascii=False)
+    text = secrets.scrub(json.dumps({"error": message, **extra}, ensure_ascii=False))
     kwargs: dict[str, Any] = {"text": text, "content_type": "application/json"}
     if status == 401:  # RFC 9110: a 401 names the scheme it wants
         kwargs["headers"] = {"WWW-Authenticate": 'Bearer realm="travelinfo"'}

@@ -82,6 +82,15 @@ class SchedulerSettings:
     lock_ttl: float = setting(
         30, "Expiry of the Redis leader lock of a worker (taken over after this).", "duration"
     )
+    parse_workers: int = setting(
+        2, "Parser processes (payloads are parsed in this separate pool, never on the event loop)."
+    )
+    parse_timeout: float = setting(
+        10,
+        "Hard limit on parsing one payload; then the parser process is killed and replaced and "
+        "the source fails with `parse timed out after N s`.",
+        "duration",
+    )
 
 
 @dataclass
@@ -149,6 +158,7 @@ class SourceConfig:
     timeout: float = 20.0
     stale_after: float = 180.0
     max_bytes: int = 64 * 1024 * 1024
+    parse_timeout: float = 10.0
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -177,6 +187,7 @@ SOURCE_HELP = {
     "timeout": "Request timeout (default scheduler.timeout).",
     "stale_after": "Age after which the source is stale (default 3 x interval).",
     "max_bytes": "Largest accepted payload (default scheduler.max_bytes).",
+    "parse_timeout": "Hard limit on parsing one payload (default scheduler.parse_timeout).",
     "headers": 'Request headers; secrets as `{env = "NAME"}`.',
     "params": 'Query parameters added to the URL; secrets as `{env = "NAME"}` (never logged).',
     "options": "Format options, e.g. `{ complete = false }` to treat payloads as deltas.",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from travelinfo import secrets
+from travelinfo.collectors import parse_pool
 from travelinfo.collectors.base import AuthError, ReferenceGetter, UpstreamError
 from travelinfo.config import SourceConfig, redact_url
 from travelinfo.http import retry_after_seconds
@@ -52,8 +53,8 @@ class HttpCollector:
             reference=self.reference(),
         )
         try:
-            # Parsers are pure; large payloads parse off the event loop.
-            return await asyncio.to_thread(self.parser, data, ctx)
+            # In a separate process with a hard limit: a parser stuck in C holds the GIL.
+            return await parse_pool.parse(self.parser, data, ctx, self.source.parse_timeout)
         except ParseError as exc:
             raise UpstreamError(f"unparsable payload: {exc}") from None
 
@@ -123,7 +124,7 @@ class HttpCollector:
         except aiohttp.ClientPayloadError as exc:
             raise UpstreamError(f"truncated response from {self.public_url}: {exc}") from None
         except aiohttp.ClientError as exc:
-            msg = str(exc).replace(self.source.url, self.public_url)
+            msg = secrets.scrub(str(exc).replace(self.source.url, self.public_url))
             raise UpstreamError(f"network error: {type(exc).__name__}: {msg}") from None
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from travelinfo import secrets
 from travelinfo.model import (
     Batch,
     Disruption,
@@ -215,6 +217,8 @@ class Store(Protocol):
 
 
 async def put_health(store: Store, health: SourceHealth) -> None:
+    if health.last_error:  # the public /api/v1/sources and /status show it: no secrets
+        health = dataclasses.replace(health, last_error=secrets.scrub(health.last_error))
     await store.put_record("health", health.source, health.to_json(health.last_attempt))
 
 
