@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import os
 import subprocess
 import sys
@@ -99,7 +97,7 @@ async def test_a_worker_that_dies_is_replaced(pool: ParsePool) -> None:
 
 async def test_parse_errors_and_parser_bugs_come_back_as_they_were_raised(pool: ParsePool) -> None:
     probe = get_parser("testprobe")
-    with pytest.raises(ParseError, match="^not a probe payload$"):
+    with pytest.raises(ParseError, match=r"^not a probe payload$"):
         await pool.parse(probe, b"bad", ctx(), 10)
     with pytest.raises(LookupError, match="a parser bug") as info:
         await pool.parse(probe, b"bug", ctx(), 10)
@@ -251,6 +249,7 @@ async def test_healthz_answers_fast_while_5mb_hostile_pages_are_parsed(tmp_path:
             # A second hostile round, so the samples cover a parse that started with the service
             # already running (not only the first poll).
             rounds = len(ups.served["slow"])
+
             async def another_round() -> bool:
                 return len(ups.served["slow"]) > rounds + 1
 

@@ -95,8 +95,7 @@ def _check_literal_url(url: str, path: str, problems: list[str]) -> None:
     for key, _value in parse_qsl(parts.query, keep_blank_values=True):
         if secrets.is_secret_query_key(key):
             problems.append(
-                f"{path}: query parameter {key!r} looks like a secret; move it to "
-                f"`params` as {ENV_HINT}"
+                f"{path}: query parameter {key!r} looks like a secret; move it to `params` as {ENV_HINT}"
             )
 
 

@@ -243,15 +243,16 @@ async def errors_middleware(
                     return _finish(request, answer)
         resp = await handler(request)
     except BadParameter as exc:
-        resp = json_response({"error": str(exc), "parameter": exc.parameter}, 400)
-        return _finish(request, await _maybe_html(request, resp, 400, str(exc)))
+        message = secrets.scrub(str(exc))  # it may echo what the client sent
+        resp = json_response({"error": message, "parameter": exc.parameter}, 400)
+        return _finish(request, await _maybe_html(request, resp, 400, message))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.content_type == "application/json" and exc.body:
             resp = web.Response(status=exc.status, body=exc.body, headers=exc.headers)
             return _finish(request, resp)
-        message = exc.reason if exc.status != 404 else f"not found: {request.path}"
+        message = secrets.scrub(exc.reason if exc.status != 404 else f"not found: {request.path}")
         if exc.status == 405:
             message = f"method {request.method} not allowed on {request.path}"
         headers = {

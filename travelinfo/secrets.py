@@ -46,6 +46,13 @@ _keys: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
+def query_encoded(value: str) -> str:
+    """`value` as aiohttp/yarl encodes it in a query string (its error messages show that)."""
+    from yarl import URL
+
+    return URL.build(query={"k": value}).raw_query_string[2:]
+
+
 def is_public_key(key: str) -> bool:
     """Whether a header/param key may carry a literal (non-secret) value."""
     return key.lower() in PUBLIC_KEYS
@@ -61,7 +68,7 @@ def register(value: object, key: str | None = None) -> None:
     global _pattern
     forms: set[str] = set()
     if isinstance(value, str) and value:
-        forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+        forms = {value, quote(value, safe=""), quote_plus(value), quote(value), query_encoded(value)}
         # "Bearer abc..." / "Basic abc...": the credential alone also leaks in messages.
         scheme, _, rest = value.partition(" ")
         if rest and scheme.isalpha():

@@ -120,7 +120,7 @@ def _mp_context() -> BaseContext:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(PRELOAD)  # type: ignore[attr-defined]
+        ctx.set_forkserver_preload(PRELOAD)
     return ctx
 
 
@@ -137,7 +137,7 @@ class _Slot:
     def ensure(self) -> Connection:
         if self.proc is None or self.conn is None or not self.proc.is_alive():
             self.kill()
-            parent, child = self.mp.Pipe()  # type: ignore[attr-defined]
+            parent, child = self.mp.Pipe()
             proc = self.mp.Process(  # type: ignore[attr-defined]
                 target=_worker_main, args=(child,), name="travelinfo-parse", daemon=True
             )
