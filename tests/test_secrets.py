@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -98,6 +99,7 @@ class FaultServer:
         self.mode = "ok"
         self.requests: list[str] = []
         self.port = 0
+        self.release = asyncio.Event()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -110,7 +112,8 @@ class FaultServer:
         echo = " ".join(SECRETS.values())  # a hostile upstream echoes what it was sent
         mode = "ref" if target.startswith("/gtfs") else self.mode
         if mode == "timeout":
-            await asyncio.sleep(3)
+            with contextlib.suppress(TimeoutError):  # released at teardown: no task left behind
+                await asyncio.wait_for(self.release.wait(), 3)
         if mode == "ok":
             body = json.dumps({"items": [{"id": "x", "header": "hello"}]}).encode()
             out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -144,7 +147,9 @@ async def fault_server() -> AsyncIterator[FaultServer]:
     try:
         yield fs
     finally:
+        fs.release.set()
         server.close()
+        await server.wait_closed()
 
 
 class Capture(logging.Handler):
@@ -187,10 +192,10 @@ async def test_no_secret_leaves_the_service_on_any_error_path(tmp_path: Path) ->
     logged = Capture()
     install_log_filter([logged])
     root = logging.getLogger()
-    old_level = root.level
+    old_level, old_handlers = root.level, root.handlers[:]
+    # Only these two: another test's scrubbing handler earlier in the list would scrub `raw` too.
+    root.handlers = [raw, logged]
     root.setLevel(logging.DEBUG)
-    root.addHandler(raw)
-    root.addHandler(logged)
     bodies: list[str] = []
     errors: list[str] = []
     try:
@@ -270,8 +275,7 @@ headers = {{ "X-Auth" = {{ env = "T_XAUTH" }}, Authorization = {{ env = "T_AUTHZ
             finally:
                 await run.stop()
     finally:
-        root.removeHandler(raw)
-        root.removeHandler(logged)
+        root.handlers = old_handlers
         root.setLevel(old_level)
     # The upstream really was sent every secret (so there was something to leak) ...
     seen = "\n".join(fs.requests)

@@ -16,24 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import dataclasses
 import logging
 import multiprocessing
-import os
-import signal
 import threading
-import traceback
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
-from types import MappingProxyType
 from typing import Any
 
 from travelinfo.collectors.base import UpstreamError
+from travelinfo.collectors.parse_worker import worker_main
 from travelinfo.model import Batch
 from travelinfo.parsers.base import ParseContext, ParseError, Parser
 
@@ -41,8 +36,9 @@ log = logging.getLogger("travelinfo.parse_pool")
 
 DEFAULT_WORKERS = 2
 STARTUP_TIMEOUT = 60.0
+# What the fork server imports once, so each worker is a cheap fork (no aiohttp in workers).
 PRELOAD = [
-    "travelinfo.collectors.parse_pool",
+    "travelinfo.collectors.parse_worker",
     "travelinfo.parsers.datex2",
     "travelinfo.parsers.gtfsrt",
     "travelinfo.parsers.siri",
@@ -68,49 +64,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
-
-
-def _mappingproxy(d: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(d)
-
-
-def _reduce_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return _mappingproxy, (dict(m),)
-
-
-# The model freezes texts and geometry as read-only mappings; only the pipe needs to carry them.
-ForkingPickler.register(MappingProxyType, _reduce_mappingproxy)
-
-
-# -- the worker process ---------------------------------------------------------------------
-
-
-def _worker_main(conn: Connection) -> None:
-    """Serve parse requests until the pipe closes (runs in the worker process)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent shuts workers down
-    with contextlib.suppress(OSError):
-        os.nice(10)  # parsing is batch work: the web side's latency comes first
-    reference: Any = None
-    conn.send(("ready",))  # the parent starts a payload's clock only once the worker is up
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] == "reference":
-            reference = msg[1]
-            continue
-        _kind, parser, data, ctx = msg
-        try:
-            reply: tuple[Any, ...] = ("ok", parser(data, dataclasses.replace(ctx, reference=reference)))
-        except ParseError as exc:
-            reply = ("parse_error", str(exc))
-        except Exception as exc:  # a parser bug: hand it to the parent, which logs it
-            reply = ("error", exc, traceback.format_exc())
-        try:
-            conn.send(reply)  # pickles fully before writing: a failure sends nothing
-        except Exception as exc:
-            conn.send(("error", RuntimeError(f"unpicklable parse result: {exc!r}"), ""))
 
 
 # -- the parent side --------------------------------------------------------------------------
@@ -139,7 +92,7 @@ class _Slot:
             self.kill()
             parent, child = self.mp.Pipe()
             proc = self.mp.Process(  # type: ignore[attr-defined]
-                target=_worker_main, args=(child,), name="travelinfo-parse", daemon=True
+                target=worker_main, args=(child,), name="travelinfo-parse", daemon=True
             )
             proc.start()
             child.close()
