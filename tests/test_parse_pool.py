@@ -64,6 +64,29 @@ async def test_a_payload_parses_in_another_process_to_the_same_batch(pool: Parse
     assert int(notes(probe)["pid"]) != os.getpid() and pool.processes == [int(notes(probe)["pid"])]
 
 
+@pytest.mark.parametrize(
+    ("fmt", "folder"),
+    [
+        ("datex2", "trafikverket"),
+        ("gtfsrt", "sl-alerts"),
+        ("navtex", "navtex"),
+        ("cap", "cap"),
+        ("siri-sx", "sl-siri"),
+    ],
+)
+async def test_every_builtin_parser_gives_the_same_batch_through_the_pool(
+    pool: ParsePool, fmt: str, folder: str
+) -> None:
+    from travelinfo.gtfs_static import load_gtfs
+
+    names = load_gtfs(ROOT / "feeds" / "sl-gtfs")
+    parser = get_parser(fmt)
+    for path in sorted((ROOT / "feeds" / folder).iterdir()):
+        data = path.read_bytes()
+        inline = parser(data, ctx(names, source=folder))
+        assert await pool.parse(parser, data, ctx(names, source=folder), 10) == inline, path.name
+
+
 async def test_reference_data_is_sent_once_per_worker_not_with_every_payload(pool: ParsePool) -> None:
     probe = get_parser("testprobe")
     names = {"stops": {f"s{i}": f"Stop {i}" for i in range(20000)}}

@@ -290,3 +290,59 @@ headers = {{ "X-Auth" = {{ env = "T_XAUTH" }}, Authorization = {{ env = "T_AUTHZ
     assert not leaks("\n".join(bodies)), [b[:300] for b in bodies if leaks(b)]
     provenance = [b for b in bodies if b.startswith("/api/v1/disruptions:") and "provenance" in b]
     assert provenance, "the disruption's provenance URL was checked"
+
+
+async def test_the_log_of_a_real_worker_process_is_scrubbed(tmp_path: Path) -> None:
+    """`travelinfo worker` itself: the CLI's logging setup carries the filter."""
+    import os
+    import sys
+
+    async with fault_server() as fs:
+        fs.mode = "redirect"  # aiohttp's TooManyRedirects names the URL with its params
+        base = f"http://127.0.0.1:{fs.port}"
+        cfg = tmp_path / "cli.toml"
+        cfg.write_text(
+            f"""
+[store]
+url = "sqlite:///{tmp_path / "store.db"}"
+[scheduler]
+jitter = 0
+[[sources]]
+name = "leaky"
+type = "gtfsrt"
+url = "{base}/feed"
+params = {{ key = {{ env = "T_KEY" }} }}
+""",
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(SECRETS, PYTHONUNBUFFERED="1")
+        env["TRAVELINFO_REFERENCE_GTFS_STATIC"] = f"{base}/gtfs.zip?key={REF_KEY}"
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "travelinfo.cli",
+                "-c",
+                str(cfg),
+                "worker",
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if "source leaky failing" in log.read_text():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            proc.terminate()
+            await proc.wait()
+    text = log.read_text()
+    assert "source leaky failing: network error: TooManyRedirects" in text, text
+    assert "GTFS static reference data not loaded" in text, text
+    assert any(SECRETS["T_KEY"] in r for r in fs.requests) and any(REF_KEY in r for r in fs.requests)
+    assert not leaks(text), text
+    assert "key=***" in text
