@@ -85,6 +85,7 @@ class _Slot:
         self.proc: BaseProcess | None = None
         self.conn: Connection | None = None
         self.reference: Any = None  # the object the worker holds (kept alive: compared by identity)
+        self.parsers: set[int] = set()  # ids of the parsers the worker has loaded
         self.starts = 0
 
     def ensure(self) -> Connection:
@@ -96,7 +97,7 @@ class _Slot:
             )
             proc.start()
             child.close()
-            self.proc, self.conn, self.reference = proc, parent, None
+            self.proc, self.conn, self.reference, self.parsers = proc, parent, None, set()
             self.starts += 1
             # Start-up (fork, imports) is not the payload's time: wait for the worker apart.
             if not parent.poll(STARTUP_TIMEOUT) or parent.recv() != ("ready",):
@@ -158,10 +159,15 @@ class ParsePool:
         slot = self._slot()
         try:
             conn = slot.ensure()
+            if id(parser) not in slot.parsers:  # registered parsers live as long as the process
+                conn.send(("parser", id(parser), parser))
+                if not conn.poll(STARTUP_TIMEOUT) or conn.recv() != ("loaded",):
+                    raise EOFError
+                slot.parsers.add(id(parser))
             if ctx.reference is not slot.reference:
                 conn.send(("reference", ctx.reference))
                 slot.reference = ctx.reference
-            conn.send(("parse", parser, data, dataclasses.replace(ctx, reference=None)))
+            conn.send(("parse", id(parser), data, dataclasses.replace(ctx, reference=None)))
             if not conn.poll(timeout):
                 slot.kill()
                 self.timeouts += 1

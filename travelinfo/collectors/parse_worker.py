@@ -40,6 +40,7 @@ def worker_main(conn: Connection) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)  # parsing is batch work: the web side's latency comes first
     reference: Any = None
+    parsers: dict[int, Any] = {}
     conn.send(("ready",))  # the parent starts a payload's clock only once the worker is up
     while True:
         try:
@@ -49,7 +50,12 @@ def worker_main(conn: Connection) -> None:
         if msg[0] == "reference":
             reference = msg[1]
             continue
-        _kind, parser, data, ctx = msg
+        if msg[0] == "parser":  # unpickling it imports its module: done before any clock runs
+            parsers[msg[1]] = msg[2]
+            conn.send(("loaded",))
+            continue
+        _kind, key, data, ctx = msg
+        parser = parsers[key]
         try:
             reply: tuple[Any, ...] = ("ok", parser(data, dataclasses.replace(ctx, reference=reference)))
         except ParseError as exc:
