@@ -259,6 +259,36 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- sources -------------------------------------------------------------------------------------
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """`sources accept NAME`: the operator confirms a held (suspect) snapshot."""
+    from travelinfo.guard import ACCEPT_KIND, accept_record
+
+    settings = _settings(args)
+    if args.name not in {s.name for s in settings.sources}:
+        raise CliError(f"no source named {args.name!r} in {settings.path or 'the settings'}")
+
+    async def accept(store: Any) -> dict[str, Any] | None:
+        health: dict[str, Any] | None = await store.get_record("health", args.name)
+        if not health or health.get("state") != "suspect":
+            return health
+        by = os.environ.get("USER") or "an operator"
+        await store.put_record(ACCEPT_KIND, args.name, accept_record(datetime.now(UTC), by, health))
+        return health
+
+    health = _with_store(args, accept)
+    if not health or health.get("state") != "suspect":
+        state = health.get("state") if health else "never polled"
+        raise CliError(f"source {args.name} holds no snapshot (state {state}); nothing to accept")
+    print(
+        f"accepted: source {args.name} applies its next full snapshot "
+        f"(held: {health.get('suspect_reason')})"
+    )
+    return 0
+
+
 # -- wiring -------------------------------------------------------------------------------------
 
 
@@ -309,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     k = ks.add_parser("revoke", help="revoke a key by id")
     k.add_argument("id")
     s.set_defaults(func=cmd_keys)
+
+    s = sub.add_parser("sources", help="operate on sources (accept a held snapshot)")
+    ss = s.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    k = ss.add_parser("accept", help="apply a source's held (suspect) full snapshot on its next poll")
+    k.add_argument("name", help="source name")
+    s.set_defaults(func=cmd_sources)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)

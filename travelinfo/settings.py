@@ -139,6 +139,23 @@ class BotSettings:
 
 
 @dataclass
+class GuardConfig:
+    """The snapshot sanity guard of one source (`[sources.guard]` / `guard = {...}`)."""
+
+    enabled: bool = setting(True, "Hold suspicious full snapshots instead of applying them.")
+    max_drop_share: float = setting(
+        0.5, "Hold a snapshot that would end more than this share of the source's items..."
+    )
+    min_drop_items: int = setting(
+        5, "...when at least this many would end (ending all items is always held)."
+    )
+    confirm_polls: int = setting(3, "Accept a held result once it has been seen in this many polls in a row.")
+    confirm_after: float = setting(
+        0, "Also accept a held result repeated for this long (0: polls only).", "duration"
+    )
+
+
+@dataclass
 class SourceConfig:
     """One upstream source (`[[sources]]`)."""
 
@@ -153,6 +170,8 @@ class SourceConfig:
     params: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    allow_redirect_hosts: list[str] = field(default_factory=list)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def __repr__(self) -> str:  # never print secrets
         return f"SourceConfig(name={self.name!r}, type={self.type!r}, url={self.url!r})"
@@ -181,6 +200,9 @@ SOURCE_HELP = {
     "params": 'Query parameters added to the URL; secrets as `{env = "NAME"}` (never logged).',
     "options": "Format options, e.g. `{ complete = false }` to treat payloads as deltas.",
     "enabled": "Set false to keep a source configured but not polled.",
+    "allow_redirect_hosts": "Other hosts redirects may lead to (never sent headers or params); "
+    "default: same scheme and host only, at most 3 redirects.",
+    "guard": "Snapshot sanity guard table (keys below): suspicious full snapshots are held.",
 }
 
 
@@ -234,3 +256,5 @@ def documented_settings() -> Iterator[tuple[str, Any, str]]:
             yield f"{section.name}.{f.name}", default, f.metadata["help"]
     for key in SOURCE_HELP:
         yield f"sources[].{key}", None, SOURCE_HELP[key]
+    for f in dataclasses.fields(GuardConfig):
+        yield f"sources[].guard.{f.name}", default_of(f), f.metadata["help"]
