@@ -9,10 +9,14 @@ moved clock, so backoff is checked on the delays it computes rather than by wait
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +31,8 @@ from upstream import Upstream, gzip_bomb, serve_upstream
 
 from travelinfo.app import HUB, STORE
 from travelinfo.cli import main as cli_main
-from travelinfo.config import load_settings
+from travelinfo.collectors.http import HttpCollector
+from travelinfo.config import SourceConfig, load_settings
 from travelinfo.publishers.web_render import HEALTH_CACHE
 from travelinfo.scheduler import PollResult, SourceRunner
 from travelinfo.worker import Worker
@@ -122,8 +127,6 @@ class Service:
     async def health(self) -> dict[str, Any]:
         status, body = await self.get("/api/v1/sources")
         assert status == 200
-        import json
-
         return next(s for s in json.loads(body)["sources"] if s["source"] == "sl")
 
 
@@ -158,7 +161,7 @@ options = {{ modes = ["metro"] }}
 def make_service(tmp_path: Path) -> Callable[..., Any]:
     """Build a running service for a store kind ('sqlite' | 'redis') and source extras."""
 
-    @asynccontextmanager_factory
+    @asynccontextmanager
     async def build(kind: str = "sqlite", extra: str = "") -> AsyncIterator[Service]:
         prefix = f"test-{uuid.uuid4().hex[:12]}"
         store_url = (
@@ -186,12 +189,6 @@ def make_service(tmp_path: Path) -> Callable[..., Any]:
                     await redis_cleanup(prefix)
 
     return build
-
-
-def asynccontextmanager_factory(f: Callable[..., AsyncIterator[Service]]) -> Callable[..., Any]:
-    from contextlib import asynccontextmanager
-
-    return asynccontextmanager(f)
 
 
 # fault name -> (how to set it up, expected state, reason fragment, requests per poll at most)
@@ -292,7 +289,7 @@ async def test_fault_keeps_the_public_picture_and_recovers(
         assert len(seen) <= polls * per_poll, (fault, len(seen), polls)
         if state == "failing":
             assert polls <= 6, f"{fault}: backoff must thin out polls ({polls} in {horizon:g} s)"
-            assert all(b >= a * 0.49 for a, b in zip(delays, delays[1:], strict=False)), delays
+            assert all(b >= a * 0.49 for a, b in itertools.pairwise(delays)), delays
             if fault in ("429", "503"):
                 assert min(delays) >= 120, "Retry-After honoured"
         else:
@@ -376,8 +373,6 @@ async def test_operator_accepts_a_held_snapshot_with_the_cli(make_service, kind:
         env = {k: v for k, v in s.env.items() if k != "store"}
 
         def run(argv: list[str]) -> int:
-            import os
-
             os.environ.update(env)
             try:
                 return cli_main(argv)
@@ -441,3 +436,44 @@ async def test_notes_are_logged_once_per_distinct_set(make_service, caplog) -> N
             await s.poll()
     notes = [r for r in caplog.records if "without an alert" in r.getMessage()]
     assert len(notes) == 1 and notes[0].levelno == logging.INFO
+
+
+async def test_skipped_items_are_public_on_the_sources_api(tmp_path: Path) -> None:
+    body = json.dumps({"items": [{"id": "a", "header": "Olycka"}, {"id": "b"}, {"id": "c"}]}).encode()
+    async with serve_upstream(Upstream(body=body)) as up:
+        settings = load_settings(
+            write_config(tmp_path, f"sqlite:///{tmp_path / 's.db'}", up.url),
+            env={"SL_KEY": KEY, "SL_TOKEN": TOKEN},
+        )
+        settings.sources = [SourceConfig("tj", "testjson", up.url, interval=INTERVAL, timeout=1)]
+        running = await start_app(settings, frozenset({"web"}))
+        try:
+            async with aiohttp.ClientSession() as http:
+                collector = HttpCollector(settings.sources[0], http, "testjson", lambda: None)
+                runner = SourceRunner(collector, running.store)
+                assert (await runner.poll()).items == 1
+                async with http.get(running.url + "/api/v1/sources") as r:
+                    (tj,) = (await r.json())["sources"]
+                assert tj["state"] == "ok" and tj["item_count"] == 1
+                assert tj["skipped_items"] == 2 and tj["skip_reason"] == "item 'b' has no header"
+        finally:
+            await running.stop()
+
+
+def test_guard_and_redirect_settings_are_validated_with_their_key_paths(tmp_path: Path) -> None:
+    from travelinfo.config import ConfigError
+
+    extra = 'allow_redirect_hosts = "evil"\nguard = { max_drop_share = 2, confirm_polls = 0, typo = 1 }'
+    cfg = write_config(tmp_path, "sqlite:///x.db", "http://127.0.0.1:1/feed", extra)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={"SL_KEY": KEY, "SL_TOKEN": TOKEN})
+    problems = err.value.problems
+    assert "sources[0].allow_redirect_hosts: must be a list of host names" in problems
+    assert "sources[0].guard.typo: unknown setting" in problems
+    assert "sources[0].guard.max_drop_share: must be between 0 and 1" in problems
+    assert "sources[0].guard.confirm_polls: must be at least 1" in problems
+    ok = write_config(
+        tmp_path, "sqlite:///x.db", "http://127.0.0.1:1/feed", 'guard = { confirm_after = "15m" }'
+    )
+    src = load_settings(ok, env={"SL_KEY": KEY, "SL_TOKEN": TOKEN}).sources[0]
+    assert src.guard.confirm_after == 900 and src.guard.confirm_polls == 3 and src.allow_redirect_hosts == []

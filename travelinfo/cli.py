@@ -283,8 +283,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         state = health.get("state") if health else "never polled"
         raise CliError(f"source {args.name} holds no snapshot (state {state}); nothing to accept")
     print(
-        f"accepted: source {args.name} applies its next full snapshot "
-        f"(held: {health.get('suspect_reason')})"
+        f"accepted: source {args.name} applies its next full snapshot (held: {health.get('suspect_reason')})"
     )
     return 0
 
