@@ -28,9 +28,11 @@ from apputil import Running, start_app
 from google.transit import gtfs_realtime_pb2
 from storeutil import REDIS_URL, redis_cleanup
 from upstream import Upstream, gzip_bomb, serve_upstream
+from yarl import URL
 
 from travelinfo.app import HUB, STORE
 from travelinfo.cli import main as cli_main
+from travelinfo.collectors.base import UpstreamError
 from travelinfo.collectors.http import HttpCollector
 from travelinfo.config import SourceConfig, load_settings
 from travelinfo.publishers.web_render import HEALTH_CACHE
@@ -130,7 +132,9 @@ class Service:
         return next(s for s in json.loads(body)["sources"] if s["source"] == "sl")
 
 
-def write_config(tmp: Path, store_url: str, upstream_url: str, extra: str = "") -> Path:
+def write_config(
+    tmp: Path, store_url: str, upstream_url: str, extra: str = "", source_type: str = "gtfsrt"
+) -> Path:
     path = tmp / "travelinfo.toml"
     path.write_text(
         f"""
@@ -142,7 +146,7 @@ region = []
 
 [[sources]]
 name = "sl"
-type = "gtfsrt"
+type = "{source_type}"
 url = "{upstream_url}"
 interval = {INTERVAL}
 timeout = 0.4
@@ -162,17 +166,19 @@ def make_service(tmp_path: Path) -> Callable[..., Any]:
     """Build a running service for a store kind ('sqlite' | 'redis') and source extras."""
 
     @asynccontextmanager
-    async def build(kind: str = "sqlite", extra: str = "") -> AsyncIterator[Service]:
+    async def build(
+        kind: str = "sqlite", extra: str = "", source_type: str = "gtfsrt", body: bytes = GOOD
+    ) -> AsyncIterator[Service]:
         prefix = f"test-{uuid.uuid4().hex[:12]}"
         store_url = (
             f"sqlite:///{tmp_path / 'store.db'}" if kind == "sqlite" else f"{REDIS_URL}?prefix={prefix}"
         )
         env = {"SL_KEY": KEY, "SL_TOKEN": TOKEN}
         async with (
-            serve_upstream(Upstream(body=GOOD, content_type="application/x-protobuf")) as up,
+            serve_upstream(Upstream(body=body, content_type="application/x-protobuf")) as up,
             serve_upstream(Upstream(body=GOOD, content_type="application/x-protobuf")) as other,
         ):
-            cfg = write_config(tmp_path, store_url, up.url, extra)
+            cfg = write_config(tmp_path, store_url, up.url, extra, source_type)
             settings = load_settings(cfg, env=env)
             running = await start_app(settings, frozenset({"web"}))
             try:
@@ -299,10 +305,13 @@ async def test_fault_keeps_the_public_picture_and_recovers(
         if bad_etag != good_etag:
             # The same bad bytes are fetched again each poll, never answered by a 304.
             assert all(r.get("If-None-Match") != bad_etag for r in seen), fault
+        if fault == "redirect-loop":
+            assert len(seen) == 4 * polls, "a redirect loop costs 4 requests per poll, no more"
         if fault == "redirect-away":
             assert s.other.requests == [], "nothing, least of all our key, went to the other host"
         status, page = await s.get("/")
-        assert b'class="banner"' in page and b"sl" in page, "the banner names the source"
+        banner = re.search(rb'<div class="banner".*?</div>', page, re.S)
+        assert banner and b"sl" in banner.group(0), "the banner names the source"
         status, page = await s.get("/status?lang=en")
         assert status == 200 and reason.split("(")[0].strip().encode() in page
 
@@ -409,6 +418,48 @@ async def test_allowed_redirect_host_gets_neither_headers_nor_params(make_servic
         assert s.up.requests[0]["X-Api-Key"] == KEY and f"token={TOKEN}" in s.up.paths[0]
         assert len(s.other.requests) == 1
         assert "X-Api-Key" not in s.other.requests[0] and TOKEN not in s.other.paths[0]
+
+
+async def test_same_host_redirect_keeps_credentials_and_downgrades_are_refused(make_service) -> None:
+    async with make_service("sqlite") as s:
+        s.up.fault, s.up.redirect_to = "redirect", "/feed?moved=1"
+        result = await s.poll()
+        assert result.ok and result.items == 20
+        assert s.up.paths[1].startswith("/feed?moved=1") and s.up.requests[1]["X-Api-Key"] == KEY
+        collector = s.runner.collector
+        assert isinstance(collector, HttpCollector)
+        collector.source.url = "https://feeds.example/alerts"
+        with pytest.raises(UpstreamError, match="scheme 'http' not allowed"):
+            collector._redirect(URL(collector.source.url), "http://feeds.example/alerts", {}, None)
+        with pytest.raises(UpstreamError, match="another host refused"):
+            collector._redirect(URL(collector.source.url), "https://feeds.example.evil/x?key=S3", {}, None)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_datex2_source_refuses_other_xml_and_holds_an_empty_publication(make_service, kind) -> None:
+    cap = (ROOT / "feeds" / "cap" / "001-vma-alert.xml").read_bytes()
+    empty = re.sub(rb"<situation .*?</situation>", b"", DATEX, flags=re.S)
+    async with make_service(kind, "guard = { confirm_polls = 4 }", "datex2", DATEX) as s:
+        s.up.content_type = "application/xml"
+        assert (await s.poll()).changes == 2
+        good = await s.public()
+        assert len(good["/"]) == 2
+        for body, state, reason in (
+            (cap, "failing", "not a DATEX II document"),
+            (empty, "suspect", "end all 2"),
+        ):
+            s.up.body = body
+            for _ in range(3):  # the same bytes, with their ETag, three times
+                s.clock.tick(INTERVAL)
+                await s.poll()
+                h = await s.health()
+                assert h["state"] == state and reason in (h["last_error"] or h["suspect_reason"] or ""), h
+                assert await s.public() == good
+                assert s.up.requests[-1].get("If-None-Match") != s.up.etag
+        s.up.body = DATEX
+        s.clock.tick(INTERVAL)
+        assert (await s.poll()).ok and (await s.health())["state"] == "ok"
+        assert (await s.public())["/"] == good["/"]
 
 
 async def test_a_304_while_failing_does_not_read_recovered(make_service, caplog) -> None:

@@ -148,7 +148,7 @@ class Upstream:
         if fault == "redirect-loop":
             n = int(request.query.get("hop", "0")) + 1
             return web.Response(status=302, headers={"Location": f"/feed?hop={n}"})
-        if fault == "redirect":
+        if fault == "redirect" and "moved" not in request.query:
             return web.Response(status=302, headers={"Location": self.redirect_to})
         if fault == "always-304":
             return web.Response(status=304, headers={"ETag": self.etag})
