@@ -2,7 +2,9 @@
 
 Collectors only fetch and parse; the scheduler alone logs (once on failure, once on recovery),
 retries with exponential backoff and jitter, honours `Retry-After`, and keeps each source's
-health record. A failed fetch or an unparsable payload changes nothing in the store.
+health record. A failed fetch or an unparsable payload changes nothing in the store, and a
+full snapshot that would wipe the source is held by the sanity guard (`travelinfo.guard`):
+state `suspect` until the same result repeats or an operator accepts it.
 """
 
 from __future__ import annotations
