@@ -69,20 +69,19 @@ def setup_logging(level: str = "INFO") -> None:
 
 async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> None:
     """Run the app for `roles` until SIGTERM/SIGINT; shut down within about a second."""
-    from aiohttp import web
-
     from travelinfo.app import create_app
+    from travelinfo.limits import make_runner, start_site
 
     app = create_app(settings, roles=roles)
-    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    # Connection caps, header read and idle timeouts live in the runner (travelinfo.limits).
+    runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runner.setup()
     if http:
-        site = web.TCPSite(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
-        await site.start()
+        await start_site(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
         log.info(
             "serving %s on http://%s:%d (store %s, roles %s)",
             "travelinfo",
