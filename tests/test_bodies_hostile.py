@@ -112,6 +112,11 @@ async def test_websocket_message_of_5000_brackets_closes_1007_with_json(tmp_path
                 assert msg.data == aiohttp.WSCloseCode.INVALID_TEXT
                 reason = json.loads(msg.extra)
                 assert reason["error"].startswith("messages must be JSON")
+        async with http.ws_connect(ws_url) as ws:  # over push.MAX_WS_MESSAGE (16 KiB)
+            await ws.send_str(json.dumps({"subscribe": {"route": "x" * 20_000}}))
+            msg = await ws.receive(timeout=5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE
+            assert msg.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
         async with http.ws_connect(ws_url) as ws:  # the handler is fine for the next client
             await ws.send_json({"subscribe": {}, "snapshot": True})
             first = await ws.receive_json(timeout=5)

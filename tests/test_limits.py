@@ -21,7 +21,8 @@ from storeutil import open_store
 
 from travelinfo.app import create_app
 from travelinfo.config import Settings
-from travelinfo.limits import LIMITS, ConnectionLimits, make_runner, start_site
+from travelinfo.keys import create_key
+from travelinfo.limits import FD_RESERVE, LIMITS, ConnectionLimits, fd_capped, make_runner, start_site
 
 ONE, SECOND, THIRD = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
@@ -171,7 +172,7 @@ async def test_stream_caps_count_sse_and_websocket_per_address(tmp_path: Path) -
 
 async def test_3000_slow_connections_from_one_address_are_capped(tmp_path: Path) -> None:
     s = Settings()  # default caps: 100 connections per address
-    s.limits.header_timeout = 3
+    s.limits.header_timeout = 5
     async with guarded(tmp_path, s) as r:
         gate = asyncio.Semaphore(400)
 
@@ -182,22 +183,27 @@ async def test_3000_slow_connections_from_one_address_are_capped(tmp_path: Path)
                 return reader, writer
 
         socks = await asyncio.gather(*(slowloris() for _ in range(3000)))
-        await until(lambda: caps(r).rejected["per_address"] >= 2900)
-        assert caps(r).connections[ONE] == 100
+        await until(lambda: caps(r).accepted + caps(r).rejected["per_address"] == 3000)
+        # At most 100 at once; on a loaded machine a few counted ones may already have timed
+        # out (5 s) while the rest were still connecting, freeing their slots.
+        assert caps(r).connections[ONE] <= 100
+        assert caps(r).rejected["per_address"] >= 2800
         async with session(SECOND) as second:
             started = time.monotonic()
             async with second.get(r.url + "/api/v1/disruptions") as resp:
                 assert resp.status == 200
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0  # a loaded 2-core CI box; typically ~10 ms
             async with second.get(r.url + "/metrics") as resp:
                 text = await resp.text()
         assert metric(text, 'travelinfo_limit{limit="connections_per_ip"}') == 100
-        assert metric(text, 'travelinfo_limit{limit="header_timeout_seconds"}') == 3
-        assert metric(text, "travelinfo_connections_max_per_address") == 100
-        assert metric(text, 'travelinfo_connections_rejected_total{reason="per_address"}') == 2900
+        assert metric(text, 'travelinfo_limit{limit="header_timeout_seconds"}') == 5
+        assert metric(text, "travelinfo_connections_max_per_address") <= 100
+        refused = metric(text, 'travelinfo_connections_rejected_total{reason="per_address"}')
+        assert refused == caps(r).rejected["per_address"] >= 2800
+        assert metric(text, "travelinfo_connections_accepted_total") == caps(r).accepted
         # Every slow socket is closed by the server: the refused ones within a second, the
         # counted ones at the header timeout.
-        closed = await asyncio.gather(*(closed_by_server(rd, 8) for rd, _ in socks))
+        closed = await asyncio.gather(*(closed_by_server(rd, 12) for rd, _ in socks))
         assert all(closed)
         for _, writer in socks:
             writer.close()
@@ -227,7 +233,7 @@ async def test_1000_sse_streams_from_one_address_are_capped(tmp_path: Path) -> N
         async with second.get(r.url + "/api/v1/stream") as other:
             assert other.status == 200
             assert await other.content.readline() == b"retry: 3000\n"
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0  # a loaded 2-core CI box; typically ~10 ms
             async with second.get(r.url + "/metrics") as resp:
                 text = await resp.text()
         assert metric(text, "travelinfo_streams_open") == 21
@@ -239,3 +245,58 @@ async def test_1000_sse_streams_from_one_address_are_capped(tmp_path: Path) -> N
         for resp in responses:
             resp.close()
         await until(lambda: caps(r).total_streams == 0)
+
+
+async def test_idle_keepalive_connection_and_slow_body_are_cut(tmp_path: Path) -> None:
+    s = Settings()
+    s.limits.idle_timeout = 0.3
+    s.limits.body_timeout = 0.3
+    s.api.rate_per_ip = 0
+    async with guarded(tmp_path, s) as r:
+        _, token = await create_key(r.store, "ops", ["notices:write"], "ops")
+        reader, writer = await connect(r, ONE)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert await closed_by_server(reader, 3)  # idle after its response
+        assert 0.2 < time.monotonic() - started < 2
+        # Headers on time, then a body that never completes: 408 JSON, not a held connection.
+        reader, writer = await connect(r, ONE)
+        writer.write(
+            b"POST /api/v1/notices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: 1000\r\n\r\n".encode()
+            + b'{"upstream_id": '
+        )
+        data = await asyncio.wait_for(reader.read(), 5)
+        assert data.startswith(b"HTTP/1.1 408"), data[:100]
+        assert b'"error": "request body not received within 0.3 s"' in data
+
+
+def test_max_connections_is_held_under_the_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1000, hard))
+        # The soft limit is raised towards what the cap needs (the hard limit here is 20000).
+        assert fd_capped(12000) == min(12000, hard - FD_RESERVE)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(12000 + FD_RESERVE, hard)
+        if hard != resource.RLIM_INFINITY:
+            assert fd_capped(hard) == hard - FD_RESERVE  # cannot go past the hard limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_default_caps_let_a_thousand_distinct_clients_in_at_once(tmp_path: Path) -> None:
+    s = Settings()  # the defaults: a per-address cap must not turn away distinct clients
+    s.api.rate_per_ip = 0
+    async with guarded(tmp_path, s) as r:
+        sources = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(1000)]
+        socks = await asyncio.gather(*(connect(r, src) for src in sources))
+        await until(lambda: caps(r).total == 1000)
+        assert len(caps(r).connections) == 1000
+        for _, writer in socks:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = await asyncio.gather(*(asyncio.wait_for(rd.read(), 10) for rd, _ in socks))
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers)
+        for _, writer in socks:
+            writer.close()
+        assert sum(caps(r).rejected.values()) == 0

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 FD_RESERVE = 256  # descriptors kept for the store, upstream requests, logs and the listen socket
 REJECTED_HEADER_TIMEOUT = 1.0  # a connection already refused gets this long to send its request
+LINGER = 1.0
 REASONS = ("per_address", "global", "streams_per_address", "header_timeout")
 
 
@@ -56,6 +57,7 @@ class ConnectionLimits:
         self.streams: Counter[str] = Counter()
         self.total = 0
         self.total_streams = 0
+        self.accepted = 0  # connections counted since start
         self.rejected: Counter[str] = Counter()
 
     def open_connection(self, addr: str) -> TooMany | None:
@@ -69,6 +71,7 @@ class ConnectionLimits:
             return TooMany(429, "per_address", f"too many open connections from this address (limit {per})")
         self.connections[addr] += 1
         self.total += 1
+        self.accepted += 1
         return None
 
     def close_connection(self, addr: str) -> None:
@@ -139,6 +142,9 @@ class ConnectionLimits:
         )
         for reason in REASONS:
             rejected.labels(reason).inc(self.rejected[reason])
+        PromCounter(
+            "travelinfo_connections_accepted", "Connections accepted under the caps", registry=registry
+        ).inc(self.accepted)
 
 
 def _most(counts: Counter[str]) -> int:
@@ -296,6 +302,9 @@ def make_runner(app: web.Application, **kwargs: Any) -> GuardedRunner:
     """The runner `travelinfo run`/`web` serve with: caps, header timeout, idle timeout."""
     settings = _settings(app)
     kwargs.setdefault("keepalive_timeout", settings.idle_timeout)
+    # After an early answer (413, 408) aiohttp drains the unread body this long (default 10 s):
+    # long enough for the client to read the answer, too short to hold a trickling upload.
+    kwargs.setdefault("lingering_time", LINGER)
     return GuardedRunner(app, **kwargs)
 
 
