@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
+from travelinfo.textsafe import json_line, printable
 
 log = logging.getLogger("travelinfo")
 
@@ -69,20 +70,19 @@ def setup_logging(level: str = "INFO") -> None:
 
 async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> None:
     """Run the app for `roles` until SIGTERM/SIGINT; shut down within about a second."""
-    from aiohttp import web
-
     from travelinfo.app import create_app
+    from travelinfo.limits import make_runner, start_site
 
     app = create_app(settings, roles=roles)
-    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    # Connection caps, header read and idle timeouts live in the runner (travelinfo.limits).
+    runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runner.setup()
     if http:
-        site = web.TCPSite(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
-        await site.start()
+        await start_site(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
         log.info(
             "serving %s on http://%s:%d (store %s, roles %s)",
             "travelinfo",
@@ -199,9 +199,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: {exc}") from None
     out = sys.stdout
     for d in batch.items:
-        out.write(d.dumps() + "\n")
+        out.write(json_line(d.dumps()) + "\n")  # upstream text: no raw C1 or bidi controls
     for note in batch.notes:
-        print(f"travelinfo: note: {args.file}: {note}", file=sys.stderr)
+        print(printable(f"travelinfo: note: {args.file}: {note}"), file=sys.stderr)
     if not batch.items and not batch.notes:
         print(f"travelinfo: note: {args.file}: no disruptions in this payload", file=sys.stderr)
     if batch.ended:
@@ -251,7 +251,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     elif args.keys_command == "list":
         for key in _with_store(args, keys.list_keys):
             state = "revoked" if key.revoked else "active"
-            print(f"{key.id}\t{key.name}\t{key.org or '-'}\t{','.join(key.scopes)}\t{key.created}\t{state}")
+            fields = (key.id, key.name, key.org or "-", ",".join(key.scopes), key.created, state)
+            print("\t".join(printable(str(f)) for f in fields))
     else:
         if not _with_store(args, lambda st: keys.revoke_key(st, args.id)):
             raise CliError(f"no key with id {args.id}")
@@ -357,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"travelinfo: error: {exc}", file=sys.stderr)
+        print(printable(f"travelinfo: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

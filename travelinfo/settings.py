@@ -109,6 +109,26 @@ class PushSettings:
 
 
 @dataclass
+class LimitSettings:
+    max_connections: int = setting(
+        12000, "Open connections allowed in total (held under the open-file limit); beyond: 503. 0: no limit."
+    )
+    connections_per_ip: int = setting(
+        100, "Open connections allowed per client address; beyond: 429. 0: no limit."
+    )
+    streams_per_ip: int = setting(
+        20, "Concurrent SSE/WebSocket streams per client address; beyond: 429. 0: no limit."
+    )
+    header_timeout: float = setting(
+        10, "A connection that has not sent a request's complete headers within this is closed.", "duration"
+    )
+    idle_timeout: float = setting(60, "An idle keep-alive connection is closed after this.", "duration")
+    body_timeout: float = setting(30, "A request body not received within this is refused (408).", "duration")
+    retry_after: int = setting(5, "`Retry-After` seconds sent with a 429/503 from these limits.")
+    backlog: int = setting(1024, "Listen backlog of the web server socket.")
+
+
+@dataclass
 class WebhookSettings:
     allow_hosts: list[str] = setting(
         [],
@@ -216,6 +236,7 @@ class Settings:
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     bot: BotSettings = field(default_factory=BotSettings)
     sources: list[SourceConfig] = field(default_factory=list)
