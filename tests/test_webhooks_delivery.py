@@ -93,7 +93,8 @@ async def test_signed_in_order_and_filtered(kind: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_receiver_down_then_back_gets_everything_in_order(kind: str, tmp_path: Path) -> None:
-    settings, prefix = settings_for(kind, tmp_path)
+    # A high threshold keeps it "retrying" (below it) instead of racing the switch to "failing".
+    settings, prefix = settings_for(kind, tmp_path, failure_threshold=1000)
     down_until = time.monotonic() + 1.0
 
     async def flaky(_request: web.Request, _r: Receiver) -> web.StreamResponse:
