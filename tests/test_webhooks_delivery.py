@@ -7,9 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,6 +16,7 @@ from webhookutil import (
     Receiver,
     auth,
     cleanup_redis,
+    documented_verify,
     events,
     make_key,
     receiver,
@@ -28,15 +27,6 @@ from webhookutil import (
 )
 
 BOTH = frozenset({"web", "deliver"})
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
-
-
-def documented_verify() -> Callable[..., bool]:
-    """The `verify` function exactly as docs/webhooks.md shows it to receivers."""
-    snippet = DOCS.read_text().split("```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict[str, Any] = {}
-    exec(compile(snippet, str(DOCS), "exec"), namespace)
-    return namespace["verify"]  # type: ignore[no-any-return]
 
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
