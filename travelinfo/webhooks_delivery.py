@@ -83,7 +83,8 @@ class SubscriptionWorker:
                 # Progress is in the store (cursor, group): a retry resumes after the last saved event.
                 self.store_failures += 1
                 self.engine.health.failed(f"delivering webhook {self.id}", exc)
-                await wait(self.stop, retry_delay(self.store_failures, self.engine.refresh))
+                self.wake.clear()  # set by a stop, new changes, or the engine seeing the store back
+                await wait(self.wake, retry_delay(self.store_failures, self.engine.refresh))
 
     async def _serve(self) -> None:
         engine, store = self.engine, self.engine.store
@@ -246,6 +247,7 @@ class DeliveryEngine:
                     continue
                 if failures:
                     self.health.ok()
+                    self.notify()  # workers waiting out the outage retry now
                 failures = 0
                 await wait(self._poke, self.refresh)
         finally:
