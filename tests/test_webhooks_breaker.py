@@ -239,3 +239,36 @@ def test_retry_after_is_honoured_up_to_max_age() -> None:
     assert breaker.label == "active" and breaker.pause(0.0) == 0
     breaker.dead_letter()  # one refused event (a 4xx) is failing too, until the next success
     assert breaker.label == "failing" and state["dead_letters"] == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_restarts_keep_the_backoff(kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A hurried operator restarting the deliverer in a loop must not reset the backoff."""
+    caplog.set_level(logging.INFO, logger=LOG)
+    settings, prefix = settings_for(kind, tmp_path, backoff_base=0.2, backoff_max=2.0, failure_threshold=3)
+    async with (
+        cleanup_redis(prefix),
+        receiver(b=always_500) as rx,
+        running(settings, frozenset({"web"})) as web_app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(web_app.store, ["webhooks"])
+        sub = await register(http, web_app.url, token, rx.url("/b"))
+        await events(web_app.store, 1, "stuck")
+        async with running(settings, frozenset({"deliver"})):
+            await until(lambda: len(rx.hits) >= 4, what="four failed requests")
+        hits = len(rx.hits)
+        state = await web_app.store.get_record("webhook_state", sub["id"])
+        assert state is not None and state["state"] == "failing"
+        assert state["failures"] in (hits - 1, hits)  # a request cut off by the stop is not counted
+        resume_at = float(state["next_attempt"]) - time.time() + time.monotonic()
+        assert resume_at > time.monotonic() + 0.2  # the 4th failure's backoff is still running
+        for _ in range(3):  # restart, restart, restart
+            async with running(settings, frozenset({"deliver"})):
+                await asyncio.sleep(0.05)
+        async with running(settings, frozenset({"deliver"})):
+            await until(lambda: len(rx.hits) > hits, timeout=5, what="the next request after the backoff")
+        assert rx.hits[hits].at >= resume_at - 0.01  # not one request before the saved time
+        view = await _view(http, web_app.url, token, sub["id"])
+        assert view["state"] == "failing" and view["consecutive_failures"] >= len(rx.hits) - 1
+    assert _warnings(caplog, sub["id"], "failing after") == 1  # not again after each restart

@@ -131,7 +131,8 @@ class SubscriptionWorker:
                 dirty = not sent
                 if sent:  # a sent event's cursor is saved at once; skipped ones once per page
                     await store.put_record(STATE, self.id, state)
-            if dirty:
+            # Stopped mid-page: the subscription may have been deleted; do not recreate its state.
+            if dirty and (not self.stop.is_set() or await store.get_record(KIND, self.id)):
                 await store.put_record(STATE, self.id, state)
             if not changes:
                 await wait(self.wake, engine.poll)
@@ -258,10 +259,14 @@ class DeliveryEngine:
         store, now = self.store, time.time()
         await store.put_record(ENGINES, self.holder, {"holder": self.holder, "seen": now})
         alive = sorted(
-            {r["holder"] for r in await store.list_records(ENGINES) if now - r["seen"] < self.lease_ttl}
+            {
+                str(r["holder"])
+                for r in await store.list_records(ENGINES)
+                if "holder" in r and now - float(r.get("seen") or 0) < self.lease_ttl
+            }
             | {self.holder}
-        )
-        subs = sorted(r["id"] for r in await store.list_records(KIND))
+        )  # a malformed heartbeat is ignored: it must not stop every engine
+        subs = sorted(str(r["id"]) for r in await store.list_records(KIND) if r.get("id"))
         # Round-robin over the sorted ids: every engine computes the same balanced split.
         mine = {sid for i, sid in enumerate(subs) if alive[i % len(alive)] == self.holder}
         for sid, (worker, task) in list(self.workers.items()):
