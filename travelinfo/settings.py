@@ -137,7 +137,10 @@ class WebhookSettings:
     max_age: float = setting(86400, "How long a delivery is retried before dead-lettering.", "duration")
     timeout: float = setting(10, "Per-delivery request timeout.", "duration")
     backoff_base: float = setting(2, "First retry delay of a failed delivery.", "duration")
-    backoff_max: float = setting(600, "Longest delay between delivery retries.", "duration")
+    backoff_max: float = setting(
+        300, "Longest delay between requests to a failing receiver (its backoff cap).", "duration"
+    )
+    failure_threshold: int = setting(5, "Failed requests in a row after which a webhook is `failing`.")
 
 
 @dataclass

@@ -209,6 +209,32 @@ SCHEMAS: J = {
             "parameter": {"type": "string", "description": "The offending query parameter (400)."},
         },
     },
-    "Webhook": {**PERMISSIVE, "description": "A webhook subscription (see docs/webhooks.md)."},
+    "Webhook": {
+        **PERMISSIVE,
+        "description": "A webhook subscription (see docs/webhooks.md).",
+        "properties": {
+            "state": {
+                "type": "string",
+                "enum": ["active", "retrying", "failing"],
+                "description": (
+                    "`retrying`: the last request failed; `failing`: `webhooks.failure_threshold` "
+                    "failed requests in a row or an event dead-lettered since the last success."
+                ),
+            },
+        },
+    },
+    "WebhookPing": {
+        "type": "object",
+        "required": ["id", "url", "event_id", "ok", "status", "error", "elapsed"],
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "event_id": {"type": "string", "description": "`X-Travelinfo-Event-Id` of the ping"},
+            "ok": {"type": "boolean", "description": "The receiver answered 2xx."},
+            "status": {"type": ["integer", "null"], "description": "Its HTTP status, if it answered."},
+            "error": {"type": ["string", "null"], "description": "What went wrong, if anything."},
+            "elapsed": {"type": "number", "description": "Seconds the ping took."},
+        },
+    },
     "Notice": {**PERMISSIVE, "description": "An operator's notice (see docs/notices.md)."},
 }
