@@ -18,8 +18,9 @@ class _GeoError(ValueError):
 class _GeoCheck:
     """Walks one geometry: RFC 7946 shapes, WGS 84 ranges, closed rings, bounded size."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_positions: int = MAX_POSITIONS) -> None:
         self.positions = 0
+        self.max_positions = max_positions
 
     def position(self, value: Any, where: str) -> None:
         if not isinstance(value, list) or len(value) not in (2, 3):
@@ -33,8 +34,8 @@ class _GeoCheck:
         if not -90 <= lat <= 90:
             raise _GeoError(f"{where}: latitude {lat} outside -90..90")
         self.positions += 1
-        if self.positions > MAX_POSITIONS:
-            raise _GeoError(f"more than {MAX_POSITIONS} positions")
+        if self.positions > self.max_positions:
+            raise _GeoError(f"more than {self.max_positions} positions")
 
     def array(self, value: Any, where: str, minimum: int, what: str) -> list[Any]:
         if not isinstance(value, list):
@@ -97,11 +98,14 @@ class _GeoCheck:
         return {"type": kind, "coordinates": coords}
 
 
-def check_geometry(value: Any) -> dict[str, Any] | None:
-    """The geometry if it is valid RFC 7946 GeoJSON in WGS 84 (None stays None); else ValueError."""
+def check_geometry(value: Any, max_positions: int = MAX_POSITIONS) -> dict[str, Any] | None:
+    """The geometry if it is valid RFC 7946 GeoJSON in WGS 84 (None stays None); else ValueError.
+
+    Notices use the default cap; parsers (travelinfo.parsers.vet) pass their own.
+    """
     if value is None:
         return None
     try:
-        return _GeoCheck().geometry(value, "", 0)
+        return _GeoCheck(max_positions).geometry(value, "", 0)
     except _GeoError as exc:
         raise ValueError(f"invalid GeoJSON: {exc}") from None

@@ -242,7 +242,7 @@ def decode(data: bytes, ctx: ParseContext) -> Any:
     return msg
 
 
-@register("gtfsrt")
+@register("gtfsrt", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """GTFS-RT FeedMessage bytes -> Batch of alerts (FULL_DATASET is a full snapshot)."""
     msg = decode(data, ctx)

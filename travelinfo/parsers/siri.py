@@ -339,7 +339,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     )
 
 
-@register("siri-sx")
+@register("siri-sx", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """SIRI `ServiceDelivery`/`SituationExchangeDelivery` bytes -> Batch of situations."""
     items: list[Disruption] = []
