@@ -387,8 +387,15 @@ class Batch:
 # C0 and C1 controls except tab and newline, DEL, and the bidi embeddings, overrides and
 # isolates (U+202A-U+202E, U+2066-U+2069) that can make stored text display reversed.
 _UNSAFE_CHARS = dict.fromkeys(
-    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20), *range(0x7F, 0xA0)]
-    + [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    [
+        *range(0x00, 0x09),
+        0x0B,
+        0x0C,
+        *range(0x0D, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
 )
 
 

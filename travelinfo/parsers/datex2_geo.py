@@ -15,7 +15,11 @@ Coord = list[float]
 # Containers whose children are separate places (v2 groups/itineraries, v3 LocationGroupByList).
 _GROUP_CHILDREN = frozenset({"locationContainedInGroup", "locationContainedInItinerary"})
 _DISPLAY = frozenset({"locationForDisplay", "coordinatesForDisplay"})
-_SRS_CODE = re.compile(r"(\d{4,5})\s*$")
+_SRS_CODE = re.compile(r"(\d{4,5})\s{0,8}$")
+MAX_NUMBERS = 100_000  # numbers in one GML coordinate list (50,000 positions)
+# UTM coordinates beyond these are not on Earth: refused before any trigonometry overflows.
+_EASTING = (-1_000_000.0, 2_000_000.0)
+_NORTHING = (-10_000_000.0, 20_000_000.0)
 _NUMBER_SPLIT = re.compile(r"[\s,]+")
 
 # GRS80 (ETRS89) and WGS 84 differ by well under a metre here; one ellipsoid serves both.
@@ -52,7 +56,8 @@ def utm_to_lonlat(easting: float, northing: float, zone: int, south: bool = Fals
 
 def srs_kind(srs: str | None) -> tuple[str, int, bool] | None:
     """How to read a GML srsName: ("latlon"|"lonlat"|"utm", zone, south); None when unsupported."""
-    if not srs or not srs.strip():
+    srs = (srs or "")[:200]
+    if not srs.strip():
         # DATEX v3 GML defaults to WGS 84 with EPSG:4326 axis order (latitude first).
         return ("latlon", 0, False)
     if "CRS84" in srs.upper():
@@ -85,18 +90,28 @@ def gml_coords(text: str, srs: str | None, dim: int = 2) -> list[Coord] | None:
     kind = srs_kind(srs)
     if kind is None:
         return None
+    if text.count(" ") + text.count(",") + text.count("\n") > 2 * MAX_NUMBERS:
+        return None
     try:
         numbers = [float(x) for x in _NUMBER_SPLIT.split(text.strip()) if x]
     except ValueError:
         return None
-    dim = dim if dim in (2, 3) else 2
+    if len(numbers) > MAX_NUMBERS or not all(math.isfinite(n) for n in numbers):
+        return None
+    if dim not in (2, 3):
+        return None
     if not numbers or len(numbers) % dim:
         return None
     out: list[Coord] = []
     for i in range(0, len(numbers), dim):
         first, second = numbers[i], numbers[i + 1]
         if kind[0] == "utm":
-            coord = utm_to_lonlat(first, second, kind[1], kind[2])
+            if not (_EASTING[0] <= first <= _EASTING[1] and _NORTHING[0] <= second <= _NORTHING[1]):
+                return None
+            try:
+                coord = utm_to_lonlat(first, second, kind[1], kind[2])
+            except (ValueError, OverflowError):
+                return None
         elif kind[0] == "lonlat":
             coord = [first, second]
         else:
@@ -111,10 +126,10 @@ def _pair(lat: str | None, lon: str | None) -> Coord | None:
     if lat is None or lon is None:
         return None
     try:
-        coord = [float(lon), float(lat)]
+        coord = [float(lon[:40]), float(lat[:40])]
     except ValueError:
         return None
-    return coord if _valid(coord) else None
+    return coord if _valid(coord) else None  # NaN fails every comparison, inf is out of range
 
 
 class _Leaf:
@@ -182,11 +197,19 @@ def _gml_context(elem: Any, stop: Any) -> tuple[str | None, str | None, int]:
         srs = srs or node.get("srsName")
         dim = dim or node.get("srsDimension")
         if name.startswith("gml"):
-            return name, srs, int(dim or 2)
+            return name, srs, _dimension(dim)
         if node is stop:
             break
         node = node.getparent()
     return None, None, 2
+
+
+def _dimension(text: str | None) -> int:
+    """srsDimension: 2 or 3; anything else (`abc`, `1e9`) reads as 0, which no list matches."""
+    if not text:
+        return 2
+    text = text.strip()
+    return int(text) if text in ("2", "3") else 0
 
 
 def _closed(ring: list[Coord]) -> list[Coord]:
@@ -194,11 +217,11 @@ def _closed(ring: list[Coord]) -> list[Coord]:
 
 
 def _unique(coords: Iterable[Coord]) -> list[Coord]:
-    out: list[Coord] = []
+    # A set of tuples, not list membership: 40,000 points once took 41 s (issue 12).
+    seen: dict[tuple[float, ...], Coord] = {}
     for c in coords:
-        if c not in out:
-            out.append(c)
-    return out
+        seen.setdefault(tuple(c), c)
+    return list(seen.values())
 
 
 def _xsi_type(elem: Any) -> str:
@@ -228,10 +251,10 @@ def location_geometries(location: Any) -> tuple[list[Geometry], int]:
 
 def combine(geometries: Iterable[Geometry]) -> Geometry | None:
     """One geometry for a situation: the single place, a Multi* of one kind, or a collection."""
-    unique: list[Geometry] = []
+    seen: dict[str, Geometry] = {}
     for geom in geometries:
-        if geom not in unique:
-            unique.append(geom)
+        seen.setdefault(repr(geom), geom)
+    unique = list(seen.values())
     if not unique:
         return None
     if len(unique) == 1:

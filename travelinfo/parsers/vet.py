@@ -125,8 +125,9 @@ class _Vet:
         for key, value in texts.items():
             tag = lang_tag(key)
             if tag is None:
-                self.notes.append(f"{ident}: language {clean_text(key)[:20]!r} is not BCP 47: filed as "
-                                  f"{self.default_lang}")
+                self.notes.append(
+                    f"{ident}: language {clean_text(key)[:20]!r} is not BCP 47: filed as {self.default_lang}"
+                )
                 tag = self.default_lang
             parts.append({tag: _cut(value)})
         return merge_texts(parts)
@@ -190,7 +191,8 @@ class _Vet:
             changes["periods"] = d.periods[:MAX_PERIODS]
         if d.version is not None and clean_text(d.version) != d.version:
             changes["version"] = clean_text(d.version)
-        for name, cap in (("affected", MAX_AFFECTED), ("categories", MAX_CATEGORIES), ("periods", MAX_PERIODS)):
+        caps = (("affected", MAX_AFFECTED), ("categories", MAX_CATEGORIES), ("periods", MAX_PERIODS))
+        for name, cap in caps:
             if len(getattr(d, name)) > cap:
                 self.notes.append(f"{ident}: {len(getattr(d, name))} {name} cut to {cap}")
 
@@ -272,11 +274,10 @@ class Skips:
             self.first = reason
         self.notes.append(f"skipped {reason}")
 
-    def guard(self, what: str, build: Callable[[], T]) -> T | None:
-        """`build()`, or None (counted, with a note) when the item's content is invalid."""
+    def guard(self, what: str, build: Callable[..., T], *args: Any) -> T | None:
+        """`build(*args)`, or None (counted, with a note) when the item's content is invalid."""
         try:
-            return build()
+            return build(*args)
         except ITEM_ERRORS as exc:
             self.add(f"{clean_text(what)[:60]}: {type(exc).__name__}: {clean_text(str(exc))[:120]}")
             return None
-
