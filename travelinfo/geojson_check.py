@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 MAX_POSITIONS = 10_000
@@ -23,7 +24,7 @@ class _GeoCheck:
         self.max_positions = max_positions
 
     def position(self, value: Any, where: str) -> None:
-        if not isinstance(value, list) or len(value) not in (2, 3):
+        if not isinstance(value, list | tuple) or len(value) not in (2, 3):
             raise _GeoError(f"{where}: a position must be [longitude, latitude] (or with altitude)")
         for n in value:
             if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
@@ -37,8 +38,9 @@ class _GeoCheck:
         if self.positions > self.max_positions:
             raise _GeoError(f"more than {self.max_positions} positions")
 
-    def array(self, value: Any, where: str, minimum: int, what: str) -> list[Any]:
-        if not isinstance(value, list):
+    def array(self, value: Any, where: str, minimum: int, what: str) -> Any:
+        # Tuples too: a parsed Disruption keeps its geometry frozen (tuples, read-only mappings).
+        if not isinstance(value, list | tuple):
             raise _GeoError(f"{where}: must be an array of {what}")
         if len(value) < minimum:
             raise _GeoError(f"{where}: needs at least {minimum} {what}")
@@ -57,7 +59,7 @@ class _GeoCheck:
                 raise _GeoError(f"{at}: linear ring is not closed (first and last positions differ)")
 
     def geometry(self, g: Any, where: str, depth: int) -> dict[str, Any]:
-        if not isinstance(g, dict):
+        if not isinstance(g, Mapping):
             raise _GeoError(f"{where or 'geometry'} must be an object")
         kind = g.get("type")
         if kind in ("Feature", "FeatureCollection"):

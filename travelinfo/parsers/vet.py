@@ -132,19 +132,21 @@ class _Vet:
             parts.append({tag: _cut(value)})
         return merge_texts(parts)
 
-    def geometry(self, geometry: Any, ident: str) -> dict[str, Any] | None:
+    def geometry(self, geometry: Any, ident: str) -> tuple[bool, dict[str, Any] | None]:
+        """(changed, geometry): thinned when over MAX_POSITIONS, dropped when invalid."""
         if geometry is None:
-            return None
-        plain = thaw(geometry)
-        count = count_positions(plain)
-        if count > MAX_POSITIONS:
-            plain = thin(plain, math.ceil(count / MAX_POSITIONS))
+            return False, None
+        count = count_positions(geometry)
+        changed = count > MAX_POSITIONS
+        if changed:
+            geometry = thin(thaw(geometry), math.ceil(count / MAX_POSITIONS))
             self.notes.append(f"{ident}: geometry of {count} positions thinned to at most {MAX_POSITIONS}")
         try:
-            return check_geometry(plain, MAX_POSITIONS)
+            check_geometry(geometry, MAX_POSITIONS)  # reads the frozen form as it is
         except ValueError as exc:
             self.notes.append(f"{ident}: geometry dropped: {str(exc)[:120]}")
-            return None
+            return True, None
+        return changed, geometry
 
     def item(self, d: Disruption) -> Disruption | None:
         upstream = clean_text(d.upstream_id).strip()
@@ -164,8 +166,8 @@ class _Vet:
             self.notes.append(f"{ident}: link {clean_text(d.url)[:40]!r} is not an http(s) URL: dropped")
         if url != d.url:
             changes["url"] = url
-        geometry = self.geometry(d.geometry, ident)
-        if geometry != (thaw(d.geometry) if d.geometry is not None else None):
+        changed, geometry = self.geometry(d.geometry, ident)
+        if changed:
             changes["geometry"] = geometry
         self.lists(d, changes, ident)
         if not changes:
@@ -224,17 +226,19 @@ def vet_batch(batch: Batch, default_lang: str = "en") -> Batch:
 
 def count_positions(geometry: Any) -> int:
     """How many positions a (plain) GeoJSON geometry holds; 0 for anything unreadable."""
-    if not isinstance(geometry, dict):
+    if not isinstance(geometry, Mapping):
         return 0
     if geometry.get("type") == "GeometryCollection":
         parts = geometry.get("geometries")
-        return sum(count_positions(g) for g in parts) if isinstance(parts, list) else 0
+        return sum(count_positions(g) for g in parts) if isinstance(parts, list | tuple) else 0
 
     def walk(c: Any) -> int:
-        if not isinstance(c, list) or not c:
+        if not isinstance(c, list | tuple) or not c:
             return 0
-        if not isinstance(c[0], list):
+        if not isinstance(c[0], list | tuple):
             return 1
+        if not isinstance(c[0][0], list | tuple):
+            return len(c)  # a list of positions: no need to visit each
         return sum(walk(x) for x in c)
 
     return walk(geometry.get("coordinates"))
