@@ -37,7 +37,7 @@ FOLDERS = {
 SUFFIX = {"datex2": ".xml", "gtfsrt": ".pb", "siri-sx": ".xml", "navtex": ".html", "cap": ".xml"}
 MAX_FILE = 400_000
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 # Snippets a hostile upstream would put anywhere: numbers that overflow, links that run
 # code, characters that reverse text, declarations that load files.
