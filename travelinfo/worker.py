@@ -40,14 +40,14 @@ class ReferenceData:
         if not self.location:
             return
         try:
-            from travelinfo.gtfs_static import load_gtfs
+            from travelinfo.gtfs_static import load_gtfs, read_capped
         except ImportError:  # pragma: no cover - the module ships with the package
             return
         try:
             if self.location.startswith(("http://", "https://")):
                 async with self.session.get(self.location, timeout=aiohttp.ClientTimeout(total=120)) as r:
                     r.raise_for_status()
-                    data = await r.read()
+                    data = await read_capped(r.content.iter_chunked(64 * 1024))  # size-capped
                 with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as f:
                     f.write(data)
                 try:
