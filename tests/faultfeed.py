@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ENTRY = """<entry>
@@ -12,7 +13,7 @@ ENTRY = """<entry>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
 <identifier>{ident}</identifier>
 <sender>faults@example.test</sender>
-<sent>2026-11-25T16:{minute:02d}:00+01:00</sent>
+<sent>{sent}</sent>
 <status>Actual</status>
 <msgType>{kind}</msgType>
 <scope>Public</scope>
@@ -35,8 +36,11 @@ ENTRY = """<entry>
 
 def feed(step: int) -> str:
     """Two alerts: one steady, one whose text says which step this is (an update per poll)."""
-    steady = ENTRY.format(ident="FAULT-STEADY", headline="Avstängd väg", minute=0, kind="Alert")
-    moving = ENTRY.format(ident="FAULT-MOVING", headline=f"Läget steg {step}", minute=step % 60, kind="Alert")
+    base = datetime(2026, 11, 25, 16, 0, tzinfo=timezone(timedelta(hours=1)))
+    # Each step is sent a minute later: a newer version, so every poll is a real update.
+    sent = (base + timedelta(minutes=step)).isoformat()
+    steady = ENTRY.format(ident="FAULT-STEADY", headline="Avstängd väg", sent=base.isoformat(), kind="Alert")
+    moving = ENTRY.format(ident="FAULT-MOVING", headline=f"Läget steg {step}", sent=sent, kind="Alert")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="sv">\n'
