@@ -134,12 +134,18 @@ async def test_the_hub_resets_its_clients_when_the_store_lost_its_data(server: R
         assert first and first == await store.epoch(), "stable while the data is there"
         now = datetime.now(UTC)
         await store.apply(batch([item("a", now)], now))
-        await asyncio.wait_for(sub.queue.get(), 5)
+        seen = (await asyncio.wait_for(sub.queue.get(), 5)).seq
         assert not sub.reset.is_set()
         server.stop(keep_data=False)
         server.start()  # empty
         await wait_for(sub.reset.is_set, 10, "a reset after Redis restarted empty")
         assert await store.epoch() != first
+        # A client resuming from a position of the lost log is told to reset, even once the
+        # new log has entries numbered after it (stream ids are times).
+        later = datetime.now(UTC)
+        await store.apply(batch([item("b", later)], later))
+        assert (await store.changes_since(seen)).reset
+        assert not (await store.changes_since(await store.last_seq())).reset
         assert not task.done()
     finally:
         task.cancel()
