@@ -68,9 +68,10 @@ def setup_logging(level: str = "INFO") -> None:
 # -- serving ------------------------------------------------------------------------------------
 
 
-async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> None:
-    """Run the app for `roles` until SIGTERM/SIGINT; shut down within about a second."""
-    from travelinfo.app import create_app
+async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> int:
+    """Run the app for `roles` until SIGTERM/SIGINT (exit status 0) or until a background task
+    dies (logged; 1, so a supervisor restarts the process); shut down within about a second."""
+    from travelinfo.app import FAILED, create_app
     from travelinfo.limits import make_runner, start_site
 
     app = create_app(settings, roles=roles)
@@ -93,9 +94,14 @@ async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True)
         )
     else:
         log.info("running %s (store %s)", ",".join(sorted(roles)), _safe_store(settings))
-    await stop.wait()
-    log.info("shutting down")
+    failed = app[FAILED]
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(failed.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for w in waits:
+        w.cancel()
+    log.info("shutting down" if not failed.is_set() else "shutting down after a background task died")
     await asyncio.wait_for(runner.cleanup(), 5)
+    return 1 if failed.is_set() else 0
 
 
 def _safe_store(settings: Settings) -> str:
@@ -114,18 +120,18 @@ def roles_for_run(settings: Settings) -> frozenset[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    run_async(serve(settings, roles_for_run(settings)))
-    return 0
+    code: int = run_async(serve(settings, roles_for_run(settings)))
+    return code
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    run_async(serve(_settings(args), frozenset({"web"})))
-    return 0
+    code: int = run_async(serve(_settings(args), frozenset({"web"})))
+    return code
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    run_async(serve(_settings(args), frozenset({"worker"}), http=False))
-    return 0
+    code: int = run_async(serve(_settings(args), frozenset({"worker"}), http=False))
+    return code
 
 
 # -- check-config -------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ async def readyz(request: web.Request) -> web.Response:
             return json_response({"ready": False, "reason": "no collection done yet"}, 503)
     if worker is not None and sched is None:
         return json_response({"ready": False, "reason": "waiting for the collector lock"}, 503)
+    if worker is not None and not worker.collecting:
+        return json_response({"ready": False, "reason": "the worker is not collecting"}, 503)
     return json_response({"ready": True})
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from travelinfo.backoff import Backoff, is_store_error
 from travelinfo.collectors.base import AuthError, Collector, UpstreamError
 from travelinfo.guard import ACCEPT_KIND, check_snapshot, confirmed
 from travelinfo.model import Batch
@@ -292,11 +293,16 @@ class Scheduler:
         self.first_round.set()
 
     async def _expire_loop(self) -> None:
+        backoff = Backoff("expiry sweep", log, cap=self.expire_interval)
         while True:
             try:
                 await self.store.expire(self.clock())
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("expiry sweep failed; retrying next round")
+            except Exception as exc:
+                if not is_store_error(exc) and not backoff.failing:  # a bug: keep its traceback
+                    log.exception("expiry sweep failed; retrying next round")
+                await asyncio.sleep(backoff.failed(exc))  # logged once per outage
+                continue
+            backoff.succeeded()
             await asyncio.sleep(self.expire_interval)

@@ -80,7 +80,9 @@ class SchedulerSettings:
     backoff_max: float = setting(900, "Longest wait between retries of a failing source.", "duration")
     jitter: float = setting(0.1, "Random share of the interval added to the first poll.")
     lock_ttl: float = setting(
-        30, "Expiry of the Redis leader lock of a worker (taken over after this).", "duration"
+        10,
+        "Expiry of the leader lock of a worker (renewed every third of it; taken over after it).",
+        "duration",
     )
 
 

@@ -326,8 +326,8 @@ def setup(app: web.Application) -> None:
 def cmd_deliver(args: argparse.Namespace) -> int:
     from travelinfo import cli
 
-    cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
-    return 0
+    code: int = cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
+    return code
 
 
 def add_commands(subparsers: Any) -> None:

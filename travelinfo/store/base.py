@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +80,7 @@ from travelinfo.store.query import (  # noqa: E402
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BOOT",
     "Change",
     "ChangesPage",
     "DecodedCache",
@@ -89,7 +93,9 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "end_item",
+    "holder_gone",
     "list_health",
+    "lock_holder",
     "next_transition",
     "parse_seq_int",
     "plan_apply",
@@ -211,6 +217,11 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> str: ...
+    async def epoch(self) -> str:
+        """The id of this store's data, made with it: it changes when the data was lost or
+        replaced (Redis restarted empty, a new file), and with it every seq's meaning."""
+        ...
+
     async def last_change_at(self) -> datetime | None:
         """When the newest event still in the change log happened (None: empty log)."""
         ...
@@ -249,6 +260,33 @@ async def list_health(store: Store) -> list[SourceHealth]:
         except (KeyError, ModelError, ValueError):
             continue
     return sorted(out, key=lambda h: h.source)
+
+
+# One token per process start: a lock holder id naming this host and pid but another token
+# is from an earlier run of a process that had the same pid (containers: pid 1 every time).
+BOOT = uuid.uuid4().hex[:8]
+
+
+def lock_holder() -> str:
+    """A lock holder id `host:pid:boot:nonce` that lets a store see whether its holder is gone."""
+    return f"{socket.gethostname()}:{os.getpid()}:{BOOT}:{uuid.uuid4().hex[:6]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when `holder` (host:pid:...) names a process of this host that no longer runs."""
+    parts = holder.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return len(parts) == 4 and parts[2] != BOOT
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def parse_seq_int(seq: str | None) -> int:

@@ -22,6 +22,7 @@ from travelinfo.store.base import (
     DecodedCache,
     Query,
     end_item,
+    holder_gone,
     next_transition,
     parse_seq_int,
     plan_apply,
@@ -303,6 +304,10 @@ class SqliteStore:
         self._last_seq = max(self._last_seq, await self._read(sql.max_seq))
         return str(self._last_seq)
 
+    async def epoch(self) -> str:
+        row = await self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone())
+        return str(row[0]) if row else ""
+
     async def last_change_at(self) -> datetime | None:
         row = await self._read(lambda c: c.execute("SELECT MAX(at) FROM log").fetchone())
         return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
@@ -385,6 +390,10 @@ class SqliteStore:
             now = time.time()
             conn = self._w
             conn.execute("DELETE FROM locks WHERE name = ? AND expires < ?", (name, now))
+            row = conn.execute("SELECT holder FROM locks WHERE name = ?", (name,)).fetchone()
+            if row and row[0] != holder and holder_gone(row[0]):
+                # Its holder was killed (kill -9, a crash): no reason to wait out the expiry.
+                conn.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, row[0]))
             conn.execute(
                 "INSERT OR IGNORE INTO locks(name, holder, expires) VALUES (?, ?, ?)",
                 (name, holder, now + ttl),
