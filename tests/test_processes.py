@@ -115,24 +115,33 @@ async def test_worker_events_reach_a_web_reader_in_order_exactly_once(
     assert not sub.reset.is_set()
 
 
+def wait_log(path: Path, text: str, timeout: float) -> bool:
+    """Wait until `text` appears in a process's log (start-up is slow on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_one_leader_polls_and_another_takes_over(tmp_path: Path, redis_prefix: str) -> None:
     cfg = write_config(tmp_path, f"{REDIS_URL}?prefix={redis_prefix}", interval="5s", lock_ttl="1s")
-    a = start(cfg, "worker", log=tmp_path / "a.log")
-    time.sleep(1.5)
-    b = start(cfg, "worker", log=tmp_path / "b.log")
+    a_path, b_path = tmp_path / "a.log", tmp_path / "b.log"
+    a = start(cfg, "worker", log=a_path)
+    b = None
     try:
-        time.sleep(2.0)
-        a_log, b_log = (tmp_path / "a.log").read_text(), (tmp_path / "b.log").read_text()
-        assert "polling 1 source(s)" in a_log and "polling" not in b_log, (a_log, b_log)
+        assert wait_log(a_path, "polling 1 source(s)", 30), a_path.read_text()
+        b = start(cfg, "worker", log=b_path)
+        assert wait_log(b_path, "running worker", 30), b_path.read_text()
+        time.sleep(1.0)  # a lock_ttl: B tried the lock at least once and stands by
+        assert "polling" not in b_path.read_text(), b_path.read_text()
         a.kill()  # dies without releasing: B takes over once the lock expires
         a.wait()
-        deadline = time.monotonic() + 6
-        while "polling 1 source(s)" not in (tmp_path / "b.log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "polling 1 source(s)" in (tmp_path / "b.log").read_text()
+        assert wait_log(b_path, "polling 1 source(s)", 6), b_path.read_text()
     finally:
         for p in (a, b):
-            if p.poll() is None:
+            if p is not None and p.poll() is None:
                 stop(p)
 
 

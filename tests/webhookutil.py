@@ -23,6 +23,16 @@ from travelinfo.config import Settings
 from travelinfo.publishers.webhooks import ENGINE
 from travelinfo.store.base import Change, Store
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
+
+
+def documented_verify() -> Callable[..., bool]:
+    """The `verify` function exactly as docs/webhooks.md shows it to receivers."""
+    snippet = DOCS.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, str(DOCS), "exec"), namespace)
+    return namespace["verify"]  # type: ignore[no-any-return]
+
 
 def settings_for(kind: str, tmp_path: Path, **webhooks: Any) -> tuple[Settings, str]:
     """Settings on a fresh store of `kind` with tiny backoff values; returns them and the Redis prefix."""

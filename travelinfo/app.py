@@ -16,6 +16,7 @@ from travelinfo.collectors import parse_pool
 from travelinfo.config import Settings
 from travelinfo.http import RenderCache, errors_middleware
 from travelinfo.hub import ChangeHub
+from travelinfo.stale import STALE, StaleCache
 from travelinfo.store import make_store
 from travelinfo.store.base import Store
 from travelinfo.worker import Worker
@@ -29,6 +30,9 @@ HUB = web.AppKey("hub", ChangeHub)
 CACHE = web.AppKey("cache", RenderCache)
 ROLES = web.AppKey("roles", frozenset)
 WORKER = web.AppKey("worker", Worker)
+# Set when a background task died of an error: `travelinfo run/web/worker` then exit non-zero
+# so a supervisor restarts them (store faults are retried inside the tasks; this is for bugs).
+FAILED = web.AppKey("failed", asyncio.Event)
 
 # Built-in publishers register exactly as an extension would: a module with `setup(app)`.
 PUBLISHERS = [
@@ -50,13 +54,32 @@ def _background(
     """A cleanup_ctx that runs a coroutine for the app's lifetime and cancels it at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(make(app), name=name)
+        task = start_task(app, name, make(app))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, 1.0)
+        await stop_task(task)
 
     return ctx
+
+
+def start_task(app: web.Application, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run `coro` as a task whose death by an error is logged and fails the process."""
+    task = asyncio.create_task(coro, name=name)
+
+    def done(t: asyncio.Task[None]) -> None:
+        if t.cancelled() or t.exception() is None:
+            return
+        log.critical("background task %s died; the process stops", t.get_name(), exc_info=t.exception())
+        app[FAILED].set()
+
+    task.add_done_callback(done)
+    return task
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel a task started by start_task; its own error was logged when it died."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+        await asyncio.wait_for(task, 1.0)
 
 
 def add_background(
@@ -90,9 +113,13 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store or make_store(settings)
     app[ROLES] = roles
+    app[FAILED] = asyncio.Event()
     app[CACHE] = RenderCache()
+    app[STALE] = StaleCache()
     app[HUB] = ChangeHub(app[STORE])
     app[HUB].on_changes(app[CACHE].invalidate)
+    hub = app[HUB]
+    app[STALE].down = lambda: hub.backoff.failing
     app.cleanup_ctx.append(_resources)
     add_background(app, "hub", lambda a: a[HUB].run())
     if "worker" in roles:
@@ -106,8 +133,6 @@ def create_app(
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     worker = Worker(app[SETTINGS], app[STORE], app[SESSION])
     app[WORKER] = worker
-    task = asyncio.create_task(worker.run(), name="worker")
+    task = start_task(app, "worker", worker.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await asyncio.wait_for(task, 1.0)
+    await stop_task(task)

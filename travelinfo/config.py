@@ -22,6 +22,7 @@ from travelinfo.settings import (
     TYPE_DEFAULTS,
     ApiSettings,
     BotSettings,
+    GuardConfig,
     PushSettings,
     ReferenceSettings,
     SchedulerSettings,
@@ -44,6 +45,7 @@ __all__ = [
     "ApiSettings",
     "BotSettings",
     "ConfigError",
+    "GuardConfig",
     "PushSettings",
     "ReferenceSettings",
     "SchedulerSettings",
@@ -197,6 +199,12 @@ def _load_source(
     src.max_bytes = int(raw.get("max_bytes", sched.max_bytes))
     src.enabled = bool(raw.get("enabled", True))
     src.options = dict(raw.get("options", {}))
+    hosts = raw.get("allow_redirect_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        problems.append(f"{path}.allow_redirect_hosts: must be a list of host names")
+    else:
+        src.allow_redirect_hosts = [h.lower() for h in hosts]
+    src.guard = _load_guard(raw.get("guard", {}), f"{path}.guard", problems)
     for table in ("headers", "params"):
         values = raw.get(table, {})
         if not isinstance(values, dict):
@@ -216,6 +224,24 @@ def _load_source(
                 secrets.register(resolved[k], key=k if table == "params" else None)
         setattr(src, table, resolved)
     return src
+
+
+def _load_guard(raw: Any, path: str, problems: list[str]) -> GuardConfig:
+    guard = GuardConfig()
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: must be a table")
+        return guard
+    fields = {f.name: f for f in dataclasses.fields(GuardConfig)}
+    for key, value in raw.items():
+        if key not in fields:
+            problems.append(f"{path}.{key}: unknown setting")
+            continue
+        setattr(guard, key, _coerce(value, fields[key], f"{path}.{key}", problems))
+    if not 0 <= guard.max_drop_share <= 1:
+        problems.append(f"{path}.max_drop_share: must be between 0 and 1")
+    if guard.confirm_polls < 1:
+        problems.append(f"{path}.confirm_polls: must be at least 1")
+    return guard
 
 
 def load_settings(

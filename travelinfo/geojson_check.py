@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 MAX_POSITIONS = 10_000
@@ -18,11 +19,12 @@ class _GeoError(ValueError):
 class _GeoCheck:
     """Walks one geometry: RFC 7946 shapes, WGS 84 ranges, closed rings, bounded size."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_positions: int = MAX_POSITIONS) -> None:
         self.positions = 0
+        self.max_positions = max_positions
 
     def position(self, value: Any, where: str) -> None:
-        if not isinstance(value, list) or len(value) not in (2, 3):
+        if not isinstance(value, list | tuple) or len(value) not in (2, 3):
             raise _GeoError(f"{where}: a position must be [longitude, latitude] (or with altitude)")
         for n in value:
             if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
@@ -33,11 +35,12 @@ class _GeoCheck:
         if not -90 <= lat <= 90:
             raise _GeoError(f"{where}: latitude {lat} outside -90..90")
         self.positions += 1
-        if self.positions > MAX_POSITIONS:
-            raise _GeoError(f"more than {MAX_POSITIONS} positions")
+        if self.positions > self.max_positions:
+            raise _GeoError(f"more than {self.max_positions} positions")
 
-    def array(self, value: Any, where: str, minimum: int, what: str) -> list[Any]:
-        if not isinstance(value, list):
+    def array(self, value: Any, where: str, minimum: int, what: str) -> Any:
+        # Tuples too: a parsed Disruption keeps its geometry frozen (tuples, read-only mappings).
+        if not isinstance(value, list | tuple):
             raise _GeoError(f"{where}: must be an array of {what}")
         if len(value) < minimum:
             raise _GeoError(f"{where}: needs at least {minimum} {what}")
@@ -56,7 +59,7 @@ class _GeoCheck:
                 raise _GeoError(f"{at}: linear ring is not closed (first and last positions differ)")
 
     def geometry(self, g: Any, where: str, depth: int) -> dict[str, Any]:
-        if not isinstance(g, dict):
+        if not isinstance(g, Mapping):
             raise _GeoError(f"{where or 'geometry'} must be an object")
         kind = g.get("type")
         if kind in ("Feature", "FeatureCollection"):
@@ -97,11 +100,14 @@ class _GeoCheck:
         return {"type": kind, "coordinates": coords}
 
 
-def check_geometry(value: Any) -> dict[str, Any] | None:
-    """The geometry if it is valid RFC 7946 GeoJSON in WGS 84 (None stays None); else ValueError."""
+def check_geometry(value: Any, max_positions: int = MAX_POSITIONS) -> dict[str, Any] | None:
+    """The geometry if it is valid RFC 7946 GeoJSON in WGS 84 (None stays None); else ValueError.
+
+    Notices use the default cap; parsers (travelinfo.parsers.vet) pass their own.
+    """
     if value is None:
         return None
     try:
-        return _GeoCheck().geometry(value, "", 0)
+        return _GeoCheck(max_positions).geometry(value, "", 0)
     except _GeoError as exc:
         raise ValueError(f"invalid GeoJSON: {exc}") from None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 # Basic GTFS route_type values, then the extended (HVT) ranges, each mapped to our modes.
 _BASIC_MODES = {
@@ -35,6 +37,18 @@ _EXTENDED_MODES = (
 # The basic route_type we write for each mode (GTFS-RT output, portable to every consumer).
 ROUTE_TYPE_OF_MODE = {"tram": 0, "metro": 1, "rail": 2, "bus": 3, "ferry": 4}
 _FILES = ("agency.txt", "routes.txt", "stops.txt", "trips.txt")
+
+# Caps against zip bombs and runaway feeds (issue 12: a 300 KB zip once took 1.58 GB).
+# Sweden's whole feed (Samtrafiken) has about 1 million trips and 50,000 stops.
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024  # the zip as downloaded
+MAX_ENTRY_BYTES = 256 * 1024 * 1024  # one of the files we read, uncompressed
+MAX_ENTRIES = 10_000  # members in the zip
+MAX_ROWS = 2_000_000  # rows read from one file
+MAX_FIELD_CHARS = 10_000  # one CSV field
+
+
+class GtfsTooLarge(ValueError):
+    """The feed (or one of its files) is over a documented cap."""
 
 
 def mode_for_route_type(route_type: int) -> str | None:
@@ -116,11 +130,43 @@ class GtfsStatic:
         return self.trips.get(trip_id)
 
 
-def _rows(text: str) -> Iterator[dict[str, str]]:
+class _Capped(io.RawIOBase):
+    """A binary stream that fails once more than `limit` bytes have been read from it."""
+
+    def __init__(self, raw: IO[bytes], limit: int, name: str) -> None:
+        self.raw, self.limit, self.name_, self.count = raw, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self.raw.read(min(len(buffer), 64 * 1024))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise GtfsTooLarge(f"{self.name_}: more than {self.limit} bytes uncompressed")
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _rows(stream: IO[bytes] | None, name: str) -> Iterator[dict[str, str]]:
+    """The rows of one GTFS file, streamed (never the whole text in memory), capped."""
+    if stream is None:
+        return
     # GTFS files often start with a BOM and may pad values with spaces.
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    for row in reader:
-        yield {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    text = io.TextIOWrapper(
+        io.BufferedReader(_Capped(stream, MAX_ENTRY_BYTES, name)),
+        encoding="utf-8-sig",
+        errors="replace",
+        newline="",
+    )
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        for count, row in enumerate(csv.DictReader(text)):
+            if count >= MAX_ROWS:
+                raise GtfsTooLarge(f"{name}: more than {MAX_ROWS} rows")
+            yield {(k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str | None)}
+    except csv.Error as exc:
+        raise ValueError(f"{name}: not readable CSV: {exc}") from None
 
 
 def _float(value: str) -> float | None:
@@ -137,49 +183,92 @@ def _int(value: str, default: int = -1) -> int:
         return default
 
 
-def _build(files: dict[str, str]) -> GtfsStatic:
+def _build(open_file: dict[str, Callable[[], IO[bytes]]]) -> GtfsStatic:
+    def files(name: str) -> Iterator[dict[str, str]]:
+        if name not in open_file:
+            return iter(())
+        return _stream(open_file[name], name)
+
     gtfs = GtfsStatic()
-    for row in _rows(files.get("agency.txt", "")):
+    for row in files("agency.txt"):
         gtfs.agencies[row.get("agency_id", "")] = row.get("agency_name", "")
     # A single-agency feed may leave agency_id out of routes.txt: the route then belongs to it.
     default_agency = next(iter(gtfs.agencies)) if len(gtfs.agencies) == 1 else ""
-    for row in _rows(files.get("routes.txt", "")):
-        gtfs.routes[row["route_id"]] = Route(
+    for row in files("routes.txt"):
+        gtfs.routes[row.get("route_id", "")] = Route(
             short_name=row.get("route_short_name", ""),
             long_name=row.get("route_long_name", ""),
             route_type=_int(row.get("route_type", "")),
             agency_id=row.get("agency_id") or default_agency,
         )
-    for row in _rows(files.get("stops.txt", "")):
-        gtfs.stops[row["stop_id"]] = Stop(
+    for row in files("stops.txt"):
+        gtfs.stops[row.get("stop_id", "")] = Stop(
             name=row.get("stop_name", ""),
             lat=_float(row.get("stop_lat", "")),
             lon=_float(row.get("stop_lon", "")),
             parent=row.get("parent_station", ""),
         )
-    for row in _rows(files.get("trips.txt", "")):
-        gtfs.trips[row["trip_id"]] = row.get("route_id", "")
+    for row in files("trips.txt"):
+        gtfs.trips[row.get("trip_id", "")] = row.get("route_id", "")
     return gtfs
 
 
+def _stream(opener: Callable[[], IO[bytes]], name: str) -> Iterator[dict[str, str]]:
+    with opener() as stream:
+        yield from _rows(stream, name)
+
+
 def load_gtfs(path: str | Path) -> GtfsStatic:
-    """Load a GTFS zip or a folder of .txt files (agency, routes, stops; trips optional)."""
+    """Load a GTFS zip or a folder of .txt files (agency, routes, stops; trips optional).
+
+    Refuses (GtfsTooLarge) a zip over MAX_DOWNLOAD_BYTES, with over MAX_ENTRIES members, a
+    file over MAX_ENTRY_BYTES uncompressed or MAX_ROWS rows: files are streamed, never
+    decompressed whole.
+    """
     path = Path(path)
-    files: dict[str, str] = {}
     if path.is_dir():
-        for name in _FILES:
-            if (path / name).is_file():
-                files[name] = (path / name).read_text(encoding="utf-8-sig")
-    else:
-        with zipfile.ZipFile(path) as archive:
-            # Some producers nest the files in a folder inside the zip: match on the base name.
-            for info in archive.infolist():
-                base = info.filename.rsplit("/", 1)[-1]
-                if base in _FILES and base not in files:
-                    files[base] = archive.read(info).decode("utf-8-sig")
-    if "routes.txt" not in files and "stops.txt" not in files:
-        raise ValueError(f"{path}: no routes.txt or stops.txt: not a GTFS feed")
-    return _build(files)
+        openers: dict[str, Callable[[], IO[bytes]]] = {
+            n: _file_opener(path / n) for n in _FILES if (path / n).is_file()
+        }
+        return _checked(openers, path)
+    if path.stat().st_size > MAX_DOWNLOAD_BYTES:
+        raise GtfsTooLarge(f"{path.name}: zip larger than {MAX_DOWNLOAD_BYTES} bytes")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ENTRIES:
+            raise GtfsTooLarge(f"{path.name}: more than {MAX_ENTRIES} members")
+        found: dict[str, zipfile.ZipInfo] = {}
+        # Some producers nest the files in a folder inside the zip: match on the base name.
+        for info in members:
+            base = info.filename.rsplit("/", 1)[-1]
+            if base in _FILES and base not in found:
+                if info.file_size > MAX_ENTRY_BYTES:  # the header's word; the stream checks again
+                    raise GtfsTooLarge(f"{base}: more than {MAX_ENTRY_BYTES} bytes uncompressed")
+                found[base] = info
+        members_open: dict[str, Callable[[], IO[bytes]]] = {
+            base: functools.partial(archive.open, info) for base, info in found.items()
+        }
+        return _checked(members_open, path)
+
+
+def _file_opener(file: Path) -> Callable[[], IO[bytes]]:
+    return lambda: file.open("rb")
+
+
+def _checked(openers: dict[str, Callable[[], IO[bytes]]], path: Path) -> GtfsStatic:
+    if "routes.txt" not in openers and "stops.txt" not in openers:
+        raise ValueError(f"{path.name}: no routes.txt or stops.txt: not a GTFS feed")
+    return _build(openers)
+
+
+async def read_capped(chunks: AsyncIterable[bytes], limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    """Join downloaded chunks, refusing (GtfsTooLarge) more than `limit` bytes."""
+    out = bytearray()
+    async for chunk in chunks:
+        out += chunk
+        if len(out) > limit:
+            raise GtfsTooLarge(f"download larger than {limit} bytes")
+    return bytes(out)
 
 
 def build_zip(folder: str | Path) -> bytes:

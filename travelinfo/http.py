@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from travelinfo import secrets
+from travelinfo.backoff import is_store_error
+from travelinfo.stale import STALE
 
 log = logging.getLogger(__name__)
 
@@ -260,10 +262,28 @@ async def errors_middleware(
         }
         resp = json_response({"error": message}, exc.status, headers)
         return _finish(request, await _maybe_html(request, resp, exc.status, message))
-    except Exception:
+    except Exception as exc:
+        if is_store_error(exc):
+            return _finish(request, await _store_down(request, exc))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _finish(request, json_response({"error": "internal error"}, 500))
+    stale = request.app.get(STALE)
+    if stale is not None:
+        resp = stale.remember(request, resp)
     return _finish(request, resp)
+
+
+async def _store_down(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The last good answer marked stale, else a 503 (an outage, not a bug: no traceback)."""
+    stale = request.app.get(STALE)
+    if stale is not None:
+        stale.outage(exc)
+        kept = stale.answer(request)
+        if kept is not None:
+            return kept
+    message = "the data store is unreachable; try again shortly"
+    resp = json_response({"error": message}, 503, {"Retry-After": "5"})
+    return await _maybe_html(request, resp, 503, message)
 
 
 async def _maybe_html(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from travelinfo.backoff import Backoff, is_store_error
 from travelinfo.store.base import Change, Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class ChangeHub:
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[list[Change]], None]] = []
         self._started = asyncio.Event()
+        self.epoch = ""
+        self.backoff = Backoff("change log reader", log, cap=2.0)
 
     def subscribe(self) -> Subscription:
         sub = Subscription()
@@ -59,32 +62,63 @@ class ChangeHub:
         await self._started.wait()
 
     async def run(self) -> None:
-        """Run until cancelled."""
-        self.last_seq = await self.store.last_seq()
-        # Feeds say when data last changed, not when this process started.
-        self.last_change_at = await self.store.last_change_at() or self.last_change_at
+        """Run until cancelled; store faults are retried with backoff, never fatal."""
+        while True:
+            try:
+                await self._start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                await asyncio.sleep(self.backoff.failed(exc))
+        self.backoff.succeeded()
         self._started.set()
         while True:
             try:
-                if not await self.store.wait_for_change(self.last_seq, self.poll_timeout):
-                    continue
-                page = await self.store.changes_since(self.last_seq)
+                await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reading the change log failed; retrying in 1 s")
-                await asyncio.sleep(1)
-                continue
-            if page.reset:
-                self.last_seq = page.last_seq
-                self._bump([])
-                for sub in self._subs:
-                    sub.reset.set()
-                    sub.wake.set()
-                continue
-            if page.changes:
-                self.last_seq = page.last_seq
-                self._broadcast(list(page.changes))
+            except Exception as exc:
+                # A store fault or a corrupt entry must not end the one reader of this process.
+                if not is_store_error(exc) and not self.backoff.failing:
+                    log.exception("reading the change log failed")
+                await asyncio.sleep(self.backoff.failed(exc))
+
+    async def _start(self) -> None:
+        self.epoch = await self.store.epoch()
+        self.last_seq = await self.store.last_seq()
+        # Feeds say when data last changed, not when this process started.
+        self.last_change_at = await self.store.last_change_at() or self.last_change_at
+
+    async def _step(self) -> None:
+        # Every round checks it still reads the same data: a Redis restarted empty (or a
+        # replaced file) has new sequence numbers that may well sort after the old ones.
+        epoch = await self.store.epoch()
+        self.backoff.succeeded()
+        if epoch != self.epoch:
+            log.warning("the store's data was replaced (epoch %s, was %s): reset", epoch, self.epoch)
+            self.epoch = epoch
+            self.last_seq = await self.store.last_seq()
+            self._reset()
+            return
+        if not await self.store.wait_for_change(self.last_seq, self.poll_timeout):
+            return
+        page = await self.store.changes_since(self.last_seq)
+        if page.reset:
+            self.last_seq = page.last_seq
+            self._reset()
+            return
+        if page.changes:
+            self.last_seq = page.last_seq
+            self._broadcast(list(page.changes))
+
+    def _reset(self) -> None:
+        self._bump([])
+        for sub in self._subs:
+            sub.reset.set()
+            sub.wake.set()
 
     def _bump(self, changes: list[Change]) -> None:
         self.generation += 1

@@ -49,8 +49,10 @@ __all__ = [
     "Provenance",
     "Texts",
     "bbox_of",
+    "clean_text",
     "compute_status",
     "format_time",
+    "has_unsafe_chars",
     "make_id",
     "merge_texts",
     "parse_time",
@@ -254,7 +256,9 @@ class Disruption:
     def dumps(self) -> str:
         """Compact JSON text (computed once per object: it is immutable)."""
         if self._text is None:
-            text = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+            # allow_nan=False: a NaN or an infinity that slipped past the parsers' checks fails
+            # here, loudly, instead of publishing JSON that strict clients cannot read.
+            text = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
             object.__setattr__(self, "_text", text)
             return text
         return self._text
@@ -360,6 +364,11 @@ class Batch:
     `complete` marks a full snapshot: items of `source` missing from it end.
     `ended` lists ids the upstream explicitly ended (GTFS-RT `is_deleted`, CAP Cancel,
     NAVTEX CANCEL) without giving their content again. `notes` says what was skipped.
+    `skipped` counts items left out because they were invalid (bad geometry, empty id, bad
+    number...), `skip_reason` is the first such reason; `kind_mismatch` says the payload is of
+    another kind than the source serves (e.g. a GTFS-RT feed of trip updates on an alerts URL):
+    the scheduler then holds the snapshot. `kept` lists ids of skipped items: a complete snapshot
+    does not end them (a record we could not read is not a record the upstream removed).
     """
 
     source: str
@@ -368,9 +377,41 @@ class Batch:
     complete: bool
     ended: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    skipped: int = 0
+    skip_reason: str | None = None
+    kind_mismatch: str | None = None
+    kept: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fetched_at", utc(self.fetched_at))
         object.__setattr__(self, "items", tuple(self.items))
         object.__setattr__(self, "ended", tuple(self.ended))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "kept", tuple(self.kept))
+
+
+# C0 and C1 controls except tab and newline, DEL, and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069) that can make stored text display reversed.
+_UNSAFE_CHARS = dict.fromkeys(
+    [
+        *range(0x00, 0x09),
+        0x0B,
+        0x0C,
+        *range(0x0D, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (except newline and tab) and bidi override characters."""
+    if text.isprintable():
+        return text
+    return text.translate(_UNSAFE_CHARS)
+
+
+def has_unsafe_chars(text: str) -> bool:
+    """True when `text` holds characters `clean_text` would strip."""
+    return clean_text(text) != text

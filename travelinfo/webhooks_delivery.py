@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import os
-import random
 import secrets
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +22,11 @@ import aiohttp
 
 from travelinfo import ssrf
 from travelinfo.config import Settings
-from travelinfo.http import retry_after_seconds
 from travelinfo.model import format_time
 from travelinfo.store.base import Change, Query, Store
+from travelinfo.webhooks_breaker import STORE_ERRORS, Breaker, StoreHealth, retry_delay
 from travelinfo.webhooks_feed import forget, make_feed
+from travelinfo.webhooks_send import send
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +34,6 @@ KIND = "webhook"  # the subscription: owner, url, filters, secret (written by th
 STATE = "webhook_state"  # its delivery state (written by the owning engine only)
 DEAD = "webhook_dead"  # dead letters, key "<id>:<seq>"
 ENGINES = "webhook_engine"  # live delivery engines (heartbeats)
-RETRY_STATUSES = frozenset({408, 425, 429})
 
 
 def query_of(filters: Mapping[str, Any]) -> Query:
@@ -57,78 +52,6 @@ def query_of(filters: Mapping[str, Any]) -> Query:
     )
 
 
-def event_body(change: Change) -> bytes:
-    return json.dumps(change.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>`."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of one delivery attempt."""
-
-    ok: bool
-    retry: bool = False
-    error: str = ""
-    retry_after: float | None = None
-
-
-async def send(
-    session: aiohttp.ClientSession,
-    sub: Mapping[str, Any],
-    change: Change,
-    settings: Settings,
-    allow: tuple[ssrf.IPNetwork, ...],
-) -> Outcome:
-    """One signed POST of `change` to the subscription's URL (SSRF-checked right before it)."""
-    body = event_body(change)
-    timeout = settings.webhooks.timeout
-    try:
-        async with asyncio.timeout(timeout):
-            target = await ssrf.check_target(sub["url"], allow)
-            stamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                "Host": target.host_header(),
-                "X-Travelinfo-Event-Id": change.seq,
-                "X-Travelinfo-Event": change.type,
-                "X-Travelinfo-Timestamp": stamp,
-                "X-Travelinfo-Signature": sign(sub["secret"], stamp, body),
-                "X-Travelinfo-Webhook-Id": sub["id"],
-            }
-            async with session.post(
-                target.request_url(),
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                server_hostname=target.host if target.url.scheme == "https" else None,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                if 200 <= resp.status < 300:
-                    return Outcome(True)
-                retry = resp.status in RETRY_STATUSES or resp.status >= 500
-                after = retry_after_seconds(resp.headers.get("Retry-After"))
-                return Outcome(False, retry, f"HTTP {resp.status}", after)
-    except ssrf.Refused as exc:
-        return Outcome(False, True, f"refused: {exc}")
-    except TimeoutError:
-        return Outcome(False, True, f"timed out after {timeout:g} s")
-    except (aiohttp.ClientError, OSError) as exc:
-        return Outcome(False, True, f"{type(exc).__name__}: {exc}"[:300])
-
-
-def backoff(settings: Settings, attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter; never sooner than the receiver's Retry-After."""
-    w = settings.webhooks
-    delay = min(w.backoff_max, w.backoff_base * 2 ** min(attempt - 1, 30))
-    delay = random.uniform(delay / 2, delay)  # jitter spreads retries of many subscriptions
-    return max(delay, retry_after or 0.0)
-
-
 async def wait(event: asyncio.Event, timeout: float) -> None:
     """Wait for `event` at most `timeout` seconds.
 
@@ -141,21 +64,36 @@ async def wait(event: asyncio.Event, timeout: float) -> None:
 
 
 class SubscriptionWorker:
-    """Delivers one subscription's events in order, one at a time."""
+    """Delivers one subscription's events in order, one at a time, through its breaker."""
 
     def __init__(self, engine: DeliveryEngine, sub_id: str) -> None:
         self.engine = engine
         self.id = sub_id
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.store_failures = 0
 
     async def run(self) -> None:
-        store = self.engine.store
+        """Serve the subscription until stopped or deleted; store errors are retried with backoff."""
+        while not self.stop.is_set():
+            try:
+                await self._serve()
+                return
+            except STORE_ERRORS as exc:
+                # Progress is in the store (cursor, group): a retry resumes after the last saved event.
+                self.store_failures += 1
+                self.engine.health.failed(f"delivering webhook {self.id}", exc)
+                self.wake.clear()  # set by a stop, new changes, or the engine seeing the store back
+                await wait(self.wake, retry_delay(self.store_failures, self.engine.refresh))
+
+    async def _serve(self) -> None:
+        engine, store = self.engine, self.engine.store
         sub = await store.get_record(KIND, self.id)
         if sub is None:
             return
         state = await store.get_record(STATE, self.id) or {"id": self.id}
-        feed = make_feed(store, self.id, self.engine.holder, state.get("cursor") or sub["start_seq"])
+        breaker = Breaker(self.id, state, engine.settings.webhooks)
+        feed = make_feed(store, self.id, engine.holder, state.get("cursor") or sub["start_seq"])
         await feed.start()
         while not self.stop.is_set():
             self.wake.clear()
@@ -168,6 +106,8 @@ class SubscriptionWorker:
                     return await self._deleted()
                 await feed.start()  # recreate it at the saved cursor
                 continue
+            self.store_failures = 0
+            engine.health.ok()
             dirty = bool(feed.gap)
             if feed.gap:
                 state["last_error"], feed.gap = feed.gap, None
@@ -181,7 +121,7 @@ class SubscriptionWorker:
                     break
                 sent = query.matches(change.disruption)
                 if sent:
-                    outcome = await self._deliver(sub, change, state)
+                    outcome = await self._deliver(sub, change, breaker)
                     if outcome == "deleted":
                         return await self._deleted()
                     if outcome == "stopped":
@@ -191,58 +131,65 @@ class SubscriptionWorker:
                 dirty = not sent
                 if sent:  # a sent event's cursor is saved at once; skipped ones once per page
                     await store.put_record(STATE, self.id, state)
-            if dirty:
+            # Stopped mid-page: the subscription may have been deleted; do not recreate its state.
+            if dirty and (not self.stop.is_set() or await store.get_record(KIND, self.id)):
                 await store.put_record(STATE, self.id, state)
             if not changes:
-                await wait(self.wake, self.engine.poll)
+                await wait(self.wake, engine.poll)
 
     async def _deleted(self) -> None:
         await self.engine.store.delete_record(STATE, self.id)
         await forget(self.engine.store, self.id)
 
-    async def _deliver(self, sub: dict[str, Any], change: Change, state: dict[str, Any]) -> str:
+    async def _deliver(self, sub: dict[str, Any], change: Change, breaker: Breaker) -> str:
         """Deliver or dead-letter `change`: "delivered", "dead", or "stopped"/"deleted" meanwhile."""
-        engine, store = self.engine, self.engine.store
+        engine, store, state = self.engine, self.engine.store, breaker.state
         deadline = change.at.timestamp() + engine.settings.webhooks.max_age
         attempt = 0
         while True:
+            now = engine.clock()
+            pause = breaker.pause(now)
+            if pause > 0:  # the subscription backs off as a whole, whichever event is current
+                if now + pause > deadline:  # it would expire before the receiver may be called
+                    why = f"seq {change.seq}: max_age ran out while the receiver was failing"
+                    await self._dead_letter(change, breaker, attempt, f"{why} ({state.get('last_error')})")
+                    return "dead"
+                await wait(self.stop, pause)
+                if self.stop.is_set():
+                    return "stopped"
+                if await store.get_record(KIND, self.id) is None:
+                    return "deleted"
+                continue
             attempt += 1
             out = await send(engine.http, sub, change, engine.settings, engine.allow)
-            now = time.time()
-            state["last_attempt"] = format_time(datetime.now(UTC))
+            now = engine.clock()
+            state["last_attempt"] = format_time(datetime.fromtimestamp(now, UTC))
             if out.ok:
-                state.update(state="active", last_delivered_seq=change.seq)
+                breaker.success()
+                state["last_delivered_seq"] = change.seq
                 state["delivered"] = int(state.get("delivered", 0)) + 1
                 engine.delivered += 1
                 return "delivered"
             state["last_error"] = f"seq {change.seq}, attempt {attempt}: {out.error}"
-            delay = backoff(engine.settings, attempt, out.retry_after)
+            delay = breaker.failure(now, out.retry_after)
             if not out.retry or now + delay > deadline:
-                await self._dead_letter(change, state, attempt)
+                await self._dead_letter(change, breaker, attempt, state["last_error"])
                 return "dead"
-            state["state"] = "retrying"
             await store.put_record(STATE, self.id, state)
-            await wait(self.stop, delay)
-            if self.stop.is_set():
-                return "stopped"
-            if await store.get_record(KIND, self.id) is None:
-                return "deleted"
 
-    async def _dead_letter(self, change: Change, state: dict[str, Any], attempts: int) -> None:
-        log.warning("webhook %s: dead-lettered event %s (%s)", self.id, change.seq, state["last_error"])
+    async def _dead_letter(self, change: Change, breaker: Breaker, attempts: int, error: str) -> None:
         record = {
             "webhook": self.id,
             "seq": change.seq,
             "type": change.type,
-            "error": state["last_error"],
+            "error": error,
             "attempts": attempts,
-            "at": format_time(datetime.now(UTC)),
+            "at": format_time(datetime.fromtimestamp(self.engine.clock(), UTC)),
             "event": change.to_json(),
         }
         await self.engine.store.put_record(DEAD, f"{self.id}:{change.seq}", record)
-        state["dead_letters"] = int(state.get("dead_letters", 0)) + 1
-        state["state"] = "failing"
-        await self.engine.store.put_record(STATE, self.id, state)
+        breaker.dead_letter()
+        await self.engine.store.put_record(STATE, self.id, breaker.state)
 
 
 class DeliveryEngine:
@@ -257,6 +204,9 @@ class DeliveryEngine:
         self.refresh = 2.0  # how often subscriptions, leases and the engine heartbeat are renewed
         self.poll = 2.0  # idle workers re-read the log this often even without a wake-up
         self.delivered = 0
+        self.clock: Callable[[], float] = time.time  # wall time: event deadlines are log times
+        self.health = StoreHealth()
+        self.crashes: dict[str, int] = {}  # per subscription: worker errors in a row (bugs, not store)
         self.session: aiohttp.ClientSession | None = None
         self.workers: dict[str, tuple[SubscriptionWorker, asyncio.Task[None]]] = {}
         self._poke = asyncio.Event()
@@ -278,17 +228,28 @@ class DeliveryEngine:
         self._poke.set()
 
     async def run(self, session: aiohttp.ClientSession) -> None:
-        """Run until cancelled; then stop workers and give up leases at once."""
+        """Run until cancelled; store errors are retried with backoff, anything else is raised.
+
+        A store outage is logged once when it starts and once when it ends; the workers keep
+        their own retries meanwhile. An unexpected error ends the task with it, so the process
+        can exit non-zero instead of running on without delivery.
+        """
         self.session = session
+        failures = 0
         try:
             while True:
                 self._poke.clear()
                 try:
                     await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("webhook engine: refreshing subscriptions failed")
+                except STORE_ERRORS as exc:
+                    failures += 1
+                    self.health.failed("refreshing subscriptions", exc)
+                    await asyncio.sleep(retry_delay(failures, self.refresh))
+                    continue
+                if failures:
+                    self.health.ok()
+                    self.notify()  # workers waiting out the outage retry now
+                failures = 0
                 await wait(self._poke, self.refresh)
         finally:
             await self.shutdown()
@@ -298,10 +259,14 @@ class DeliveryEngine:
         store, now = self.store, time.time()
         await store.put_record(ENGINES, self.holder, {"holder": self.holder, "seen": now})
         alive = sorted(
-            {r["holder"] for r in await store.list_records(ENGINES) if now - r["seen"] < self.lease_ttl}
+            {
+                str(r["holder"])
+                for r in await store.list_records(ENGINES)
+                if "holder" in r and now - float(r.get("seen") or 0) < self.lease_ttl
+            }
             | {self.holder}
-        )
-        subs = sorted(r["id"] for r in await store.list_records(KIND))
+        )  # a malformed heartbeat is ignored: it must not stop every engine
+        subs = sorted(str(r["id"]) for r in await store.list_records(KIND) if r.get("id"))
         # Round-robin over the sorted ids: every engine computes the same balanced split.
         mine = {sid for i, sid in enumerate(subs) if alive[i % len(alive)] == self.holder}
         for sid, (worker, task) in list(self.workers.items()):
@@ -320,11 +285,15 @@ class DeliveryEngine:
     async def _serve(self, worker: SubscriptionWorker) -> None:
         try:
             await worker.run()
+            self.crashes.pop(worker.id, None)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("webhook %s: worker failed; restarting it", worker.id)
-            await asyncio.sleep(1)
+            # A bug or bad data in one subscription: logged with its traceback, that subscription
+            # restarted with a growing pause (the others go on), never silently dropped.
+            crashes = self.crashes[worker.id] = self.crashes.get(worker.id, 0) + 1
+            log.exception("webhook %s: worker failed (%d in a row); restarting it", worker.id, crashes)
+            await asyncio.sleep(retry_delay(crashes, 1.0, 60.0))
         finally:
             self.workers.pop(worker.id, None)
             with contextlib.suppress(Exception):

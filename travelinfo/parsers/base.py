@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from travelinfo.model import Batch, Disruption, Period, Provenance, compute_status, make_id
+from travelinfo.parsers.vet import vet_batch
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -69,12 +71,21 @@ class Parser(Protocol):
 PARSERS: dict[str, Parser] = {}
 
 
-def register(name: str) -> Callable[[Parser], Parser]:
-    """Register a parser under a format name (built-ins use this like any extension)."""
+def register(name: str, *, lang: str = "en") -> Callable[[Parser], Parser]:
+    """Register a parser under a format name (built-ins use this like any extension).
+
+    The registered (and returned) function passes every batch through `vet.vet_batch`:
+    texts cleaned, URLs and language keys checked (`lang`, or `options["lang"]`, stands in
+    for an invalid key), geometries checked against RFC 7946 and bounded.
+    """
 
     def deco(func: Parser) -> Parser:
-        PARSERS[name] = func
-        return func
+        @functools.wraps(func)
+        def vetted(data: bytes, ctx: ParseContext) -> Batch:
+            return vet_batch(func(data, ctx), str(ctx.options.get("lang") or lang))
+
+        PARSERS[name] = vetted
+        return vetted
 
     return deco
 

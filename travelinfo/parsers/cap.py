@@ -15,6 +15,10 @@ Choices (see also MODEL.md):
 - Modes: `options["modes"]` when configured, else every land mode, plus shipping for
   Transport or marine alerts.
 - A single alert names only itself (complete=False); a feed is a full snapshot.
+- In a feed, an entry that cannot be read (no identifier, a malformed time, ...) is
+  skipped and counted (`Batch.skipped`); a stand-alone alert that cannot be read is the
+  whole payload, so it fails with ParseError. A bad shape (NaN or infinite radius,
+  out-of-range point) is left out with a note, keeping the rest of the alert.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from travelinfo.model import (
 )
 from travelinfo.parsers import cap_info as ci
 from travelinfo.parsers.base import ParseContext, ParseError, register
+from travelinfo.parsers.vet import MAX_RECORDS, Skips, lang_tag, safe_url
 from travelinfo.parsers.xmlsafe import fromstring, localname, text_of
 
 XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
@@ -49,7 +54,7 @@ def _is_cap(elem: Any) -> bool:
 def _references(text: str) -> list[tuple[str, datetime | None]]:
     """`sender,identifier,sent` triples -> (identifier, sent), in the order written."""
     out: list[tuple[str, datetime | None]] = []
-    for triple in text.split():
+    for triple in text.split()[:MAX_RECORDS]:
         parts = triple.split(",")
         if len(parts) >= 2 and parts[1]:
             sent = ci.time_of(parts[2], "references") if len(parts) >= 3 else None
@@ -174,7 +179,7 @@ def _build(
         location_text={
             k: "; ".join(v.split("\n\n")) for k, v in _texts(infos, keys, lambda i: i.area_descs).items()
         },
-        url=next((i.web for i in infos if i.web), None) or url,
+        url=next((i.web for i in infos if safe_url(i.web)), None) or url,
         geometry=_geometry(infos),
         affected=tuple(affected.values()),
     )
@@ -219,7 +224,7 @@ def _alert(alert: Any, ctx: ParseContext, notes: list[str]) -> tuple[list[Disrup
     root = _root(refs, identifier)
     ended = [make_id(ctx.source, ident) for ident, _ in refs if ident != root]
     default_lang = str(ctx.options.get("lang") or ci.DEFAULT_LANGUAGE)
-    infos = [ci.read_info(e, notes, default_lang) for e in info_elems]
+    infos = [ci.read_info(e, notes, default_lang) for e in info_elems[:MAX_RECORDS]]
     if msg_type == "Cancel" and not infos:
         return [], [make_id(ctx.source, root), *ended]
     item = _build(ctx, root, head, sent, infos, ended=msg_type == "Cancel", signed=signed)
@@ -246,10 +251,17 @@ def _entry(
         (text_of(fields.get(n)) for n in ("sent", "updated", "published") if text_of(fields.get(n))), ""
     )
     sent = ci.time_of(stamp, "updated") or ctx.fetched_at
-    default_lang = str(ctx.options.get("lang") or entry.get(XML_LANG) or feed_lang or "en")
+    default_lang = str(ctx.options.get("lang") or lang_tag(entry.get(XML_LANG)) or feed_lang or "en")
     info = ci.read_info(entry, notes, default_lang)
     links = [link for link in entry if localname(link.tag) == "link"]
-    href = next((link.get("href") for link in links if link.get("rel", "alternate") == "alternate"), None)
+    href = next(
+        (
+            safe_url(link.get("href"))
+            for link in links
+            if link.get("rel", "alternate") == "alternate" and safe_url(link.get("href"))
+        ),
+        None,
+    )
     head = {"msgType": msg_type, "sent": stamp, "identifier": ident}
     item = _build(ctx, ident, head, sent, [info], ended=msg_type == "Cancel", url=href)
     return [item], []
@@ -274,12 +286,15 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse a CAP alert (complete=False) or an Atom feed of CAP entries (complete=True)."""
     root = fromstring(data, ctx)
     notes: list[str] = []
+    skips = Skips()
     if _is_cap(root):
         items, ended = _collect([_alert(root, ctx, notes)])
         complete = False
     elif localname(root.tag) == "feed":
         entries = [e for e in root if localname(e.tag) == "entry"]
-        items, ended = _collect(_entry(e, ctx, notes, root.get(XML_LANG)) for e in entries)
+        feed_lang = lang_tag(root.get(XML_LANG))
+        read = (skips.guard(_entry_name(e), _entry, e, ctx, notes, feed_lang) for e in entries)
+        items, ended = _collect(r for r in read if r is not None)
         complete = True
         if not entries:
             notes.append("the feed has no entries")
@@ -292,5 +307,12 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         items=tuple(items),
         complete=complete if option is None else bool(option),
         ended=tuple(ended),
-        notes=tuple(notes),
+        notes=tuple([*notes, *skips.notes]),
+        skipped=skips.count,
+        skip_reason=skips.first,
     )
+
+
+def _entry_name(entry: Any) -> str:
+    ident = next((text_of(c) for c in entry if localname(c.tag) in ("id", "identifier")), "")
+    return f"entry {ident[:60]!r}"

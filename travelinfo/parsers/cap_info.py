@@ -11,9 +11,12 @@ from typing import Any
 from travelinfo.geo import circle_polygon
 from travelinfo.model import ModelError, parse_time
 from travelinfo.parsers.base import ParseError
+from travelinfo.parsers.vet import MAX_RECORDS, lang_tag, safe_url
 from travelinfo.parsers.xmlsafe import localname, text_of
 
 DEFAULT_LANGUAGE = "en-US"  # the CAP 1.2 default when <language> is absent
+MAX_POINTS = 50_000  # points in one CAP polygon (the vet caps a geometry at as many)
+MAX_RADIUS_KM = 20_000.0  # half the Earth's circumference: beyond it a circle means nothing
 
 SEVERITY = {
     "Extreme": "SEVERE",
@@ -106,6 +109,9 @@ def pairs(elem: Any) -> list[tuple[str, str]]:
 def polygon(text: str, notes: list[str]) -> dict[str, Any] | None:
     """CAP `lat,lon lat,lon ...` -> a GeoJSON Polygon ([lon, lat], closed); None when unusable."""
     ring: list[list[float]] = []
+    if text.count(",") > MAX_POINTS:
+        notes.append(f"CAP polygon of more than {MAX_POINTS} points skipped")
+        return None
     for pair in text.split():
         try:
             lat_s, lon_s = pair.split(",")
@@ -136,7 +142,8 @@ def circle(text: str, notes: list[str]) -> dict[str, Any] | None:
         if text.strip():
             notes.append(f"CAP circle {text[:40]!r} is not 'lat,lon radius': skipped")
         return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or radius < 0:
+    # Written as range checks that NaN fails (every comparison with NaN is false).
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= radius <= MAX_RADIUS_KM):
         notes.append(f"CAP circle {text[:40]!r} is out of range: skipped")
         return None
     if radius == 0:
@@ -150,8 +157,10 @@ def read_area(elem: Any, info: Info, notes: list[str]) -> None:
     for tag, child in children(elem):
         if tag == "areaDesc":
             desc = text_of(child)
-            if desc and desc not in info.area_descs:
+            if desc and desc not in info.area_descs and len(info.area_descs) < MAX_RECORDS:
                 info.area_descs.append(desc)
+        elif tag in ("polygon", "circle") and len(info.shapes) >= MAX_RECORDS:
+            notes.append(f"more than {MAX_RECORDS} CAP shapes in one info: the rest ignored")
         elif tag == "polygon":
             shape = polygon(text_of(child), notes)
             if shape:
@@ -160,7 +169,7 @@ def read_area(elem: Any, info: Info, notes: list[str]) -> None:
             shape = circle(text_of(child), notes)
             if shape:
                 info.shapes.append(shape)
-        elif tag == "geocode":
+        elif tag == "geocode" and len(info.geocodes) < MAX_RECORDS:
             info.geocodes.extend((name, value, desc) for name, value in pairs(child) if value)
 
 
@@ -185,7 +194,10 @@ def read_info(elem: Any, notes: list[str], default_lang: str = DEFAULT_LANGUAGE)
     for tag, child in children(elem):
         value = text_of(child)
         if tag == "language" and value:
-            info.lang = value
+            tag_ = lang_tag(value)
+            if tag_ is None:
+                notes.append(f"CAP language {value[:20]!r} is not BCP 47: read as {default_lang}")
+            info.lang = tag_ or default_lang
         elif tag == "category" and value:
             info.categories.append(value)
         elif tag == "responseType" and value:
@@ -194,6 +206,8 @@ def read_info(elem: Any, notes: list[str], default_lang: str = DEFAULT_LANGUAGE)
             info.event_codes.extend(pairs(child))
         elif tag in _TIMES:
             setattr(info, tag, time_of(value, tag))
+        elif tag == "web" and value and safe_url(value) is None:
+            notes.append(f"CAP web link {value[:40]!r} is not an http(s) URL: dropped")
         elif tag in _SIMPLE and value and not getattr(info, _SIMPLE[tag]):
             setattr(info, _SIMPLE[tag], value)
         elif tag == "area":
@@ -221,7 +235,7 @@ def modes_for(infos: Iterable[Info], options: Mapping[str, Any]) -> tuple[str, .
         return tuple(configured)
     modes = list(DEFAULT_MODES)
     for info in infos:
-        text = " ".join([info.event, *info.area_descs])
+        text = " ".join([info.event, *info.area_descs])[:20_000]
         if "Transport" in info.categories or _MARINE.search(text):
             modes.append("shipping")
             break

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from travelinfo.model import Batch, Disruption
+from travelinfo.model import Batch, Disruption, make_id
 from travelinfo.parsers import datex2_types as types
 from travelinfo.parsers.base import ParseContext, ParseError, register
 from travelinfo.parsers.datex2_situation import Pub, situation
+from travelinfo.parsers.vet import Skips
 from travelinfo.parsers.xmlsafe import iterparse, localname
 
 _SITUATION = "situation"
@@ -90,6 +91,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     state = _State()
     pub = Pub(ctx=ctx, lang=str(ctx.options.get("lang") or "en"))
     items: list[Disruption] = []
+    skips = Skips()
     drain = False
     for event, elem in iterparse(data, ctx, events=("start", "end"), tag=_TAGS):
         name = localname(elem.tag)
@@ -106,7 +108,10 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             continue
         if name == _SITUATION:
             state.situations += 1
-            item = situation(elem, pub)
+            sid = (elem.get("id") or "")[:60]
+            full_id = (elem.get("id") or "").strip()
+            keep = make_id(ctx.source, full_id) if full_id else None
+            item = skips.guard(f"situation {sid!r}", situation, elem, pub, keep=keep)
             if item is not None:
                 items.append(item)
             _clear(elem)
@@ -114,11 +119,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             _flag(name, elem, state)
     if drain:
         _drain(data, ctx)
-    return _batch(items, state, pub, ctx)
+    return _batch(items, state, pub, ctx, skips)
 
 
-def _batch(items: list[Disruption], state: _State, pub: Pub, ctx: ParseContext) -> Batch:
-    notes = list(dict.fromkeys(pub.notes))
+def _batch(items: list[Disruption], state: _State, pub: Pub, ctx: ParseContext, skips: Skips) -> Batch:
+    notes = list(dict.fromkeys([*pub.notes, *skips.notes]))
     situational = [t for t in state.pub_types if t.endswith("SituationPublication")]
     if not state.pub_types and not state.roots:
         raise ParseError("not a DATEX II document: no d2LogicalModel, messageContainer or payload")
@@ -132,4 +137,12 @@ def _batch(items: list[Disruption], state: _State, pub: Pub, ctx: ParseContext) 
     complete = not state.delta
     if "complete" in ctx.options and ctx.options["complete"] is not None:
         complete = bool(ctx.options["complete"])
-    return Batch(ctx.source, ctx.fetched_at, tuple(items), complete=complete, notes=tuple(notes))
+    return Batch(
+        ctx.source,
+        ctx.fetched_at,
+        tuple(items),
+        complete=complete,
+        notes=tuple(notes),
+        skipped=skips.count,
+        skip_reason=skips.first,
+    )

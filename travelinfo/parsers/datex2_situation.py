@@ -21,6 +21,7 @@ from travelinfo.parsers.base import ParseContext
 from travelinfo.parsers.datex2_geo import Geometry, combine, location_geometries
 from travelinfo.parsers.datex2_text import clean_text, road_numbers, title_of
 from travelinfo.parsers.datex2_types import local as localname
+from travelinfo.parsers.vet import MAX_RECORDS, safe_url
 
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
@@ -193,7 +194,7 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
         elif name == "cause":
             values.extend(_cause_types(child, m))
         elif name == "urlLink" and m.url is None:
-            m.url = _url(child)
+            m.url = _url(child, pub)
         elif name in types.SUBTYPE_ELEMENTS:
             value = _enum(child)
             if value:
@@ -248,14 +249,19 @@ def _lanes_restricted(elem: Any) -> bool:
     return False
 
 
-def _url(elem: Any) -> str | None:
+def _url(elem: Any, pub: Pub) -> str | None:
     for node in elem.iter("{*}urlLinkAddress"):
         if node.text and node.text.strip():
-            return str(node.text).strip()
+            url = safe_url(str(node.text))
+            if url is None:
+                pub.notes.append(f"link {node.text.strip()[:40]!r} is not an http(s) URL: dropped")
+            return url
     return None
 
 
 def _add(items: list[str], item: str) -> None:
+    # Categories stay few (record types and enum values), so list membership is cheap here;
+    # MAX_RECORDS bounds how many a situation can add.
     if item not in items:
         items.append(item)
 
@@ -293,14 +299,16 @@ def situation(elem: Any, pub: Pub) -> Disruption | None:
     """The Disruption for one `situation` element (None, with a note, when it has no id)."""
     sid = (elem.get("id") or "").strip()
     if not sid:
-        pub.notes.append("a situation without an id was skipped")
-        return None
+        raise ValueError("a situation without an id")
     m = _Merged()
     overall: str | None = None
     seen: set[str] = set()
     for child in elem:
         name = localname(child.tag)
         if name == "situationRecord":
+            if m.records >= MAX_RECORDS:
+                pub.notes.append(f"situation {sid[:60]}: more than {MAX_RECORDS} records, the rest ignored")
+                break
             rid = child.get("id") or ""
             if rid and rid in seen:
                 pub.notes.append(f"situation {sid}: duplicate record id {rid}, first kept")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import re
 
-_BREAK = re.compile(r"<(?:br|/p|/div|/li)\b[^>]{0,200}>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]{0,500}>")
+# Linear patterns only (issue 12): a tag never holds `<`, so `<<<<...` is scanned once.
+_BREAK = re.compile(r"<(?:br|/p|/div|/li)\b[^<>]{0,200}>", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]{0,500}>")
+MAX_TEXT = 20_000  # characters of one comment looked at
 _BLANKS = re.compile(r"\n{3,}")
 # "Event Reason : Congestion" (UK NTIS): a field list, not a sentence to title with.
 _FIELD_LINE = re.compile(r"^[A-Za-z][\w ()/-]{0,40}\s:\s")
@@ -19,6 +21,7 @@ _ROAD = re.compile(r"^[A-Za-z]{0,3} ?\d+(?:\.\d+)?[A-Za-z]?$")
 
 def clean_text(text: str) -> str:
     """Plain text: markup stripped, entities decoded, lines trimmed, runs of blank lines cut."""
+    text = text[:MAX_TEXT]
     if "<" in text or "&" in text:
         text = html.unescape(_TAG.sub("", _BREAK.sub("\n", text)))
     lines = [line.strip() for line in text.replace("\r", "").split("\n")]
@@ -60,6 +63,6 @@ def road_numbers(text: str) -> list[str]:
     """`E4/E20` (a shared stretch, as Trafikverket writes it) is two roads; anything else is one."""
     text = text.strip()
     parts = [p.strip() for p in text.split("/")]
-    if len(parts) > 1 and all(_ROAD.match(p) for p in parts):
+    if len(parts) > 1 and all(len(p) <= 20 and _ROAD.match(p) for p in parts):
         return parts
     return [text]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from travelinfo.parsers.vet import lang_tag
+
 _LOCAL: dict[Any, str] = {}
 
 
@@ -219,4 +221,4 @@ def norm_lang(code: str | None, default: str) -> str:
     code = (code or "").strip()
     if not code:
         return default
-    return LANGS.get(code.lower(), code)
+    return LANGS.get(code.lower()) or lang_tag(code) or default

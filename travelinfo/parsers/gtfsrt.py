@@ -43,11 +43,17 @@ from travelinfo.model import (
     merge_texts,
 )
 from travelinfo.parsers.base import ParseContext, ParseError, check_size, register
+from travelinfo.parsers.vet import MAX_RECORDS, Skips, lang_tag, safe_url
 
 OPEN_START = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LANG = "sv"
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z: beyond it datetime cannot follow
-_TAG = re.compile(r"<[A-Za-z/!][^>]*>")
+# Linear patterns only (issue 12): a tag is at most MAX_TAG characters and never holds `<`,
+# so a run of `<a<a<a...` without `>` is scanned once, not once per `<`.
+MAX_TAG = 1_000
+MAX_TEXT = 20_000  # characters of one translation looked at (the vet cuts stored text too)
+_TAG = re.compile(rf"<[A-Za-z/!][^<>]{{0,{MAX_TAG}}}>")
+_BREAK = re.compile(r"<br[ \t\n/]{0,20}>|</p>", re.IGNORECASE)
 SELECTOR_FIELDS = ("agency_id", "route_id", "route_type", "direction_id", "stop_id")
 TRIP_FIELDS = ("trip_id", "route_id", "direction_id", "start_time", "start_date")
 _ALERT = gtfs_realtime_pb2.Alert
@@ -55,9 +61,9 @@ _ALERT = gtfs_realtime_pb2.Alert
 
 def plain(text: str) -> str:
     """Plain text: markup removed only when the text looks like HTML, entities decoded."""
-    if _TAG.search(text):
-        text = re.sub(r"<br\s*/?>|</p>", "\n", text, flags=re.IGNORECASE)
-        text = html.unescape(_TAG.sub("", text))
+    text = text[:MAX_TEXT]
+    if "<" in text and _TAG.search(text):
+        text = html.unescape(_TAG.sub("", _BREAK.sub("\n", text)))
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
@@ -71,10 +77,11 @@ def epoch(seconds: int) -> datetime | None:
 def translations(ts: Any, lang: str) -> list[tuple[str, str]]:
     """(language, plain text) pairs of a TranslatedString, empty texts dropped."""
     out = []
-    for tr in ts.translation:
+    for tr in ts.translation[:MAX_RECORDS]:
         text = plain(tr.text)
         if text:
-            out.append((tr.language.strip() or lang, text))
+            # An invalid language tag is filed under the feed's default language.
+            out.append((lang_tag(tr.language) or lang, text))
     return out
 
 
@@ -84,7 +91,7 @@ def _texts(ts: Any, lang: str) -> dict[str, str]:
 
 def _periods(ranges: Iterable[Any]) -> list[Period]:
     out = []
-    for rng in ranges:
+    for rng in list(ranges)[:MAX_RECORDS]:
         start = epoch(rng.start) if rng.HasField("start") else None
         end = epoch(rng.end) if rng.HasField("end") else None
         if end is not None and end <= (start or OPEN_START):
@@ -151,11 +158,13 @@ def _categories(alert: Any, lang: str, url_index: int) -> list[str]:
                 f"gtfsrt:{name}:{code}={text}" for code, text in translations(getattr(alert, name), lang)
             ]
     for index, (code, text) in enumerate(translations(alert.url, lang)):
-        if index != url_index:
+        if index != url_index and safe_url(text):
             cats.append(f"gtfsrt:url:{code}={text}")
-    for img in alert.image.localized_image:
-        if img.url.strip():
-            cats.append(f"gtfsrt:image:{img.language or lang}={img.url.strip()} {img.media_type}".rstrip())
+    for img in alert.image.localized_image[:MAX_RECORDS]:
+        url = safe_url(img.url)
+        if url and " " not in img.media_type:
+            code = lang_tag(img.language) or lang
+            cats.append(f"gtfsrt:image:{code}={url} {img.media_type}".rstrip())
     if alert.HasField("image_alternative_text"):
         cats += [
             f"gtfsrt:image_alternative_text:{code}={text}"
@@ -170,11 +179,12 @@ def _categories(alert: Any, lang: str, url_index: int) -> list[str]:
 
 def _url(alert: Any, lang: str, wanted: str | None) -> tuple[str | None, int]:
     """(url, its index): the translation in `wanted` language, else the first."""
-    found = translations(alert.url, lang)
-    for index, (code, text) in enumerate(found):
+    pairs = enumerate(translations(alert.url, lang))
+    found = [(i, code, text) for i, (code, text) in pairs if safe_url(text)]
+    for index, code, text in found:
         if wanted and code == wanted:
             return text, index
-    return (found[0][1], 0) if found else (None, -1)
+    return (found[0][2], found[0][0]) if found else (None, -1)
 
 
 def _header(alert: Any, lang: str, description: dict[str, str]) -> dict[str, str]:
@@ -192,12 +202,14 @@ def alert_to_disruption(entity: Any, ctx: ParseContext, updated_at: datetime) ->
     alert = entity.alert
     lang = str(ctx.options.get("lang") or DEFAULT_LANG)
     resolver = _Resolver(ctx.reference)
-    affected: list[Affected] = []
+    if not entity.id.strip():
+        raise ValueError("entity without an id")
+    affected: dict[Affected, None] = {}  # an ordered set: list membership was quadratic
     modes: list[str] = []
     cats: list[str] = []
-    for sel in alert.informed_entity:
+    for sel in alert.informed_entity[:MAX_RECORDS]:
         items, found = resolver.affected(sel)
-        affected += [a for a in items if a not in affected]
+        affected.update(dict.fromkeys(items))
         modes += found
         if len(sel.ListFields()) > 1 or sel.HasField("trip"):
             cats.append(f"gtfsrt:selector={selector_key(sel)}")
@@ -242,7 +254,7 @@ def decode(data: bytes, ctx: ParseContext) -> Any:
     return msg
 
 
-@register("gtfsrt")
+@register("gtfsrt", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """GTFS-RT FeedMessage bytes -> Batch of alerts (FULL_DATASET is a full snapshot)."""
     msg = decode(data, ctx)
@@ -251,19 +263,40 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     items: list[Disruption] = []
     ended: list[str] = []
     others = 0
+    skips = Skips()
+    when = updated_at or ctx.fetched_at
     for entity in msg.entity:
         if entity.is_deleted:
-            ended.append(make_id(ctx.source, entity.id))
+            if entity.id.strip():
+                ended.append(make_id(ctx.source, entity.id))
+            else:
+                skips.add("a deleted entity without an id")
         elif entity.HasField("alert"):
-            items.append(alert_to_disruption(entity, ctx, updated_at or ctx.fetched_at))
+            keep = make_id(ctx.source, entity.id) if entity.id.strip() else None
+            item = skips.guard(f"entity {entity.id!r}", alert_to_disruption, entity, ctx, when, keep=keep)
+            if item is not None:
+                items.append(item)
         else:
             others += 1
-    notes = []
+    notes = list(skips.notes)
     if others:
         notes.append(f"{others} entities without an alert (trip updates, vehicle positions) skipped")
-    if not items and not ended:
+    mismatch = None
+    if not items and not ended and not skips.count:
         notes.append("feed holds no service alerts")
+        if others:
+            mismatch = f"not a service alerts feed: {others} trip update/vehicle position entities, no alerts"
     complete = header.incrementality == gtfs_realtime_pb2.FeedHeader.FULL_DATASET
     if ctx.options.get("complete") is not None:
         complete = bool(ctx.options["complete"])
-    return Batch(ctx.source, ctx.fetched_at, tuple(items), complete, tuple(ended), tuple(notes))
+    return Batch(
+        ctx.source,
+        ctx.fetched_at,
+        tuple(items),
+        complete,
+        tuple(ended),
+        tuple(notes),
+        skipped=skips.count,
+        skip_reason=skips.first,
+        kind_mismatch=mismatch,
+    )

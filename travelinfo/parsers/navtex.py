@@ -26,13 +26,17 @@ from travelinfo.model import (
 )
 from travelinfo.parsers import navtex_text as nt
 from travelinfo.parsers.base import ParseContext, ParseError, check_size, register
+from travelinfo.parsers.vet import MAX_RECORDS, Skips
 
 LANG = "en"  # the page's warnings are always in English, also on the Swedish page
 HEADER_MAX = 140
 HEADER_MIN = 50
 _NO_WARNINGS = re.compile(r"no current warnings", re.IGNORECASE)
-_LATEST = re.compile(r"Latest Update of Navigational Warnings:\s*([\d-]+ [\d:]+)")
-_PREAMBLE = re.compile(r"^(?:\d{6}\s*UTC\b.*|.*NAVIGATIONAL WARNING NO\.?.*)$")
+_LATEST = "Latest Update of Navigational Warnings:"
+_LATEST_VALUE = re.compile(r"\s{0,4}([\d-]{1,12} [\d:]{1,8})")
+_PREAMBLE_DTG = re.compile(r"\d{6}\s{0,4}UTC\b")
+_PREAMBLE_TEXT = "NAVIGATIONAL WARNING NO"
+MAX_LINE = 2_000  # characters of one body line looked at by the header rules
 _REGION = re.compile(
     r"BALTIC|GULF|SEA\b|SOUND|BELTS?\b|KATTEGAT|SKAGERRAK|BOTHNIA|QUARK|COAST|WATERS|"
     r"AREAS?\b|DENMARK|SWEDEN|FINLAND|ESTONIA|LATVIA|LITHUANIA|POLAND|GERMANY|VÄINAMERI|LAKE"
@@ -72,7 +76,7 @@ class _Listing:
     ident: nt.WarningId
     dtg: str
     body: str
-    areas: list[str] = field(default_factory=list)
+    areas: dict[str, None] = field(default_factory=dict)  # ordered set
 
 
 def _decode(data: bytes) -> str:
@@ -103,7 +107,7 @@ def _clean(text: str) -> str:
     return "\n".join(out).strip()
 
 
-def _listings(doc: Any, notes: list[str]) -> list[_Listing]:
+def _listings(doc: Any, notes: list[str], skips: Skips) -> list[_Listing]:
     sections = doc.xpath('//div[starts-with(@id, "display-area-")][h5]')
     if not sections:
         raise ParseError(
@@ -114,28 +118,30 @@ def _listings(doc: Any, notes: list[str]) -> list[_Listing]:
     for section in sections:
         area = " ".join(section.xpath("string(h5)").split())
         for p in section.xpath("./p"):
-            bold = " ".join(p.xpath("string(b)").split())
+            bold = " ".join(p.xpath("string(b)")[: nt.MAX_TEXT].split())
             if not bold:
-                text = " ".join(p.text_content().split())
+                text = " ".join(p.text_content()[: nt.MAX_TEXT].split())
                 if text and not _NO_WARNINGS.search(text):
                     notes.append(f"{area}: skipped a paragraph that is not a warning: {text[:60]}")
                 continue
             ident = nt.warning_id(bold)
             if ident is None:
-                raise ParseError(f"{area}: warning heading {bold[:60]!r} has no issuer and number")
+                skips.add(f"{area[:40]}: warning heading {bold[:60]!r} has no issuer and number")
+                continue
             listing = merged.get(ident.key)
             if listing is None:
-                dtg = " ".join((p.text or "").split())
-                body = _clean("".join(s.text_content() for s in p.xpath("./span")))
+                dtg = " ".join((p.text or "")[:200].split())
+                body = _clean("".join(s.text_content() for s in p.xpath("./span"))[: nt.MAX_TEXT])
                 listing = merged[ident.key] = _Listing(ident, dtg, body)
-            if area and area not in listing.areas:
-                listing.areas.append(area)
+            if area and len(listing.areas) < MAX_RECORDS:
+                listing.areas[area] = None
     return list(merged.values())
 
 
 def _header(ident: nt.WarningId, body: str) -> str:
     # Some issuers repeat their own date-time group and number as the first lines.
-    lines = [ln for ln in body.split("\n") if ln and not _PREAMBLE.match(ln) and not _repeats(ident, ln)]
+    lines = [ln[:MAX_LINE] for ln in body.split("\n") if ln]
+    lines = [ln for ln in lines if not _preamble(ln) and not _repeats(ident, ln)]
     if not lines:
         return ident.text
     # "WESTERN BALTIC. MECKLENBURG BAY." alone says where, not what: add lines until it
@@ -150,6 +156,10 @@ def _header(ident: nt.WarningId, body: str) -> str:
     return text
 
 
+def _preamble(line: str) -> bool:
+    return bool(_PREAMBLE_DTG.match(line)) or _PREAMBLE_TEXT in line
+
+
 def _repeats(ident: nt.WarningId, line: str) -> bool:
     other = nt.warning_id(line)
     return other is not None and other.key == ident.key and "CANCEL" not in line
@@ -159,7 +169,7 @@ def _classify(body: str) -> tuple[list[str], str, str]:
     categories: list[str] = []
     cause, effect = "OTHER_CAUSE", "OTHER_EFFECT"
     cause_set = effect_set = False
-    text = " ".join(body.upper().split())
+    text = " ".join(body[: nt.MAX_TEXT].upper().split())
     for pattern, category, c, e in _KEYWORDS:
         if re.search(pattern, text):
             categories.append(category)
@@ -217,8 +227,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse the NAVTEX warnings-in-force page into a full snapshot of warnings."""
     doc = _document(data, ctx)
     notes: list[str] = []
-    listings = _listings(doc, notes)
-    latest = _LATEST.search(" ".join(doc.text_content().split()))
+    skips = Skips()
+    listings = _listings(doc, notes, skips)
+    page = " ".join(doc.text_content()[: 4 * nt.MAX_TEXT].split())
+    at = page.find(_LATEST)
+    latest = _LATEST_VALUE.match(page, at + len(_LATEST)) if at >= 0 else None
     if latest:
         notes.append(f"page last updated {latest.group(1)} (local time)")
     on_page = {item.ident.key for item in listings}
@@ -231,9 +244,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             cancelled.add(wid.key)
             if wid.key not in on_page:
                 ended.append(make_id(ctx.source, wid.text))
-    items = tuple(_disruption(item, ctx, cancelled) for item in listings)
-    if not items:
+    built = (skips.guard(item.ident.text, _disruption, item, ctx, cancelled) for item in listings)
+    items = tuple(d for d in built if d is not None)
+    if not items and not skips.count:
         notes.append("the page lists no warnings in force")
+    notes.extend(skips.notes)
     complete = ctx.options.get("complete")
     return Batch(
         source=ctx.source,
@@ -242,4 +257,6 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         complete=True if complete is None else bool(complete),
         ended=tuple(dict.fromkeys(ended)),
         notes=tuple(notes),
+        skipped=skips.count,
+        skip_reason=skips.first,
     )

@@ -17,33 +17,43 @@ MONTHS = {
 }
 _MONTH = "|".join(MONTHS)
 
+# Every pattern here is linear: bounded quantifiers only, no nested or lazy repeats over
+# open-ended runs, and texts are cut to MAX_TEXT characters before any matching (issue 12:
+# a 200 KB page once froze the process in backtracking).
+MAX_TEXT = 20_000
+ISSUER_MAX = 80  # characters before `NAV WARN` (`CANCEL BALTIC SEA NAV WARN` has 18)
 # `021245 UTC APR`, optionally followed by a two- or four-digit year (`281600 UTC AUG 26`).
-DTG = re.compile(rf"\b(\d{{2}})(\d{{2}})(\d{{2}})\s*UTC\s+({_MONTH})\b(?:\s+(\d{{4}}|\d{{2}})\b)?")
-# `BALTIC SEA NAV WARN 026/25`, `LITHUANIAN NAV WARN 097(T)/25`.
-WARNING_ID = re.compile(r"\b([A-Z][A-Z ]*?NAV WARN)\s+(\d{1,4})(\([A-Z]\))?/(\d{2})\b")
+DTG = re.compile(rf"\b(\d{{2}})(\d{{2}})(\d{{2}}) ?UTC ({_MONTH})\b(?: (\d{{4}}|\d{{2}})\b)?")
+# `BALTIC SEA NAV WARN 026/25`, `LITHUANIAN NAV WARN 097(T)/25`: the literal is found first,
+# the issuer is read backwards from it within ISSUER_MAX characters.
+NAV_WARN = "NAV WARN"
+_NUMBER = re.compile(r" (\d{1,4})(\([A-Z]\))?/(\d{2})\b")
 CANCEL_THIS = re.compile(
-    rf"CANCEL(?:\s+THIS)?(?:\s+(?:MSG|MESSAGE))?\s+(\d{{6}}\s*UTC\s+(?:{_MONTH})(?:\s+\d{{2,4}}\b)?)"
+    rf"CANCEL(?: THIS)?(?: (?:MSG|MESSAGE))? (\d{{6}} ?UTC (?:{_MONTH})(?: \d{{2,4}}\b)?)"
 )
-CANCEL_OTHER = re.compile(r"CANCEL\s+([A-Z][A-Z ]*?NAV WARN\s+\d{1,4}(?:\([A-Z]\))?/\d{2})\b")
 
-_NUM = r"\d{1,2}(?:[.,]\d+)?"
+_NUM = r"\d{1,2}(?:[.,]\d{1,6})?"
 # Dashed notations: `59-18.5N`, `59-18,5N`, `59-18N`, `60-05-00N` (degrees-minutes-seconds).
 _LAT_DASH = rf"(?P<lad>\d{{1,2}})-(?P<lam>{_NUM})(?:-(?P<las>{_NUM}))?\s?(?P<lah>[NS])"
 _LON_DASH = rf"(?P<lod>\d{{1,3}})-(?P<lom>{_NUM})(?:-(?P<los>{_NUM}))?\s?(?P<loh>[EW])"
 # Compact notation: `5918.5N 01805.2E`.
-_LAT_COMPACT = r"(?P<lac>\d{4}(?:[.,]\d+)?)\s?(?P<lach>[NS])"
-_LON_COMPACT = r"(?P<loc>\d{5}(?:[.,]\d+)?)\s?(?P<loch>[EW])"
+_LAT_COMPACT = r"(?P<lac>\d{4}(?:[.,]\d{1,6})?)\s?(?P<lach>[NS])"
+_LON_COMPACT = r"(?P<loc>\d{5}(?:[.,]\d{1,6})?)\s?(?P<loch>[EW])"
 POSITION = re.compile(
-    rf"(?<![\d.,-])(?:{_LAT_DASH}|{_LAT_COMPACT})[\s,/]*(?:{_LON_DASH}|{_LON_COMPACT})(?![\d])"
+    rf"(?<![\d.,-])(?:{_LAT_DASH}|{_LAT_COMPACT})[\s,/]{{0,8}}(?:{_LON_DASH}|{_LON_COMPACT})(?![\d])"
 )
+MAX_POSITIONS = 5_000  # positions read from one warning
 
 _POLYGON_WORDS = re.compile(r"BOUNDED|\bAREA\b|\bAREAS\b|\bZONE\b|POLYGON|ENCLOSED")
 _LINE_WORDS = re.compile(r"\bLINES?\b|JOINING|BETWEEN|\bALONG\b|ROUTE|CABLE|PIPELINE")
 _POINT_WORDS = re.compile(r"\bPOSITIONS?\b|\bPSN\b|\bPOS\b|CENTERED|CENTRED")
 _RADIUS = re.compile(
-    r"RADIUS\s+OF\s+(?P<a>\d+(?:[.,]\d+)?)\s*(?P<au>NM|NAUTICAL MILES?|MILES?|CABLES?|KM|METRES|METERS|M)\b"
-    r"|(?P<b>\d+(?:[.,]\d+)?)\s*(?P<bu>NM|NAUTICAL MILES?|MILES?|CABLES?|KM|METRES|METERS|M)\s+RADIUS"
+    r"RADIUS\s{1,4}OF\s{1,4}(?P<a>\d{1,6}(?:[.,]\d{1,6})?)\s{0,4}"
+    r"(?P<au>NM|NAUTICAL MILES?|MILES?|CABLES?|KM|METRES|METERS|M)\b"
+    r"|(?<![\d.,])(?P<b>\d{1,6}(?:[.,]\d{1,6})?)\s{0,4}"
+    r"(?P<bu>NM|NAUTICAL MILES?|MILES?|CABLES?|KM|METRES|METERS|M)\s{1,4}RADIUS"
 )
+MAX_RADIUS_KM = 2_000.0  # a larger "circle" is a typo, not a warning area
 _UNIT_KM = {
     "NM": 1.852,
     "NAUTICAL": 1.852,
@@ -56,7 +66,7 @@ _UNIT_KM = {
     "METERS": 0.001,
     "M": 0.001,
 }
-_ITEM_MARK = re.compile(r"(?:^|\n)\s*\d{1,2}\.\s")
+_ITEM_MARK = re.compile(r"(?:^|\n)[ \t]{0,8}\d{1,2}\.\s")
 _SENTENCE_END = re.compile(r"\.\s")
 _SEPARATOR_NOISE = re.compile(r"\b(?:AND|OR)\b|[\s,.;:=()-]")
 
@@ -70,12 +80,49 @@ class WarningId:
     year: int
 
 
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _issuer_start(text: str, at: int) -> int:
+    """Where the issuer before `text[at:]` (`... NAV WARN`) begins: a bounded backwards scan."""
+    start = at
+    while start > 0 and at - start < ISSUER_MAX and ("A" <= text[start - 1] <= "Z" or text[start - 1] == " "):
+        start -= 1
+    # It begins with a letter at a word boundary (the scan may have stopped inside a word).
+    while start < at and not ("A" <= text[start] <= "Z" and (start == 0 or not _word(text[start - 1]))):
+        start += 1
+    return start
+
+
+def _ids(text: str) -> list[tuple[str, str, str, str, int]]:
+    """(issuer, number, suffix, yy, end) of every `<ISSUER> NAV WARN <n>/<yy>` in normalised text."""
+    found = []
+    at = text.find(NAV_WARN)
+    while at >= 0:
+        end = at + len(NAV_WARN)
+        start = _issuer_start(text, at)
+        number = _NUMBER.match(text, end)
+        if start < at and number:
+            issuer = text[start:end].strip()
+            found.append((issuer, number.group(1), number.group(2) or "", number.group(3), number.end()))
+        at = text.find(NAV_WARN, end)
+    return found
+
+
+def _normal(text: str) -> str:
+    return " ".join(text[:MAX_TEXT].split())
+
+
 def warning_id(text: str) -> WarningId | None:
     """Read an issuer + number; None when `text` holds none."""
-    m = WARNING_ID.search(" ".join(text.split()))
-    if not m:
+    found = _ids(_normal(text))
+    if not found:
         return None
-    issuer, number, suffix, yy = m.group(1).strip(), m.group(2), m.group(3) or "", m.group(4)
+    return _wid(*found[0][:4])
+
+
+def _wid(issuer: str, number: str, suffix: str, yy: str) -> WarningId:
     written = f"{issuer} {number}{suffix}/{yy}"
     # Zero padding differs between a warning and a CANCEL naming it (026/25 vs 26/25).
     return WarningId(written, (issuer, int(number), suffix, yy), 2000 + int(yy))
@@ -83,7 +130,7 @@ def warning_id(text: str) -> WarningId | None:
 
 def parse_dtg(text: str, year_hint: int | None, fetched_at: datetime) -> datetime | None:
     """`021245 UTC APR` -> aware UTC datetime; year written, else `year_hint`, else near fetched_at."""
-    m = DTG.search(text)
+    m = DTG.search(_normal(text))
     if not m:
         return None
     day, hour, minute, month = int(m.group(1)), int(m.group(2)), int(m.group(3)), MONTHS[m.group(4)]
@@ -112,7 +159,7 @@ def _build(year: int, month: int, day: int, hour: int, minute: int) -> datetime 
 
 def cancel_time(body: str, issued: datetime, fetched_at: datetime) -> datetime | None:
     """The time of `CANCEL THIS MSG <dtg>` (also `CANCEL MESSAGE`, `CANCEL <dtg>`), if any."""
-    m = CANCEL_THIS.search(" ".join(body.split()))
+    m = CANCEL_THIS.search(_normal(body))
     if not m:
         return None
     value = parse_dtg(m.group(1), issued.year, fetched_at)
@@ -124,12 +171,14 @@ def cancel_time(body: str, issued: datetime, fetched_at: datetime) -> datetime |
 
 def cancelled_ids(body: str) -> list[WarningId]:
     """Warnings this message cancels by name (`CANCEL GERMAN NAV WARN 472/26`)."""
-    found: list[WarningId] = []
-    for m in CANCEL_OTHER.finditer(" ".join(body.split())):
-        wid = warning_id(m.group(1))
-        if wid is not None and wid not in found:
-            found.append(wid)
-    return found
+    text = _normal(body)
+    found: dict[WarningId, None] = {}
+    for issuer, number, suffix, yy, _end in _ids(text):
+        k = issuer.find("CANCEL ")  # the leftmost CANCEL, as `CANCEL <issuer> NAV WARN` reads
+        name = issuer[k + len("CANCEL ") :].strip() if k >= 0 else ""
+        if name and name != NAV_WARN and (k == 0 or issuer[k - 1] == " "):
+            found[_wid(name, number, suffix, yy)] = None
+    return list(found)
 
 
 def _value(deg: str, minutes: str | None, seconds: str | None) -> float | None:
@@ -166,9 +215,20 @@ def _position(m: re.Match[str]) -> tuple[float, float] | None:
     return round(lon, 6), round(lat, 6)
 
 
+def _matches(body: str) -> list[tuple[re.Match[str], tuple[float, float]]]:
+    out = []
+    for m in POSITION.finditer(body[:MAX_TEXT]):
+        p = _position(m)
+        if p is not None:
+            out.append((m, p))
+            if len(out) >= MAX_POSITIONS:
+                break
+    return out
+
+
 def positions(body: str) -> list[tuple[float, float]]:
-    """Every position written in `body`, as (lon, lat), in order."""
-    return [p for m in POSITION.finditer(body) if (p := _position(m)) is not None]
+    """Every position written in `body`, as (lon, lat), in order (at most MAX_POSITIONS)."""
+    return [p for _m, p in _matches(body)]
 
 
 def _last(pattern: re.Pattern[str], text: str) -> int:
@@ -198,8 +258,8 @@ def _radius_km(lead: str) -> float | None:
         return None
     m = found[-1]
     value = float((m.group("a") or m.group("b")).replace(",", "."))
-    unit = (m.group("au") or m.group("bu")).split()[0]
-    return value * _UNIT_KM[unit] if value > 0 else None
+    km = value * _UNIT_KM[(m.group("au") or m.group("bu")).split()[0]]
+    return km if 0 < km <= MAX_RADIUS_KM else None
 
 
 def _dedupe(coords: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -244,7 +304,8 @@ def geometry(body: str) -> dict[str, Any] | None:
     "RADIUS OF 2 NM AROUND" -> 32-gon circles, anything else -> Points). A numbered item
     ("2.") starts a new run of the same kind.
     """
-    matches = [(m, p) for m in POSITION.finditer(body) if (p := _position(m)) is not None]
+    body = body[:MAX_TEXT]
+    matches = _matches(body)
     shapes: list[dict[str, Any]] = []
     run: list[tuple[float, float]] = []
     kind = "points"

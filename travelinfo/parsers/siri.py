@@ -2,7 +2,11 @@
 
 Choices:
 - Texts without `xml:lang` are filed under `ctx.options["lang"]`, else `sv` (Samtrafiken's
-  Swedish feeds; configure `lang = "no"` for Entur). Language codes are lower-cased (`NO` -> `no`).
+  Swedish feeds; configure `lang = "no"` for Entur). Language tags are checked as BCP 47 and
+  written in canonical case (`NO` -> `no`, `en-gb` -> `en-GB`); an invalid one is filed
+  under the default language.
+- A situation that cannot be read (no SituationNumber, a bad number...) is skipped and
+  counted (`Batch.skipped`); only links with an http(s) URL are kept.
 - `Description`, `Detail` and `Advice` are joined (in that order) into `description`.
 - Severity: noImpact/verySlight/slight -> INFO, normal -> WARNING, severe/verySevere -> SEVERE,
   unknown/undefined -> UNKNOWN_SEVERITY; the situation's own `Severity` wins, else the
@@ -14,7 +18,6 @@ Choices:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -31,6 +34,7 @@ from travelinfo.model import (
     parse_time,
 )
 from travelinfo.parsers.base import ParseContext, ParseError, register
+from travelinfo.parsers.vet import MAX_RECORDS, Skips, lang_tag, safe_url
 from travelinfo.parsers.xmlsafe import iterparse, localname, text_of
 
 _ROOTS = (
@@ -42,7 +46,7 @@ _ROOTS = (
 )
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DEFAULT_LANG = "sv"
-_PARAGRAPH = re.compile(r"\n\s*\n")
+MAX_TEXT = 20_000  # characters of one text element looked at
 
 # SIRI enumerations mapped onto the model; values not listed fall back to the element's default.
 _SEVERITY = {
@@ -176,7 +180,18 @@ def effect_of(conditions: Iterable[str]) -> str:
 
 def clean(text: str) -> str:
     """Collapse XML indentation into single spaces, keeping blank-line paragraph breaks."""
-    return "\n\n".join(" ".join(p.split()) for p in _PARAGRAPH.split(text) if p.strip())
+    # Line by line rather than a regex over the whole text: linear whatever the input.
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in text[:MAX_TEXT].split("\n"):
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append(" ".join(" ".join(current).split()))
+            current = []
+    if current:
+        paragraphs.append(" ".join(" ".join(current).split()))
+    return "\n\n".join(paragraphs)
 
 
 def children(elem: Any, name: str) -> list[Any]:
@@ -201,7 +216,7 @@ def _texts(elem: Any, names: Iterable[str], lang: str) -> dict[str, str]:
         for node in children(elem, name):
             text = clean(text_of(node))
             if text:
-                parts.append({(node.get(XML_LANG) or lang).strip().lower(): text})
+                parts.append({lang_tag(node.get(XML_LANG)) or lang: text})
     return merge_texts(parts)
 
 
@@ -231,7 +246,7 @@ class _Affects:
         self.ref: GtfsStatic | None = reference if isinstance(reference, GtfsStatic) else None
         self.items: dict[tuple[str, str], str | None] = {}
         self.modes: list[str] = []
-        self.points: list[list[float]] = []
+        self.points: dict[tuple[float, float], None] = {}  # an ordered set
 
     def add(self, kind: str, ident: str, name: str | None) -> None:
         # The first mention wins, but a later one may supply a missing name.
@@ -273,20 +288,22 @@ class _Affects:
             lat = float(child_text(node, "Latitude"))
         except ValueError:
             return
-        if -180 <= lon <= 180 and -90 <= lat <= 90 and [lon, lat] not in self.points:
-            self.points.append([lon, lat])
+        # Comparisons with NaN are false, so NaN is refused here too; infinities are out of range.
+        if -180 <= lon <= 180 and -90 <= lat <= 90 and len(self.points) < MAX_RECORDS:
+            self.points[(lon, lat)] = None
 
     def geometry(self) -> dict[str, Any] | None:
-        if not self.points:
+        points = [[lon, lat] for lon, lat in self.points]
+        if not points:
             return None
-        if len(self.points) == 1:
-            return {"type": "Point", "coordinates": self.points[0]}
-        return {"type": "MultiPoint", "coordinates": self.points}
+        if len(points) == 1:
+            return {"type": "Point", "coordinates": points[0]}
+        return {"type": "MultiPoint", "coordinates": points}
 
 
 def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     """One `PtSituationElement` as a disruption."""
-    lang = str(ctx.options.get("lang") or DEFAULT_LANG).lower()
+    lang = lang_tag(str(ctx.options.get("lang") or DEFAULT_LANG)) or DEFAULT_LANG
     number = child_text(elem, "SituationNumber")
     if not number:
         raise ParseError("PtSituationElement without a SituationNumber")
@@ -306,7 +323,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     severity = severity_of(child_text(elem, "Severity"))
     if severity == "UNKNOWN_SEVERITY" and severities:
         severity = max(severities, key=SEVERITY_RANK.__getitem__)
-    links = [text_of(u) for u in descendants(elem, "Uri") if text_of(u)]
+    links = [u for u in (safe_url(text_of(u)) for u in descendants(elem, "Uri")) if u][:MAX_RECORDS]
     header = _texts(elem, ("Summary",), lang)
     description = _texts(elem, ("Description", "Detail", "Advice"), lang)
     if not header:
@@ -339,11 +356,12 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     )
 
 
-@register("siri-sx")
+@register("siri-sx", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """SIRI `ServiceDelivery`/`SituationExchangeDelivery` bytes -> Batch of situations."""
     items: list[Disruption] = []
     notes: list[str] = []
+    skips = Skips()
     root_seen = False
     deliveries = roads = 0
     incremental: bool | None = None
@@ -356,7 +374,10 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
                     raise ParseError(f"not a SIRI document (root element {tag!r})")
             continue
         if tag == "PtSituationElement":
-            items.append(situation_to_disruption(elem, ctx))
+            number = child_text(elem, "SituationNumber")[:60]
+            item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx)
+            if item is not None:
+                items.append(item)
             elem.clear()
         elif tag == "RoadSituationElement":
             roads += 1
@@ -376,9 +397,19 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         notes.append("no SituationExchangeDelivery in this SIRI document")
     if roads:
         notes.append(f"{roads} RoadSituationElement skipped (road situations come from DATEX II)")
-    if not items and deliveries:
+    if not items and deliveries and not skips.count:
         notes.append("delivery holds no PtSituationElement")
+    notes.extend(skips.notes)
     complete = not incremental
     if ctx.options.get("complete") is not None:
         complete = bool(ctx.options["complete"])
-    return Batch(ctx.source, ctx.fetched_at, tuple(items), complete, (), tuple(notes))
+    return Batch(
+        ctx.source,
+        ctx.fetched_at,
+        tuple(items),
+        complete,
+        (),
+        tuple(notes),
+        skipped=skips.count,
+        skip_reason=skips.first,
+    )

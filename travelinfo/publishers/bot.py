@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from travelinfo import app as appmod
+from travelinfo.backoff import Backoff, is_store_error
 from travelinfo.bot_rules import Rules, decide, material_checksum, post_key
 from travelinfo.bot_state import POST, STATE, BotState, ClaimBusy, Poster, Records
 from travelinfo.bot_text import compose, compose_digest
@@ -262,15 +264,25 @@ class Bot:
 
     async def run(self, tick: float = 30.0, retry: float = 30.0, lock_ttl: float = 60.0) -> None:
         """Run until cancelled; only the process holding the store's `bot` lock posts."""
-        await self.load()
+        backoff = Backoff("bot: the store", log, cap=retry)
+        while True:  # a store fault at start (Redis down) is waited out, not fatal
+            try:
+                await self.load()
+                break
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                await asyncio.sleep(backoff.failed(exc))
+        backoff.succeeded()
         log.info("bot posting to %s as %s", self.cfg.base_url, self.holder)
         try:
-            await self._loop(tick, retry, lock_ttl)
+            await self._loop(tick, retry, lock_ttl, backoff)
         finally:
             # Hand over at once to another bot process instead of after the lock's expiry.
-            await asyncio.shield(self.store.release_lock(LOCK, self.holder))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release_lock(LOCK, self.holder))
 
-    async def _loop(self, tick: float, retry: float, lock_ttl: float) -> None:
+    async def _loop(self, tick: float, retry: float, lock_ttl: float, backoff: Backoff) -> None:
         while True:
             wait = 0.0
             try:
@@ -278,18 +290,22 @@ class Bot:
                     await self.step()
                 else:
                     wait = lock_ttl / 3
+                if not wait:
+                    await self.store.wait_for_change(self.state.seq, min(tick, lock_ttl / 3))
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except (PostError, ClaimBusy) as exc:
                 log.warning("bot: %s; retrying in %.0f s", exc, retry)
                 wait = retry
-            except Exception:
-                log.exception("bot pass failed; retrying in %.0f s", retry)
-                wait = retry
+            except Exception as exc:
+                if is_store_error(exc):  # logged once per outage by the backoff
+                    wait = backoff.failed(exc)
+                else:
+                    log.exception("bot pass failed; retrying in %.0f s", retry)
+                    wait = retry
             if wait:
                 await asyncio.sleep(wait)
-            else:
-                await self.store.wait_for_change(self.state.seq, min(tick, lock_ttl / 3))
 
 
 def make_network(settings: Settings, session: Any) -> Mastodon:
@@ -357,8 +373,8 @@ def cmd_bot(args: argparse.Namespace) -> int:
         return 0
     if not settings.bot.base_url or not settings.bot.token:
         raise cli.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
-    cli.run_async(cli.serve(settings, frozenset({"bot"}), http=False))
-    return 0
+    code: int = cli.run_async(cli.serve(settings, frozenset({"bot"}), http=False))
+    return code
 
 
 def add_commands(subparsers: Any) -> None:

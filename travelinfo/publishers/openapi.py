@@ -172,6 +172,22 @@ def paths() -> J:
         "/api/v1/webhooks/{id}/dead-letters": {
             "get": _write("Deliveries that failed for good", "200", None, [ID_PARAM]),
         },
+        "/api/v1/webhooks/{id}/ping": {
+            "post": {
+                **_write(
+                    "Send a signed test event now and return the receiver's answer",
+                    "200",
+                    None,
+                    [ID_PARAM],
+                    ref_name="WebhookPing",
+                ),
+                "description": (
+                    "POSTs a signed `ping` event (`X-Travelinfo-Event: ping`) to the subscription's "
+                    "URL within `webhooks.timeout` and answers 200 with the receiver's status or the "
+                    "error; 429 while another ping to it is in flight. Does not change delivery state."
+                ),
+            },
+        },
         "/api/v1/notices": {
             "get": _write("List your organisation's notices", "200", None, ref_name="Notice"),
             "post": _write("Publish a notice", "201", "Notice"),

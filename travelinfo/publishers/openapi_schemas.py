@@ -181,7 +181,7 @@ SCHEMAS: J = {
             "source": {"type": "string"},
             "type": {"type": "string"},
             "url": {"type": ["string", "null"]},
-            "state": {"type": "string", "enum": ["pending", "ok", "stale", "failing"]},
+            "state": {"type": "string", "enum": ["pending", "ok", "stale", "failing", "suspect"]},
             "last_success": _nullable(TIME),
             "last_attempt": _nullable(TIME),
             "last_error": {"type": ["string", "null"]},
@@ -189,6 +189,15 @@ SCHEMAS: J = {
             "consecutive_failures": {"type": "integer"},
             "interval": {"type": "number"},
             "stale_after": {"type": "number"},
+            "suspect_reason": {
+                "type": ["string", "null"],
+                "description": "Why the last full snapshot is held (state suspect).",
+            },
+            "held_since": _nullable(TIME),
+            "held_polls": {"type": "integer"},
+            "held_checksum": {"type": ["string", "null"]},
+            "skipped_items": {"type": "integer", "description": "Records the parser left out."},
+            "skip_reason": {"type": ["string", "null"]},
             "enabled": {"type": "boolean"},
         },
     },
@@ -200,6 +209,32 @@ SCHEMAS: J = {
             "parameter": {"type": "string", "description": "The offending query parameter (400)."},
         },
     },
-    "Webhook": {**PERMISSIVE, "description": "A webhook subscription (see docs/webhooks.md)."},
+    "Webhook": {
+        **PERMISSIVE,
+        "description": "A webhook subscription (see docs/webhooks.md).",
+        "properties": {
+            "state": {
+                "type": "string",
+                "enum": ["active", "retrying", "failing"],
+                "description": (
+                    "`retrying`: the last request failed; `failing`: `webhooks.failure_threshold` "
+                    "failed requests in a row or an event dead-lettered since the last success."
+                ),
+            },
+        },
+    },
+    "WebhookPing": {
+        "type": "object",
+        "required": ["id", "url", "event_id", "ok", "status", "error", "elapsed"],
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "event_id": {"type": "string", "description": "`X-Travelinfo-Event-Id` of the ping"},
+            "ok": {"type": "boolean", "description": "The receiver answered 2xx."},
+            "status": {"type": ["integer", "null"], "description": "Its HTTP status, if it answered."},
+            "error": {"type": ["string", "null"], "description": "What went wrong, if anything."},
+            "elapsed": {"type": "number", "description": "Seconds the ping took."},
+        },
+    },
     "Notice": {**PERMISSIVE, "description": "An operator's notice (see docs/notices.md)."},
 }

@@ -176,11 +176,16 @@ async def run_stream(
             pos = await catch_up(app, feed, since, sink)
         elif snapshot:
             await sink.send(snapshot_event("snapshot", pos, items, req.lang))
+        epoch = hub.epoch
         while not state.stopping:
             if sub.reset.is_set():
                 sub.reset.clear()
                 _drain(sub.queue)
-                pos = await catch_up(app, feed, pos, sink)
+                if hub.epoch != epoch:  # the store's data was replaced: positions mean nothing
+                    epoch = hub.epoch
+                    pos = await send_reset(app, feed, sink)
+                else:
+                    pos = await catch_up(app, feed, pos, sink)
                 continue
             while not sub.queue.empty() and not state.stopping:
                 change = sub.queue.get_nowait()
@@ -215,11 +220,7 @@ async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> 
     while not state.stopping:
         page = await store.changes_since(pos)
         if page.reset:
-            last = await store.last_seq()
-            items, _ = await store.query(feed.query)
-            feed.known = {d.id for d in items}
-            await sink.send(snapshot_event("reset", last, items, feed.lang))
-            return last
+            return await send_reset(app, feed, sink)
         if not page.changes:
             return pos
         for change in page.changes:
@@ -228,6 +229,16 @@ async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> 
                 await sink.send(ev)
         pos = page.last_seq
     return pos
+
+
+async def send_reset(app: web.Application, feed: Feed, sink: Sink) -> str:
+    """Send the whole filtered set as a `reset` event; returns the position it stands for."""
+    store = app[appmod.STORE]
+    last = await store.last_seq()
+    items, _ = await store.query(feed.query)
+    feed.known = {d.id for d in items}
+    await sink.send(snapshot_event("reset", last, items, feed.lang))
+    return last
 
 
 def wait_all(aws: list[Awaitable[Any]]) -> Awaitable[Any]:

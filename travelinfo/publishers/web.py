@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +24,7 @@ from travelinfo.http import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respo
 from travelinfo.publishers import web_render as view
 from travelinfo.publishers.web_filters import Filters, group_by_mode, parse_filters
 from travelinfo.publishers.web_i18n import negotiate
+from travelinfo.stale import STALE_HTML
 
 ENV: web.AppKey[jinja2.Environment] = web.AppKey("web_env", jinja2.Environment)
 HTML = "text/html; charset=utf-8"
@@ -141,12 +144,41 @@ def _parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+# Shown when the store is unreachable: on the last rendered page kept (stale.py), and as the
+# error page's message when no page was kept.
+STALE_MARK = b"<!--stale-banner-->"
+STALE_TEXT = {
+    "sv": "Uppgifterna kan vara inaktuella: tjänsten når inte sina data just nu. Sidan visar läget "
+    "när den senast uppdaterades.",
+    "en": "The data may be out of date: the service cannot reach its data right now. This page "
+    "shows the picture when it was last updated.",
+}
+DOWN_TEXT = {
+    "sv": "Tjänsten når inte sina data just nu. Försök igen om en stund.",
+    "en": "The service cannot reach its data right now. Please try again shortly.",
+}
+_LANG = re.compile(rb'<html lang="([a-z]{2})"')
+
+
+def stale_banner(body: bytes) -> bytes:
+    """A kept page with the "data may be out of date" banner, in the page's language."""
+    found = _LANG.search(body, 0, 200)
+    lang = found.group(1).decode() if found else "sv"
+    text = html.escape(STALE_TEXT.get(lang, STALE_TEXT["sv"]))
+    banner = f'<div class="banner stale" role="alert"><p>{text}</p></div>'.encode()
+    if STALE_MARK in body:
+        return body.replace(STALE_MARK, banner, 1)
+    return body
+
+
 async def error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
     """The HTML error page the errors middleware shows browsers (404, 400 naming the parameter)."""
     default = request.app[appmod.SETTINGS].web.default_lang
     lang = negotiate(request.query.get("lang"), request.headers.get("Accept-Language", ""), default)
     lang = lang or default
     ctx = _base(request, lang, [], request.path)
+    if status == 503:
+        message = DOWN_TEXT.get(lang, DOWN_TEXT["sv"])
     ctx.update(status=status, message=message, filters=Filters())
     body = request.app[ENV].get_template("error.html").render(**ctx)
     return web.Response(status=status, text=body, content_type="text/html", headers=PAGE_HEADERS)
@@ -159,6 +191,7 @@ def setup(app: web.Application) -> None:
     app[ENV] = view.make_env()
     app[view.HEALTH_CACHE] = []
     app[HTML_ERRORS] = error_page
+    app[STALE_HTML] = stale_banner
     app.router.add_get("/", index)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)

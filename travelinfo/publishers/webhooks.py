@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import math
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +16,15 @@ from travelinfo import app as app_module
 from travelinfo import ssrf
 from travelinfo.app import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.http import BadParameter, json_error, json_response
+from travelinfo.jsonbody import read_json
 from travelinfo.keys import ApiKey, authenticate
 from travelinfo.model import MODES, SEVERITIES, STATUSES, format_time
 from travelinfo.webhooks_delivery import DEAD, KIND, STATE, DeliveryEngine
 from travelinfo.webhooks_feed import forget
+from travelinfo.webhooks_send import ping as send_ping
 
 ENGINE = web.AppKey("webhook_engine", DeliveryEngine)
+PINGING = web.AppKey("webhook_pinging", set)  # ids of subscriptions with a ping in flight
 SCOPE = "webhooks"
 FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q")
 FIELDS = ("url", "secret", "filters", "description")
@@ -106,10 +110,7 @@ def _secret(value: Any) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise json_error(400, "the body must be a JSON object") from None
+    data = await read_json(request, "the body must be a JSON object")
     if not isinstance(data, dict):
         raise json_error(400, "the body must be a JSON object")
     for name in data:
@@ -162,7 +163,17 @@ def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
         "last_delivered_seq": state.get("last_delivered_seq"),
         "delivered": int(state.get("delivered", 0)),
         "last_attempt": state.get("last_attempt"),
+        "consecutive_failures": int(state.get("failures") or 0),
+        "next_attempt": _next_attempt(state),
     }
+
+
+def _next_attempt(state: dict[str, Any]) -> str | None:
+    """When a backing-off subscription may call its receiver again (None: not backing off)."""
+    when = state.get("next_attempt")
+    if not when or float(when) <= time.time():
+        return None
+    return format_time(datetime.fromtimestamp(float(when), UTC))
 
 
 async def _own(request: web.Request, key: ApiKey) -> list[dict[str, Any]]:
@@ -231,6 +242,36 @@ async def dead_letters(request: web.Request) -> web.Response:
     return json_response({"dead_letters": records})
 
 
+async def ping(request: web.Request) -> web.Response:
+    """POST /api/v1/webhooks/{id}/ping: send a signed `ping` event now; answer with the receiver's reply."""
+    key = await _key(request)
+    sub = await _one(request, key)
+    busy = request.app[PINGING]
+    if sub["id"] in busy:  # one at a time: a key cannot turn pings into a flood at the receiver
+        error = json_error(429, "a ping to this webhook is already in progress; try again in a second")
+        error.headers["Retry-After"] = "1"
+        raise error
+    settings = request.app[SETTINGS]
+    busy.add(sub["id"])
+    started = time.monotonic()
+    try:
+        allow = ssrf.parse_allow(settings.webhooks.allow_hosts)
+        event_id, out = await send_ping(request.app[SESSION], sub, settings, allow)
+    finally:
+        busy.discard(sub["id"])
+    return json_response(
+        {
+            "id": sub["id"],
+            "url": sub["url"],
+            "event_id": event_id,
+            "ok": out.ok,
+            "status": out.status,
+            "error": out.error or None,
+            "elapsed": round(time.monotonic() - started, 3),
+        }
+    )
+
+
 async def _delete(request: web.Request, sub_id: str) -> None:
     store = request.app[STORE]
     await store.delete_record(KIND, sub_id)
@@ -273,6 +314,8 @@ def setup(app: web.Application) -> None:
         app.router.add_get("/api/v1/webhooks/{id}", get_one)
         app.router.add_delete("/api/v1/webhooks/{id}", delete_one)
         app.router.add_get("/api/v1/webhooks/{id}/dead-letters", dead_letters)
+        app.router.add_post("/api/v1/webhooks/{id}/ping", ping)
+        app[PINGING] = set()
     if "deliver" in roles:
         engine = DeliveryEngine(app[SETTINGS], app[STORE])
         app[ENGINE] = engine
@@ -283,8 +326,8 @@ def setup(app: web.Application) -> None:
 def cmd_deliver(args: argparse.Namespace) -> int:
     from travelinfo import cli
 
-    cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
-    return 0
+    code: int = cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
+    return code
 
 
 def add_commands(subparsers: Any) -> None:

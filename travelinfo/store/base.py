@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +82,7 @@ from travelinfo.store.query import (  # noqa: E402
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BOOT",
     "Change",
     "ChangesPage",
     "DecodedCache",
@@ -91,7 +95,9 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "end_item",
+    "holder_gone",
     "list_health",
+    "lock_holder",
     "next_transition",
     "parse_seq_int",
     "plan_apply",
@@ -107,10 +113,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """Per-source health record kept by the scheduler."""
+    """Per-source health record kept by the scheduler.
+
+    `suspect`: the last full snapshot looked wrong (see `suspect_reason`) and is held; the
+    source's previous items stay published until it is confirmed (`held_polls` since
+    `held_since`) or an operator accepts it.
+    """
 
     source: str
-    state: str = "pending"  # pending | ok | stale | failing
+    state: str = "pending"  # pending | ok | stale | failing | suspect
     last_success: datetime | None = None
     last_attempt: datetime | None = None
     last_error: str | None = None
@@ -120,6 +131,12 @@ class SourceHealth:
     stale_after: float = 0.0
     type: str = ""
     url: str | None = None
+    suspect_reason: str | None = None
+    held_since: datetime | None = None
+    held_polls: int = 0
+    held_checksum: str | None = None
+    skipped_items: int = 0
+    skip_reason: str | None = None
 
     def effective_state(self, now: datetime) -> str:
         """`stale` when the last success is older than `stale_after`, else the recorded state."""
@@ -142,6 +159,12 @@ class SourceHealth:
             "consecutive_failures": self.consecutive_failures,
             "interval": self.interval,
             "stale_after": self.stale_after,
+            "suspect_reason": self.suspect_reason,
+            "held_since": format_time(self.held_since) if self.held_since else None,
+            "held_polls": self.held_polls,
+            "held_checksum": self.held_checksum,
+            "skipped_items": self.skipped_items,
+            "skip_reason": self.skip_reason,
         }
 
     @classmethod
@@ -162,6 +185,12 @@ class SourceHealth:
             stale_after=float(data.get("stale_after", 0)),
             type=data.get("type", ""),
             url=data.get("url"),
+            suspect_reason=data.get("suspect_reason"),
+            held_since=t("held_since"),
+            held_polls=int(data.get("held_polls", 0)),
+            held_checksum=data.get("held_checksum"),
+            skipped_items=int(data.get("skipped_items", 0)),
+            skip_reason=data.get("skip_reason"),
         )
 
 
@@ -190,6 +219,11 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> str: ...
+    async def epoch(self) -> str:
+        """The id of this store's data, made with it: it changes when the data was lost or
+        replaced (Redis restarted empty, a new file), and with it every seq's meaning."""
+        ...
+
     async def last_change_at(self) -> datetime | None:
         """When the newest event still in the change log happened (None: empty log)."""
         ...
@@ -230,6 +264,33 @@ async def list_health(store: Store) -> list[SourceHealth]:
         except (KeyError, ModelError, ValueError):
             continue
     return sorted(out, key=lambda h: h.source)
+
+
+# One token per process start: a lock holder id naming this host and pid but another token
+# is from an earlier run of a process that had the same pid (containers: pid 1 every time).
+BOOT = uuid.uuid4().hex[:8]
+
+
+def lock_holder() -> str:
+    """A lock holder id `host:pid:boot:nonce` that lets a store see whether its holder is gone."""
+    return f"{socket.gethostname()}:{os.getpid()}:{BOOT}:{uuid.uuid4().hex[:6]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when `holder` (host:pid:...) names a process of this host that no longer runs."""
+    parts = holder.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return len(parts) == 4 and parts[2] != BOOT
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def parse_seq_int(seq: str | None) -> int:

@@ -84,7 +84,8 @@ def plan_apply(batch: Batch, stored: Mapping[str, Meta], active_ids: Iterable[st
             plan.events.append(("updated", item))
     gone = set(batch.ended)
     if batch.complete:
-        gone |= set(active_ids) - seen
+        # A record the parser had to skip is not one the upstream removed: keep it as stored.
+        gone |= set(active_ids) - seen - set(batch.kept)
     plan.to_end = sorted(i for i in gone if i not in seen)
     return plan
 

@@ -3,17 +3,22 @@
 Keys (prefix `ti`): `items` (id -> JSON), `meta` (id -> diff metadata), `src:{source}` and
 `status:{status}` sets (query indexes), `next` (zset of status transition times), `ended`
 (zset of end times), `seen` (source -> last full snapshot), `log` (Stream; entry id = seq),
-`log_floor`, `rec:{kind}` hashes, `lock:{name}`.
+`log_floor`, `rec:{kind}` hashes, `lock:{name}`, `epoch` (id of this data set).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from travelinfo.model import STATUSES, Batch, Disruption, format_time
 from travelinfo.store.base import (
@@ -86,8 +91,18 @@ class RedisStore:
         return ":".join((self.p, *parts))
 
     async def open(self) -> None:
-        self._redis = aioredis.from_url(self.url, decode_responses=True)
+        # A pooled connection broken by a Redis restart is retried once on a fresh one, so
+        # the first request after Redis returns succeeds; idle ones are checked before use.
+        self._redis = aioredis.from_url(
+            self.url,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=15,
+            socket_connect_timeout=2,
+        )
         await self._redis.ping()
+        await self.epoch()
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -321,6 +336,16 @@ class RedisStore:
             return "0-0"
         return str(info["last-generated-id"])
 
+    async def epoch(self) -> str:
+        # Made with the data (SET NX): a Redis that lost its data gets a new one from whichever
+        # process asks first, and every reader sees that it changed.
+        key = self.k("epoch")
+        value = await self.redis.get(key)
+        if value is None:
+            await self.redis.set(key, uuid.uuid4().hex[:16], nx=True)
+            value = await self.redis.get(key)
+        return str(value)
+
     async def last_change_at(self) -> datetime | None:
         newest = await self.redis.xrevrange(self.k("log"), "+", "-", count=1)
         return change_of(newest[0][0], newest[0][1]["data"]).at if newest else None
@@ -332,6 +357,12 @@ class RedisStore:
         if (floor and after < stream_id(floor)) or after > stream_id(last):
             return ChangesPage((), last, reset=True)
         start = f"({after[0]}-{after[1]}"
+        if after != (0, 0) and (not floor or after != stream_id(floor)):
+            # A position this log never had (a Redis restarted empty numbers anew, by time):
+            # replaying "after" it would skip the reset the client needs.
+            exact = start[1:]
+            if not await self.redis.xrange(self.k("log"), exact, exact, count=1):
+                return ChangesPage((), last, reset=True)
         entries = await self.redis.xrange(self.k("log"), start, "+", count=limit)
         changes = tuple(change_of(eid, fields["data"]) for eid, fields in entries)
         return ChangesPage(changes, changes[-1].seq if changes else f"{after[0]}-{after[1]}")

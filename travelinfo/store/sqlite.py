@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -21,6 +22,7 @@ from travelinfo.store.base import (
     DecodedCache,
     Query,
     end_item,
+    holder_gone,
     next_transition,
     parse_seq_int,
     plan_apply,
@@ -29,6 +31,24 @@ from travelinfo.store.base import (
 )
 
 T = TypeVar("T")
+
+
+def private_files(path: Path) -> None:
+    """Create the database file 0600 (it holds webhook secrets) and tighten one made wider.
+
+    SQLite gives the -wal and -shm files the database file's permissions; any already there
+    are tightened too.
+    """
+    if str(path) == ":memory:":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # umask can only narrow 0600
+    os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 class SqliteStore:
@@ -65,6 +85,7 @@ class SqliteStore:
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_files(self.path)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
         self._changed = asyncio.Event()
@@ -283,6 +304,10 @@ class SqliteStore:
         self._last_seq = max(self._last_seq, await self._read(sql.max_seq))
         return str(self._last_seq)
 
+    async def epoch(self) -> str:
+        row = await self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone())
+        return str(row[0]) if row else ""
+
     async def last_change_at(self) -> datetime | None:
         row = await self._read(lambda c: c.execute("SELECT MAX(at) FROM log").fetchone())
         return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
@@ -365,6 +390,10 @@ class SqliteStore:
             now = time.time()
             conn = self._w
             conn.execute("DELETE FROM locks WHERE name = ? AND expires < ?", (name, now))
+            row = conn.execute("SELECT holder FROM locks WHERE name = ?", (name,)).fetchone()
+            if row and row[0] != holder and holder_gone(row[0]):
+                # Its holder was killed (kill -9, a crash): no reason to wait out the expiry.
+                conn.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, row[0]))
             conn.execute(
                 "INSERT OR IGNORE INTO locks(name, holder, expires) VALUES (?, ?, ?)",
                 (name, holder, now + ttl),
