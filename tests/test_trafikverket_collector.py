@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.storeutil import open_store
 from travelinfo.collectors.base import AuthError, UpstreamError, make_collector
 from travelinfo.collectors.http import HttpCollector
 from travelinfo.collectors.trafikverket import TrafikverketCollector
@@ -25,7 +26,6 @@ from travelinfo.model import Batch, Disruption
 from travelinfo.scheduler import SourceRunner
 from travelinfo.store.base import Store
 from travelinfo.store.query import Query
-from tests.storeutil import open_store
 
 KEY = "s3cr3t-trafikverket-key-0123456789"
 BASE_ID = 7438126400000000000
@@ -58,9 +58,16 @@ class FakeTrafikverket:
             "VersionTime": f"2026-11-25T08:{version:02d}:00.000+01:00",
         }
         if not deleted:
-            obj["Deviation"] = [{"Id": f"SE_STA_TRISSID_1_{n}", "Message": f"Vägarbete {n} version {version}", "MessageType": "Vägarbete",
-                                 "StartTime": "2026-11-25T07:00:00.000+01:00", "RoadNumber": "E4",
-                                 "Geometry": {"Point": {"WGS84": "POINT (18.0 59.3)"}}}]  # fmt: skip
+            obj["Deviation"] = [
+                {
+                    "Id": f"SE_STA_TRISSID_1_{n}",
+                    "Message": f"Vägarbete {n} version {version}",
+                    "MessageType": "Vägarbete",
+                    "StartTime": "2026-11-25T07:00:00.000+01:00",
+                    "RoadNumber": "E4",
+                    "Geometry": {"Point": {"WGS84": "POINT (18.0 59.3)"}},
+                }
+            ]
         self.changes.append(Change(BASE_ID + len(self.changes) + 1, obj))
         async with self.cond:
             self.cond.notify_all()

@@ -258,9 +258,19 @@ def _situation(geometry: str, n: int = 1) -> bytes:
 
 @pytest.mark.parametrize(
     "bad",
-    ["POINT (18.0)", "POINT (181 59)", "POINT (18 91)", "LINESTRING (18 59)", "POLYGON ((1 2, 3 4, 5 6, 1 2))",
-     "POINT (nan 59)", "MULTILINESTRING ((18 59, 18.1 59.1), junk)", "POINT 18 59", "", "LINESTRING (18 59, 18,1 59)"],
-)  # fmt: skip
+    [
+        "POINT (18.0)",
+        "POINT (181 59)",
+        "POINT (18 91)",
+        "LINESTRING (18 59)",
+        "POLYGON ((1 2, 3 4, 5 6, 1 2))",
+        "POINT (nan 59)",
+        "MULTILINESTRING ((18 59, 18.1 59.1), junk)",
+        "POINT 18 59",
+        "",
+        "LINESTRING (18 59, 18,1 59)",
+    ],
+)
 def test_bad_wkt_keeps_the_item_without_geometry_and_a_note(bad: str) -> None:
     batch = parse(_situation(bad), ctx())
     (d,) = batch.items
@@ -308,16 +318,30 @@ def test_deep_nesting_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"   ", b"null", b"[]", b'{"RESPONSE": 3}', b"<html><body>502</body></html>", b"{\"RESPONSE\":{\"RESULT\":[",
-     b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><RESPONSE>&e;</RESPONSE>'],
-)  # fmt: skip
+    [
+        b"",
+        b"   ",
+        b"null",
+        b"[]",
+        b'{"RESPONSE": 3}',
+        b"<html><body>502</body></html>",
+        b'{"RESPONSE":{"RESULT":[',
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><RESPONSE>&e;</RESPONSE>',
+    ],
+)
 def test_garbage_is_a_parse_error(data: bytes) -> None:
     with pytest.raises(ParseError):
         parse(data, ctx())
 
 
 def test_wrong_shapes_inside_are_tolerated() -> None:
-    odd = {"RESPONSE": {"RESULT": [{"Situation": [1, "x", {"Id": "S", "Deviation": [None, {"Message": ["a"]}]}],
-                                    "INFO": "junk"}, "junk"]}}  # fmt: skip
+    odd = {
+        "RESPONSE": {
+            "RESULT": [
+                {"Situation": [1, "x", {"Id": "S", "Deviation": [None, {"Message": ["a"]}]}], "INFO": "junk"},
+                "junk",
+            ]
+        }
+    }
     batch = parse(json.dumps(odd).encode(), ctx())
     assert [d.upstream_id for d in batch.items] == ["S"]

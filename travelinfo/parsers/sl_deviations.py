@@ -32,7 +32,7 @@ _EFFECTS = [
     (re.compile(r"omled|omväg|detour|diversion", re.I), "DETOUR"),
     (re.compile(r"försen|delay|längre restid", re.I), "SIGNIFICANT_DELAYS"),
     (re.compile(r"glesare|färre avgångar|reducer|kortare tåg", re.I), "REDUCED_SERVICE"),
-    (re.compile(r"ersättningsbuss|ändrad|ändrade", re.I), "MODIFIED_SERVICE"),
+    (re.compile(r"ersättningsbuss|ersätts|ändrad|ändrade", re.I), "MODIFIED_SERVICE"),
 ]
 _CAUSES = [
     (re.compile(r"banarbete|spårarbete|underhåll|renover", re.I), "MAINTENANCE"),
@@ -92,9 +92,8 @@ class _Gtfs:
             if route_id in self.ref.routes:
                 modes = self.ref.modes_for_route(route_id) or ((mode,) if mode else ())
                 return Affected("route", route_id, self.ref.route_name(route_id) or name), modes
-        return Affected("route", f"sl-line:{_s(line.get('id')) or designation}", name), (
-            mode,
-        ) if mode else ()
+        # Not a reference GTFS id: an `area`, so GTFS-RT never carries a route_id no feed has.
+        return Affected("area", f"sl-line:{_s(line.get('id')) or designation}", name), (mode,) if mode else ()
 
     def stops(self, area: dict[str, Any], kind: str) -> list[Affected]:
         ident, name = _s(area.get("id")), _s(area.get("name")) or None
@@ -205,7 +204,12 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         if not isinstance(msg, dict):
             notes.append("a non-object entry skipped")
             continue
-        item = _message(msg, ctx, gtfs, notes)
+        try:
+            item = _message(msg, ctx, gtfs, notes)
+        except ParseError as exc:
+            # One bad message must not hide the others: skip it, say why.
+            notes.append(f"message {_s(msg.get('deviation_case_id')) or '?'} skipped: {exc}")
+            continue
         # Two versions of one case in one answer: the higher version wins.
         if item and (item.id not in items or _num(item.version) >= _num(items[item.id].version)):
             items[item.id] = item

@@ -36,7 +36,10 @@ _CAUSES = [
     (re.compile(r"roadwork|vägarbete|arbete|construction", re.I), "CONSTRUCTION"),
     (re.compile(r"maintenance|underhåll|beläggning|röjning", re.I), "MAINTENANCE"),
     (
-        re.compile(r"weather|väder|storm|blåst|väglag|halka|snö|\bis\b|\bice\b|\bwind|\bvind|översvämning|flood", re.I),
+        re.compile(
+            r"weather|väder|storm|blåst|väglag|halka|snö|\bis\b|\bice\b|\bwind|\bvind|översvämning|flood",
+            re.I,
+        ),
         "WEATHER",
     ),
     (re.compile(r"polis|police", re.I), "POLICE_ACTIVITY"),
