@@ -108,9 +108,17 @@ def test_hostile_input() -> None:
     one = json.loads(DEMO[0].read_text("utf-8"))[1]
     many = [dict(one, deviation_case_id=i) for i in range(3000)]
     assert len(parse(json.dumps(many).encode(), ctx()).items) == 3000
-    odd = [1, None, {"deviation_case_id": 5, "message_variants": "x", "scope": [], "publish": {"from": "yesterday"}},
-           {"deviation_case_id": 6, "message_variants": [{"header": "Buss 4 försenad"}], "publish": {"from": None}},
-           {"message_variants": []}]  # fmt: skip
+    odd = [
+        1,
+        None,
+        {"deviation_case_id": 5, "message_variants": "x", "scope": [], "publish": {"from": "yesterday"}},
+        {
+            "deviation_case_id": 6,
+            "message_variants": [{"header": "Buss 4 försenad"}],
+            "publish": {"from": None},
+        },
+        {"message_variants": []},
+    ]
     batch = parse(json.dumps(odd).encode(), ctx())
     assert [d.upstream_id for d in batch.items] == ["6"]
     assert batch.items[0].modes == ("bus",) and batch.items[0].header == {"sv": "Buss 4 försenad"}

@@ -31,8 +31,12 @@ def files(fmt: str) -> list[Path]:
 
 # Files that are refused on purpose: invalid JSON as committed, and the error answers.
 REFUSED = {"diwise-situation-ferry-response-2022-invalid.json": "malformed or truncated JSON"}
-ERRORS = {"error-invalid-key.json": "key refused", "error-quota.json": "quota exceeded",
-          "error-bad-query.xml": "error answer", "phille97-error-response-invalid-authentication.xml": "key refused"}  # fmt: skip
+ERRORS = {
+    "error-invalid-key.json": "key refused",
+    "error-quota.json": "quota exceeded",
+    "error-bad-query.xml": "error answer",
+    "phille97-error-response-invalid-authentication.xml": "key refused",
+}
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

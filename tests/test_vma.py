@@ -108,7 +108,17 @@ def test_hostile_input() -> None:
     alert = json.loads(DEMO[0].read_text("utf-8"))["alerts"][0]
     many = {"alerts": [dict(alert, identifier=f"A{i}") for i in range(2000)]}
     assert len(parse(json.dumps(many).encode(), ctx()).items) == 2000
-    odd = {"alerts": [1, {"identifier": "y", "status": "Actual", "msgType": "Alert", "sent": "2026-11-25T10:00:00Z",
-                          "info": [None, {"language": 5, "area": "x", "category": 7}]}]}  # fmt: skip
+    odd = {
+        "alerts": [
+            1,
+            {
+                "identifier": "y",
+                "status": "Actual",
+                "msgType": "Alert",
+                "sent": "2026-11-25T10:00:00Z",
+                "info": [None, {"language": 5, "area": "x", "category": 7}],
+            },
+        ]
+    }
     (d,) = parse(json.dumps(odd).encode(), ctx()).items
     assert d.upstream_id == "y"
