@@ -344,3 +344,19 @@ async def test_a_replay_folder_uses_the_file_collector(tmp_path: Path) -> None:
         assert isinstance(c, HttpCollector)
         batch = await c.collect(now())
         assert batch is not None and [d.upstream_id for d in batch.items] == ["S"]
+
+
+def test_the_key_is_an_env_reference_in_options(tmp_path: Path) -> None:
+    from travelinfo.config import ConfigError, load_settings
+
+    cfg = tmp_path / "t.toml"
+    base = '[[sources]]\nname = "tv"\ntype = "trafikverket"\nurl = "https://api.trafikinfo.trafikverket.se/v2/data.json"\n'
+    cfg.write_text(base + 'options = { key = { env = "TV_KEY" }, push = true }\n')
+    src = load_settings(cfg, env={"TV_KEY": KEY}).sources[0]
+    assert src.options["key"] == KEY and src.interval == 60 and KEY not in repr(src)
+    with pytest.raises(ConfigError, match="TV_KEY is not set"):
+        load_settings(cfg, env={})
+    cfg.write_text(base + f'options = {{ key = "{KEY}" }}\n')
+    with pytest.raises(ConfigError, match="secrets must be an env reference") as err:
+        load_settings(cfg, env={})
+    assert KEY not in str(err.value)
