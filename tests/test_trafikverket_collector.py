@@ -288,7 +288,9 @@ async def test_push_stream_drop_resume_and_fallback(
     caplog.set_level(logging.DEBUG)
     await upstream.change(1, 1)
     async with aiohttp.ClientSession() as session:
-        c = TrafikverketCollector(source(upstream, push=True, push_backoff=0.05), session, lambda: None)
+        c = TrafikverketCollector(
+            source(upstream, push=True, push_backoff=0.05, poll_interval=0), session, lambda: None
+        )
         first = await c.collect(now())
         assert first is not None and first.complete and c.mode == "polling" and c.polls == 1
         assert upstream.queries[-1].find("QUERY").get("sseurl") == "true"  # type: ignore[union-attr]
@@ -325,9 +327,12 @@ async def test_push_stream_drop_resume_and_fallback(
         polls = c.polls
         await upstream.change(4, 1)
         got += await collect_until(c, lambda bs: len(seen(got + bs)) >= 6)
-        for _ in range(3):
+        deadline = time.monotonic() + 5
+        while c.polls <= polls + 1:  # polls go on (every `interval` here: poll_interval 0)
+            assert time.monotonic() < deadline
             await c.collect(now())
-        assert c.mode == "polling" and c.polls > polls + 1
+            await asyncio.sleep(0.05)
+        assert c.mode == "polling"
         assert seen(got) == expected(upstream, start)
         c.close()
     assert KEY not in caplog.text
@@ -360,3 +365,28 @@ def test_the_key_is_an_env_reference_in_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="secrets must be an env reference") as err:
         load_settings(cfg, env={})
     assert KEY not in str(err.value)
+
+
+async def test_push_drains_bursts_and_limits_polls_while_refused(upstream: FakeTrafikverket) -> None:
+    await upstream.change(1, 1)
+    async with aiohttp.ClientSession() as session:
+        c = TrafikverketCollector(source(upstream, push=True, poll_interval="1h"), session, lambda: None)
+        assert (await c.collect(now())) is not None and c.polls == 1
+        start = upstream.last()
+        for n in range(40):
+            await upstream.change(100 + n, 1)
+        got = await collect_until(c, lambda bs: len(seen(bs)) >= 40)
+        assert len(got) <= 3 and c.mode == "streaming" and c.polls == 1  # a burst, not 40 collects
+        assert seen(got) == expected(upstream, start)
+        # The server closes the stream and refuses it: one poll covers the gap, then no poll
+        # before `poll_interval` however often the (short) cadence collects.
+        async with upstream.cond:
+            upstream.refuse_stream = True
+            upstream.cond.notify_all()
+        await upstream.change(200, 1)
+        got += await collect_until(c, lambda bs: len(seen(got + bs)) >= 41)
+        posted = len(upstream.queries)
+        for _ in range(5):
+            assert await c.collect(now()) is None
+        assert len(upstream.queries) == posted and c.mode == "polling"
+        assert seen(got) == expected(upstream, start)

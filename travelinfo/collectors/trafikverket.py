@@ -4,7 +4,9 @@ Settings (`[[sources]]` with `type = "trafikverket"`): `url` is the query endpoi
 (`https://api.trafikinfo.trafikverket.se/v2/data.json`); `options.key` the API key as an
 env reference; `options.objecttypes` (default `["Situation"]`), `options.county` (CountyNo),
 `options.bbox` (`[min_lon, min_lat, max_lon, max_lat]`, a WGS84 `WITHIN` box),
-`options.ferry_routes` (route names), `options.push` (follow the SSE stream).
+`options.ferry_routes` (route names), `options.push` (follow the SSE stream; then a short
+`interval` such as 2 s bounds the delay, and `options.poll_interval`, default 60 s, how often
+it polls while the stream is down).
 
 Every query asks `changeid=<last LASTCHANGEID>`, so after the first (full) answer each poll
 carries only what changed, with deleted objects. With `push`, the first answer's `SSEURL` is
@@ -29,7 +31,7 @@ import aiohttp
 from travelinfo.collectors.base import AuthError, Collector, ReferenceGetter, UpstreamError, register
 from travelinfo.collectors.http import HttpCollector
 from travelinfo.collectors.trafikverket_sse import SseReader, StreamClosed
-from travelinfo.config import SourceConfig, redact_url
+from travelinfo.config import SourceConfig, parse_duration, redact_url
 from travelinfo.http import retry_after_seconds
 from travelinfo.model import Batch, Disruption
 from travelinfo.parsers import trafikverket as tvp
@@ -40,6 +42,8 @@ SCHEMA_VERSIONS = {"Situation": "1.5", "FerryAnnouncement": "1.2", "TrainMessage
 COUNTY_FIELD = {"Situation": "Deviation.CountyNo", "TrainMessage": "CountyNo"}
 GEOMETRY_FIELD = {"Situation": "Deviation.Geometry.Point.WGS84", "TrainMessage": "Geometry.WGS84"}
 QUOTA_RETRY = 60.0  # seconds, when a quota answer gives no Retry-After
+MAX_EVENTS = 1000  # pushed events merged into one batch at most
+DRAIN_WAIT = 0.05  # seconds to wait for a further, already sent event
 
 
 @dataclass(slots=True)
@@ -109,6 +113,11 @@ def merge(batches: list[Batch], source: str, fetched_at: datetime) -> Batch:
     )
 
 
+def _seconds(value: Any) -> float:
+    """A duration option: seconds, or text such as `60s`/`2m`."""
+    return parse_duration(value) if isinstance(value, str) else float(value)
+
+
 class TrafikverketCollector:
     """Polls (and optionally streams) Trafikverket's Open API for one source."""
 
@@ -129,6 +138,8 @@ class TrafikverketCollector:
         self.public_url = redact_url(source.url)
         self.mode = "polling"  # "streaming" while every push stream is open
         self.polls = 0
+        self._last_poll: float | None = None
+        self.poll_interval = max(source.interval, _seconds(opts.get("poll_interval", 60.0)))
 
     # -- the Collector protocol ------------------------------------------------------------
     async def collect(self, fetched_at: datetime) -> Batch | None:
@@ -138,6 +149,12 @@ class TrafikverketCollector:
             if self.queries and all(q.stream is not None for q in self.queries):
                 self.mode = "streaming"
                 return await self._listen(fetched_at)
+            # A push source runs on a short cadence; while its stream is down it polls no
+            # more often than `poll_interval`, to stay inside the key's quota.
+            last = self._last_poll
+            if last is not None and time.monotonic() - last < self.poll_interval:
+                self.mode = "polling"
+                return None
         self.mode = "polling"
         return await self.poll(fetched_at)
 
@@ -159,6 +176,7 @@ class TrafikverketCollector:
                 q.change_id = result.last_change_id
             q.sse_url = result.sse_url or q.sse_url
         self.polls += 1
+        self._last_poll = time.monotonic()
         return batch
 
     async def _post(self, body: str) -> bytes:
@@ -269,28 +287,42 @@ class TrafikverketCollector:
         q.retry_at = time.monotonic() + min(self.backoff_max, self.backoff * 2 ** (q.failures - 1))
 
     async def _listen(self, fetched_at: datetime) -> Batch | None:
-        """Wait (bounded by the poll cadence) for events; a broken stream means polling now."""
-        wait = max(0.05, min(self.source.interval, self.source.timeout) * 0.8)
+        """Wait (bounded by the cadence) for events, then drain what is buffered; a broken or
+        unreadable stream is covered at once by a poll from the last applied change id."""
+        deadline = time.monotonic() + max(0.05, min(self.source.interval, self.source.timeout) * 0.8)
         readers = {asyncio.ensure_future(q.stream.next_event()): q for q in self.queries if q.stream}
-        done, pending = await asyncio.wait(readers, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
         batches: list[Batch] = []
+        events = 0
         broken = False
-        for task in done:
-            q = readers[task]
-            try:
-                event = task.result()
-            except StreamClosed:
-                self._stream_failed(q)
-                broken = True
-                continue
-            batch = await self._event(q, event.data, event.id, fetched_at)
-            if batch is not None:
-                batches.append(batch)
+        try:
+            while readers and events < MAX_EVENTS:
+                remaining = deadline - time.monotonic()
+                # After the first event only what is already buffered is taken: no long wait.
+                limit = min(DRAIN_WAIT, remaining) if events else remaining
+                if limit <= 0:
+                    break
+                done, _ = await asyncio.wait(readers, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    break
+                for task in done:
+                    q = readers.pop(task)
+                    try:
+                        event = task.result()
+                        batch = await self._event(q, event.data, event.id, fetched_at)
+                    except (StreamClosed, UpstreamError):
+                        self._stream_failed(q)
+                        broken = True
+                        continue
+                    events += 1
+                    if batch is not None:
+                        batches.append(batch)
+                    assert q.stream is not None
+                    readers[asyncio.ensure_future(q.stream.next_event())] = q
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
         if broken:
-            # Cover the gap: a poll from the last applied change id, then reconnect later.
             self.mode = "polling"
             batches.append(await self.poll(fetched_at))
         if not batches:
