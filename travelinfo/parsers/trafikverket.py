@@ -14,7 +14,6 @@ Choices:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -64,24 +63,6 @@ def _match(table: list[tuple[re.Pattern[str], str]], texts: Iterable[str], defau
     return next((value for pattern, value in table if pattern.search(joined)), default)
 
 
-def _geometry(objs: Iterable[dict[str, Any]], label: str, notes: list[str]) -> dict[str, Any] | None:
-    shapes: list[dict[str, Any]] = []
-    for obj in objs:
-        for w in tv.geometries(obj.get("Geometry")):
-            try:
-                shape = tv.wkt(w)
-            except ValueError as exc:
-                notes.append(f"{label}: geometry dropped: {exc}")
-                continue
-            if shape not in shapes:
-                shapes.append(shape)
-    if not shapes:
-        return None
-    if len(shapes) == 1:
-        return shapes[0]
-    return {"type": "GeometryCollection", "geometries": shapes}
-
-
 def _period(start: datetime | None, end: datetime | None, fallback: datetime) -> Period:
     start = start or fallback
     return Period(start, end if end is not None and end > start else None)
@@ -108,11 +89,6 @@ def situation_id(situation: dict[str, Any]) -> str | None:
     return ids[0] if ids else None
 
 
-def _content_id(obj: dict[str, Any]) -> str:
-    digest = hashlib.blake2b(repr(sorted(obj.items())).encode(), digest_size=8).hexdigest()
-    return f"content-{digest}"
-
-
 def _deviation_categories(dev: dict[str, Any]) -> list[str]:
     cats = []
     for name in (
@@ -137,7 +113,7 @@ def _situation(sit: dict[str, Any], ctx: ParseContext, notes: list[str]) -> tupl
     upstream = situation_id(sit)
     devs = [d for d in tv.as_list(sit.get("Deviation")) if isinstance(d, dict)]
     if upstream is None:
-        upstream = _content_id({"Deviation": repr(devs)})
+        upstream = tv.content_id({"Deviation": repr(devs)})
         notes.append(f"Situation without Id: id {upstream} derived from its content")
     if tv.flag(sit, "Deleted"):
         return None, upstream
@@ -215,14 +191,14 @@ def _situation(sit: dict[str, Any], ctx: ParseContext, notes: list[str]) -> tupl
         description={"sv": "\n\n".join(description)} if description else {},
         location_text={"sv": "; ".join(location)} if location else {},
         url=next((tv.text(d, "WebLink") for d in devs if tv.text(d, "WebLink")), None),
-        geometry=_geometry(devs, upstream, notes),
+        geometry=tv.geometry_of(devs, upstream, notes),
         affected=tuple(affected.values()),
     )
     return item, upstream
 
 
 def _ferry(ann: dict[str, Any], ctx: ParseContext, notes: list[str]) -> tuple[Disruption | None, str]:
-    ident = tv.text(ann, "Id") or _content_id(ann)
+    ident = tv.text(ann, "Id") or tv.content_id(ann)
     upstream = f"ferry-announcement/{ident}"
     if tv.flag(ann, "Deleted"):
         return None, upstream

@@ -36,9 +36,7 @@ def _first(table: list[tuple[re.Pattern[str], str]], text: str, default: str) ->
 
 def train_message(msg: dict[str, Any], ctx: ParseContext, notes: list[str]) -> tuple[Disruption | None, str]:
     """One TrainMessage -> (item or None when Deleted, upstream id)."""
-    from travelinfo.parsers.trafikverket import SOURCE_TYPE, _content_id, _geometry
-
-    ident = tv.text(msg, "EventId") or tv.text(msg, "Id") or _content_id(msg)
+    ident = tv.text(msg, "EventId") or tv.text(msg, "Id") or tv.content_id(msg)
     upstream = f"train-message/{ident}"
     if tv.flag(msg, "Deleted"):
         return None, upstream
@@ -74,7 +72,7 @@ def train_message(msg: dict[str, Any], ctx: ParseContext, notes: list[str]) -> t
     why = " ".join([*reason_texts, description])
     updated = tv.time_of(tv.text(msg, "LastUpdateDateTime")) or tv.time_of(tv.text(msg, "ModifiedTime"))
     item = ctx.disruption(
-        SOURCE_TYPE,
+        "trafikverket",
         upstream,
         version=tv.text(msg, "LastUpdateDateTime") or tv.text(msg, "ModifiedTime") or None,
         updated_at=updated,
@@ -86,7 +84,7 @@ def train_message(msg: dict[str, Any], ctx: ParseContext, notes: list[str]) -> t
         categories=tuple(dict.fromkeys(cats)),
         header={"sv": header},
         description={"sv": description} if description else {},
-        geometry=_geometry([msg], upstream, notes),
+        geometry=tv.geometry_of([msg], upstream, notes),
         affected=tuple(affected.values()),
     )
     return item, upstream

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -221,3 +222,28 @@ def geometries(geometry: Any) -> Iterator[str]:
             for sub in as_list(geo.get(part)):
                 if isinstance(sub, dict):
                     yield from (w for w in as_list(sub.get("WGS84")) if isinstance(w, str) and w.strip())
+
+
+def geometry_of(objs: Iterable[dict[str, Any]], label: str, notes: list[str]) -> dict[str, Any] | None:
+    """Every WGS84 WKT of the objects' `Geometry` as one GeoJSON geometry; bad WKT noted."""
+    shapes: list[dict[str, Any]] = []
+    for obj in objs:
+        for w in geometries(obj.get("Geometry")):
+            try:
+                shape = wkt(w)
+            except ValueError as exc:
+                notes.append(f"{label}: geometry dropped: {exc}")
+                continue
+            if shape not in shapes:
+                shapes.append(shape)
+    if not shapes:
+        return None
+    if len(shapes) == 1:
+        return shapes[0]
+    return {"type": "GeometryCollection", "geometries": shapes}
+
+
+def content_id(obj: dict[str, Any]) -> str:
+    """A stable id from an object's content (for objects the answer gives no id)."""
+    digest = hashlib.blake2b(repr(sorted(obj.items())).encode(), digest_size=8).hexdigest()
+    return f"content-{digest}"
