@@ -44,6 +44,7 @@ GEOMETRY_FIELD = {"Situation": "Deviation.Geometry.Point.WGS84", "TrainMessage":
 QUOTA_RETRY = 60.0  # seconds, when a quota answer gives no Retry-After
 MAX_EVENTS = 1000  # pushed events merged into one batch at most
 DRAIN_WAIT = 0.05  # seconds to wait for a further, already sent event
+MAX_WAIT = 4.0  # seconds one collection waits for pushed events
 
 
 @dataclass(slots=True)
@@ -289,7 +290,9 @@ class TrafikverketCollector:
     async def _listen(self, fetched_at: datetime) -> Batch | None:
         """Wait (bounded by the cadence) for events, then drain what is buffered; a broken or
         unreadable stream is covered at once by a poll from the last applied change id."""
-        deadline = time.monotonic() + max(0.05, min(self.source.interval, self.source.timeout) * 0.8)
+        # The scheduler allows `timeout + 5` s per collection, and a broken stream is followed by
+        # a poll of up to `timeout`: so at most MAX_WAIT here.
+        deadline = time.monotonic() + max(0.05, min(self.source.interval * 0.8, MAX_WAIT))
         readers = {asyncio.ensure_future(q.stream.next_event()): q for q in self.queries if q.stream}
         batches: list[Batch] = []
         events = 0
