@@ -47,6 +47,7 @@ class FakeTrafikverket:
     refuse_stream: bool = False
     drop_after: int | None = None  # abort the stream connection after this many events
     answer_status: int = 200
+    garbage: bool = False  # send the next change as an unreadable event
     answer_body: bytes | None = None
     cond: asyncio.Condition = field(default_factory=asyncio.Condition)
     url: str = ""
@@ -112,7 +113,10 @@ class FakeTrafikverket:
                 body = {
                     "RESPONSE": {"RESULT": [{"Situation": [c.obj], "INFO": {"LASTCHANGEID": str(c.cid)}}]}
                 }
-                await resp.write(f"id: {c.cid}\nevent: message\ndata: {json.dumps(body)}\n\n".encode())
+                data = json.dumps(body)
+                if self.garbage:
+                    self.garbage, data = False, data[: len(data) // 2]
+                await resp.write(f"id: {c.cid}\nevent: message\ndata: {data}\n\n".encode())
                 last, sent = c.cid, sent + 1
                 if self.drop_after is not None and sent >= self.drop_after:
                     self.drop_after = None
@@ -389,4 +393,23 @@ async def test_push_drains_bursts_and_limits_polls_while_refused(upstream: FakeT
         for _ in range(5):
             assert await c.collect(now()) is None
         assert len(upstream.queries) == posted and c.mode == "polling"
+        assert seen(got) == expected(upstream, start)
+
+
+async def test_an_unreadable_event_is_covered_by_a_poll(upstream: FakeTrafikverket) -> None:
+    await upstream.change(1, 1)
+    async with aiohttp.ClientSession() as session:
+        c = TrafikverketCollector(source(upstream, push=True, push_backoff=0.05), session, lambda: None)
+        await c.collect(now())
+        start = upstream.last()
+        await upstream.change(2, 1)
+        got = await collect_until(c, lambda bs: len(seen(bs)) >= 1)
+        assert c.mode == "streaming"
+        upstream.garbage = True
+        await upstream.change(3, 1)  # its event arrives truncated: the poll brings it
+        got += await collect_until(c, lambda bs: len(seen(got + bs)) >= 2)
+        assert c.polls == 2
+        got += await collect_until(c, lambda bs: c.mode == "streaming")
+        await upstream.change(2, 2)
+        got += await collect_until(c, lambda bs: len(seen(got + bs)) >= 3)
         assert seen(got) == expected(upstream, start)
