@@ -47,6 +47,7 @@ async def serve_ours(port: int, prefix: str) -> None:
 
     s = Settings()
     s.api.rate_per_ip = 0
+    s.limits.streams_per_ip = 0  # every bench client is 127.0.0.1
     app = create_app(s, roles=frozenset({"web"}), store=open_store_from_url(REDIS_URL, prefix=prefix))
     runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     await runner.setup()

@@ -109,7 +109,7 @@ def test_text_limits() -> None:
     got = errors(body(header={"sv": "   ", "en": "a\x1b[31mred"}))
     assert got == {
         "header.sv": "must not be empty",
-        "header.en": "contains control characters (plain text only)",
+        "header.en": "contains control character U+001B at position 1 (plain text only)",
     }
     # Exactly at the limits is fine (characters, not bytes).
     assert validate(body(header={"sv": "å" * 200}, description={"sv": "ö" * 5000}))

@@ -46,7 +46,7 @@ async def test_subscribe_receive_and_resume(kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("send", "code", "reason"),
     [
-        ("not json", aiohttp.WSCloseCode.UNSUPPORTED_DATA, "messages must be JSON"),
+        ("not json", aiohttp.WSCloseCode.INVALID_TEXT, "messages must be JSON"),
         (b"\x00\x01", aiohttp.WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported"),
         ('{"subscribe": {"mode": "boat"}}', aiohttp.WSCloseCode.POLICY_VIOLATION, "mode: must be"),
         ('{"subscribe": {"sevrity": "SEVERE"}}', aiohttp.WSCloseCode.POLICY_VIOLATION, "sevrity: unknown"),

@@ -1,13 +1,17 @@
 """A fake upstream on loopback (the only thing tests fake: the outside network).
 
-It serves a payload with ETag/Last-Modified and can inject faults: timeout, HTTP 500,
-429 with Retry-After, a truncated body, an oversize body, garbage. A tiny JSON parser is
-registered as format `testjson`, the way an extension would add one.
+It serves a payload with an ETag (honouring If-None-Match) and can inject faults: timeout
+(hang), a 1 B/s drip, HTTP 500, 503/429 with Retry-After, 401, a truncated body, an oversize
+body with or without Content-Length, a gzip bomb, a redirect loop, a redirect to another
+server, garbage, an unconditional 304, and a refused connection (`refuse()`/`listen()`).
+A tiny JSON parser is registered as format `testjson`, the way an extension would add one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -30,7 +34,12 @@ def parse_testjson(data: bytes, ctx: ParseContext) -> Batch:
     except (ValueError, KeyError, TypeError) as exc:
         raise ParseError(f"not a testjson payload: {exc}") from None
     items = []
+    skipped, skip_reason = 0, None
     for row in rows:
+        if not row.get("header"):
+            skipped += 1
+            skip_reason = skip_reason or f"item {row.get('id')!r} has no header"
+            continue
         periods = (Period(parse_time(row["start"])),) if row.get("start") else ()
         items.append(
             Disruption(
@@ -49,7 +58,14 @@ def parse_testjson(data: bytes, ctx: ParseContext) -> Batch:
                 provenance=Provenance(ctx.fetched_at, ctx.url),
             )
         )
-    return Batch(ctx.source, ctx.fetched_at, tuple(items), complete=doc.get("complete", True))
+    return Batch(
+        ctx.source,
+        ctx.fetched_at,
+        tuple(items),
+        complete=doc.get("complete", True),
+        skipped=skipped,
+        skip_reason=skip_reason,
+    )
 
 
 def payload(*items: tuple[str, str]) -> bytes:
@@ -64,24 +80,53 @@ class Upstream:
     fault: str | None = None
     retry_after: str = "7"
     delay: float = 2.0
+    redirect_to: str = ""
+    content_type: str = "application/json"
     requests: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     url: str = ""
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _site: web.TCPSite | None = None
 
     @property
     def etag(self) -> str:
         return '"' + hashlib.sha1(self.body).hexdigest()[:16] + '"'
 
+    async def refuse(self) -> None:
+        """Stop listening: connections are refused until `listen()`."""
+        assert self._site is not None and self._runner is not None
+        await self._site.stop()
+        self._site = None
+        server = self._runner.server
+        for conn in list(server.connections if server else ()):  # kept-alive ones too
+            conn.force_close()
+
+    async def listen(self) -> None:
+        """Listen again on the same port."""
+        if self._site is None and self._runner is not None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+            await self._site.start()
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(dict(request.headers))
+        self.paths.append(request.path_qs)
         fault = self.fault
         if fault == "timeout":
             await asyncio.sleep(self.delay)
+        if fault == "drip":
+            resp = web.StreamResponse(headers={"Content-Length": str(len(self.body)), "ETag": self.etag})
+            await resp.prepare(request)
+            for i in range(len(self.body)):
+                await resp.write(self.body[i : i + 1])
+                await asyncio.sleep(1.0)
+            return resp
         if fault == "500":
             return web.Response(status=500, text="upstream exploded")
         if fault == "401":
             return web.Response(status=401, text="bad key")
-        if fault == "429":
-            return web.Response(status=429, headers={"Retry-After": self.retry_after})
+        if fault in ("429", "503"):
+            return web.Response(status=int(fault), headers={"Retry-After": self.retry_after})
         if fault == "truncated":
             resp = web.StreamResponse(headers={"Content-Length": str(len(self.body) + 500)})
             await resp.prepare(request)
@@ -90,12 +135,34 @@ class Upstream:
             request.transport.close()
             return resp
         if fault == "oversize":
-            return web.Response(body=self.body + b" " * 1_000_000, content_type="application/json")
+            return web.Response(body=self.body + b" " * 1_000_000, content_type=self.content_type)
+        if fault == "oversize-chunked":
+            resp = web.StreamResponse(headers={"Content-Type": self.content_type})
+            resp.enable_chunked_encoding()
+            await resp.prepare(request)
+            for _ in range(64):
+                await resp.write(b" " * 16384)
+            return resp
+        if fault == "gzip-bomb":
+            return web.Response(body=gzip_bomb(), headers={"Content-Encoding": "gzip", "ETag": '"bomb"'})
+        if fault == "redirect-loop":
+            n = int(request.query.get("hop", "0")) + 1
+            return web.Response(status=302, headers={"Location": f"/feed?hop={n}"})
+        if fault == "redirect" and "moved" not in request.query:
+            return web.Response(status=302, headers={"Location": self.redirect_to})
+        if fault == "always-304":
+            return web.Response(status=304, headers={"ETag": self.etag})
         if fault == "garbage":
-            return web.Response(body=b"\x00\xffnot json at all", content_type="application/json")
+            return web.Response(body=b"\x00\xffnot json at all", content_type=self.content_type)
         if request.headers.get("If-None-Match") == self.etag:
             return web.Response(status=304, headers={"ETag": self.etag})
-        return web.Response(body=self.body, content_type="application/json", headers={"ETag": self.etag})
+        return web.Response(body=self.body, content_type=self.content_type, headers={"ETag": self.etag})
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """16 MiB of zeros in about 16 KB: what a hostile upstream sends as `Content-Encoding: gzip`."""
+    return gzip.compress(b"\0" * (16 << 20), compresslevel=9)
 
 
 @asynccontextmanager
@@ -110,6 +177,7 @@ async def serve_upstream(upstream: Upstream | None = None) -> AsyncIterator[Upst
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     up.url = f"http://127.0.0.1:{port}/feed"
+    up.port, up._runner, up._site = port, runner, site
     try:
         yield up
     finally:

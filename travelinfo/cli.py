@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
+from travelinfo.textsafe import json_line, printable
 
 log = logging.getLogger("travelinfo")
 
@@ -69,20 +70,19 @@ def setup_logging(level: str = "INFO") -> None:
 
 async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True) -> None:
     """Run the app for `roles` until SIGTERM/SIGINT; shut down within about a second."""
-    from aiohttp import web
-
     from travelinfo.app import create_app
+    from travelinfo.limits import make_runner, start_site
 
     app = create_app(settings, roles=roles)
-    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    # Connection caps, header read and idle timeouts live in the runner (travelinfo.limits).
+    runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runner.setup()
     if http:
-        site = web.TCPSite(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
-        await site.start()
+        await start_site(runner, settings.web.host, settings.web.port, shutdown_timeout=0.5)
         log.info(
             "serving %s on http://%s:%d (store %s, roles %s)",
             "travelinfo",
@@ -199,9 +199,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: {exc}") from None
     out = sys.stdout
     for d in batch.items:
-        out.write(d.dumps() + "\n")
+        out.write(json_line(d.dumps()) + "\n")  # upstream text: no raw C1 or bidi controls
     for note in batch.notes:
-        print(f"travelinfo: note: {args.file}: {note}", file=sys.stderr)
+        print(printable(f"travelinfo: note: {args.file}: {note}"), file=sys.stderr)
     if not batch.items and not batch.notes:
         print(f"travelinfo: note: {args.file}: no disruptions in this payload", file=sys.stderr)
     if batch.ended:
@@ -251,11 +251,41 @@ def cmd_keys(args: argparse.Namespace) -> int:
     elif args.keys_command == "list":
         for key in _with_store(args, keys.list_keys):
             state = "revoked" if key.revoked else "active"
-            print(f"{key.id}\t{key.name}\t{key.org or '-'}\t{','.join(key.scopes)}\t{key.created}\t{state}")
+            fields = (key.id, key.name, key.org or "-", ",".join(key.scopes), key.created, state)
+            print("\t".join(printable(str(f)) for f in fields))
     else:
         if not _with_store(args, lambda st: keys.revoke_key(st, args.id)):
             raise CliError(f"no key with id {args.id}")
         print(f"revoked {args.id}")
+    return 0
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """`sources accept NAME`: the operator confirms a held (suspect) snapshot."""
+    from travelinfo.guard import ACCEPT_KIND, accept_record
+
+    settings = _settings(args)
+    if args.name not in {s.name for s in settings.sources}:
+        raise CliError(f"no source named {args.name!r} in {settings.path or 'the settings'}")
+
+    async def accept(store: Any) -> dict[str, Any] | None:
+        health: dict[str, Any] | None = await store.get_record("health", args.name)
+        if not health or health.get("state") != "suspect":
+            return health
+        by = os.environ.get("USER") or "an operator"
+        await store.put_record(ACCEPT_KIND, args.name, accept_record(datetime.now(UTC), by, health))
+        return health
+
+    health = _with_store(args, accept)
+    if not health or health.get("state") != "suspect":
+        state = health.get("state") if health else "never polled"
+        raise CliError(f"source {args.name} holds no snapshot (state {state}); nothing to accept")
+    print(
+        f"accepted: source {args.name} applies its next full snapshot (held: {health.get('suspect_reason')})"
+    )
     return 0
 
 
@@ -310,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("id")
     s.set_defaults(func=cmd_keys)
 
+    s = sub.add_parser("sources", help="operate on sources (accept a held snapshot)")
+    ss = s.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    k = ss.add_parser("accept", help="apply a source's held (suspect) full snapshot on its next poll")
+    k.add_argument("name", help="source name")
+    s.set_defaults(func=cmd_sources)
+
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
     return p
@@ -322,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"travelinfo: error: {exc}", file=sys.stderr)
+        print(printable(f"travelinfo: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

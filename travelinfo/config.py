@@ -20,6 +20,7 @@ from travelinfo.settings import (
     TYPE_DEFAULTS,
     ApiSettings,
     BotSettings,
+    GuardConfig,
     PushSettings,
     ReferenceSettings,
     SchedulerSettings,
@@ -41,6 +42,7 @@ __all__ = [
     "ApiSettings",
     "BotSettings",
     "ConfigError",
+    "GuardConfig",
     "PushSettings",
     "ReferenceSettings",
     "SchedulerSettings",
@@ -176,6 +178,12 @@ def _load_source(
     src.options = {k: _resolve_secret(v, f"{path}.options.{k}", env, problems) for k, v in options.items()}
     if isinstance(src.options.get("key"), str) and not isinstance(options.get("key"), dict):
         problems.append(f'{path}.options.key: secrets must be an env reference {{env = "NAME"}}')
+    hosts = raw.get("allow_redirect_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        problems.append(f"{path}.allow_redirect_hosts: must be a list of host names")
+    else:
+        src.allow_redirect_hosts = [h.lower() for h in hosts]
+    src.guard = _load_guard(raw.get("guard", {}), f"{path}.guard", problems)
     for table in ("headers", "params"):
         values = raw.get(table, {})
         if not isinstance(values, dict):
@@ -188,6 +196,24 @@ def _load_source(
             resolved[k] = str(_resolve_secret(v, f"{path}.{table}.{k}", env, problems))
         setattr(src, table, resolved)
     return src
+
+
+def _load_guard(raw: Any, path: str, problems: list[str]) -> GuardConfig:
+    guard = GuardConfig()
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: must be a table")
+        return guard
+    fields = {f.name: f for f in dataclasses.fields(GuardConfig)}
+    for key, value in raw.items():
+        if key not in fields:
+            problems.append(f"{path}.{key}: unknown setting")
+            continue
+        setattr(guard, key, _coerce(value, fields[key], f"{path}.{key}", problems))
+    if not 0 <= guard.max_drop_share <= 1:
+        problems.append(f"{path}.max_drop_share: must be between 0 and 1")
+    if guard.confirm_polls < 1:
+        problems.append(f"{path}.confirm_polls: must be at least 1")
+    return guard
 
 
 def load_settings(

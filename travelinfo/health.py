@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,14 @@ from travelinfo import app as appmod
 from travelinfo.config import redact_url
 from travelinfo.http import json_response
 from travelinfo.store.base import SourceHealth, list_health
+
+MetricsWriter = Callable[[CollectorRegistry], None]
+METRICS_WRITERS: web.AppKey[list[MetricsWriter]] = web.AppKey("metrics_writers", list)
+
+
+def add_metrics(app: web.Application, writer: MetricsWriter) -> None:
+    """Have `writer` add its metrics to every /metrics scrape (call from a publisher's setup)."""
+    app.setdefault(METRICS_WRITERS, []).append(writer)
 
 
 async def source_health(app: web.Application) -> list[dict[str, Any]]:
@@ -89,6 +98,8 @@ async def metrics(request: web.Request) -> web.Response:
     hub = app[appmod.HUB]
     Gauge("travelinfo_push_subscribers", "Open push subscriptions", registry=registry).set(hub.subscribers)
     Gauge("travelinfo_render_count", "Renders since start", registry=registry).set(app[appmod.CACHE].renders)
+    for write in app.get(METRICS_WRITERS, ()):
+        write(registry)
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -360,6 +360,9 @@ class Batch:
     `complete` marks a full snapshot: items of `source` missing from it end.
     `ended` lists ids the upstream explicitly ended (GTFS-RT `is_deleted`, CAP Cancel,
     NAVTEX CANCEL) without giving their content again. `notes` says what was skipped.
+    `skipped` counts upstream records left out (`skip_reason`: the first reason);
+    `kind_mismatch` says the payload is of another kind than the source serves (e.g. a GTFS-RT
+    feed of trip updates on an alerts URL): the scheduler then holds the snapshot.
     """
 
     source: str
@@ -368,6 +371,9 @@ class Batch:
     complete: bool
     ended: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    skipped: int = 0
+    skip_reason: str | None = None
+    kind_mismatch: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fetched_at", utc(self.fetched_at))

@@ -13,6 +13,7 @@ from typing import Any
 from travelinfo.keys import ApiKey
 from travelinfo.model import format_time, parse_time
 from travelinfo.store.base import Store
+from travelinfo.textsafe import json_line, printable
 
 AUDIT_KIND = "audit"
 
@@ -90,7 +91,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         args, lambda st: read_audit(st, org=args.org, since=since, limit=args.limit or None)
     )
     for e in entries:
-        print(json.dumps(e, ensure_ascii=False) if args.json else format_entry(e))
+        # Notice texts and names come from API clients: escape what would drive the terminal.
+        print(json_line(json.dumps(e, ensure_ascii=False)) if args.json else printable(format_entry(e)))
     if not entries:
         print("travelinfo: note: no audit entries match", file=sys.stderr)
     return 0

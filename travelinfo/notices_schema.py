@@ -70,6 +70,22 @@ LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
 LANG_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 # C0/C1 controls other than tab and newlines have no place in plain text (and reach terminals).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9) reorder the text around them:
+# a notice could display a different line or stop name than it stores ("Trojan Source").
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# In a one-line name or id, tab and newlines are as unwelcome as the other controls.
+LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def bad_char(text: str, controls: re.Pattern[str] = CONTROL) -> str | None:
+    """What is wrong with `text`'s characters (first offender, with its code point), or None."""
+    m = controls.search(text)
+    if m:
+        return f"contains control character U+{ord(m.group()):04X} at position {m.start()} (plain text only)"
+    m = BIDI.search(text)
+    if m:
+        return f"contains bidi control U+{ord(m.group()):04X} at position {m.start()} (plain text only)"
+    return None
 
 
 class NoticeInvalid(ValueError):
@@ -117,8 +133,8 @@ def _texts(name: str, value: Any, errors: dict[str, str]) -> dict[str, str]:
             errors[path] = "must not be empty"
         elif len(text) > limit:
             errors[path] = f"longer than {limit} characters ({len(text)})"
-        elif CONTROL.search(text):
-            errors[path] = "contains control characters (plain text only)"
+        elif (why := bad_char(text)) is not None:
+            errors[path] = why
         else:
             out[lang] = text.strip()
     return dict(sorted(out.items()))
@@ -232,6 +248,14 @@ def _affected(value: Any, errors: dict[str, str]) -> list[dict[str, str | None]]
         if name is not None and (not isinstance(name, str) or len(name) > NAME_MAX):
             errors[f"{path}.name"] = f"must be null or a string of at most {NAME_MAX} characters"
             ok = False
+        for field, text in (("id", ident), ("name", name)):
+            if (
+                isinstance(text, str)
+                and f"{path}.{field}" not in errors
+                and (why := bad_char(text, LINE_CONTROL))
+            ):
+                errors[f"{path}.{field}"] = why
+                ok = False
         if ok:
             out.append({"type": kind, "id": str(ident).strip(), "name": name})
     return out

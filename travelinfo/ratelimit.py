@@ -1,7 +1,9 @@
 """Token-bucket rate limits for /api/ paths: per API key, else per client address.
 
 Buckets live in memory, per process: behind a load balancer with N web processes a client
-gets up to N times the configured rate. Streams (SSE, WebSocket) count once, at connect.
+gets up to N times the configured rate. Streams (SSE, WebSocket) take one token at connect;
+how many may stay open at once is capped per address by `travelinfo.limits` (a bucket alone
+let one address hold hundreds of streams opened slowly enough).
 """
 
 from __future__ import annotations

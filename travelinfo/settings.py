@@ -109,6 +109,26 @@ class PushSettings:
 
 
 @dataclass
+class LimitSettings:
+    max_connections: int = setting(
+        12000, "Open connections allowed in total (held under the open-file limit); beyond: 503. 0: no limit."
+    )
+    connections_per_ip: int = setting(
+        100, "Open connections allowed per client address; beyond: 429. 0: no limit."
+    )
+    streams_per_ip: int = setting(
+        20, "Concurrent SSE/WebSocket streams per client address; beyond: 429. 0: no limit."
+    )
+    header_timeout: float = setting(
+        10, "A connection that has not sent a request's complete headers within this is closed.", "duration"
+    )
+    idle_timeout: float = setting(60, "An idle keep-alive connection is closed after this.", "duration")
+    body_timeout: float = setting(30, "A request body not received within this is refused (408).", "duration")
+    retry_after: int = setting(5, "`Retry-After` seconds sent with a 429/503 from these limits.")
+    backlog: int = setting(1024, "Listen backlog of the web server socket.")
+
+
+@dataclass
 class WebhookSettings:
     allow_hosts: list[str] = setting(
         [],
@@ -139,6 +159,23 @@ class BotSettings:
 
 
 @dataclass
+class GuardConfig:
+    """The snapshot sanity guard of one source (`[sources.guard]` / `guard = {...}`)."""
+
+    enabled: bool = setting(True, "Hold suspicious full snapshots instead of applying them.")
+    max_drop_share: float = setting(
+        0.5, "Hold a snapshot that would end more than this share of the source's items..."
+    )
+    min_drop_items: int = setting(
+        5, "...when at least this many would end (ending all items is always held)."
+    )
+    confirm_polls: int = setting(3, "Accept a held result once it has been seen in this many polls in a row.")
+    confirm_after: float = setting(
+        0, "Also accept a held result repeated for this long (0: polls only).", "duration"
+    )
+
+
+@dataclass
 class SourceConfig:
     """One upstream source (`[[sources]]`)."""
 
@@ -153,6 +190,8 @@ class SourceConfig:
     params: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    allow_redirect_hosts: list[str] = field(default_factory=list)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def __repr__(self) -> str:  # never print secrets
         return f"SourceConfig(name={self.name!r}, type={self.type!r}, url={self.url!r})"
@@ -186,6 +225,9 @@ SOURCE_HELP = {
     "params": 'Query parameters added to the URL; secrets as `{env = "NAME"}` (never logged).',
     "options": "Format options, e.g. `{ complete = false }` to treat payloads as deltas.",
     "enabled": "Set false to keep a source configured but not polled.",
+    "allow_redirect_hosts": "Other hosts redirects may lead to (never sent headers or params); "
+    "default: same scheme and host only, at most 3 redirects.",
+    "guard": "Snapshot sanity guard table (keys below): suspicious full snapshots are held.",
 }
 
 
@@ -199,6 +241,7 @@ class Settings:
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     bot: BotSettings = field(default_factory=BotSettings)
     sources: list[SourceConfig] = field(default_factory=list)
@@ -239,3 +282,5 @@ def documented_settings() -> Iterator[tuple[str, Any, str]]:
             yield f"{section.name}.{f.name}", default, f.metadata["help"]
     for key in SOURCE_HELP:
         yield f"sources[].{key}", None, SOURCE_HELP[key]
+    for f in dataclasses.fields(GuardConfig):
+        yield f"sources[].guard.{f.name}", default_of(f), f.metadata["help"]

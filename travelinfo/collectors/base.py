@@ -29,7 +29,12 @@ class AuthError(UpstreamError):
 
 
 class Collector(Protocol):
-    """Fetch one source; `None` means not modified (HTTP 304 or unchanged file)."""
+    """Fetch one source; `None` means not modified (HTTP 304 or unchanged file).
+
+    Optional hooks the scheduler calls when present: `commit()` once the payload parsed and
+    was applied (only then remember ETag/Last-Modified), `forget()` while the source is
+    failing or held (fetch unconditionally, so the same bad bytes are seen again).
+    """
 
     source: SourceConfig
 

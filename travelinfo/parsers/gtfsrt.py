@@ -261,9 +261,14 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     notes = []
     if others:
         notes.append(f"{others} entities without an alert (trip updates, vehicle positions) skipped")
+    mismatch = None
     if not items and not ended:
         notes.append("feed holds no service alerts")
+        if others:
+            mismatch = f"not a service alerts feed: {others} trip update/vehicle position entities, no alerts"
     complete = header.incrementality == gtfs_realtime_pb2.FeedHeader.FULL_DATASET
     if ctx.options.get("complete") is not None:
         complete = bool(ctx.options["complete"])
-    return Batch(ctx.source, ctx.fetched_at, tuple(items), complete, tuple(ended), tuple(notes))
+    return Batch(
+        ctx.source, ctx.fetched_at, tuple(items), complete, tuple(ended), tuple(notes), kind_mismatch=mismatch
+    )

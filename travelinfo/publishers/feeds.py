@@ -6,6 +6,7 @@ One entry per disruption (id = its permalink), rendered once per change per vari
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -30,6 +31,15 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 def clean(text: str) -> str:
     """Text safe to put in an XML text node (lxml escapes the rest)."""
     return _NOT_XML.sub("", text)
+
+
+def rss_description(text: str) -> str:
+    """Plain text as RSS `<description>` HTML: escaped, so readers show upstream markup as text.
+
+    RSS readers treat a description as HTML after XML decoding; Atom has `type="text"`, RSS
+    has no such flag, so the text is HTML-escaped once more and line breaks become `<br/>`.
+    """
+    return "<br/>".join(html.escape(line, quote=False) for line in text.split("\n"))
 
 
 def entry_text(d: Disruption, lang: str) -> str:
@@ -77,13 +87,13 @@ def build(
     fg.lastBuildDate(newest)
     # feedgen prepends entries; add oldest first so the document keeps the page's order.
     for d in reversed(items[:MAX_ENTRIES]):
-        _entry(fg, d, lang, base)
+        _entry(fg, d, lang, base, fmt)
     if fmt == "atom":
         return bytes(fg.atom_str(pretty=False))
     return bytes(fg.rss_str(pretty=False))
 
 
-def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str) -> None:
+def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str, fmt: str) -> None:
     permalink = f"{base}/d/{quote(d.id, safe=':@/')}"
     fe = fg.add_entry()
     fe.id(permalink)
@@ -92,7 +102,10 @@ def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str) -> None:
     fe.link(href=permalink, rel="alternate", type="text/html")
     fe.updated(d.updated_at)
     fe.published(d.first_seen)
-    fe.content(entry_text(d, lang), type="text")
+    if fmt == "rss":
+        fe.description(rss_description(entry_text(d, lang)))
+    else:
+        fe.content(entry_text(d, lang), type="text")
     for mode in d.modes:
         fe.category(term=mode, scheme=f"{base}/modes", label=i18n.t(f"mode_{mode}", lang))
     fe.category(term=d.cause, scheme=f"{base}/causes", label=i18n.label(i18n.CAUSES, d.cause, lang))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from aiohttp import web
 from travelinfo import app as appmod
 from travelinfo import bootstrap
 from travelinfo.http import json_error, json_response
+from travelinfo.jsonbody import read_json
 from travelinfo.keys import ApiKey, authenticate
 from travelinfo.model import Batch, format_time, make_id, parse_time
 from travelinfo.notices_audit import add_commands as add_commands  # `travelinfo audit`
@@ -62,26 +62,12 @@ async def _caller(request: web.Request) -> ApiKey:
     return key
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def _body(request: web.Request) -> Any:
     """The JSON body: 415 when not JSON, 413 when over `api.max_body`, 400 when malformed."""
     ctype = request.content_type
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise json_error(415, f"send JSON (Content-Type: application/json), not {ctype}")
-    limit = request.app[appmod.SETTINGS].api.max_body
-    if request.content_length is not None and request.content_length > limit:
-        raise json_error(413, f"request body larger than {limit} bytes (api.max_body)")
-    try:
-        raw = await request.read()  # aiohttp stops at client_max_size (= api.max_body)
-    except web.HTTPRequestEntityTooLarge:
-        raise json_error(413, f"request body larger than {limit} bytes (api.max_body)") from None
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise json_error(400, f"invalid JSON: {exc}") from None
+    return await read_json(request)
 
 
 def _invalid(exc: NoticeInvalid) -> web.HTTPException:

@@ -16,7 +16,9 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from travelinfo import app as appmod
+from travelinfo import limits
 from travelinfo.http import SECURITY_HEADERS, BadParameter
+from travelinfo.jsonbody import BadJson, decode_json
 from travelinfo.publishers import api_params
 from travelinfo.publishers.api_params import FILTERS, SEQ_PATTERN, STREAM
 from travelinfo.publishers.push_stream import PUSH, Event, PushState, run_stream, wait_all
@@ -53,6 +55,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
     elif (v := api_params._one(raw, "since")) is not None:
         since = _seq("since", v)
     snapshot = api_params._one(raw, "snapshot") == "1"
+    app = request.app
+    caps = app[limits.LIMITS]
+    try:
+        with caps.stream(request):
+            return await _sse(request, req, since, snapshot)
+    except limits.TooMany as exc:
+        return caps.too_many_response(exc)
+
+
+async def _sse(
+    request: web.Request, req: api_params.Request, since: str | None, snapshot: bool
+) -> web.StreamResponse:
     app = request.app
     resp = web.StreamResponse(
         headers={
@@ -109,8 +123,30 @@ async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
     await ws.close(code=code, message=reason.encode()[:123])
 
 
+def error_reason(message: str) -> str:
+    """A close reason `{"error": message}` that stays valid JSON within RFC 6455's 123 bytes."""
+    while True:
+        text = json.dumps({"error": message}, ensure_ascii=False)
+        if len(text.encode()) <= 123:
+            return text
+        message = message[: len(message) - max(1, len(text.encode()) - 123)]
+
+
+async def _fail(ws: web.WebSocketResponse, code: int, message: str) -> None:
+    await _close(ws, code, error_reason(message))
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/ws: subscribe with filters, receive change events as JSON."""
+    caps = request.app[limits.LIMITS]
+    try:
+        with caps.stream(request):
+            return await _ws(request)
+    except limits.TooMany as exc:
+        return caps.too_many_response(exc)
+
+
+async def _ws(request: web.Request) -> web.StreamResponse:
     app = request.app
     ws = web.WebSocketResponse(heartbeat=app[appmod.SETTINGS].push.heartbeat, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
@@ -119,19 +155,19 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                await _close(ws, WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
+                await _fail(ws, WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
                 break
             if msg.type != WSMsgType.TEXT:
                 break
             try:
-                data = json.loads(msg.data)
-            except ValueError:
-                await _close(ws, WSCloseCode.UNSUPPORTED_DATA, "messages must be JSON")
+                data = decode_json(msg.data)
+            except BadJson as exc:
+                await _fail(ws, WSCloseCode.INVALID_TEXT, f"messages must be JSON: {exc}")
                 break
             try:
                 req, since, snapshot = _subscription(data, request.app[appmod.SETTINGS].region_bbox)
             except BadParameter as exc:
-                await _close(ws, WSCloseCode.POLICY_VIOLATION, str(exc))
+                await _fail(ws, WSCloseCode.POLICY_VIOLATION, str(exc))
                 break
             if task is not None:
                 task.cancel()
@@ -165,6 +201,7 @@ def setup(app: web.Application) -> None:
     if "web" not in app[appmod.ROLES]:
         return
     app[PUSH] = PushState()
+    limits.install(app)
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/ws", websocket)
     app.on_shutdown.append(_on_shutdown)

@@ -87,6 +87,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "state_stale": {"sv": "Inaktuell", "en": "Stale"},
     "state_failing": {"sv": "Fungerar inte", "en": "Failing"},
     "state_pending": {"sv": "Väntar", "en": "Pending"},
+    "state_suspect": {"sv": "Misstänkt fel, granskas", "en": "Suspect, held for review"},
     "banner": {
         "sv": "Uppgifterna kan vara inaktuella: {names}.",
         "en": "The information may be out of date: {names}.",

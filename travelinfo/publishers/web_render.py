@@ -170,8 +170,12 @@ def depends_on(
 
 
 def troubled(records: Iterable[dict[str, Any]]) -> list[str]:
-    """Names of enabled sources that are stale or failing (the banner lists them)."""
-    return [r["source"] for r in records if r["state"] in ("stale", "failing") and r.get("enabled", True)]
+    """Names of enabled sources that are stale, failing or suspect (the banner lists them)."""
+    return [
+        r["source"]
+        for r in records
+        if r["state"] in ("stale", "failing", "suspect") and r.get("enabled", True)
+    ]
 
 
 def health_stamp(records: Iterable[dict[str, Any]]) -> tuple[tuple[str, str], ...]:

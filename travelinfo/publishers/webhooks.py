@@ -15,6 +15,7 @@ from travelinfo import app as app_module
 from travelinfo import ssrf
 from travelinfo.app import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.http import BadParameter, json_error, json_response
+from travelinfo.jsonbody import read_json
 from travelinfo.keys import ApiKey, authenticate
 from travelinfo.model import MODES, SEVERITIES, STATUSES, format_time
 from travelinfo.webhooks_delivery import DEAD, KIND, STATE, DeliveryEngine
@@ -106,10 +107,7 @@ def _secret(value: Any) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise json_error(400, "the body must be a JSON object") from None
+    data = await read_json(request, "the body must be a JSON object")
     if not isinstance(data, dict):
         raise json_error(400, "the body must be a JSON object")
     for name in data:

@@ -105,10 +105,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """Per-source health record kept by the scheduler."""
+    """Per-source health record kept by the scheduler.
+
+    `suspect`: the last full snapshot looked wrong (see `suspect_reason`) and is held; the
+    source's previous items stay published until it is confirmed (`held_polls` since
+    `held_since`) or an operator accepts it.
+    """
 
     source: str
-    state: str = "pending"  # pending | ok | stale | failing
+    state: str = "pending"  # pending | ok | stale | failing | suspect
     last_success: datetime | None = None
     last_attempt: datetime | None = None
     last_error: str | None = None
@@ -118,6 +123,12 @@ class SourceHealth:
     stale_after: float = 0.0
     type: str = ""
     url: str | None = None
+    suspect_reason: str | None = None
+    held_since: datetime | None = None
+    held_polls: int = 0
+    held_checksum: str | None = None
+    skipped_items: int = 0
+    skip_reason: str | None = None
 
     def effective_state(self, now: datetime) -> str:
         """`stale` when the last success is older than `stale_after`, else the recorded state."""
@@ -140,6 +151,12 @@ class SourceHealth:
             "consecutive_failures": self.consecutive_failures,
             "interval": self.interval,
             "stale_after": self.stale_after,
+            "suspect_reason": self.suspect_reason,
+            "held_since": format_time(self.held_since) if self.held_since else None,
+            "held_polls": self.held_polls,
+            "held_checksum": self.held_checksum,
+            "skipped_items": self.skipped_items,
+            "skip_reason": self.skip_reason,
         }
 
     @classmethod
@@ -160,6 +177,12 @@ class SourceHealth:
             stale_after=float(data.get("stale_after", 0)),
             type=data.get("type", ""),
             url=data.get("url"),
+            suspect_reason=data.get("suspect_reason"),
+            held_since=t("held_since"),
+            held_polls=int(data.get("held_polls", 0)),
+            held_checksum=data.get("held_checksum"),
+            skipped_items=int(data.get("skipped_items", 0)),
+            skip_reason=data.get("skip_reason"),
         )
 
 

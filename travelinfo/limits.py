@@ -1,0 +1,316 @@
+"""Connection and stream caps, header read and idle timeouts: one place that counts clients.
+
+aiohttp has no header read timeout and no connection caps, so `GuardedRunner` serves the app
+through a `RequestHandler` subclass that counts every connection per address and in total,
+closes a connection that has not sent complete request headers within `limits.header_timeout`
+(slowloris), and answers a connection over a cap with 429 (per address) or 503 (in total) and
+`Retry-After` instead of running the app. Push handlers take a stream slot per address
+(`ConnectionLimits.stream`), so long-lived SSE/WebSocket streams are capped while they last,
+not only counted once at connect by the rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import Counter as PromCounter
+
+from travelinfo.settings import LimitSettings
+
+log = logging.getLogger(__name__)
+
+FD_RESERVE = 256  # descriptors kept for the store, upstream requests, logs and the listen socket
+REJECTED_HEADER_TIMEOUT = 1.0  # a connection already refused gets this long to send its request
+LINGER = 1.0
+REASONS = ("per_address", "global", "streams_per_address", "header_timeout")
+
+
+class TooMany(Exception):
+    """A cap was hit: the status (429 or 503), the reason label and a message for the client."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class ConnectionLimits:
+    """Open connections and streams per client address and in total, with rejection counts."""
+
+    def __init__(self, settings: LimitSettings) -> None:
+        self.settings = settings
+        self.max_connections = settings.max_connections  # lowered to the open-file limit at start
+        self.connections: Counter[str] = Counter()
+        self.streams: Counter[str] = Counter()
+        self.total = 0
+        self.total_streams = 0
+        self.accepted = 0  # connections counted since start
+        self.rejected: Counter[str] = Counter()
+
+    def open_connection(self, addr: str) -> TooMany | None:
+        """Count a new connection; None when it may be served, else why not (not counted)."""
+        if self.max_connections > 0 and self.total >= self.max_connections:
+            self.rejected["global"] += 1
+            return TooMany(503, "global", "the server is at its connection limit; retry later")
+        per = self.settings.connections_per_ip
+        if per > 0 and self.connections[addr] >= per:
+            self.rejected["per_address"] += 1
+            return TooMany(429, "per_address", f"too many open connections from this address (limit {per})")
+        self.connections[addr] += 1
+        self.total += 1
+        self.accepted += 1
+        return None
+
+    def close_connection(self, addr: str) -> None:
+        """Forget a connection counted by `open_connection`."""
+        self.total -= 1
+        self.connections[addr] -= 1
+        if self.connections[addr] <= 0:
+            del self.connections[addr]  # keep the table as small as the set of open addresses
+
+    @contextmanager
+    def stream(self, request: web.BaseRequest) -> Iterator[None]:
+        """Hold a stream slot of the request's address for the block; TooMany over the cap."""
+        addr = client_address(request)
+        per = self.settings.streams_per_ip
+        if per > 0 and self.streams[addr] >= per:
+            self.rejected["streams_per_address"] += 1
+            raise TooMany(
+                429, "streams_per_address", f"too many open streams from this address (limit {per})"
+            )
+        self.streams[addr] += 1
+        self.total_streams += 1
+        if isinstance(request.protocol, GuardedHandler):
+            # A stream only notices a vanished client at its next write; cancel it at once
+            # instead, so its slot is free when the client reconnects.
+            request.protocol.streaming = True
+        try:
+            yield
+        finally:
+            self.total_streams -= 1
+            self.streams[addr] -= 1
+            if self.streams[addr] <= 0:
+                del self.streams[addr]
+
+    def too_many_response(self, exc: TooMany) -> web.Response:
+        """The JSON 429/503 with `Retry-After` (and no keep-alive) for a refused request."""
+        resp = web.Response(
+            status=exc.status,
+            text=json.dumps({"error": exc.message}),
+            content_type="application/json",
+            headers={"Retry-After": str(self.settings.retry_after), "X-Content-Type-Options": "nosniff"},
+        )
+        resp.force_close()
+        return resp
+
+    def write_metrics(self, registry: CollectorRegistry) -> None:
+        """Caps, current counts and rejections by reason as Prometheus metrics."""
+        s = self.settings
+        caps = Gauge("travelinfo_limit", "Configured connection/stream caps", ["limit"], registry=registry)
+        caps.labels("max_connections").set(self.max_connections)
+        caps.labels("connections_per_ip").set(s.connections_per_ip)
+        caps.labels("streams_per_ip").set(s.streams_per_ip)
+        caps.labels("header_timeout_seconds").set(s.header_timeout)
+        caps.labels("idle_timeout_seconds").set(s.idle_timeout)
+        gauges = (
+            ("connections_open", "Open HTTP connections", self.total),
+            ("connection_addresses", "Client addresses with open connections", len(self.connections)),
+            ("connections_max_per_address", "Most open connections of one address", _most(self.connections)),
+            ("streams_open", "Open SSE/WebSocket streams", self.total_streams),
+            ("streams_max_per_address", "Most open streams of one address", _most(self.streams)),
+        )
+        for name, help_text, value in gauges:
+            Gauge("travelinfo_" + name, help_text, registry=registry).set(value)
+        rejected = PromCounter(
+            "travelinfo_connections_rejected",
+            "Connections or streams refused or closed by a limit, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in REASONS:
+            rejected.labels(reason).inc(self.rejected[reason])
+        PromCounter(
+            "travelinfo_connections_accepted", "Connections accepted under the caps", registry=registry
+        ).inc(self.accepted)
+
+
+def _most(counts: Counter[str]) -> int:
+    return max(counts.values(), default=0)
+
+
+LIMITS: web.AppKey[ConnectionLimits] = web.AppKey("connection_limits", ConnectionLimits)
+
+
+def install(app: web.Application) -> ConnectionLimits:
+    """Give `app` its ConnectionLimits and report them in /metrics (call from a setup)."""
+    from travelinfo import app as appmod
+    from travelinfo.health import add_metrics
+
+    limits = app.get(LIMITS)
+    if limits is None:
+        limits = app[LIMITS] = ConnectionLimits(app[appmod.SETTINGS].limits)
+        add_metrics(app, limits.write_metrics)
+    return limits
+
+
+def client_address(request: web.BaseRequest) -> str:
+    """The address limits are counted by (the peer of the TCP connection)."""
+    return request.remote or "?"
+
+
+class GuardedHandler(RequestHandler):
+    """A RequestHandler that counts its connection and enforces caps and the header timeout."""
+
+    def __init__(self, manager: Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self.limits = limits
+        self.addr: str | None = None  # set while counted
+        self.refused: TooMany | None = None
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.header_mark = 0
+        self.streaming = False  # set by ConnectionLimits.stream
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        addr = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        self.refused = self.limits.open_connection(addr)
+        if self.refused is None:
+            self.addr = addr
+        super().connection_made(transport)
+        if self.refused is not None:
+            # Refused before the app runs: its request (once read) gets the 429/503. Reading it
+            # first lets the client see the answer instead of a reset.
+            self._request_handler = self._refuse
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        task = self._task_handler
+        if self.streaming and task is not None:
+            task.cancel()
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+        if self.addr is not None:
+            self.limits.close_connection(self.addr)
+            self.addr = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # Bytes arriving while no header timer runs start the wait for the next request's headers.
+        if self.header_timer is None and data and not self._upgraded:
+            self._arm_header_timer()
+        super().data_received(data)
+
+    def _arm_header_timer(self) -> None:
+        timeout = self.limits.settings.header_timeout
+        if self.refused is not None:
+            timeout = min(timeout, REJECTED_HEADER_TIMEOUT) if timeout > 0 else REJECTED_HEADER_TIMEOUT
+        if timeout <= 0:
+            return
+        self.header_mark = self._request_count
+        self.header_timer = self._loop.call_later(timeout, self._header_deadline)
+
+    def _header_deadline(self) -> None:
+        self.header_timer = None
+        # A request's headers arrived since the timer was armed, or one is being handled (a body
+        # upload, a stream): not a header wait.
+        busy = getattr(self, "_request_in_progress", False)
+        if self._request_count > self.header_mark or busy or self._upgraded:
+            return
+        if self.transport is not None:
+            self.limits.rejected["header_timeout"] += 1
+            self.force_close()
+
+    async def _refuse(self, request: BaseRequest) -> web.StreamResponse:
+        assert self.refused is not None
+        return self.limits.too_many_response(self.refused)
+
+
+class GuardedServer(Server):
+    """An aiohttp Server whose connections are GuardedHandlers."""
+
+    def __init__(self, base: Server, limits: ConnectionLimits) -> None:
+        # Rebuilt from the app's own Server so the app's handler, request factory and runner
+        # arguments stay exactly what AppRunner chose (`_kwargs` has no public accessor).
+        super().__init__(
+            base.request_handler,
+            request_factory=base.request_factory,
+            handler_cancellation=base.handler_cancellation,
+            loop=base._loop,
+            **base._kwargs,
+        )
+        self.limits = limits
+
+    def __call__(self) -> RequestHandler:
+        return GuardedHandler(self, limits=self.limits, loop=self._loop, **self._kwargs)
+
+
+class GuardedRunner(web.AppRunner):
+    """An AppRunner serving through GuardedServer with the app's `[limits]` settings."""
+
+    async def _make_server(self) -> Server:
+        base = await super()._make_server()
+        limits = self._app.get(LIMITS) or ConnectionLimits(_settings(self._app))
+        limits.max_connections = fd_capped(limits.settings.max_connections)
+        return GuardedServer(base, limits)
+
+
+def _settings(app: web.Application) -> LimitSettings:
+    from travelinfo import app as appmod
+
+    return app[appmod.SETTINGS].limits
+
+
+def fd_capped(wanted: int) -> int:
+    """Raise the soft open-file limit towards `wanted` connections; the cap the limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or wanted <= 0:
+        return wanted
+    allowed = max(1, soft - FD_RESERVE)
+    if allowed < wanted:
+        log.warning(
+            "limits.max_connections %d lowered to %d by the open-file limit (ulimit -n %d)",
+            wanted,
+            allowed,
+            soft,
+        )
+    return min(wanted, allowed)
+
+
+def make_runner(app: web.Application, **kwargs: Any) -> GuardedRunner:
+    """The runner `travelinfo run`/`web` serve with: caps, header timeout, idle timeout."""
+    settings = _settings(app)
+    kwargs.setdefault("keepalive_timeout", settings.idle_timeout)
+    # After an early answer (413, 408) aiohttp drains the unread body this long (default 10 s):
+    # long enough for the client to read the answer, too short to hold a trickling upload.
+    kwargs.setdefault("lingering_time", LINGER)
+    return GuardedRunner(app, **kwargs)
+
+
+async def start_site(runner: web.AppRunner, host: str, port: int, **kwargs: Any) -> web.TCPSite:
+    """Listen on host:port with the configured backlog (runner set up already)."""
+    backlog = _settings(runner.app).backlog
+    site = web.TCPSite(runner, host, port, backlog=backlog, **kwargs)
+    await site.start()
+    return site
