@@ -51,10 +51,10 @@ CONDITIONS = {
     "DETOUR": "diverted",
     "ADDITIONAL_SERVICE": "additionalService",
     "MODIFIED_SERVICE": "altered",
-    "OTHER_EFFECT": "changeOfPlatform",
+    "OTHER_EFFECT": "undefinedServiceInformation",
     "STOP_MOVED": "stopMoved",
     "NO_EFFECT": "normalService",
-    "ACCESSIBILITY_ISSUE": "disrupted",
+    "ACCESSIBILITY_ISSUE": "undefinedServiceInformation",
 }
 VEHICLE_MODES = {"bus": "bus", "metro": "metro", "tram": "tram", "rail": "rail", "ferry": "ferry"}
 # SIRI identifiers are NMTOKENs: letters, digits and . - _ : only.
@@ -208,11 +208,13 @@ def render(items: Iterable[Disruption], at: datetime, *, incremental: bool = Fal
     sx = _sub(delivery, "SituationExchangeDelivery", version="2.1")
     _sub(sx, "ResponseTimestamp", format_time(at))
     _sub(sx, "Status", "true")
-    # SIRI's flag for a delta delivery: consumers must not end what it leaves out.
-    if incremental:
-        _sub(sx, "IncrementalUpdates", "true")
     situations = _sub(sx, "Situations")
     for d in items:
         if is_public_transport(d):
             situation(situations, d)
+    # A delta must not be read as a full snapshot (that would end what it leaves out). SIRI
+    # has `IncrementalUpdates` only in subscription requests, so the delivery says it in its
+    # `Extensions`, where readers that follow Anshar's convention (ours does) find it.
+    if incremental:
+        _sub(_sub(sx, "Extensions"), "IncrementalUpdates", "true")
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
