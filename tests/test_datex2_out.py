@@ -50,6 +50,15 @@ def test_record_types_follow_cause_and_effect(cause: str, effect: str, types: li
     assert [r.get(XSI_TYPE) for r in doc.iter(f"{SIT}situationRecord")] == types
 
 
+SENTENCES = "".join(f"Mening {i}. " for i in range(400))
+WORDS = " ".join(f"w{i}" for i in range(600))
+SQUARE = [[[18.0, 59.3], [18.1, 59.3], [18.1, 59.4], [18.0, 59.3]]]
+
+
+def _ids(body: bytes) -> list[str | None]:
+    return [s.get("id") for s in etree.fromstring(body).iter(f"{SIT}situation")]
+
+
 def test_hostile_and_long_texts_stay_valid() -> None:
     d = disruption(
         "trafikverket",

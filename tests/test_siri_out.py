@@ -124,7 +124,11 @@ async def test_since_gives_only_the_changes(tmp_path: Path) -> None:
             assert len(_elements(etree.fromstring(body))) == 3
             later = now + timedelta(seconds=5)
             bus = disruption(
-                "sl-alerts", "bus-4", later, {"sv": "Buss 4 går igen", "en": "Bus 4 runs again"}, modes=("bus",)
+                "sl-alerts",
+                "bus-4",
+                later,
+                {"sv": "Buss 4 går igen", "en": "Bus 4 runs again"},
+                modes=("bus",),
             )
             await store.apply(Batch("sl-alerts", later, (bus,), complete=False))
             hub = site.app[appmod.HUB]
