@@ -129,13 +129,23 @@ def _one(values: list[str], allowed: tuple[str, ...], default: str) -> str:
     return next((v for v in values if v in allowed), default)
 
 
+def event_of(d: Disruption, lang: str) -> str:
+    """The `event` of the `lang` block: the upstream's, else the header (readers show it as the
+    headline of a block that has none)."""
+    upstream = _category(d, "event")
+    if upstream:
+        return upstream[0]
+    found = d.text(d.header, lang)
+    return found[1] if found else d.id
+
+
 def _info(alert: Any, d: Disruption, lang: str, period: Period | None) -> None:
     info = _sub(alert, "info")
     _sub(info, "language", lang)
     cats = [c for c in _category(d, "category") if c in _CAP_CATEGORIES]
     for cat in dict.fromkeys(cats or [CATEGORIES.get(d.cause, "Other")]):
         _sub(info, "category", cat)
-    _sub(info, "event", (_category(d, "event") or [d.header.get(lang) or next(iter(d.header.values()))])[0])
+    _sub(info, "event", event_of(d, lang))
     _sub(info, "urgency", _one(_category(d, "urgency"), _URGENCY, "Unknown"))
     upstream = [s for s in _category(d, "severity") if _MODEL_SEVERITY.get(s) == d.severity]
     _sub(info, "severity", upstream[0] if upstream else SEVERITIES[d.severity])
