@@ -57,13 +57,13 @@ async def _changed(
     store = app[appmod.STORE]
     query: Query = dataclasses.replace(filters.query(app[appmod.SETTINGS].region_bbox), status=())
     latest: dict[str, Disruption] = {}
-    pos = seq if seq is not None else None
+    pos = seq
     for _ in range(MAX_LOG_PAGES):
         try:
             page = await store.changes_since(pos)
         except ValueError:
             raise BadParameter("since", "unknown change seq") from None
-        if page.reset and (at is None or pos is not None):
+        if page.reset:  # the log no longer reaches back: the consumer needs everything
             return None
         for change in page.changes:
             if at is None or change.at > at:
