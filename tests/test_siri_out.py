@@ -159,3 +159,21 @@ async def test_since_gives_only_the_changes(kind: str, tmp_path: Path) -> None:
             doc = assert_valid(SIRI_XSD, body, "reset")
             assert len(_elements(doc)) == 3 and doc.find(f".//{S}Extensions") is None
             assert parse(body, ParseContext("rt", now)).complete
+
+
+async def test_the_front_page_links_all_three(tmp_path: Path) -> None:
+    async with open_store("sqlite", tmp_path) as store:
+        await fill(store, datetime.now(UTC))
+        async with serve(store) as site:
+            status, page, _ = await _get(site.url + "/?mode=metro")
+            html = page.decode()
+            for path, content_type in (
+                (SIRI_PATH, "application/xml"),
+                ("/datex2/3.5/situations.xml", "application/xml"),
+                ("/cap/alerts.atom", "application/atom+xml"),
+            ):
+                start = html.index(f'href="{path}')
+                href = html[start + 6 : html.index('"', start + 6)].replace("&amp;", "&")
+                assert "mode=metro" in href  # the page's filters carry over
+                status, _, headers = await _get(site.url + href)
+                assert status == 200 and headers["Content-Type"].startswith(content_type), href

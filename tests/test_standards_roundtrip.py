@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from standardsutil import AT, all_files
+from standardsutil import AT, CORPUS, CORPUS_FORMATS, all_files, corpus_files
 from test_web_pages import disruption
 
 from travelinfo.model import CAUSES, EFFECTS, SEVERITIES, Disruption, Period
@@ -276,3 +276,13 @@ def test_datex2_area_name_reads_back() -> None:
     )
     (back,) = _datex([d])
     assert dict(back.location_text) == {"sv": "Norrtälje kommun"}
+
+
+def test_every_corpus_file_of_a_format_we_read_takes_part() -> None:
+    expected = {
+        f"{folder}/{p.name}"
+        for folder, (_, pattern) in CORPUS_FORMATS.items()
+        for p in (CORPUS / folder).glob(pattern)
+    }
+    assert {name for name, _ in corpus_files()} == expected  # none skipped as unparseable
+    assert len(expected) >= 45
