@@ -8,6 +8,7 @@ SIRI-SX also answers `?since=<seq or RFC 3339 time>` with only the situations ch
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -97,9 +98,14 @@ async def siri(request: web.Request) -> web.Response:
         changed = await _changed(app, filters, seq, at) if raw else None
         incremental = changed is not None
         items = changed if changed is not None else await _items(app, filters, siri_out.PT_MODES)
-        body = siri_out.render(items, last, incremental=incremental)
         headers = {"X-Seq": str(hub.last_seq)}
-        return Rendered.make(body, siri_out.CONTENT_TYPE, last, headers)
+
+        def make() -> Rendered:
+            body = siri_out.render(items, last, incremental=incremental)
+            return Rendered.make(body, siri_out.CONTENT_TYPE, last, headers)
+
+        # A whole region takes a while to build and gzip (about 1 ms per situation): off the loop.
+        return await asyncio.to_thread(make)
 
     cache = app[appmod.CACHE]
     rendered = cache.peek(key) or await cache.get(key, render)
@@ -115,7 +121,11 @@ async def datex2(request: web.Request) -> web.Response:
     async def render() -> Rendered:
         last = app[appmod.HUB].last_change_at
         items = await _items(app, filters, ("road",))
-        return Rendered.make(datex2_out.render(items, last), datex2_out.CONTENT_TYPE, last)
+
+        def make() -> Rendered:
+            return Rendered.make(datex2_out.render(items, last), datex2_out.CONTENT_TYPE, last)
+
+        return await asyncio.to_thread(make)  # as for SIRI: off the loop
 
     cache = app[appmod.CACHE]
     rendered = cache.peek(key) or await cache.get(key, render)
