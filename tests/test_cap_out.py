@@ -78,7 +78,7 @@ def test_hostile_text_and_identifiers() -> None:
     ((d,),) = [items for name, items in demo_files() if name.endswith("001-vma-alert.xml")]
     d = d.replace(
         upstream_id="SE SOS,1<&>",
-        header={"sv": HOSTILE_HEADER + "\x0c", "en": "ok"},
+        header={"sv": HOSTILE_HEADER + "\x0c", "en": "ok", "en_GB": "colour", "<>": "?"},
         description={"sv": HOSTILE_DESC},
     )
     body = cap_out.render_alert(d, "sender with space,comma")
@@ -89,6 +89,7 @@ def test_hostile_text_and_identifiers() -> None:
     )
     (back,) = parse(body, ParseContext("rt", AT)).items
     assert back.header["sv"] == HOSTILE_HEADER and back.description["sv"] == HOSTILE_DESC
+    assert back.header["en"] == "ok" and back.header["en-GB"] == "colour" and back.header["und"] == "?"
 
 
 async def _get(url: str, **headers: str) -> tuple[int, bytes, CIMultiDict[str]]:

@@ -64,7 +64,7 @@ def test_hostile_and_long_texts_stay_valid() -> None:
         "trafikverket",
         "id with spaces & <x>",
         AT,
-        {"sv": HOSTILE_HEADER + "\x01", "en": "Road closed"},
+        {"sv": HOSTILE_HEADER + "\x01", "en": "Road closed", "fi_FI": "Tie suljettu", "?": "x"},
         description={
             "sv": HOSTILE_DESC + "\n\n" + "".join(f"Mening {i}. " for i in range(400)),
             "en": " ".join(f"w{i}" for i in range(600)),
@@ -93,6 +93,7 @@ def test_hostile_and_long_texts_stay_valid() -> None:
     # 4.8 kB sent in chunks of <= 1024 characters, cut between words: all words come back.
     assert " ".join(sv.split()).endswith(" ".join(f"Mening {i}." for i in range(400)))
     assert back.description["en"].split() == ["Road", "closed", *(f"w{i}" for i in range(600))]
+    assert back.header["fi-FI"] == "Tie suljettu" and back.header["und"] == "x"
     assert [(a.id, (a.name or "")[:15]) for a in back.affected] == [("E4", "Södertäljevägen")]
 
 

@@ -55,7 +55,7 @@ def test_hostile_text_and_identifiers_stay_valid_and_read_back() -> None:
         "sl alerts",
         "id with spaces & <angle> / slash",
         AT,
-        {"sv": HOSTILE_HEADER + "\x00\x0b", "en": "plain"},
+        {"sv": HOSTILE_HEADER + "\x00\x0b", "en": "plain", "sv_SE": "understreck", "!!": "inget språk"},
         modes=("metro", "ferry"),
         description={"sv": HOSTILE_DESC, "en": "x" * 20_000},
         affected=(Affected("route", "17 (green)", "Gröna <linjen>"), Affected("stop", "", None)),
@@ -68,6 +68,7 @@ def test_hostile_text_and_identifiers_stay_valid_and_read_back() -> None:
     assert back.description["en"] == "x" * 20_000
     assert set(back.modes) == {"metro", "ferry"}
     assert back.geometry == d.geometry
+    assert back.header["sv-se"] == "understreck" and back.header["und"] == "inget språk"
 
 
 def test_road_and_shipping_items_are_left_out() -> None:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from travelinfo.model import Disruption, Period, format_time
-from travelinfo.publishers.feeds import clean
+from travelinfo.publishers.std_text import clean, lang_tag
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -141,7 +141,7 @@ def event_of(d: Disruption, lang: str) -> str:
 
 def _info(alert: Any, d: Disruption, lang: str, period: Period | None) -> None:
     info = _sub(alert, "info")
-    _sub(info, "language", lang)
+    _sub(info, "language", lang_tag(lang))
     cats = [c for c in _category(d, "category") if c in _CAP_CATEGORIES]
     for cat in dict.fromkeys(cats or [CATEGORIES.get(d.cause, "Other")]):
         _sub(info, "category", cat)
@@ -210,7 +210,7 @@ def alert_url(base: str, d: Disruption) -> str:
 def render_index(items: Iterable[Disruption], base: str, updated: datetime, lang: str = "sv") -> bytes:
     """The Atom index of the current alerts (one entry per alert, linking its CAP document)."""
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap=_ATOM_NS)
-    feed.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
+    feed.set("{http://www.w3.org/XML/1998/namespace}lang", lang_tag(lang))
     alerts = [d for d in items if is_alert(d)]
     newest = max((d.updated_at for d in alerts), default=updated)
     _sub(feed, "id", f"{base}/cap/alerts.atom", ATOM)

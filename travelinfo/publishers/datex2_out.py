@@ -21,7 +21,7 @@ from lxml import etree
 
 from travelinfo.model import Disruption, Period, format_time
 from travelinfo.parsers.datex2_text import title_of
-from travelinfo.publishers.feeds import clean
+from travelinfo.publishers.std_text import clean, lang_tag
 
 D2 = "http://datex2.eu/schema/3/d2Payload"
 COM = "http://datex2.eu/schema/3/common"
@@ -119,7 +119,7 @@ def _multilingual(parent: Any, ns: str, name: str, texts: Mapping[str, str]) -> 
         if len(text) > MAX_TEXT:  # only place names get here (comments come in chunks)
             cut = text.rfind(" ", 0, MAX_TEXT - 1)
             text = text[: cut if cut > 0 else MAX_TEXT - 1] + "…"
-        _sub(values, COM, "value", text, lang=lang)
+        _sub(values, COM, "value", text, lang=lang_tag(lang))
 
 
 def _poslist(coords: Iterable[Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from lxml import etree
 
 from travelinfo.model import Disruption, format_time
-from travelinfo.publishers.feeds import clean
+from travelinfo.publishers.std_text import clean, lang_tag
 
 NS = "http://www.siri.org.uk/siri"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -87,7 +87,7 @@ def _sub(parent: Any, name: str, text: str | None = None, **attrib: str) -> Any:
 
 def _texts(parent: Any, name: str, texts: Mapping[str, str]) -> None:
     for lang, text in texts.items():
-        _sub(parent, name, text, **{XML_LANG: lang})
+        _sub(parent, name, text, **{XML_LANG: lang_tag(lang)})
 
 
 def _points(geometry: Mapping[str, Any] | None) -> list[tuple[float, float]]:
