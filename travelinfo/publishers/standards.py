@@ -78,13 +78,9 @@ async def _changed(
     return [d for d in latest.values() if query.matches(d)]
 
 
-def _filters(request: web.Request) -> Filters:
-    return parse_filters(request.query)
-
-
 async def siri(request: web.Request) -> web.Response:
     """`/siri/2.1/situation-exchange.xml`: every PT situation, or those changed `since`."""
-    filters = _filters(request)
+    filters = parse_filters(request.query)
     raw = request.query.getall("since", [])
     if len(raw) > 1:
         raise BadParameter("since", "give it once")
@@ -94,11 +90,12 @@ async def siri(request: web.Request) -> web.Response:
     key = ("siri-sx", filters.key(), seq, at)
 
     async def render() -> Rendered:
+        # Read before the store: the delivery holds at least every change up to this seq.
+        headers = {"X-Seq": str(hub.last_seq)}
         last = hub.last_change_at
         changed = await _changed(app, filters, seq, at) if raw else None
         incremental = changed is not None
         items = changed if changed is not None else await _items(app, filters, siri_out.PT_MODES)
-        headers = {"X-Seq": str(hub.last_seq)}
 
         def make() -> Rendered:
             body = siri_out.render(items, last, incremental=incremental)
@@ -114,7 +111,7 @@ async def siri(request: web.Request) -> web.Response:
 
 async def datex2(request: web.Request) -> web.Response:
     """`/datex2/3.5/situations.xml`: the road situations as a SituationPublication."""
-    filters = _filters(request)
+    filters = parse_filters(request.query)
     app = request.app
     key = ("datex2", filters.key())
 
@@ -139,7 +136,7 @@ def _sender(app: web.Application) -> str:
 
 async def cap_index(request: web.Request) -> web.Response:
     """`/cap/alerts.atom`: the current CAP alerts (OASIS CAP feed: one entry per alert)."""
-    filters = _filters(request)
+    filters = parse_filters(request.query)
     lang = page_lang(request)
     app = request.app
     key = ("cap-index", filters.key(), lang)
