@@ -42,6 +42,7 @@ PUBLISHERS = [
     "travelinfo.publishers.webhooks",
     "travelinfo.publishers.gtfsrt",
     "travelinfo.publishers.feeds",
+    "travelinfo.publishers.standards",
     "travelinfo.publishers.web",
     "travelinfo.publishers.bot",
 ]
