@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 
-.PHONY: install install-test run test lint typecheck bench clean
+.PHONY: install install-test run test test-slow lint typecheck bench clean
 
 install: $(RUNTIME_STAMP)  ## create/refresh .venv with the service installed
 
@@ -31,8 +31,11 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-test: $(TEST_STAMP) lint typecheck  ## lint, type-check and run the whole suite
-	$(BIN)/pytest -q -ra
+test: $(TEST_STAMP) lint typecheck  ## lint, type-check and run the suite (slow end-to-end tests: make test-slow)
+	$(BIN)/pytest -q -ra -m "not slow"
+
+test-slow: $(TEST_STAMP)  ## the slow end-to-end process tests (CI runs them after make test)
+	$(BIN)/pytest -q -ra -m slow
 
 bench: $(TEST_STAMP)  ## run the benchmarks (ratios against baselines measured in the same run)
 	for b in store datex2_parse serve push; do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done

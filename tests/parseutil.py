@@ -39,5 +39,9 @@ def parse_probe(data: bytes, ctx: ParseContext) -> Batch:
         raise LookupError("a parser bug")
     if data == b"bad":
         raise ParseError("not a probe payload")
+    if data == b"refused":
+        from travelinfo.parsers.trafikverket_tree import TrafikverketError
+
+        raise TrafikverketError("ERROR", "Invalid authentication key")
     notes = (f"pid={os.getpid()}", f"ref={id(ctx.reference)}", f"refval={ctx.reference!r}"[:80])
     return Batch(ctx.source, ctx.fetched_at, (), complete=True, notes=notes)

@@ -23,7 +23,11 @@ def test_demo_and_production_configs_load() -> None:
     assert {s.name for s in demo.sources} >= {"trafikverket", "sl", "sjofartsverket", "krisinformation"}
     prod = load_settings(
         ROOT / "config" / "production.example.toml",
-        env={"TRAFIKVERKET_DATEX_AUTH": "Bearer xyz", "TRAFIKLAB_GTFS_RT_KEY": "k123"},
+        env={
+            "TRAFIKVERKET_DATEX_AUTH": "Bearer xyz",
+            "TRAFIKLAB_GTFS_RT_KEY": "k123",
+            "TRAFIKVERKET_API_KEY": "tv1",
+        },
     )
     assert prod.sources[0].headers["Authorization"] == "Bearer xyz"
     assert prod.sources[1].params["key"] == "k123"

@@ -287,3 +287,19 @@ def test_doctype_refused_whatever_hides_it(fmt: str, prolog: str, encoding: str)
     data = text.encode(encoding) if encoding != "utf-16" else text.encode("utf-16")
     with pytest.raises(ParseError, match="document type declarations"):
         parse(data, ctx())
+
+
+def test_gtfsrt_invalid_utf8_in_string_fields_is_replaced_not_bytes() -> None:
+    # proto2 hands back invalid UTF-8 in string fields as bytes (found by the property tests).
+    msg = gtfs_realtime_pb2.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    ent = msg.entity.add()
+    ent.id = "abc"
+    ent.alert.header_text.translation.add().text = "xyz"
+    ent.alert.informed_entity.add().route_id = "rrr"
+    data = msg.SerializeToString().replace(b"abc", b"a\xe5c").replace(b"xyz", b"x\xe5z")
+    data = data.replace(b"rrr", b"r\xe5r")
+    (d,) = gtfsrt.parse(data, ctx()).items
+    assert d.upstream_id == "a\ufffdc" and "x\ufffdz" in d.header.values()
+    assert all(isinstance(a.id, str) for a in d.affected)
+    json.loads(d.dumps())

@@ -122,6 +122,11 @@ async def test_parse_errors_and_parser_bugs_come_back_as_they_were_raised(pool: 
     probe = get_parser("testprobe")
     with pytest.raises(ParseError, match=r"^not a probe payload$"):
         await pool.parse(probe, b"bad", ctx(), 10)
+    from travelinfo.parsers.trafikverket_tree import TrafikverketError
+
+    with pytest.raises(TrafikverketError) as refused:  # a ParseError subclass keeps type and fields
+        await pool.parse(probe, b"refused", ctx(), 10)
+    assert refused.value.auth and "key refused" in str(refused.value)
     with pytest.raises(LookupError, match="a parser bug") as info:
         await pool.parse(probe, b"bug", ctx(), 10)
     assert isinstance(info.value.__cause__, RemoteTraceback)

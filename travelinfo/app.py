@@ -43,6 +43,7 @@ PUBLISHERS = [
     "travelinfo.publishers.webhooks",
     "travelinfo.publishers.gtfsrt",
     "travelinfo.publishers.feeds",
+    "travelinfo.publishers.standards",
     "travelinfo.publishers.web",
     "travelinfo.publishers.bot",
 ]

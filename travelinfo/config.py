@@ -198,7 +198,14 @@ def _load_source(
     _check_literal_url(src.url, f"{path}.url", problems)
     src.max_bytes = int(raw.get("max_bytes", sched.max_bytes))
     src.enabled = bool(raw.get("enabled", True))
-    src.options = dict(raw.get("options", {}))
+    options = raw.get("options", {})
+    if not isinstance(options, dict):
+        problems.append(f"{path}.options: must be a table")
+        options = {}
+    # Options may hold a secret too (Trafikverket's key goes in the POSTed body): env references.
+    src.options = {k: _resolve_secret(v, f"{path}.options.{k}", env, problems) for k, v in options.items()}
+    if isinstance(src.options.get("key"), str) and not isinstance(options.get("key"), dict):
+        problems.append(f'{path}.options.key: secrets must be an env reference {{env = "NAME"}}')
     hosts = raw.get("allow_redirect_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
         problems.append(f"{path}.allow_redirect_hosts: must be a list of host names")

@@ -25,6 +25,7 @@ PUBLIC_KEYS = frozenset(
         "lang",
         "language",
         "limit",
+        "future",  # SL deviations: also list planned deviations
         "accept",
         "accept-language",
         "accept-encoding",

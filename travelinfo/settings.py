@@ -222,10 +222,15 @@ TYPE_DEFAULTS: dict[str, dict[str, float]] = {
     "siri-sx": {"interval": 60},
     "navtex": {"interval": 900, "stale_after": 6 * 3600},
     "cap": {"interval": 120},
+    # SL Deviations asks for fair use (one request a minute); Trafikverket's API allows more,
+    # but its changes come incrementally (or pushed), so a minute is plenty; VMA is CAP-JSON.
+    "sl-deviations": {"interval": 60},
+    "trafikverket": {"interval": 60},
+    "vma": {"interval": 60},
 }
 SOURCE_HELP = {
     "name": "Unique source name; prefixes every disruption id.",
-    "type": "Format/collector: datex2, gtfsrt, siri-sx, navtex, cap.",
+    "type": "Format/collector: datex2, gtfsrt, siri-sx, navtex, cap, trafikverket, sl-deviations, vma.",
     "url": "http(s) URL, `file:` URL, or a folder under feeds/ replayed one file per poll.",
     "interval": "Poll interval (default scheduler.interval).",
     "timeout": "Request timeout (default scheduler.timeout).",

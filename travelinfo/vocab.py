@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual")
+SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual", "trafikverket", "sl-deviations")
 STATUSES = ("planned", "active", "ended")
 MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
 CAUSES = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import pickle
 import signal
 import traceback
 from multiprocessing.connection import Connection
@@ -29,6 +30,14 @@ def _reduce_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict
 
 # The model freezes texts and geometry as read-only mappings; only the pipe needs to carry them.
 ForkingPickler.register(MappingProxyType, _reduce_mappingproxy)
+
+
+def _pickles(exc: BaseException) -> bool:
+    try:
+        pickle.loads(ForkingPickler.dumps(exc))  # noqa: S301 - our own bytes, in our own process
+    except Exception:
+        return False
+    return True
 
 
 # -- the worker process ---------------------------------------------------------------------
@@ -59,7 +68,12 @@ def worker_main(conn: Connection) -> None:
         try:
             reply: tuple[Any, ...] = ("ok", parser(data, dataclasses.replace(ctx, reference=reference)))
         except ParseError as exc:
-            reply = ("parse_error", str(exc))
+            # A subclass (e.g. an API's error answer) keeps its type and fields when it pickles.
+            reply = (
+                ("parse_error", str(exc))
+                if type(exc) is ParseError or not _pickles(exc)
+                else ("error", exc, "")
+            )
         except Exception as exc:  # a parser bug: hand it to the parent, which logs it
             reply = ("error", exc, traceback.format_exc())
         try:

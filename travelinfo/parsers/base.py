@@ -103,7 +103,7 @@ def load_builtins() -> None:
     """Import the built-in parser modules so they register themselves."""
     import importlib
 
-    for module in ("datex2", "gtfsrt", "siri", "navtex", "cap"):
+    for module in ("datex2", "gtfsrt", "siri", "navtex", "cap", "trafikverket", "sl_deviations", "vma"):
         try:
             importlib.import_module(f"travelinfo.parsers.{module}")
         except ModuleNotFoundError as exc:

@@ -251,7 +251,28 @@ def decode(data: bytes, ctx: ParseContext) -> Any:
         raise ParseError(f"not a GTFS-RT FeedMessage (malformed or truncated protobuf): {exc}") from None
     if not msg.HasField("header") or not msg.header.gtfs_realtime_version:
         raise ParseError("not a GTFS-RT FeedMessage: no header with gtfs_realtime_version")
+    _decode_strings(msg)
     return msg
+
+
+def _decode_strings(msg: Any) -> None:
+    """Replace invalid UTF-8 in string fields: proto2 hands such values back as `bytes`."""
+    for field, value in msg.ListFields():
+        if field.type == field.TYPE_MESSAGE:
+            for sub in value if _repeated(field) else (value,):
+                _decode_strings(sub)
+        elif field.type == field.TYPE_STRING:
+            if _repeated(field):
+                if any(isinstance(v, bytes) for v in value):
+                    fixed = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+                    del value[:]
+                    value.extend(fixed)
+            elif isinstance(value, bytes):
+                setattr(msg, field.name, value.decode("utf-8", "replace"))
+
+
+def _repeated(field: Any) -> bool:
+    return bool(field.is_repeated)
 
 
 @register("gtfsrt", lang=DEFAULT_LANG)
