@@ -90,8 +90,9 @@ async def siri(request: web.Request) -> web.Response:
     key = ("siri-sx", filters.key(), seq, at)
 
     async def render() -> Rendered:
-        # Read before the store: the delivery holds at least every change up to this seq.
-        headers = {"X-Seq": str(hub.last_seq)}
+        # Read from the store before the query: the delivery holds every change up to this seq
+        # (the hub may not have caught up yet right after start).
+        headers = {"X-Seq": str(await app[appmod.STORE].last_seq())}
         last = hub.last_change_at
         changed = await _changed(app, filters, seq, at) if raw else None
         incremental = changed is not None
