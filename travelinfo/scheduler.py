@@ -108,7 +108,8 @@ class SourceRunner:
     async def _poll(self) -> PollResult:
         now = self.clock()
         try:
-            async with asyncio.timeout(self.source.timeout + 5):
+            # Fetch and parse each have their own limit; this one only catches what slips past both.
+            async with asyncio.timeout(self.source.timeout + self.source.parse_timeout + 5):
                 batch = await self.collector.collect(now)
         except (UpstreamError, TimeoutError) as exc:
             retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
