@@ -3,7 +3,7 @@
 Builds a v2.3 SituationPublication by replicating every situation found in the corpus's
 DATEX II v2 files (fresh ids per copy), then in one run times
   (a) `for _, e in lxml.etree.iterparse(buf): e.clear()`  (the floor: parsing only), and
-  (b) `travelinfo.parsers.datex2.parse(data, ctx)`         (everything, Disruptions built),
+  (b) `travelinfo.ingest.parsers.datex2.parse(data, ctx)`         (everything, Disruptions built),
 best of --repeat runs each, alternating. Peak RSS growth is measured in a fresh subprocess
 per contender: the payload is read first, the kernel's peak-RSS mark is reset
 (/proc/self/clear_refs = 5), and growth = VmHWM after the parse - VmRSS before it (Linux only).
@@ -30,8 +30,8 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.datex2 import parse
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.datex2 import parse
 
 HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0" '

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from travelinfo import app as appmod
 from travelinfo.config import Settings, load_settings
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser, load_builtins
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser, load_builtins
 from travelinfo.store import open_store_from_url
 
 PATHS = ["/feeds/disruptions.atom", "/gtfs-rt/alerts.pb"]

@@ -21,9 +21,9 @@ from upstream import Upstream, serve_upstream
 
 from travelinfo.app import HUB, STORE
 from travelinfo.config import load_settings
-from travelinfo.publishers.web_render import HEALTH_CACHE
-from travelinfo.scheduler import PollResult, SourceRunner
-from travelinfo.worker import Worker
+from travelinfo.ingest.scheduler import PollResult, SourceRunner
+from travelinfo.ingest.worker import Worker
+from travelinfo.web.render import HEALTH_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL = 10.0

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext, ParseError, check_size, register
 
 # Nested quantifiers: on a run of "a" with no "b" the engine backtracks exponentially, inside
 # C and holding the GIL, so no thread-based timeout could ever interrupt it.
@@ -40,7 +40,7 @@ def parse_probe(data: bytes, ctx: ParseContext) -> Batch:
     if data == b"bad":
         raise ParseError("not a probe payload")
     if data == b"refused":
-        from travelinfo.parsers.trafikverket_tree import TrafikverketError
+        from travelinfo.ingest.parsers.trafikverket_tree import TrafikverketError
 
         raise TrafikverketError("ERROR", "Invalid authentication key")
     notes = (f"pid={os.getpid()}", f"ref={id(ctx.reference)}", f"refval={ctx.reference!r}"[:80])

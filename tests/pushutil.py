@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from travelinfo.parsers.base import ParseContext, get_parser
+from travelinfo.ingest.parsers.base import ParseContext, get_parser
 from travelinfo.store.base import Store
 
 ROOT = Path(__file__).resolve().parent.parent

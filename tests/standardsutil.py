@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 from travelinfo.model import Disruption
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -16,11 +16,11 @@ from lxml import etree, html
 from storeutil import batch, item, open_store
 from test_notices_api import ORG, notice, test_settings
 
+from travelinfo.api.keys import create_key
 from travelinfo.cli import main
 from travelinfo.config import Settings
-from travelinfo.jsonbody import MAX_DEPTH, BadJson, decode_json
-from travelinfo.keys import create_key
-from travelinfo.notices_audit import record_audit
+from travelinfo.notices.audit import record_audit
+from travelinfo.runtime.jsonbody import MAX_DEPTH, BadJson, decode_json
 from travelinfo.store import open_store_from_url
 
 DEEP = [

@@ -11,11 +11,11 @@ import pytest
 
 from tests.botutil import PUBLIC_URL
 from travelinfo import cli
-from travelinfo.bot_text import MAX_CHARS, is_valid_hashtag, mastodon_length
+from travelinfo.bot.runner import Bot
+from travelinfo.bot.social import Recorder
+from travelinfo.bot.text import MAX_CHARS, is_valid_hashtag, mastodon_length
 from travelinfo.config import load_settings
-from travelinfo.parsers.base import PARSERS, ParseContext, load_builtins
-from travelinfo.publishers.bot import Bot
-from travelinfo.social import Recorder
+from travelinfo.ingest.parsers.base import PARSERS, ParseContext, load_builtins
 from travelinfo.store import open_store_from_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def _files(folder: str, first_only: bool) -> list[Path]:
 
 async def _load_feeds(store: object, first_only: bool) -> int:
     """Parse the demo payloads (first file of each source, or the rest) into the store."""
-    from travelinfo.gtfs_static import load_gtfs
+    from travelinfo.ingest.gtfs_static import load_gtfs
 
     load_builtins()
     reference = load_gtfs(str(FEEDS / "sl-gtfs"))

@@ -15,10 +15,10 @@ from aiohttp import web
 
 from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, open_store
-from travelinfo.bot_text import MAX_CHARS, mastodon_length
+from travelinfo.bot.runner import Bot
+from travelinfo.bot.social import Mastodon, PostUnavailable
+from travelinfo.bot.text import MAX_CHARS, mastodon_length
 from travelinfo.model import Affected, Disruption, Period
-from travelinfo.publishers.bot import Bot
-from travelinfo.social import Mastodon, PostUnavailable
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 

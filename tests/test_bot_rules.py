@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.storeutil import item
-from travelinfo.bot_rules import Rules, decide, material_checksum, post_key
+from travelinfo.bot.rules import Rules, decide, material_checksum, post_key
 from travelinfo.config import BotSettings
 from travelinfo.model import Affected, Period
 

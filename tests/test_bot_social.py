@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from travelinfo.http import retry_after_seconds as retry_after
-from travelinfo.social import Mastodon, PostUnavailable, Recorder
+from travelinfo.bot.social import Mastodon, PostUnavailable, Recorder
+from travelinfo.runtime.server import retry_after_seconds as retry_after
 
 
 def test_retry_after_forms() -> None:

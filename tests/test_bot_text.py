@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.storeutil import item
-from travelinfo.bot_text import (
+from travelinfo.bot.text import (
     MAX_CHARS,
     compose,
     compose_digest,

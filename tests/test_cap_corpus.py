@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from travelinfo.ingest.parsers.base import PARSERS, ParseContext
+from travelinfo.ingest.parsers.cap import parse
 from travelinfo.model import Batch
-from travelinfo.parsers.base import PARSERS, ParseContext
-from travelinfo.parsers.cap import parse
 
 AT = datetime(2024, 7, 12, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from lxml import etree
 
 from travelinfo.geo import STOCKHOLM_AREA, in_area
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.cap import parse
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.cap import parse
 
 FEEDS = Path(__file__).resolve().parent.parent / "feeds" / "cap"
 ID = "cap:SE-SOS-VMA-20261125-0017"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.cap import parse
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.cap import parse
 
 AT = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
 

@@ -16,11 +16,11 @@ from storeutil import open_store
 from test_web_pages import HOSTILE_DESC, HOSTILE_HEADER, serve
 
 from travelinfo import app as appmod
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.cap import parse
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.cap import parse
-from travelinfo.publishers import cap_out
-from travelinfo.publishers.standards import CAP_INDEX_PATH
+from travelinfo.standards import cap as cap_out
+from travelinfo.standards.routes import CAP_INDEX_PATH
 
 C = "{urn:oasis:names:tc:emergency:cap:1.2}"
 A = "{http://www.w3.org/2005/Atom}"

@@ -68,7 +68,7 @@ def test_parse_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_parse_valid_but_irrelevant_exits_0_with_a_note(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from travelinfo.publishers.gtfsrt_render import render_feed
+    from travelinfo.gtfsrt.render import render_feed
 
     empty = tmp_path / "empty.pb"
     empty.write_bytes(render_feed([], datetime.now(UTC)))

@@ -11,9 +11,9 @@ import pytest
 from storeutil import open_store
 from upstream import Upstream, serve_upstream
 
-from travelinfo.collectors.http import HttpCollector
 from travelinfo.config import SourceConfig
-from travelinfo.scheduler import SourceRunner
+from travelinfo.ingest.collectors.http import HttpCollector
+from travelinfo.ingest.scheduler import SourceRunner
 from travelinfo.store.base import Query
 
 ROOT = Path(__file__).resolve().parent.parent

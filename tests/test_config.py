@@ -178,7 +178,7 @@ headers = { "Ocp-Apim-Subscription-Key" = { env = "SUB" }, "Accept-Language" = "
         redact_url("https://h/x?appid=appid-secret-1&access_key=1&sig=2&auth=3&signature=4&lang=sv")
         == "https://h/x?lang=sv"
     )
-    from travelinfo.secrets import scrub
+    from travelinfo.runtime.secrets import scrub
 
     assert scrub("sent appid-secret-1 and sub-secret-2 with bot-123456") == "sent *** and *** with ***"
 

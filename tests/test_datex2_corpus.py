@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from travelinfo.ingest.parsers.base import PARSERS, ParseContext
+from travelinfo.ingest.parsers.datex2 import parse
 from travelinfo.model import (
     CAUSES,
     EFFECTS,
@@ -18,8 +20,6 @@ from travelinfo.model import (
     format_time,
     parse_time,
 )
-from travelinfo.parsers.base import PARSERS, ParseContext
-from travelinfo.parsers.datex2 import parse
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 # (min lon, min lat, max lon, max lat), generous around each country.

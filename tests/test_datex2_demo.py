@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.datex2 import parse
 from travelinfo.model import Batch, bbox_of
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.datex2 import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = sorted((ROOT / "feeds" / "trafikverket").glob("*.xml"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.datex2 import parse
+from travelinfo.ingest.parsers.datex2_geo import gml_coords, srs_kind, utm_to_lonlat
 from travelinfo.model import Disruption
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.datex2 import parse
-from travelinfo.parsers.datex2_geo import gml_coords, srs_kind, utm_to_lonlat
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 STOCKHOLM = (17.5, 59.0, 18.8, 59.8)

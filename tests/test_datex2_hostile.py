@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.datex2 import parse
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.datex2 import parse
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CTX = ParseContext("hostile", NOW)

@@ -15,11 +15,11 @@ from storeutil import open_store
 from test_web_pages import HOSTILE_DESC, HOSTILE_HEADER, disruption, fill, serve
 
 from travelinfo import app as appmod
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.datex2 import parse
 from travelinfo.model import Affected
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.datex2 import parse
-from travelinfo.publishers import datex2_out
-from travelinfo.publishers.standards import DATEX_PATH
+from travelinfo.standards import datex2 as datex2_out
+from travelinfo.standards.routes import DATEX_PATH
 
 SIT = "{http://datex2.eu/schema/3/situation}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

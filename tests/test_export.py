@@ -22,7 +22,7 @@ def test_export_writes_feeds_atomically(tmp_path: Path) -> None:
         "from datetime import UTC, datetime\n"
         "from travelinfo.config import load_settings\n"
         "from travelinfo.store import make_store\n"
-        "from travelinfo.parsers.base import ParseContext, get_parser\n"
+        "from travelinfo.ingest.parsers.base import ParseContext, get_parser\n"
         "async def main():\n"
         "    s = make_store(load_settings())\n"
         "    await s.open()\n"

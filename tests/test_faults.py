@@ -39,10 +39,10 @@ from upstream import Upstream, gzip_bomb, serve_upstream
 from yarl import URL
 
 from travelinfo.cli import main as cli_main
-from travelinfo.collectors.base import UpstreamError
-from travelinfo.collectors.http import HttpCollector
 from travelinfo.config import SourceConfig, load_settings
-from travelinfo.scheduler import SourceRunner
+from travelinfo.ingest.collectors.base import UpstreamError
+from travelinfo.ingest.collectors.http import HttpCollector
+from travelinfo.ingest.scheduler import SourceRunner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -114,7 +114,7 @@ CASES = [pytest.param(f, "sqlite", id=f) for f in FAULTS] + [
 async def test_fault_keeps_the_public_picture_and_recovers(
     make_service, fault: str, kind: str, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="travelinfo.scheduler")
+    caplog.set_level(logging.INFO, logger="travelinfo.ingest.scheduler")
     setup, state, reason, per_poll = FAULTS[fault]
     # Held snapshots are accepted after confirm_polls; 5 lets the same bad bytes come 4 times.
     async with make_service(kind, "guard = { confirm_polls = 5 }") as s:
@@ -189,7 +189,7 @@ async def test_fault_keeps_the_public_picture_and_recovers(
         assert (await s.poll()).not_modified
         assert s.up.requests[-1].get("If-None-Match") == s.up.etag
 
-    logs = [r for r in caplog.records if r.name == "travelinfo.scheduler"]
+    logs = [r for r in caplog.records if r.name == "travelinfo.ingest.scheduler"]
     warnings = [r for r in logs if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert state in warnings[0].getMessage()
@@ -319,7 +319,7 @@ async def test_datex2_source_refuses_other_xml_and_holds_an_empty_publication(ma
 
 
 async def test_a_304_while_failing_does_not_read_recovered(make_service, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="travelinfo.scheduler")
+    caplog.set_level(logging.INFO, logger="travelinfo.ingest.scheduler")
     async with make_service("sqlite") as s:
         await s.poll()
         s.up.body = HTML
@@ -334,7 +334,7 @@ async def test_a_304_while_failing_does_not_read_recovered(make_service, caplog)
 
 
 async def test_notes_are_logged_once_per_distinct_set(make_service, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="travelinfo.scheduler")
+    caplog.set_level(logging.INFO, logger="travelinfo.ingest.scheduler")
     async with make_service("sqlite") as s:
         await s.poll()
         for n in (30, 31, 32):  # counts change, the note does not

@@ -138,8 +138,8 @@ def test_period_without_start_reads_until_end() -> None:
 
     from storeutil import item
 
+    from travelinfo.feeds.routes import entry_text
     from travelinfo.model import Period
-    from travelinfo.publishers.feeds import entry_text
 
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     d = item("x", now, periods=[Period(datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))])

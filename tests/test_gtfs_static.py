@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from travelinfo.gtfs_static import build_zip, load_gtfs, mode_for_route_type
+from travelinfo.ingest.gtfs_static import build_zip, load_gtfs, mode_for_route_type
 
 DEMO = Path(__file__).resolve().parent.parent / "feeds" / "sl-gtfs"
 

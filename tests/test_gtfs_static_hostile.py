@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from travelinfo import gtfs_static
-from travelinfo.gtfs_static import GtfsTooLarge, load_gtfs, read_capped
+from travelinfo.ingest import gtfs_static
+from travelinfo.ingest.gtfs_static import GtfsTooLarge, load_gtfs, read_capped
 
 HEADER = b"stop_id,stop_name,stop_lat,stop_lon\n"
 

@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from travelinfo.gtfs_static import load_gtfs
-from travelinfo.parsers.base import ParseContext, get_parser
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, get_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "feeds" / "sl-alerts").glob("*.pb"))

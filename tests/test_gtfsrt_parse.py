@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser
-from travelinfo.parsers.gtfsrt import OPEN_START
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
+from travelinfo.ingest.parsers.gtfsrt import OPEN_START
 
 ALERTS = {
     "ca-halifax-Alerts.pb": 46,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from travelinfo.gtfs_static import GtfsStatic, build_zip, load_gtfs
+from travelinfo.gtfsrt.render import render_feed, render_json
+from travelinfo.ingest.gtfs_static import GtfsStatic, build_zip, load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, get_parser
 from travelinfo.model import Disruption
-from travelinfo.parsers.base import ParseContext, get_parser
-from travelinfo.publishers.gtfsrt_render import render_feed, render_json
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "var" / "gtfsrt-validator-venv"

@@ -27,8 +27,7 @@ from xml.sax.saxutils import escape
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from travelinfo.model import Batch
-from travelinfo.parsers import (
+from travelinfo.ingest.parsers import (
     cap,
     cap_info,
     datex2,
@@ -43,7 +42,8 @@ from travelinfo.parsers import (
     vet,
     xmlsafe,
 )
-from travelinfo.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.model import Batch
 
 LIMIT_S = 2.0
 # CPU time of this thread, not wall time: the budget is about the work an input causes, and

@@ -14,9 +14,9 @@ import pytest
 from google.transit import gtfs_realtime_pb2
 
 from travelinfo.geojson_check import check_geometry
+from travelinfo.ingest.parsers import cap, datex2, gtfsrt, navtex, siri, vet
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
 from travelinfo.model import Batch
-from travelinfo.parsers import cap, datex2, gtfsrt, navtex, siri, vet
-from travelinfo.parsers.base import ParseContext, ParseError
 
 AT = datetime(2026, 8, 22, 12, 0, tzinfo=UTC)
 

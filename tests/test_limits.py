@@ -19,10 +19,10 @@ import pytest
 from apputil import Running
 from storeutil import open_store
 
+from travelinfo.api.keys import create_key
 from travelinfo.app import create_app
 from travelinfo.config import Settings
-from travelinfo.keys import create_key
-from travelinfo.limits import FD_RESERVE, LIMITS, ConnectionLimits, fd_capped, make_runner, start_site
+from travelinfo.runtime.limits import FD_RESERVE, LIMITS, ConnectionLimits, fd_capped, make_runner, start_site
 
 ONE, SECOND, THIRD = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 

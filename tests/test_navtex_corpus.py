@@ -10,9 +10,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from travelinfo.ingest.parsers.base import PARSERS, ParseContext
+from travelinfo.ingest.parsers.navtex import parse
 from travelinfo.model import Batch, bbox_of, format_time
-from travelinfo.parsers.base import PARSERS, ParseContext
-from travelinfo.parsers.navtex import parse
 
 PAGE = "maritime/se-sjofartsverket-navvarn-navtex-in-force-{}.html"
 URL = "https://navvarn.sjofartsverket.se/en/Navigationsvarningar/Navtex"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from travelinfo.geo import STOCKHOLM_AREA, in_area
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.navtex import parse
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.navtex import parse
 
 FEEDS = Path(__file__).resolve().parent.parent / "feeds" / "navtex"
 FURUSUND = "BALTIC SEA NAV WARN 061/26"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.navtex import parse
+from travelinfo.ingest.parsers.navtex_text import geometry, parse_dtg, positions
 from travelinfo.model import Batch
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.navtex import parse
-from travelinfo.parsers.navtex_text import geometry, parse_dtg, positions
 
 AT = datetime(2026, 8, 21, 14, 0, tzinfo=UTC)
 

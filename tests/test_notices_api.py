@@ -15,11 +15,11 @@ import pytest
 from apputil import Running, running_app
 from storeutil import REDIS_URL, redis_cleanup
 
+from travelinfo.api.keys import create_key
 from travelinfo.app import SETTINGS
 from travelinfo.config import Settings, SourceConfig
-from travelinfo.keys import create_key
 from travelinfo.model import format_time
-from travelinfo.notices_audit import read_audit
+from travelinfo.notices.audit import read_audit
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Query, Store, list_health
 

@@ -11,9 +11,9 @@ import pytest
 from apputil import running_app
 from test_notices_api import ORG, notice, test_settings
 
+from travelinfo.api.keys import create_key
 from travelinfo.cli import main
-from travelinfo.keys import create_key
-from travelinfo.notices_audit import format_entry
+from travelinfo.notices.audit import format_entry
 from travelinfo.store import open_store_from_url
 
 

@@ -13,8 +13,8 @@ from apputil import running_app
 from storeutil import REDIS_URL, redis_cleanup
 from test_notices_api import notice, test_settings
 
-from travelinfo.bootstrap import check_entries, ensure_keys
-from travelinfo.keys import authenticate, list_keys, revoke_key
+from travelinfo.api.keys import authenticate, list_keys, revoke_key
+from travelinfo.notices.bootstrap import check_entries, ensure_keys
 from travelinfo.store import open_store_from_url
 
 DEMO = [{"name": "ports-of-stockholm", "org": "ports-of-stockholm", "scopes": ["notices:write"]}]
@@ -28,7 +28,7 @@ def tokens_in(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_first_start_creates_the_key_and_logs_its_token_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "travelinfo.bootstrap")
+    caplog.set_level(logging.INFO, "travelinfo.notices.bootstrap")
     url = f"sqlite:///{tmp_path / 'store.db'}"
     settings = test_settings(bootstrap_keys=DEMO)
     store = open_store_from_url(url)

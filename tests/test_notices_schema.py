@@ -8,14 +8,7 @@ from typing import Any
 import pytest
 
 from travelinfo.geojson_check import check_geometry
-from travelinfo.notices_schema import (
-    NoticeInvalid,
-    diff,
-    local_id,
-    merge_patch,
-    to_disruption,
-    validate,
-)
+from travelinfo.notices.schema import NoticeInvalid, diff, local_id, merge_patch, to_disruption, validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

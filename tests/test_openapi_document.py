@@ -19,8 +19,8 @@ import pytest
 from apputil import Running, running_app
 from pushutil import apply_demo, hub_caught_up
 
+from travelinfo.api.openapi import document
 from travelinfo.config import Settings
-from travelinfo.publishers.openapi import document
 from travelinfo.store import open_store_from_url
 
 DEMO_AT = datetime(2026, 11, 25, 8, 5, tzinfo=UTC)

@@ -20,9 +20,9 @@ import upstream as upstream_mod
 from aiohttp import web
 from apputil import start_app
 
-from travelinfo.collectors.parse_pool import ParsePool, ParserDied, ParseTimeout, RemoteTraceback
 from travelinfo.config import Settings, SourceConfig, StoreSettings
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser
+from travelinfo.ingest.collectors.parse_pool import ParsePool, ParserDied, ParseTimeout, RemoteTraceback
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(90)
@@ -77,7 +77,7 @@ async def test_a_payload_parses_in_another_process_to_the_same_batch(pool: Parse
 async def test_every_builtin_parser_gives_the_same_batch_through_the_pool(
     pool: ParsePool, fmt: str, folder: str
 ) -> None:
-    from travelinfo.gtfs_static import load_gtfs
+    from travelinfo.ingest.gtfs_static import load_gtfs
 
     names = load_gtfs(ROOT / "feeds" / "sl-gtfs")
     parser = get_parser(fmt)
@@ -122,7 +122,7 @@ async def test_parse_errors_and_parser_bugs_come_back_as_they_were_raised(pool: 
     probe = get_parser("testprobe")
     with pytest.raises(ParseError, match=r"^not a probe payload$"):
         await pool.parse(probe, b"bad", ctx(), 10)
-    from travelinfo.parsers.trafikverket_tree import TrafikverketError
+    from travelinfo.ingest.parsers.trafikverket_tree import TrafikverketError
 
     with pytest.raises(TrafikverketError) as refused:  # a ParseError subclass keeps type and fields
         await pool.parse(probe, b"refused", ctx(), 10)

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from travelinfo.geojson_check import check_geometry
+from travelinfo.ingest.parsers import vet
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 from travelinfo.model import Batch, has_unsafe_chars
-from travelinfo.parsers import vet
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -8,9 +8,9 @@ import aiohttp
 from apputil import running_app
 from storeutil import open_store
 
+from travelinfo.api.keys import create_key
+from travelinfo.api.ratelimit import Limiter
 from travelinfo.config import Settings
-from travelinfo.keys import create_key
-from travelinfo.ratelimit import Limiter
 
 
 def test_bucket_refills_at_its_rate() -> None:

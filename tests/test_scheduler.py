@@ -12,10 +12,10 @@ import pytest
 from storeutil import open_store
 from upstream import Upstream, payload, serve_upstream
 
-from travelinfo.collectors.http import HttpCollector
 from travelinfo.config import SourceConfig
-from travelinfo.http import retry_after_seconds
-from travelinfo.scheduler import SourceRunner
+from travelinfo.ingest.collectors.http import HttpCollector
+from travelinfo.ingest.scheduler import SourceRunner
+from travelinfo.runtime.server import retry_after_seconds
 from travelinfo.store.base import Query
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,7 +44,7 @@ async def snapshot(store) -> list[tuple[str, str, str]]:
 
 
 async def test_faults_change_nothing_and_health_fails_then_recovers(store, now, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="travelinfo.scheduler")
+    caplog.set_level(logging.INFO, logger="travelinfo.ingest.scheduler")
     clock = Clock(now)
     up = Upstream(body=payload(("e4", "Olycka på E4 vid Järva krog"), ("ess", "Vägarbete Essingeleden")))
     async with serve_upstream(up), aiohttp.ClientSession() as session:

@@ -17,9 +17,9 @@ import pytest
 import upstream  # noqa: F401 - registers the testjson format
 from apputil import start_app
 
-from travelinfo import secrets
 from travelinfo.config import load_settings, redact_url
-from travelinfo.secrets import ScrubFilter, install_log_filter, scrub
+from travelinfo.runtime import secrets
+from travelinfo.runtime.secrets import ScrubFilter, install_log_filter, scrub
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from travelinfo.parsers.base import ParseContext, get_parser
+from travelinfo.ingest.parsers.base import ParseContext, get_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "feeds" / "sl-siri").glob("*.xml"))

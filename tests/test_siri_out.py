@@ -16,11 +16,11 @@ from storeutil import open_store
 from test_web_pages import HOSTILE_DESC, HOSTILE_HEADER, disruption, fill, serve
 
 from travelinfo import app as appmod
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.siri import parse
 from travelinfo.model import Affected, Batch
-from travelinfo.parsers.base import ParseContext
-from travelinfo.parsers.siri import parse
-from travelinfo.publishers import siri_out
-from travelinfo.publishers.standards import SIRI_PATH
+from travelinfo.standards import siri as siri_out
+from travelinfo.standards.routes import SIRI_PATH
 
 S = "{http://www.siri.org.uk/siri}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from travelinfo.gtfs_static import load_gtfs
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 from travelinfo.model import thaw
-from travelinfo.parsers.base import ParseContext, ParseError, get_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime(2017, 7, 11, 10, tzinfo=UTC)

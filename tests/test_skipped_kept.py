@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from storeutil import item, open_store
 
+from travelinfo.ingest.parsers.vet import Skips, vet_batch
 from travelinfo.model import Batch
-from travelinfo.parsers.vet import Skips, vet_batch
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from travelinfo.gtfs_static import load_gtfs
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.sl_deviations import parse
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.sl_deviations import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = sorted((ROOT / "feeds" / "sl-deviations").glob("*.json"))

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from webhookutil import events, make_key, receiver, register, running, settings_for
 
-from travelinfo import ssrf
+from travelinfo.webhooks import ssrf
 
 BLOCKED = {
     "127.0.0.1": "loopback",

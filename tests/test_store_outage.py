@@ -23,7 +23,7 @@ from storeutil import REDIS_URL, batch, item, open_store
 from travelinfo import cli
 from travelinfo.app import HUB
 from travelinfo.config import Settings
-from travelinfo.hub import ChangeHub
+from travelinfo.push.hub import ChangeHub
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import BOOT, holder_gone, lock_holder
 

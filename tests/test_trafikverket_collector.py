@@ -18,12 +18,12 @@ import pytest
 from aiohttp import web
 
 from tests.storeutil import open_store
-from travelinfo.collectors.base import AuthError, UpstreamError, make_collector
-from travelinfo.collectors.http import HttpCollector
-from travelinfo.collectors.trafikverket import TrafikverketCollector
 from travelinfo.config import SourceConfig
+from travelinfo.ingest.collectors.base import AuthError, UpstreamError, make_collector
+from travelinfo.ingest.collectors.http import HttpCollector
+from travelinfo.ingest.collectors.trafikverket import TrafikverketCollector
+from travelinfo.ingest.scheduler import SourceRunner
 from travelinfo.model import Batch, Disruption
-from travelinfo.scheduler import SourceRunner
 from travelinfo.store.base import Store
 from travelinfo.store.query import Query
 

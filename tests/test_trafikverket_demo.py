@@ -13,10 +13,10 @@ import aiohttp
 
 from tests.apputil import start_app
 from tests.storeutil import open_store
-from travelinfo.collectors.base import make_collector
 from travelinfo.config import load_settings
-from travelinfo.gtfs_static import load_gtfs
-from travelinfo.scheduler import SourceRunner
+from travelinfo.ingest.collectors.base import make_collector
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.scheduler import SourceRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPES = ("trafikverket", "sl-deviations", "vma")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.trafikverket import answer_info, parse
+from travelinfo.ingest.parsers.trafikverket_tree import TrafikverketError
 from travelinfo.model import thaw
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.trafikverket import answer_info, parse
-from travelinfo.parsers.trafikverket_tree import TrafikverketError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trafikverket-api"

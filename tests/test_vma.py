@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError
+from travelinfo.ingest.parsers.vma import parse
 from travelinfo.model import thaw
-from travelinfo.parsers.base import ParseContext, ParseError
-from travelinfo.parsers.vma import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = sorted((ROOT / "feeds" / "vma").glob("*.json"))

@@ -19,8 +19,8 @@ from storeutil import open_store
 from travelinfo import app as appmod
 from travelinfo.config import Settings, SourceConfig
 from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, compute_status, make_id
-from travelinfo.publishers import web_render
 from travelinfo.store.base import SourceHealth, Store, put_health
+from travelinfo.web import render as web_render
 
 ROOT = Path(__file__).resolve().parent.parent
 VNU = ROOT / "tests" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"

@@ -33,8 +33,8 @@ from webhookutil import (
 
 from travelinfo.config import WebhookSettings
 from travelinfo.store.base import Change
-from travelinfo.webhooks_breaker import Breaker, backoff
-from travelinfo.webhooks_delivery import STATE
+from travelinfo.webhooks.breaker import Breaker, backoff
+from travelinfo.webhooks.delivery import STATE
 
 BOTH = frozenset({"web", "deliver"})
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
@@ -45,7 +45,7 @@ MINUTE = 60 / SCALE
 MAX_AGE = 600 / SCALE  # 10 minutes: longer than the outage plus one capped backoff
 DOWN = 180 / SCALE  # the "3 minute" outage
 PER_MINUTE = 6  # the first minute of an outage is the worst: t = 0, >=1, >=3, >=7, >=15, >=31 s
-LOG = "travelinfo.webhooks_delivery"
+LOG = "travelinfo.webhooks.delivery"
 
 
 async def always_500(_request: web.Request, _r: Receiver) -> web.StreamResponse:

@@ -23,7 +23,7 @@ from webhookutil import (
     until,
 )
 
-from travelinfo.publishers.openapi import document
+from travelinfo.api.openapi import document
 
 WEB = frozenset({"web"})  # no delivery engine: the ping goes from the web process itself
 

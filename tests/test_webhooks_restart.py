@@ -22,7 +22,7 @@ from webhookutil import (
     until,
 )
 
-from travelinfo.publishers.webhooks import ENGINE
+from travelinfo.webhooks.routes import ENGINE
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
 

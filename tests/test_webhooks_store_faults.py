@@ -21,9 +21,9 @@ import redis.asyncio as aioredis
 from webhookutil import events, make_key, receiver, register, running, settings_for, until
 
 from travelinfo.store import open_store_from_url
-from travelinfo.webhooks_delivery import ENGINES, STATE, DeliveryEngine
+from travelinfo.webhooks.delivery import ENGINES, STATE, DeliveryEngine
 
-LOG = "travelinfo.webhooks_delivery"
+LOG = "travelinfo.webhooks.delivery"
 BOTH = frozenset({"web", "deliver"})
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
 from travelinfo.model import Batch, Disruption, Period, Provenance, compute_status, make_id, parse_time
-from travelinfo.parsers.base import ParseContext, ParseError, check_size, register
 
 
 @register("testjson")

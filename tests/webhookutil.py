@@ -18,10 +18,10 @@ from aiohttp import web
 from apputil import Running
 from storeutil import REDIS_URL, batch, item, redis_cleanup
 
-from travelinfo import keys
+from travelinfo.api import keys
 from travelinfo.config import Settings
-from travelinfo.publishers.webhooks import ENGINE
 from travelinfo.store.base import Change, Store
+from travelinfo.webhooks.routes import ENGINE
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks.md"
 

@@ -12,14 +12,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from travelinfo.collectors import parse_pool
 from travelinfo.config import Settings
-from travelinfo.http import RenderCache, errors_middleware
-from travelinfo.hub import ChangeHub
-from travelinfo.stale import STALE, StaleCache
+from travelinfo.ingest.collectors import parse_pool
+from travelinfo.ingest.worker import Worker
+from travelinfo.push.hub import ChangeHub
+from travelinfo.runtime.server import RenderCache, errors_middleware
+from travelinfo.runtime.stale import STALE, StaleCache
 from travelinfo.store import make_store
 from travelinfo.store.base import Store
-from travelinfo.worker import Worker
 
 log = logging.getLogger("travelinfo.app")
 
@@ -37,15 +37,15 @@ FAILED = web.AppKey("failed", asyncio.Event)
 # Built-in publishers register exactly as an extension would: a module with `setup(app)`.
 PUBLISHERS = [
     "travelinfo.health",
-    "travelinfo.publishers.api",
-    "travelinfo.publishers.notices",
-    "travelinfo.publishers.push",
-    "travelinfo.publishers.webhooks",
-    "travelinfo.publishers.gtfsrt",
-    "travelinfo.publishers.feeds",
-    "travelinfo.publishers.standards",
-    "travelinfo.publishers.web",
-    "travelinfo.publishers.bot",
+    "travelinfo.api.routes",
+    "travelinfo.notices.routes",
+    "travelinfo.push.routes",
+    "travelinfo.webhooks.routes",
+    "travelinfo.gtfsrt.routes",
+    "travelinfo.feeds.routes",
+    "travelinfo.standards.routes",
+    "travelinfo.web.routes",
+    "travelinfo.bot.runner",
 ]
 
 

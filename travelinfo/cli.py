@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
-from travelinfo.textsafe import json_line, printable
+from travelinfo.runtime.textsafe import json_line, printable
 
 log = logging.getLogger("travelinfo")
 
 # Feature modules that add subcommands (`add_commands(subparsers)`), like an extension would.
 COMMAND_MODULES = (
-    "travelinfo.publishers.webhooks",
-    "travelinfo.publishers.bot",
-    "travelinfo.publishers.notices",
-    "travelinfo.publishers.export",
+    "travelinfo.webhooks.routes",
+    "travelinfo.bot.runner",
+    "travelinfo.notices.routes",
+    "travelinfo.export",
 )
 
 
@@ -63,7 +63,7 @@ def setup_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    from travelinfo.secrets import install_log_filter
+    from travelinfo.runtime.secrets import install_log_filter
 
     install_log_filter()  # configured secrets never reach the log
 
@@ -75,10 +75,10 @@ async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True)
     """Run the app for `roles` until SIGTERM/SIGINT (exit status 0) or until a background task
     dies (logged; 1, so a supervisor restarts the process); shut down within about a second."""
     from travelinfo.app import FAILED, create_app
-    from travelinfo.limits import make_runner, start_site
+    from travelinfo.runtime.limits import make_runner, start_site
 
     app = create_app(settings, roles=roles)
-    # Connection caps, header read and idle timeouts live in the runner (travelinfo.limits).
+    # Connection caps, header read and idle timeouts live in the runner (travelinfo.runtime.limits).
     runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,10 +153,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"travelinfo: error: {problem}", file=sys.stderr)
         return 2
-    from travelinfo.parsers.base import PARSERS, load_builtins
+    from travelinfo.ingest.parsers.base import PARSERS, load_builtins
 
     load_builtins()
-    from travelinfo.bootstrap import check_entries
+    from travelinfo.notices.bootstrap import check_entries
 
     unknown = check_entries(settings.api.bootstrap_keys)
     unknown += [
@@ -178,8 +178,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from travelinfo.ingest.parsers.base import DEFAULT_MAX_BYTES, ParseContext, ParseError, get_parser
     from travelinfo.model import format_time
-    from travelinfo.parsers.base import DEFAULT_MAX_BYTES, ParseContext, ParseError, get_parser
 
     try:
         parser = get_parser(args.format)
@@ -192,7 +192,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: {exc.strerror or exc}") from None
     reference = None
     if args.gtfs:
-        from travelinfo.gtfs_static import load_gtfs
+        from travelinfo.ingest.gtfs_static import load_gtfs
 
         reference = load_gtfs(args.gtfs)
     ctx = ParseContext(
@@ -243,7 +243,7 @@ def _with_store(args: argparse.Namespace, func: Callable[[Any], Any]) -> Any:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from travelinfo import keys
+    from travelinfo.api import keys
 
     if args.keys_command == "create":
         scopes = [s for item in args.scope for s in item.split(",") if s]
@@ -274,7 +274,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     """`sources accept NAME`: the operator confirms a held (suspect) snapshot."""
-    from travelinfo.guard import ACCEPT_KIND, accept_record
+    from travelinfo.ingest.guard import ACCEPT_KIND, accept_record
 
     settings = _settings(args)
     if args.name not in {s.name for s in settings.sources}:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from travelinfo import secrets
+from travelinfo.runtime import secrets
 from travelinfo.settings import (
     SOURCE_KEYS,
     TYPE_DEFAULTS,

@@ -103,7 +103,7 @@ class _GeoCheck:
 def check_geometry(value: Any, max_positions: int = MAX_POSITIONS) -> dict[str, Any] | None:
     """The geometry if it is valid RFC 7946 GeoJSON in WGS 84 (None stays None); else ValueError.
 
-    Notices use the default cap; parsers (travelinfo.parsers.vet) pass their own.
+    Notices use the default cap; parsers (travelinfo.ingest.parsers.vet) pass their own.
     """
     if value is None:
         return None

@@ -12,7 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from travelinfo import app as appmod
 from travelinfo.config import redact_url
-from travelinfo.http import json_response
+from travelinfo.runtime.server import json_response
 from travelinfo.store.base import SourceHealth, list_health
 
 MetricsWriter = Callable[[CollectorRegistry], None]

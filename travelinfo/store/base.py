@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from travelinfo import secrets
 from travelinfo.model import (
     Batch,
     Disruption,
@@ -19,6 +18,7 @@ from travelinfo.model import (
     format_time,
     parse_time,
 )
+from travelinfo.runtime import secrets
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The JSON API: routes, query parameters, OpenAPI, API keys, rate limits."""

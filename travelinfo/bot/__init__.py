@@ -1,0 +1,1 @@
+"""The social media bot: rules, texts, state, networks."""

@@ -1,0 +1,385 @@
+"""The social media bot: posts selected disruptions to a Mastodon-compatible server.
+
+It tails the store's change log from a cursor kept in the store, threads updates and the
+all-clear as replies to a disruption's first post, keeps to a rate budget (one digest post for
+the rest of a burst), and never posts twice (a claim record per post plus `Idempotency-Key`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from travelinfo import app as appmod
+from travelinfo.bot.rules import Rules, decide, material_checksum, post_key
+from travelinfo.bot.social import Mastodon, PostError, Recorder, SocialNetwork
+from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
+from travelinfo.bot.text import compose, compose_digest
+from travelinfo.config import Settings
+from travelinfo.model import Disruption, format_time, parse_time
+from travelinfo.runtime.backoff import Backoff, is_store_error
+from travelinfo.store.base import Change, Query, Store, sort_key
+
+log = logging.getLogger("travelinfo.bot")
+
+LOCK = "bot"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bot:
+    """One bot over one store and one social network (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        network: SocialNetwork,
+        *,
+        holder: str | None = None,
+        clock: Callable[[], datetime] = _now,
+        dry: bool = False,
+        claim_ttl: float = 120.0,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.bot
+        self.rules = Rules.from_settings(settings.bot)
+        self.store = store
+        self.clock = clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.records = Records(store, dry=dry)
+        self.poster = Poster(
+            self.records, network, holder=self.holder, visibility=self.cfg.visibility, claim_ttl=claim_ttl
+        )
+        self.state = BotState(seq="0")
+        self.previewed: set[str] = set()
+        self.posts = 0  # statuses posted by this instance
+
+    # -- state ----------------------------------------------------------------------------
+
+    async def load(self) -> BotState:
+        """Load the cursor; on the very first start begin at the log's end (no history)."""
+        rec = await self.records.get(STATE, "cursor")
+        if rec is None:
+            self.state = BotState(seq=await self.store.last_seq())
+            await self.save()
+            if self.records.dry:
+                log.info("the bot has not run on this store yet: no change log to preview")
+            else:
+                log.info("bot starts at change %s (history is not posted)", self.state.seq)
+        else:
+            self.state = BotState.from_json(rec)
+        return self.state
+
+    async def save(self) -> None:
+        await self.records.put(STATE, "cursor", self.state.to_json())
+
+    # -- one pass -------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Post what the change log holds since the cursor, due planned items and a digest."""
+        await self.load()
+        before = self.posts
+        while True:
+            page = await self.store.changes_since(self.state.seq)
+            if page.reset:
+                log.warning("change log no longer reaches %s; skipping to %s", self.state.seq, page.last_seq)
+                self.state.seq = page.last_seq
+                await self.save()
+                continue
+            if not page.changes:
+                break
+            try:
+                await self._process(page.changes)
+            finally:
+                await self.save()  # keep the budget even when a post failed mid-page
+            self.state.seq = page.last_seq
+            await self.save()
+        await self._due_pending()
+        await self._flush_digest()
+        await self.save()
+        return self.posts - before
+
+    async def _process(self, changes: tuple[Change, ...]) -> None:
+        # Several changes of one disruption in a page: only its latest state matters.
+        latest: dict[str, Change] = {}
+        for change in changes:
+            latest.pop(change.id, None)
+            latest[change.id] = change
+        for change in latest.values():
+            if change.id in self.previewed:
+                continue
+            await self.handle(change.type, change.disruption)
+
+    async def handle(self, change_type: str, d: Disruption) -> None:
+        """Act on one change of `d`: post, reply, all-clear, defer or skip."""
+        now = self.clock()
+        thread = await self.records.get(POST, d.id)
+        action = decide(change_type, d, thread, self.rules, now)
+        if action == "defer":
+            due = self.rules.due_at(d)
+            if due is not None:
+                self.state.pending[d.id] = due.timestamp()
+            return
+        self.state.pending.pop(d.id, None)
+        if action in ("new", "update", "end"):
+            await self.publish(action, d, thread, now)
+
+    async def _due_pending(self) -> None:
+        now = self.clock()
+        for ident, due in sorted(self.state.pending.items(), key=lambda kv: kv[1]):
+            if due > now.timestamp():
+                continue
+            d = await self.store.get(ident)
+            if d is None or d.status == "ended" or not self.rules.selects(d):
+                self.state.pending.pop(ident, None)
+                continue
+            if not self.rules.wants(d, now):
+                continue  # due by its first period, but that one is over: wait for the store's event
+            self.state.pending.pop(ident, None)
+            if await self.records.get(POST, ident) is None:
+                await self.publish("new", d, None, now)
+
+    # -- posting --------------------------------------------------------------------------
+
+    async def publish(self, kind: str, d: Disruption, thread: dict[str, Any] | None, now: datetime) -> None:
+        """Post `kind` for `d` (replying in its thread), or count it for the digest."""
+        draft = compose(d, kind, self.cfg.language, self.settings.public_url, now)
+        assert draft is not None  # only the strict (second-language) form can be None
+        checksum = material_checksum(d)
+        reply_to = thread.get("last") if thread else None
+        key = post_key(d.id, kind, checksum, reply_to, draft.language)
+        settled, status_id = await self.poster.posted(key)
+        if not settled and not self.state.allow(now, self.cfg.budget, self.cfg.budget_window):
+            await self._hold_back(kind, d, thread, checksum, now)
+            return
+        if not settled:
+            status_id = await self.poster.send(key, draft, reply_to, d.id, kind, now)
+            if status_id is not None:
+                self.state.sent.append(now.timestamp())
+                self.posts += 1
+        if status_id is None:  # rejected for good: keep the thread as it was
+            if kind == "end" and thread is not None:
+                await self.records.put(POST, d.id, {**thread, "ended": True})
+            return
+        statuses = [*(thread or {}).get("statuses", []), status_id]
+        new_thread = {
+            "type": "thread",
+            "id": d.id,
+            "root": (thread or {}).get("root") or status_id,
+            "last": status_id,
+            "statuses": statuses,
+            "checksum": checksum,
+            "ended": kind == "end",
+            "updated": format_time(now),
+        }
+        await self.records.put(POST, d.id, new_thread)
+        await self._second_language(kind, d, checksum, status_id, draft.language, new_thread, now)
+
+    async def _second_language(
+        self,
+        kind: str,
+        d: Disruption,
+        checksum: str,
+        parent: str,
+        used: str,
+        thread: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        lang = self.cfg.second_language
+        if not lang or lang == used:
+            return
+        draft = compose(d, kind, lang, self.settings.public_url, now, strict=True)
+        if draft is None:
+            return
+        key = post_key(d.id, kind, checksum, parent, draft.language)
+        settled, status_id = await self.poster.posted(key)
+        if not settled:
+            # A translation belongs to the post it translates: it does not use up the budget.
+            status_id = await self.poster.send(key, draft, parent, d.id, f"{kind}/{lang}", now)
+            self.posts += int(status_id is not None)
+        if status_id is not None and status_id not in thread["statuses"]:
+            thread["statuses"].append(status_id)
+            await self.records.put(POST, d.id, thread)
+
+    async def _hold_back(
+        self, kind: str, d: Disruption, thread: dict[str, Any] | None, checksum: str, now: datetime
+    ) -> None:
+        log.info("rate budget used up; %s of %s goes into the digest", kind, d.id)
+        if kind == "new":
+            self.state.overflow_new += 1
+            # No thread to reply to: later updates of it are not posted one by one either.
+            await self.records.put(
+                POST,
+                d.id,
+                {"type": "thread", "id": d.id, "root": None, "last": None, "statuses": [],
+                 "checksum": checksum, "ended": False, "digested": True, "updated": format_time(now)},
+            )  # fmt: skip
+        else:
+            self.state.overflow_other += 1
+            if kind == "end" and thread is not None:
+                await self.records.put(POST, d.id, {**thread, "ended": True})
+
+    async def _flush_digest(self) -> None:
+        now = self.clock()
+        if not self.state.digest_due(now, self.cfg.budget_window):
+            return
+        new, other = self.state.overflow_new, self.state.overflow_other
+        draft = compose_digest(new, other, self.cfg.language, self.settings.public_url)
+        raw = f"digest\x1f{self.state.seq}\x1f{new}\x1f{other}\x1f{self.state.digest_at}"
+        key = hashlib.sha256(raw.encode()).hexdigest()
+        settled, status_id = await self.poster.posted(key)
+        if not settled:
+            status_id = await self.poster.send(key, draft, None, "digest", "digest", now)
+            self.posts += int(status_id is not None)
+        self.state.digest_at = now.timestamp()
+        self.state.overflow_new = self.state.overflow_other = 0
+
+    # -- preview and service ----------------------------------------------------------------
+
+    async def preview_current(self) -> None:
+        """(Dry run) first posts of the disruptions in the store that the rules select now."""
+        now = self.clock()
+        items, _ = await self.store.query(Query())
+        for d in sorted(items, key=lambda d: (d.first_seen, sort_key(d))):
+            if self.rules.wants(d, now) and await self.records.get(POST, d.id) is None:
+                self.previewed.add(d.id)
+                await self.publish("new", d, None, now)
+        await self._flush_digest()
+        await self.save()
+
+    async def run(self, tick: float = 30.0, retry: float = 30.0, lock_ttl: float = 60.0) -> None:
+        """Run until cancelled; only the process holding the store's `bot` lock posts."""
+        backoff = Backoff("bot: the store", log, cap=retry)
+        while True:  # a store fault at start (Redis down) is waited out, not fatal
+            try:
+                await self.load()
+                break
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                await asyncio.sleep(backoff.failed(exc))
+        backoff.succeeded()
+        log.info("bot posting to %s as %s", self.cfg.base_url, self.holder)
+        try:
+            await self._loop(tick, retry, lock_ttl, backoff)
+        finally:
+            # Hand over at once to another bot process instead of after the lock's expiry.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release_lock(LOCK, self.holder))
+
+    async def _loop(self, tick: float, retry: float, lock_ttl: float, backoff: Backoff) -> None:
+        while True:
+            wait = 0.0
+            try:
+                if await self.store.try_lock(LOCK, self.holder, lock_ttl):
+                    await self.step()
+                else:
+                    wait = lock_ttl / 3
+                if not wait:
+                    await self.store.wait_for_change(self.state.seq, min(tick, lock_ttl / 3))
+                backoff.succeeded()
+            except asyncio.CancelledError:
+                raise
+            except (PostError, ClaimBusy) as exc:
+                log.warning("bot: %s; retrying in %.0f s", exc, retry)
+                wait = retry
+            except Exception as exc:
+                if is_store_error(exc):  # logged once per outage by the backoff
+                    wait = backoff.failed(exc)
+                else:
+                    log.exception("bot pass failed; retrying in %.0f s", retry)
+                    wait = retry
+            if wait:
+                await asyncio.sleep(wait)
+
+
+def make_network(settings: Settings, session: Any) -> Mastodon:
+    """The configured Mastodon server; raise ValueError when base_url or token is missing."""
+    if not settings.bot.base_url or not settings.bot.token:
+        raise ValueError("bot.base_url and bot.token must be set to post")
+    return Mastodon(settings.bot.base_url, settings.bot.token, session)
+
+
+async def _run_bot(app: web.Application) -> None:
+    settings = app[appmod.SETTINGS]
+    try:
+        bot = Bot(settings, app[appmod.STORE], make_network(settings, app[appmod.SESSION]))
+    except ValueError as exc:
+        log.error("bot not started: %s", exc)
+        return
+    await bot.run()
+
+
+def setup(app: web.Application) -> None:
+    """Run the bot in the background when the app has the `bot` role."""
+    if "bot" in app[appmod.ROLES]:
+        appmod.add_background(app, "bot", _run_bot)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:
+    """Print recorded posts in order, each with its language, visibility and reply target."""
+    number = {p["id"]: i for i, p in enumerate(posts, 1)}
+    for i, p in enumerate(posts, 1):
+        target = p["in_reply_to"]
+        reply = ""
+        if target:
+            reply = f", reply to post {number[target]}" if target in number else f", reply to status {target}"
+        out.write(f"--- post {i} ({p['language']}, {p['visibility']}{reply})\n{p['text']}\n\n")
+    out.write(f"{len(posts)} post(s) would be made; nothing was posted.\n")
+
+
+async def dry_run(
+    settings: Settings, store: Store, at: datetime | None = None
+) -> list[dict[str, str | None]]:
+    """The posts the bot would make now, posting and storing nothing."""
+    recorder = Recorder()
+    bot = Bot(settings, store, recorder, dry=True, clock=(lambda: at) if at else _now)
+    await bot.load()
+    await bot.preview_current()
+    await bot.step()
+    return recorder.posts
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from travelinfo import cli
+
+    settings = cli._settings(args)
+    try:
+        Rules.from_settings(settings.bot)
+        at = parse_time(args.at) if args.at else None
+    except ValueError as exc:
+        raise cli.CliError(str(exc)) from None
+    if args.dry_run:
+        posts = cli._with_store(args, lambda store: dry_run(settings, store, at))
+        print_posts(posts, sys.stdout)
+        return 0
+    if not settings.bot.base_url or not settings.bot.token:
+        raise cli.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
+    code: int = cli.run_async(cli.serve(settings, frozenset({"bot"}), http=False))
+    return code
+
+
+def add_commands(subparsers: Any) -> None:
+    """`travelinfo bot [--dry-run] [--at TIME]`."""
+    s = subparsers.add_parser("bot", help="post disruptions to Mastodon (--dry-run prints the posts instead)")
+    s.add_argument("--dry-run", action="store_true", help="print the posts it would make; post nothing")
+    s.add_argument("--at", help="with --dry-run: apply the rules at this RFC 3339 time instead of now")
+    s.set_defaults(func=cmd_bot)

@@ -1,0 +1,1 @@
+"""Atom and RSS feeds."""

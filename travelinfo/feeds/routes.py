@@ -1,0 +1,152 @@
+"""`/feeds/disruptions.atom` and `/feeds/disruptions.rss`: the page's filters, rendered with feedgen.
+
+One entry per disruption (id = its permalink), rendered once per change per variant
+(format, filters, language) and served from the RenderCache with ETag/304/gzip.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from aiohttp import web
+from feedgen.feed import FeedGenerator
+
+from travelinfo import app as appmod
+from travelinfo.model import Disruption
+from travelinfo.runtime.server import Rendered, respond
+from travelinfo.web import i18n
+from travelinfo.web.filters import Filters, parse_filters
+from travelinfo.web.routes import page_lang
+
+TYPES = {"atom": "application/atom+xml; charset=utf-8", "rss": "application/rss+xml; charset=utf-8"}
+MAX_ENTRIES = 500
+# Characters XML 1.0 cannot carry at all; upstream text has been seen with stray control bytes.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text safe to put in an XML text node (lxml escapes the rest)."""
+    return _NOT_XML.sub("", text)
+
+
+def rss_description(text: str) -> str:
+    """Plain text as RSS `<description>` HTML: escaped, so readers show upstream markup as text.
+
+    RSS readers treat a description as HTML after XML decoding; Atom has `type="text"`, RSS
+    has no such flag, so the text is HTML-escaped once more and line breaks become `<br/>`.
+    """
+    return "<br/>".join(html.escape(line, quote=False) for line in text.split("\n"))
+
+
+def entry_text(d: Disruption, lang: str) -> str:
+    """Plain-text content: description, then periods, location and coordinates."""
+    parts = []
+    desc = i18n.pick(d.description, lang)
+    if desc:
+        parts.append(desc[1])
+    for p in d.periods:
+        end = i18n.when(p.end, lang) if p.end else i18n.t("open_end", lang)
+        start = f"{i18n.when(p.start, lang)} – " if p.start.year > 1970 else ""
+        if not start and p.end:
+            start = i18n.t("open_start", lang) + " "
+        parts.append(f"{i18n.t('periods', lang)}: {start}{end}")
+    loc = i18n.pick(d.location_text, lang)
+    if loc:
+        parts.append(f"{i18n.t('location', lang)}: {loc[1]}")
+    if d.affected:
+        names = ", ".join(a.name or a.id for a in d.affected[:30])
+        parts.append(f"{i18n.t('affected', lang)}: {names}")
+    return clean("\n\n".join(parts) or (i18n.pick(d.header, lang) or ("", ""))[1])
+
+
+def build(
+    items: list[Disruption], fmt: str, filters: Filters, lang: str, base: str, updated: datetime
+) -> bytes:
+    """The feed document in `fmt` (`atom` or `rss`)."""
+    fg = FeedGenerator()
+    self_url = f"{base}/feeds/disruptions.{fmt}{filters.qs(lang=lang)}"
+    page_url = f"{base}/{filters.qs(lang=lang)}"
+    title = i18n.t("feed_title", lang)
+    if not filters.empty:
+        title += f" ({i18n.t('feed_filtered', lang)}: {', '.join(f'{k}={v}' for k, v in filters.pairs())})"
+    fg.id(self_url)
+    fg.title(clean(title))
+    fg.subtitle(i18n.t("feed_sub", lang))
+    fg.author({"name": "travelinfo"})
+    fg.language(lang)
+    fg.generator("travelinfo")
+    # feedgen takes the RSS channel <link> from the last link() call: self first, alternate last.
+    fg.link(href=self_url, rel="self", type=TYPES[fmt].split(";")[0])
+    fg.link(href=page_url, rel="alternate", type="text/html")
+    newest = max((d.updated_at for d in items), default=updated)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    # feedgen prepends entries; add oldest first so the document keeps the page's order.
+    for d in reversed(items[:MAX_ENTRIES]):
+        _entry(fg, d, lang, base, fmt)
+    if fmt == "atom":
+        return bytes(fg.atom_str(pretty=False))
+    return bytes(fg.rss_str(pretty=False))
+
+
+def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str, fmt: str) -> None:
+    permalink = f"{base}/d/{quote(d.id, safe=':@/')}"
+    fe = fg.add_entry()
+    fe.id(permalink)
+    fe.guid(permalink, permalink=True)
+    fe.title(clean((i18n.pick(d.header, lang) or ("", d.id))[1]))
+    fe.link(href=permalink, rel="alternate", type="text/html")
+    fe.updated(d.updated_at)
+    fe.published(d.first_seen)
+    if fmt == "rss":
+        fe.description(rss_description(entry_text(d, lang)))
+    else:
+        fe.content(entry_text(d, lang), type="text")
+    for mode in d.modes:
+        fe.category(term=mode, scheme=f"{base}/modes", label=i18n.t(f"mode_{mode}", lang))
+    fe.category(term=d.cause, scheme=f"{base}/causes", label=i18n.label(i18n.CAUSES, d.cause, lang))
+
+
+def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The GET handler of one feed format."""
+
+    # Raw (query string, Accept-Language) -> normalised variant: feed readers repeat the same
+    # URL, so the hot path is two dict lookups instead of parsing and validating again.
+    variants: dict[tuple[str, str], tuple[Filters, str]] = {}
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        raw = (request.query_string, request.headers.get("Accept-Language", ""))
+        known = variants.get(raw)
+        if known is None:
+            known = (parse_filters(request.query), page_lang(request))  # raises 400 before caching
+            if len(variants) > 1000:
+                variants.clear()
+            variants[raw] = known
+        filters, lang = known
+        app = request.app
+        key = ("feed", fmt, filters.key(), lang)
+
+        async def render() -> Rendered:
+            items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
+            items = filters.window(items, datetime.now(UTC))
+            last = app[appmod.HUB].last_change_at
+            body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)
+            return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
+
+        cache = app[appmod.CACHE]
+        rendered = cache.peek(key) or await cache.get(key, render)
+        return respond(request, rendered, cache_control="public, max-age=30")
+
+    return serve
+
+
+def setup(app: web.Application) -> None:
+    """Add the feed routes when this process serves the web role."""
+    if "web" not in app[appmod.ROLES]:
+        return
+    app.router.add_get("/feeds/disruptions.atom", handler("atom"))
+    app.router.add_get("/feeds/disruptions.rss", handler("rss"))

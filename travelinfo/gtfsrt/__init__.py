@@ -1,0 +1,1 @@
+"""GTFS-Realtime ServiceAlerts out."""

@@ -1,0 +1,1 @@
+"""Collecting: the scheduler, collectors (fetch bytes) and pure parsers (bytes -> Batch)."""

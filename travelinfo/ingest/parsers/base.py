@@ -1,0 +1,117 @@
+"""The parser seam: a pure function `bytes -> Batch`, registered by format name."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from travelinfo.ingest.parsers.vet import vet_batch
+from travelinfo.model import Batch, Disruption, Period, Provenance, compute_status, make_id
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class ParseError(ValueError):
+    """The payload is malformed, truncated, hostile or too large: one clear line of reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parser is told: no I/O, no clock but `fetched_at`."""
+
+    source: str
+    fetched_at: datetime
+    url: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    # Reference data (e.g. GTFS static names) a parser may use to fill names and modes.
+    reference: Any = None
+
+    def disruption(
+        self,
+        source_type: str,
+        upstream_id: str,
+        *,
+        periods: Iterable[Period] = (),
+        ended: bool = False,
+        status: str | None = None,
+        updated_at: datetime | None = None,
+        **fields: Any,
+    ) -> Disruption:
+        """A disruption as fetched now: id, source, seen times, status and provenance filled in.
+
+        `updated_at` defaults to the fetch time (the store keeps the first one it saw);
+        `status` defaults to what the periods say at the fetch time (`ended` forces it).
+        """
+        periods = tuple(periods)
+        return Disruption(
+            id=make_id(self.source, upstream_id),
+            source=self.source,
+            source_type=source_type,
+            upstream_id=upstream_id,
+            updated_at=updated_at or self.fetched_at,
+            first_seen=self.fetched_at,
+            last_seen=self.fetched_at,
+            status=status or compute_status(periods, self.fetched_at, ended=ended),
+            periods=periods,
+            provenance=Provenance(self.fetched_at, self.url),
+            **fields,
+        )
+
+
+class Parser(Protocol):
+    """A pure parser: bytes in, a Batch out, ParseError on bad input."""
+
+    def __call__(self, data: bytes, ctx: ParseContext) -> Batch: ...
+
+
+PARSERS: dict[str, Parser] = {}
+
+
+def register(name: str, *, lang: str = "en") -> Callable[[Parser], Parser]:
+    """Register a parser under a format name (built-ins use this like any extension).
+
+    The registered (and returned) function passes every batch through `vet.vet_batch`:
+    texts cleaned, URLs and language keys checked (`lang`, or `options["lang"]`, stands in
+    for an invalid key), geometries checked against RFC 7946 and bounded.
+    """
+
+    def deco(func: Parser) -> Parser:
+        @functools.wraps(func)
+        def vetted(data: bytes, ctx: ParseContext) -> Batch:
+            return vet_batch(func(data, ctx), str(ctx.options.get("lang") or lang))
+
+        PARSERS[name] = vetted
+        return vetted
+
+    return deco
+
+
+def get_parser(name: str) -> Parser:
+    """The parser for `name`, loading the built-ins first."""
+    load_builtins()
+    try:
+        return PARSERS[name]
+    except KeyError:
+        raise KeyError(f"unknown format {name!r} (known: {', '.join(sorted(PARSERS))})") from None
+
+
+def load_builtins() -> None:
+    """Import the built-in parser modules so they register themselves."""
+    import importlib
+
+    for module in ("datex2", "gtfsrt", "siri", "navtex", "cap", "trafikverket", "sl_deviations", "vma"):
+        try:
+            importlib.import_module(f"travelinfo.ingest.parsers.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"travelinfo.ingest.parsers.{module}":
+                raise
+
+
+def check_size(data: bytes, ctx: ParseContext) -> None:
+    """Refuse payloads over the configured maximum before any parsing."""
+    if len(data) > ctx.max_bytes:
+        raise ParseError(f"payload of {len(data)} bytes exceeds the maximum of {ctx.max_bytes}")

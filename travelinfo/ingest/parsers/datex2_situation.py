@@ -1,0 +1,357 @@
+"""One DATEX II `situation` element (v2 or v3, any prefix) to one Disruption, records merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from travelinfo.ingest.parsers import datex2_types as types
+from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
+from travelinfo.ingest.parsers.datex2_text import clean_text, road_numbers, title_of
+from travelinfo.ingest.parsers.datex2_types import local as localname
+from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
+from travelinfo.model import (
+    SEVERITY_RANK,
+    Affected,
+    Disruption,
+    ModelError,
+    Period,
+    compute_status,
+    merge_texts,
+    parse_time,
+)
+
+_LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
+_LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
+_LOCATION_TAGS = tuple(f"{{*}}{n}" for n in (*_LOCATION_TEXT, "roadName", "roadNumber"))
+_ENDED_ACTIONS = frozenset({"rejected", "terminated"})
+
+
+@dataclass(slots=True)
+class Pub:
+    """Publication-level facts a situation needs."""
+
+    ctx: ParseContext
+    lang: str
+    notes: list[str] = field(default_factory=list)
+    times: dict[str, datetime | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Merged:
+    """Everything gathered from a situation's records."""
+
+    types: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    causes: set[str] = field(default_factory=set)
+    effects: set[str] = field(default_factory=set)
+    severities: list[str] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    periods: list[Period] = field(default_factory=list)
+    comments: list[dict[str, str]] = field(default_factory=list)
+    places: list[dict[str, str]] = field(default_factory=list)
+    names: list[dict[str, str]] = field(default_factory=list)
+    roads: dict[str, str | None] = field(default_factory=dict)
+    geometries: list[Geometry] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    url: str | None = None
+    records: int = 0
+    ended: int = 0
+    suspended: int = 0
+
+
+def _enum(elem: Any) -> str:
+    # Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
+    text = (elem.text or "").strip()
+    return text or (elem.get("_extendedValue") or "").strip()
+
+
+def _xsi_type(elem: Any) -> str:
+    for key, value in elem.attrib.items():
+        if key.endswith("}type"):
+            return str(value).rpartition(":")[2].strip()
+    return ""
+
+
+def _time(text: str | None, pub: Pub) -> datetime | None:
+    if not text:
+        return None
+    # Large feeds repeat the same timestamps thousands of times; parse each once.
+    cached = pub.times.get(text)
+    if cached is None:
+        if len(pub.times) > 10_000:
+            pub.times.clear()
+        cached = pub.times[text] = _parse_time(text, pub)
+    return cached
+
+
+def _parse_time(text: str, pub: Pub) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return parse_time(text)
+    except ModelError:
+        try:  # a time without an offset: DATEX requires one, so assume the producer meant UTC
+            return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+        except ValueError:
+            pub.notes.append(f"unreadable time {text.strip()[:40]!r} ignored")
+            return None
+
+
+def _values(elem: Any, pub: Pub) -> dict[str, str]:
+    """A MultilingualString (`values/value[@lang]`, any depth) as {lang: text}."""
+    out: dict[str, list[str]] = {}
+    for value in elem.iter("{*}value"):
+        if value.text:
+            text = clean_text(value.text)
+            if text:
+                out.setdefault(types.norm_lang(value.get("lang"), pub.lang), []).append(text)
+    return {lang: "\n".join(parts) for lang, parts in out.items()}
+
+
+def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> bool:
+    """Add the validity period; True when the record is suspended."""
+    status = start = end = None
+    for child in elem:
+        name = localname(child.tag)
+        if name == "validityStatus":
+            status = _enum(child)
+        elif name == "validityTimeSpecification":
+            for part in child:
+                part_name = localname(part.tag)
+                if part_name == "overallStartTime":
+                    start = _time(part.text, pub)
+                elif part_name == "overallEndTime":
+                    end = _time(part.text, pub)
+    start = start or rec_created
+    if start is not None:
+        if end is not None and end < start:
+            end = start
+        period = Period(start, end)
+        if period not in m.periods:
+            m.periods.append(period)
+    return status == "suspended"
+
+
+def _location(elem: Any, m: _Merged, pub: Pub) -> None:
+    geoms, unreadable = location_geometries(elem)
+    m.geometries.extend(geoms)
+    if unreadable:
+        pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
+    road_name: str | None = None
+    for node in elem.iter(*_LOCATION_TAGS):
+        name = localname(node.tag)
+        if name in _LOCATION_TEXT:
+            (m.places if name == "locationDescription" else m.names).append(_values(node, pub))
+        elif name == "roadName":
+            texts = _values(node, pub) if len(node) else {}
+            road_name = clean_text(node.text or "") or next(iter(texts.values()), None)
+        elif name == "roadNumber" and node.text and node.text.strip():
+            for number in road_numbers(node.text):
+                if m.roads.get(number) is None:
+                    m.roads[number] = road_name
+            road_name = None
+
+
+def _record(rec: Any, m: _Merged, pub: Pub) -> None:
+    rtype = _xsi_type(rec) or "SituationRecord"
+    m.records += 1
+    m.types.append(rtype)
+    _add(m.categories, f"datex2:{rtype}")
+    cause, effect = types.RECORD_TYPES.get(rtype, ("OTHER_CAUSE", "OTHER_EFFECT"))
+    if rec.get("version"):
+        m.versions.append(rec.get("version", ""))
+    created: datetime | None = None
+    ended = suspended = restricted_vehicles = False
+    values: list[str] = []
+    for child in rec:
+        name = localname(child.tag)
+        if name == "situationRecordVersionTime":
+            if (when := _time(child.text, pub)) is not None:
+                m.times.append(when)
+        elif name == "situationRecordCreationTime":
+            created = _time(child.text, pub)
+        elif name == "severity":
+            m.severities.append(_enum(child))
+        elif name == "validity":
+            suspended = _validity(child, created, m, pub)
+        elif name in ("generalPublicComment", "comment"):
+            _comment(child, m, pub)
+        elif name in _LOCATIONS:
+            _location(child, m, pub)
+        elif name == "management":
+            ended = ended or _lifecycle_ended(child)
+        elif name == "operatorActionStatus":
+            ended = ended or _enum(child) in _ENDED_ACTIONS
+        elif name == "forVehiclesWithCharacteristicsOf":
+            restricted_vehicles = True
+        elif name == "impact":
+            if _lanes_restricted(child):
+                m.effects.add("REDUCED_SERVICE")
+        elif name == "cause":
+            values.extend(_cause_types(child, m))
+        elif name == "urlLink" and m.url is None:
+            m.url = _url(child, pub)
+        elif name in types.SUBTYPE_ELEMENTS:
+            value = _enum(child)
+            if value:
+                values.append(value)
+                _add(m.categories, f"datex2:{name}={value}")
+    for value in values:
+        cause = types.VALUE_CAUSES.get(value, cause)
+        effect = types.VALUE_EFFECTS.get(value, effect)
+    if effect == "NO_SERVICE" and restricted_vehicles:
+        effect = "REDUCED_SERVICE"  # closed only to some vehicles (e.g. weight limits)
+    m.values.extend(values)
+    if cause:
+        m.causes.add(cause)
+    if effect:
+        m.effects.add(effect)
+    m.ended += ended
+    m.suspended += suspended and not ended
+
+
+def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
+    kind = ""
+    texts: dict[str, str] = {}
+    for child in elem:
+        name = localname(child.tag)
+        if name == "commentType":
+            kind = _enum(child)
+        elif name == "comment":
+            texts = _values(child, pub)
+    (m.places if kind == "locationDescriptor" else m.comments).append(texts)
+
+
+def _cause_types(elem: Any, m: _Merged) -> list[str]:
+    found = []
+    for node in elem.iter("{*}causeType"):
+        if value := _enum(node):
+            found.append(value)
+            _add(m.categories, f"datex2:causeType={value}")
+    return found
+
+
+def _lifecycle_ended(elem: Any) -> bool:
+    return any(_enum(node).lower() == "true" for node in elem.iter("{*}cancel", "{*}end"))
+
+
+def _lanes_restricted(elem: Any) -> bool:
+    for node in elem:
+        if localname(node.tag) == "numberOfLanesRestricted":
+            try:
+                return int(_enum(node)) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _url(elem: Any, pub: Pub) -> str | None:
+    for node in elem.iter("{*}urlLinkAddress"):
+        if node.text and node.text.strip():
+            url = safe_url(str(node.text))
+            if url is None:
+                pub.notes.append(f"link {node.text.strip()[:40]!r} is not an http(s) URL: dropped")
+            return url
+    return None
+
+
+def _add(items: list[str], item: str) -> None:
+    # Categories stay few (record types and enum values), so list membership is cheap here;
+    # MAX_RECORDS bounds how many a situation can add.
+    if item not in items:
+        items.append(item)
+
+
+def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) -> dict[str, str]:
+    header: dict[str, str] = {}
+    for lang, text in comments.items():
+        if title := title_of(text):
+            header[lang] = title
+    if header:
+        return header
+    label = types.DEFAULT_LABEL
+    for value in m.values:
+        if value in types.VALUE_LABELS:
+            label = types.VALUE_LABELS[value]
+            break
+    else:
+        label = next((types.LABELS[t] for t in m.types if t in types.LABELS), label)
+    langs = {"en"} | ({"sv"} if pub.lang == "sv" else set())
+    return {lang: f"{label[lang]}, {road}" if road else label[lang] for lang in langs}
+
+
+def _severity(overall: str | None, m: _Merged) -> str:
+    if overall and overall in types.SEVERITY:
+        return types.SEVERITY[overall]
+    mapped = [types.SEVERITY[s] for s in m.severities if s in types.SEVERITY]
+    return max(mapped, key=SEVERITY_RANK.__getitem__, default="UNKNOWN_SEVERITY")
+
+
+def _pick(order: tuple[str, ...], found: set[str], default: str) -> str:
+    return next((item for item in order if item in found), default)
+
+
+def situation(elem: Any, pub: Pub) -> Disruption | None:
+    """The Disruption for one `situation` element (None, with a note, when it has no id)."""
+    sid = (elem.get("id") or "").strip()
+    if not sid:
+        raise ValueError("a situation without an id")
+    m = _Merged()
+    overall: str | None = None
+    seen: set[str] = set()
+    for child in elem:
+        name = localname(child.tag)
+        if name == "situationRecord":
+            if m.records >= MAX_RECORDS:
+                pub.notes.append(f"situation {sid[:60]}: more than {MAX_RECORDS} records, the rest ignored")
+                break
+            rid = child.get("id") or ""
+            if rid and rid in seen:
+                pub.notes.append(f"situation {sid}: duplicate record id {rid}, first kept")
+                continue
+            seen.add(rid)
+            _record(child, m, pub)
+        elif name == "overallSeverity":
+            overall = _enum(child)
+        elif name == "situationVersionTime" and (when := _time(child.text, pub)) is not None:
+            m.times.append(when)
+    return _build(elem, sid, overall, m, pub)
+
+
+def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Disruption:
+    ctx = pub.ctx
+    periods = tuple(sorted(m.periods, key=lambda p: p.start))
+    ended = m.records > 0 and m.ended == m.records
+    status = compute_status(periods, ctx.fetched_at, ended=ended)
+    if status == "active" and m.suspended and m.suspended + m.ended == m.records:
+        status = "planned"  # suspended: announced but not in force now
+    comments = merge_texts(m.comments)
+    places = merge_texts(m.places) or merge_texts(m.names)
+    road = next(iter(m.roads), None)
+    if not places and m.roads:
+        place = ", ".join(f"{k} {v}" if v else k for k, v in m.roads.items())
+        places = {pub.lang: place}
+    version = (elem.get("version") or "").strip() or (m.versions[-1] if m.versions else None)
+    return ctx.disruption(
+        "datex2",
+        sid,
+        version=version or None,
+        updated_at=max(m.times) if m.times else ctx.fetched_at,
+        status=status,
+        modes=("road",),
+        cause=_pick(types.CAUSE_ORDER, m.causes, "UNKNOWN_CAUSE"),
+        effect=_pick(types.EFFECT_ORDER, m.effects, "UNKNOWN_EFFECT"),
+        severity=_severity(overall, m),
+        categories=tuple(m.categories),
+        periods=periods,
+        header=_header(comments, m, pub, road),
+        description=comments,
+        location_text=places,
+        url=m.url,
+        geometry=combine(m.geometries),
+        affected=tuple(Affected("road", k, v) for k, v in m.roads.items()),
+    )

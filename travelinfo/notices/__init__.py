@@ -1,0 +1,1 @@
+"""Operators' notices: API, schema, audit log, bootstrap key."""

@@ -1,0 +1,1 @@
+"""Push to clients: the change hub, SSE and WebSocket."""

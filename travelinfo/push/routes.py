@@ -1,0 +1,207 @@
+"""Push: Server-Sent Events (`/api/v1/stream`) and WebSocket (`/api/v1/ws`) of store changes.
+
+Both resume by `seq` and take the list API's filters; fan-out goes through app[HUB]. At
+shutdown every stream is told to stop and every socket is closed with GOING_AWAY, so the
+process exits promptly with thousands of clients connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from travelinfo import app as appmod
+from travelinfo.api import params as api_params
+from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
+from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
+from travelinfo.runtime import limits
+from travelinfo.runtime.jsonbody import BadJson, decode_json
+from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter
+
+MAX_WS_MESSAGE = 16 * 1024
+
+
+def _seq(name: str, value: str) -> str:
+    if not re.fullmatch(SEQ_PATTERN[1:-1], value):
+        raise BadParameter(name, "must be a seq (an event id) such as 42 or 1700000000000-0")
+    return value
+
+
+class SseSink:
+    """Writes events to a prepared SSE response."""
+
+    def __init__(self, resp: web.StreamResponse) -> None:
+        self.resp = resp
+
+    async def send(self, event: Event) -> None:
+        await self.resp.write(event.sse())
+
+    async def heartbeat(self) -> None:
+        await self.resp.write(b": heartbeat\n\n")
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/stream: SSE; `Last-Event-ID` (or `?since=`) resumes, `?snapshot=1` starts whole."""
+    raw = {k: request.query.getall(k) for k in request.query}
+    req = api_params.parse(raw, allowed=FILTERS + STREAM, home=request.app[appmod.SETTINGS].region_bbox)
+    since = request.headers.get("Last-Event-ID") or None
+    if since is not None:
+        since = _seq("Last-Event-ID", since.strip())
+    elif (v := api_params._one(raw, "since")) is not None:
+        since = _seq("since", v)
+    snapshot = api_params._one(raw, "snapshot") == "1"
+    app = request.app
+    caps = app[limits.LIMITS]
+    try:
+        with caps.stream(request):
+            return await _sse(request, req, since, snapshot)
+    except limits.TooMany as exc:
+        return caps.too_many_response(exc)
+
+
+async def _sse(
+    request: web.Request, req: api_params.Request, since: str | None, snapshot: bool
+) -> web.StreamResponse:
+    app = request.app
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx must not buffer a stream
+            "Access-Control-Allow-Origin": "*",
+            **SECURITY_HEADERS,
+        }
+    )
+    await resp.prepare(request)
+    await resp.write(f"retry: {app[appmod.SETTINGS].push.retry_ms}\n\n".encode())
+    with contextlib.suppress(ConnectionError):
+        await run_stream(app, req, since, snapshot, SseSink(resp))
+    return resp
+
+
+class WsSink:
+    """Sends events as JSON text messages."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, event: Event) -> None:
+        await self.ws.send_str(event.data)
+
+    async def heartbeat(self) -> None:
+        pass  # aiohttp pings the socket itself (WebSocketResponse heartbeat)
+
+
+def _subscription(
+    data: Any, home: tuple[float, float, float, float] | None
+) -> tuple[api_params.Request, str | None, bool]:
+    """Validate a client message `{"subscribe": {filters}, "since": seq, "snapshot": bool}`."""
+    if not isinstance(data, dict) or not isinstance(data.get("subscribe"), dict):
+        raise BadParameter("subscribe", 'expected {"subscribe": {...filters}, "since": "<seq>"}')
+    extra = set(data) - {"subscribe", "since", "snapshot"}
+    if extra:
+        raise BadParameter(sorted(extra)[0], "unknown field")
+    req = api_params.parse(data["subscribe"], allowed=FILTERS, home=home)
+    since = data.get("since")
+    if since is not None:
+        if isinstance(since, bool) or not isinstance(since, str | int):
+            raise BadParameter("since", "must be a seq string")
+        since = _seq("since", str(since))
+    snapshot = data.get("snapshot", False)
+    if not isinstance(snapshot, bool):
+        raise BadParameter("snapshot", "must be true or false")
+    return req, since, snapshot
+
+
+async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
+    # A close reason is limited to 123 bytes by RFC 6455.
+    await ws.close(code=code, message=reason.encode()[:123])
+
+
+def error_reason(message: str) -> str:
+    """A close reason `{"error": message}` that stays valid JSON within RFC 6455's 123 bytes."""
+    while True:
+        text = json.dumps({"error": message}, ensure_ascii=False)
+        if len(text.encode()) <= 123:
+            return text
+        message = message[: len(message) - max(1, len(text.encode()) - 123)]
+
+
+async def _fail(ws: web.WebSocketResponse, code: int, message: str) -> None:
+    await _close(ws, code, error_reason(message))
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/ws: subscribe with filters, receive change events as JSON."""
+    caps = request.app[limits.LIMITS]
+    try:
+        with caps.stream(request):
+            return await _ws(request)
+    except limits.TooMany as exc:
+        return caps.too_many_response(exc)
+
+
+async def _ws(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=app[appmod.SETTINGS].push.heartbeat, max_msg_size=MAX_WS_MESSAGE)
+    await ws.prepare(request)
+    app[PUSH].sockets.add(ws)
+    task: asyncio.Task[None] | None = None
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await _fail(ws, WSCloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
+                break
+            if msg.type != WSMsgType.TEXT:
+                break
+            try:
+                data = decode_json(msg.data)
+            except BadJson as exc:
+                await _fail(ws, WSCloseCode.INVALID_TEXT, f"messages must be JSON: {exc}")
+                break
+            try:
+                req, since, snapshot = _subscription(data, request.app[appmod.SETTINGS].region_bbox)
+            except BadParameter as exc:
+                await _fail(ws, WSCloseCode.POLICY_VIOLATION, str(exc))
+                break
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            task = asyncio.create_task(_ws_stream(app, ws, req, since, snapshot))
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        app[PUSH].sockets.discard(ws)
+    return ws
+
+
+async def _ws_stream(
+    app: web.Application, ws: web.WebSocketResponse, req: api_params.Request, since: str | None, snap: bool
+) -> None:
+    with contextlib.suppress(ConnectionError):
+        await run_stream(app, req, since, snap, WsSink(ws))
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[PUSH].stop()
+    sockets = list(app[PUSH].sockets)
+    await wait_all([_close(ws, WSCloseCode.GOING_AWAY, "server shutdown") for ws in sockets])
+
+
+def setup(app: web.Application) -> None:
+    """Register the push routes (web role only)."""
+    if "web" not in app[appmod.ROLES]:
+        return
+    app[PUSH] = PushState()
+    limits.install(app)
+    app.router.add_get("/api/v1/stream", stream)
+    app.router.add_get("/api/v1/ws", websocket)
+    app.on_shutdown.append(_on_shutdown)

@@ -1,0 +1,246 @@
+"""The transport-free core of the push streams: per-client filtering, resume and fan-out state.
+
+SSE and WebSocket both run `run_stream` with their own `Sink`. Every client is one
+subscription of the process's ChangeHub (one change-log reader per process, whatever the
+number of clients); event payloads are serialised once per (change, type, language).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from travelinfo import app as appmod
+from travelinfo.api.params import Request, reduce_lang
+from travelinfo.model import Disruption
+from travelinfo.store.base import Change, Query
+
+PAYLOAD_CACHE = 512
+
+
+def seq_key(seq: str) -> tuple[int, ...]:
+    """Order of sequence numbers of either backend (`123` SQLite, `1700000000000-0` Redis)."""
+    try:
+        return tuple(int(part) for part in seq.split("-"))
+    except ValueError:
+        return (0,)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One serialised event: the same JSON text goes to SSE `data:` and WebSocket messages."""
+
+    type: str
+    seq: str
+    data: str
+
+    def sse(self) -> bytes:
+        return f"id: {self.seq}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
+
+
+class Sink(Protocol):
+    """Where a stream's events go (an SSE response or a WebSocket)."""
+
+    async def send(self, event: Event) -> None: ...
+    async def heartbeat(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected push client (for shutdown)."""
+
+    wake: asyncio.Event
+
+
+@dataclass
+class PushState:
+    """Per-app push state: connected clients, the stop flag and shared caches."""
+
+    stopping: bool = False
+    clients: set[Client] = field(default_factory=set)
+    payloads: OrderedDict[tuple[str, str, str | None], Event] = field(default_factory=OrderedDict)
+    current: dict[Query, tuple[int, asyncio.Future[list[Disruption]]]] = field(default_factory=dict)
+    # WebSockets to close with GOING_AWAY at shutdown (weak: a finished handler drops out).
+    sockets: weakref.WeakSet[web.WebSocketResponse[Any]] = field(default_factory=weakref.WeakSet)
+
+    def stop(self) -> None:
+        """Ask every stream to end now (at shutdown)."""
+        self.stopping = True
+        for client in self.clients:
+            client.wake.set()
+
+    def event(self, change: Change, type_: str, lang: str | None) -> Event:
+        """The serialised event, shared by every client asking for the same variant."""
+        key = (change.seq, type_, lang)
+        hit = self.payloads.get(key)
+        if hit is not None:
+            return hit
+        data = change.to_json()
+        data["type"] = type_
+        data["disruption"] = reduce_lang(data["disruption"], lang)
+        ev = Event(type_, change.seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        self.payloads[key] = ev
+        if len(self.payloads) > PAYLOAD_CACHE:
+            self.payloads.popitem(last=False)
+        return ev
+
+
+PUSH: web.AppKey[PushState] = web.AppKey("push_state", PushState)
+
+
+def snapshot_event(type_: str, seq: str, items: list[Disruption], lang: str | None) -> Event:
+    """A `snapshot` or `reset` event carrying the whole filtered set."""
+    data = {"type": type_, "seq": seq, "disruptions": [reduce_lang(d.to_json(), lang) for d in items]}
+    return Event(type_, seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+async def current(app: web.Application, query: Query) -> tuple[str, list[Disruption]]:
+    """The filtered set now and the hub position it covers (one query per change per filter)."""
+    state, hub = app[PUSH], app[appmod.HUB]
+    gen, pos = hub.generation, hub.last_seq  # read together: the query below sees at least `pos`
+    hit = state.current.get(query)
+    if hit is None or hit[0] != gen:
+        if len(state.current) > 1000:
+            state.current.clear()
+        fut: asyncio.Future[list[Disruption]] = asyncio.get_running_loop().create_future()
+        state.current[query] = (gen, fut)
+        try:
+            items, _ = await app[appmod.STORE].query(query)
+        except BaseException as exc:
+            state.current.pop(query, None)
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: concurrent waiters re-raise it themselves
+            raise
+        fut.set_result(items)
+        return pos, items
+    return pos, await asyncio.shield(hit[1])
+
+
+class Feed:
+    """One client's filter and the ids it holds; turns store changes into its events.
+
+    An item entering the filter arrives as `created`, one leaving it as `ended`.
+    """
+
+    def __init__(self, state: PushState, req: Request, known: set[str]) -> None:
+        self.state = state
+        self.query = req.query.narrow()
+        self.lang = req.lang
+        self.known = known
+        # `ended` events carry status ended, which the default status filter excludes.
+        self.any_status = dataclasses.replace(self.query, status=())
+
+    def event(self, change: Change, replay: bool = False) -> Event | None:
+        """The event this client gets for `change`, or None."""
+        d, ident = change.disruption, change.id
+        if change.type == "ended" or d.status == "ended":
+            held = ident in self.known
+            self.known.discard(ident)
+            if held or replay or self.any_status.matches(d):
+                return self.state.event(change, "ended", self.lang)
+            return None
+        if self.query.matches(d):
+            type_ = change.type if ident in self.known else "created"
+            self.known.add(ident)
+            return self.state.event(change, type_, self.lang)
+        # While replaying a gap we cannot know what the client held, so a non-matching item
+        # is sent as `ended` (removing an item one does not hold is a no-op).
+        if ident in self.known or replay:
+            self.known.discard(ident)
+            return self.state.event(change, "ended", self.lang)
+        return None
+
+
+async def run_stream(
+    app: web.Application, req: Request, since: str | None, snapshot: bool, sink: Sink
+) -> None:
+    """Send a client its events until it goes away or the app stops."""
+    state, hub = app[PUSH], app[appmod.HUB]
+    heartbeat = app[appmod.SETTINGS].push.heartbeat
+    sub = hub.subscribe()  # before reading any position, so nothing falls between
+    client = Client(sub.wake)
+    state.clients.add(client)
+    query = req.query.narrow()
+    try:
+        pos, items = await current(app, query)
+        feed = Feed(state, req, {d.id for d in items})
+        if since is not None:
+            pos = await catch_up(app, feed, since, sink)
+        elif snapshot:
+            await sink.send(snapshot_event("snapshot", pos, items, req.lang))
+        epoch = hub.epoch
+        while not state.stopping:
+            if sub.reset.is_set():
+                sub.reset.clear()
+                _drain(sub.queue)
+                if hub.epoch != epoch:  # the store's data was replaced: positions mean nothing
+                    epoch = hub.epoch
+                    pos = await send_reset(app, feed, sink)
+                else:
+                    pos = await catch_up(app, feed, pos, sink)
+                continue
+            while not sub.queue.empty() and not state.stopping:
+                change = sub.queue.get_nowait()
+                if seq_key(change.seq) <= seq_key(pos):
+                    continue
+                pos = change.seq
+                ev = feed.event(change)
+                if ev is not None:
+                    await sink.send(ev)
+            if not sub.queue.empty() or state.stopping:
+                continue
+            sub.wake.clear()
+            try:
+                async with asyncio.timeout(heartbeat):
+                    await sub.wake.wait()
+            except TimeoutError:
+                await sink.heartbeat()
+    finally:
+        hub.unsubscribe(sub)
+        state.clients.discard(client)
+
+
+def _drain(queue: asyncio.Queue[Change]) -> None:
+    while not queue.empty():
+        queue.get_nowait()
+
+
+async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> str:
+    """Replay every event after `since` in order, or send `reset` when the log no longer reaches."""
+    store, state = app[appmod.STORE], app[PUSH]
+    pos = since
+    while not state.stopping:
+        page = await store.changes_since(pos)
+        if page.reset:
+            return await send_reset(app, feed, sink)
+        if not page.changes:
+            return pos
+        for change in page.changes:
+            ev = feed.event(change, replay=True)
+            if ev is not None:
+                await sink.send(ev)
+        pos = page.last_seq
+    return pos
+
+
+async def send_reset(app: web.Application, feed: Feed, sink: Sink) -> str:
+    """Send the whole filtered set as a `reset` event; returns the position it stands for."""
+    store = app[appmod.STORE]
+    last = await store.last_seq()
+    items, _ = await store.query(feed.query)
+    feed.known = {d.id for d in items}
+    await sink.send(snapshot_event("reset", last, items, feed.lang))
+    return last
+
+
+def wait_all(aws: list[Awaitable[Any]]) -> Awaitable[Any]:
+    """Gather, ignoring individual failures (closing many sockets at shutdown)."""
+    return asyncio.gather(*aws, return_exceptions=True)

@@ -1,0 +1,1 @@
+"""Process plumbing shared by every part: HTTP server toolkit, backoff, limits, secrets."""

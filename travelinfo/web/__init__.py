@@ -1,0 +1,1 @@
+"""The commuters' website: routes, rendering, filters, sv/en texts."""

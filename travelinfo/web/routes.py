@@ -1,0 +1,198 @@
+"""The commuters' website: `/`, `/d/{id}`, `/status`, HTML error pages and `/static/`.
+
+Pages are rendered once per change per variant (path, filters, language, source-health
+states, minute for relative times) through the app's RenderCache and served with
+ETag/Last-Modified/304/gzip. They work without JavaScript; `static/live.js` refreshes the
+list from the push stream, or by long-polling the list fragment until that stream answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from travelinfo import app as appmod
+from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
+from travelinfo.runtime.stale import STALE_HTML
+from travelinfo.web import render as view
+from travelinfo.web.filters import Filters, group_by_mode, parse_filters
+from travelinfo.web.i18n import negotiate
+
+ENV: web.AppKey[jinja2.Environment] = web.AppKey("web_env", jinja2.Environment)
+HTML = "text/html; charset=utf-8"
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Vary": "Accept-Encoding, Accept-Language"}
+CACHE_CONTROL = "public, max-age=10"
+LONG_POLL = 25.0  # seconds a fragment request with `after=` waits for a change
+MAX_ITEMS = 500  # a page longer than this helps nobody; the feeds and the API page further
+
+
+def page_lang(request: web.Request) -> str:
+    """The reader's language; a `lang` other than sv/en is a 400 naming it."""
+    default = request.app[appmod.SETTINGS].web.default_lang
+    lang = negotiate(request.query.get("lang"), request.headers.get("Accept-Language", ""), default)
+    if lang is None:
+        raise BadParameter("lang", "one of sv, en")
+    return lang
+
+
+def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    other = "en" if lang == "sv" else "sv"
+    router = request.app.router
+    return {
+        "lang": lang,
+        "other_lang": other,
+        "path": quote(path),
+        "troubled": view.troubled(records),
+        "css": str(router["static"].url_for(filename="site.css")),
+        "js": str(router["static"].url_for(filename="live.js")),
+        "now": datetime.now(UTC),
+    }
+
+
+async def _render(request: web.Request, template: str, context: dict[str, Any]) -> Rendered:
+    env = request.app[ENV]
+    body = env.get_template(template).render(**context)
+    return Rendered.make(body.encode(), HTML, datetime.now(UTC), PAGE_HEADERS)
+
+
+async def _wait_for_change(request: web.Request, after: str) -> None:
+    """Long-poll: return once the change log moves past `after` (or after LONG_POLL seconds)."""
+    hub = request.app[appmod.HUB]
+    if str(hub.last_seq) != after:
+        return
+    sub = hub.subscribe()
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sub.wake.wait(), LONG_POLL)
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """Current and upcoming disruptions, grouped by mode; `fragment=1` gives just the list."""
+    lang = page_lang(request)
+    filters = parse_filters(request.query)
+    fragment = request.query.get("fragment") == "1"
+    after = request.query.get("after", "")
+    if fragment and after and len(after) < 64:
+        await _wait_for_change(request, after)
+    app = request.app
+    records = view.depends_on(await view.health(app), filters.modes or None)
+    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute())
+
+    async def render() -> Rendered:
+        items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
+        items = filters.window(items, datetime.now(UTC))
+        ctx = _base(request, lang, records, "/")
+        ctx.update(
+            filters=filters,
+            groups=group_by_mode(items[:MAX_ITEMS], filters.modes),
+            total=len(items),
+            seq=str(app[appmod.HUB].last_seq),
+        )
+        return await _render(request, "_list.html" if fragment else "index.html", ctx)
+
+    rendered = await app[appmod.CACHE].get(key, render)
+    return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
+
+
+async def detail(request: web.Request) -> web.StreamResponse:
+    """One disruption's permalink page."""
+    lang = page_lang(request)
+    ident = request.match_info["id"]
+    app = request.app
+    item = await app[appmod.STORE].get(ident)
+    if item is None:
+        raise web.HTTPNotFound()
+    records = view.depends_on(await view.health(app), None, (item.source,))
+    key = ("web", "/d", ident, lang, view.health_stamp(records), view.minute())
+
+    async def render() -> Rendered:
+        current = await app[appmod.STORE].get(ident) or item
+        ctx = _base(request, lang, records, f"/d/{ident}")
+        ctx.update(d=current, filters=Filters())
+        return await _render(request, "detail.html", ctx)
+
+    return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    """Every source with its freshness, failures shown plainly."""
+    lang = page_lang(request)
+    app = request.app
+    records = await view.health(app)
+    stamp = tuple((r["source"], r["state"], r["last_success"], r["last_error"]) for r in records)
+    key = ("web", "/status", lang, stamp, view.minute())
+
+    async def render() -> Rendered:
+        ctx = _base(request, lang, records, "/status")
+        ctx.update(sources=records, filters=Filters(), parse=_parse_time)
+        return await _render(request, "status.html", ctx)
+
+    return respond(request, await app[appmod.CACHE].get(key, render), cache_control="no-cache")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+# Shown when the store is unreachable: on the last rendered page kept (stale.py), and as the
+# error page's message when no page was kept.
+STALE_MARK = b"<!--stale-banner-->"
+STALE_TEXT = {
+    "sv": "Uppgifterna kan vara inaktuella: tjänsten når inte sina data just nu. Sidan visar läget "
+    "när den senast uppdaterades.",
+    "en": "The data may be out of date: the service cannot reach its data right now. This page "
+    "shows the picture when it was last updated.",
+}
+DOWN_TEXT = {
+    "sv": "Tjänsten når inte sina data just nu. Försök igen om en stund.",
+    "en": "The service cannot reach its data right now. Please try again shortly.",
+}
+_LANG = re.compile(rb'<html lang="([a-z]{2})"')
+
+
+def stale_banner(body: bytes) -> bytes:
+    """A kept page with the "data may be out of date" banner, in the page's language."""
+    found = _LANG.search(body, 0, 200)
+    lang = found.group(1).decode() if found else "sv"
+    text = html.escape(STALE_TEXT.get(lang, STALE_TEXT["sv"]))
+    banner = f'<div class="banner stale" role="alert"><p>{text}</p></div>'.encode()
+    if STALE_MARK in body:
+        return body.replace(STALE_MARK, banner, 1)
+    return body
+
+
+async def error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    """The HTML error page the errors middleware shows browsers (404, 400 naming the parameter)."""
+    default = request.app[appmod.SETTINGS].web.default_lang
+    lang = negotiate(request.query.get("lang"), request.headers.get("Accept-Language", ""), default)
+    lang = lang or default
+    ctx = _base(request, lang, [], request.path)
+    if status == 503:
+        message = DOWN_TEXT.get(lang, DOWN_TEXT["sv"])
+    ctx.update(status=status, message=message, filters=Filters())
+    body = request.app[ENV].get_template("error.html").render(**ctx)
+    return web.Response(status=status, text=body, content_type="text/html", headers=PAGE_HEADERS)
+
+
+def setup(app: web.Application) -> None:
+    """Add the pages when this process serves the web role."""
+    if "web" not in app[appmod.ROLES]:
+        return
+    app[ENV] = view.make_env()
+    app[view.HEALTH_CACHE] = []
+    app[HTML_ERRORS] = error_page
+    app[STALE_HTML] = stale_banner
+    app.router.add_get("/", index)
+    app.router.add_get("/d/{id:.+}", detail)
+    app.router.add_get("/status", status)
+    app.router.add_static("/static", view.STATIC, name="static", append_version=True)

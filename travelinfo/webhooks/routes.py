@@ -1,0 +1,338 @@
+"""Webhook subscriptions API (`/api/v1/webhooks`), the delivery engine's wiring, `travelinfo deliver`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from travelinfo import app as app_module
+from travelinfo.api.keys import ApiKey, authenticate
+from travelinfo.app import HUB, ROLES, SESSION, SETTINGS, STORE
+from travelinfo.model import MODES, SEVERITIES, STATUSES, format_time
+from travelinfo.runtime.jsonbody import read_json
+from travelinfo.runtime.server import BadParameter, json_error, json_response
+from travelinfo.webhooks import ssrf
+from travelinfo.webhooks.delivery import DEAD, KIND, STATE, DeliveryEngine
+from travelinfo.webhooks.feed import forget
+from travelinfo.webhooks.send import ping as send_ping
+
+ENGINE = web.AppKey("webhook_engine", DeliveryEngine)
+PINGING = web.AppKey("webhook_pinging", set)  # ids of subscriptions with a ping in flight
+SCOPE = "webhooks"
+FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q")
+FIELDS = ("url", "secret", "filters", "description")
+MAX_PER_KEY = 100  # bounds the fan-out one key can cause
+MAX_TEXT = 200
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def _words(name: str, value: Any, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """A filter given as "a,b" (like the list API's query parameters) or ["a", "b"]."""
+    param = f"filters.{name}"
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise BadParameter(param, "must be a non-empty string or list of strings")
+    out = [v.strip() for v in value]
+    bad = [v for v in out if allowed is not None and v not in allowed]
+    if bad:
+        raise BadParameter(param, f"unknown value {bad[0]!r} (known: {', '.join(allowed or ())})")
+    return out
+
+
+def _bbox(value: Any) -> list[float]:
+    param = "filters.bbox"
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or len(parts) != 4:
+        raise BadParameter(param, "must be min_lon,min_lat,max_lon,max_lat")
+    try:
+        box = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        raise BadParameter(param, "must be four numbers: min_lon,min_lat,max_lon,max_lat") from None
+    if not all(math.isfinite(v) for v in box):
+        raise BadParameter(param, "must be finite numbers")
+    if not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
+        raise BadParameter(
+            param, "needs -180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90"
+        )
+    return box
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadParameter(f"filters.{name}", "must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise BadParameter(f"filters.{name}", f"longer than {MAX_TEXT} characters")
+    return value.strip()
+
+
+def parse_filters(raw: Any) -> dict[str, Any]:
+    """Validate subscription filters (the list API's names); returns them normalised."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadParameter("filters", f"must be an object with any of: {', '.join(FILTERS)}")
+    for name in raw:
+        if name not in FILTERS:
+            raise BadParameter(f"filters.{name}", f"unknown filter (known: {', '.join(FILTERS)})")
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "mode":
+            out[name] = _words(name, value, MODES)
+        elif name == "status":
+            out[name] = _words(name, value, STATUSES)
+        elif name == "source":
+            out[name] = _words(name, value)
+        elif name == "severity":
+            out[name] = _words(name, [value] if isinstance(value, str) else value, SEVERITIES)[0]
+        elif name == "bbox":
+            out[name] = _bbox(value)
+        else:
+            out[name] = _text(name, value)
+    return out
+
+
+def _secret(value: Any) -> str:
+    if value is None:
+        return secrets.token_urlsafe(32)
+    if not isinstance(value, str) or not 16 <= len(value) <= 256 or not value.isprintable():
+        raise BadParameter("secret", "must be 16 to 256 printable characters (or omitted to get one)")
+    return value
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    data = await read_json(request, "the body must be a JSON object")
+    if not isinstance(data, dict):
+        raise json_error(400, "the body must be a JSON object")
+    for name in data:
+        if name not in FIELDS:
+            raise BadParameter(name, f"unknown field (known: {', '.join(FIELDS)})")
+    return data
+
+
+async def _target(request: web.Request, url: Any) -> str:
+    if url is None:
+        raise BadParameter("url", "is required")
+    allow = ssrf.parse_allow(request.app[SETTINGS].webhooks.allow_hosts)
+    try:
+        async with asyncio.timeout(5):
+            await ssrf.check_target(url, allow)
+    except ssrf.Refused as exc:
+        raise BadParameter("url", str(exc)) from None
+    except TimeoutError:
+        raise BadParameter("url", "looking up its host timed out") from None
+    return str(url)
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+
+async def _key(request: web.Request) -> ApiKey:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise json_error(401, "an API key with scope 'webhooks' is required: Authorization: Bearer <token>")
+    key = await authenticate(request.app[STORE], token)
+    if key is not None and SCOPE in key.scopes:
+        return key
+    if key is not None:
+        raise json_error(403, f"this API key lacks the '{SCOPE}' scope")
+    raise json_error(401, "invalid or revoked API key")
+
+
+def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
+    """The public JSON of a subscription (never its secret)."""
+    state = state or {}
+    return {
+        "id": sub["id"],
+        "url": sub["url"],
+        "filters": sub.get("filters", {}),
+        "description": sub.get("description"),
+        "created": sub["created"],
+        "state": state.get("state", "active"),
+        "last_error": state.get("last_error"),
+        "dead_letters": int(state.get("dead_letters", 0)),
+        "last_delivered_seq": state.get("last_delivered_seq"),
+        "delivered": int(state.get("delivered", 0)),
+        "last_attempt": state.get("last_attempt"),
+        "consecutive_failures": int(state.get("failures") or 0),
+        "next_attempt": _next_attempt(state),
+    }
+
+
+def _next_attempt(state: dict[str, Any]) -> str | None:
+    """When a backing-off subscription may call its receiver again (None: not backing off)."""
+    when = state.get("next_attempt")
+    if not when or float(when) <= time.time():
+        return None
+    return format_time(datetime.fromtimestamp(float(when), UTC))
+
+
+async def _own(request: web.Request, key: ApiKey) -> list[dict[str, Any]]:
+    return [r for r in await request.app[STORE].list_records(KIND) if r.get("key_id") == key.id]
+
+
+async def _one(request: web.Request, key: ApiKey) -> dict[str, Any]:
+    sub_id = request.match_info["id"]
+    sub = await request.app[STORE].get_record(KIND, sub_id)
+    if sub is None or sub.get("key_id") != key.id:  # someone else's looks absent, too
+        raise json_error(404, f"no webhook {sub_id}")
+    return sub
+
+
+async def create(request: web.Request) -> web.Response:
+    """POST /api/v1/webhooks: register; the response shows the secret, once."""
+    key = await _key(request)
+    data = await _body(request)
+    url = await _target(request, data.get("url"))
+    filters = parse_filters(data.get("filters"))
+    secret = _secret(data.get("secret"))
+    description = data.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > MAX_TEXT):
+        raise BadParameter("description", f"must be a string of at most {MAX_TEXT} characters")
+    store = request.app[STORE]
+    if len(await _own(request, key)) >= MAX_PER_KEY:
+        raise json_error(409, f"this key already has {MAX_PER_KEY} webhooks; delete one first")
+    sub_id = secrets.token_hex(8)
+    sub: dict[str, Any] = {
+        "id": sub_id,
+        "key_id": key.id,
+        "url": url,
+        "filters": filters,
+        "description": description,
+        "secret": secret,
+        "created": format_time(datetime.now(UTC)),
+        "start_seq": await store.last_seq(),  # events after registration only
+    }
+    await store.put_record(KIND, sub_id, sub)
+    engine = request.app.get(ENGINE)
+    if engine is not None:
+        engine.poke()
+    location = f"/api/v1/webhooks/{sub_id}"
+    return json_response({**view(sub, None), "secret": secret}, 201, {"Location": location})
+
+
+async def list_all(request: web.Request) -> web.Response:
+    """GET /api/v1/webhooks: this key's subscriptions with their delivery state."""
+    key = await _key(request)
+    store = request.app[STORE]
+    subs = await _own(request, key)
+    return json_response({"webhooks": [view(s, await store.get_record(STATE, s["id"])) for s in subs]})
+
+
+async def get_one(request: web.Request) -> web.Response:
+    key = await _key(request)
+    sub = await _one(request, key)
+    return json_response(view(sub, await request.app[STORE].get_record(STATE, sub["id"])))
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    """GET /api/v1/webhooks/{id}/dead-letters: events given up on, with the last error."""
+    key = await _key(request)
+    sub = await _one(request, key)
+    records = [r for r in await request.app[STORE].list_records(DEAD) if r.get("webhook") == sub["id"]]
+    return json_response({"dead_letters": records})
+
+
+async def ping(request: web.Request) -> web.Response:
+    """POST /api/v1/webhooks/{id}/ping: send a signed `ping` event now; answer with the receiver's reply."""
+    key = await _key(request)
+    sub = await _one(request, key)
+    busy = request.app[PINGING]
+    if sub["id"] in busy:  # one at a time: a key cannot turn pings into a flood at the receiver
+        error = json_error(429, "a ping to this webhook is already in progress; try again in a second")
+        error.headers["Retry-After"] = "1"
+        raise error
+    settings = request.app[SETTINGS]
+    busy.add(sub["id"])
+    started = time.monotonic()
+    try:
+        allow = ssrf.parse_allow(settings.webhooks.allow_hosts)
+        event_id, out = await send_ping(request.app[SESSION], sub, settings, allow)
+    finally:
+        busy.discard(sub["id"])
+    return json_response(
+        {
+            "id": sub["id"],
+            "url": sub["url"],
+            "event_id": event_id,
+            "ok": out.ok,
+            "status": out.status,
+            "error": out.error or None,
+            "elapsed": round(time.monotonic() - started, 3),
+        }
+    )
+
+
+async def _delete(request: web.Request, sub_id: str) -> None:
+    store = request.app[STORE]
+    await store.delete_record(KIND, sub_id)
+    await store.delete_record(STATE, sub_id)
+    for rec in await store.list_records(DEAD):
+        if rec.get("webhook") == sub_id:
+            await store.delete_record(DEAD, f"{sub_id}:{rec['seq']}")
+    await forget(store, sub_id)
+
+
+async def delete_one(request: web.Request) -> web.Response:
+    key = await _key(request)
+    sub = await _one(request, key)
+    await _delete(request, sub["id"])
+    return web.Response(status=204)
+
+
+async def delete_matching(request: web.Request) -> web.Response:
+    """DELETE /api/v1/webhooks?id=...&url=...: delete this key's matching subscriptions."""
+    key = await _key(request)
+    ids, url = request.query.getall("id", []), request.query.get("url")
+    if not ids and not url:
+        raise BadParameter("id", "name the webhooks to delete with ?id= (repeatable) or ?url=")
+    gone = [s["id"] for s in await _own(request, key) if s["id"] in ids or (url and s["url"] == url)]
+    for sub_id in gone:
+        await _delete(request, sub_id)
+    return json_response({"deleted": gone})
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+
+
+def setup(app: web.Application) -> None:
+    """Routes on "web"; the delivery engine on "deliver"."""
+    roles = app[ROLES]
+    if "web" in roles:
+        app.router.add_post("/api/v1/webhooks", create)
+        app.router.add_get("/api/v1/webhooks", list_all)
+        app.router.add_delete("/api/v1/webhooks", delete_matching)
+        app.router.add_get("/api/v1/webhooks/{id}", get_one)
+        app.router.add_delete("/api/v1/webhooks/{id}", delete_one)
+        app.router.add_get("/api/v1/webhooks/{id}/dead-letters", dead_letters)
+        app.router.add_post("/api/v1/webhooks/{id}/ping", ping)
+        app[PINGING] = set()
+    if "deliver" in roles:
+        engine = DeliveryEngine(app[SETTINGS], app[STORE])
+        app[ENGINE] = engine
+        app[HUB].on_changes(engine.notify)
+        app_module.add_background(app, "webhooks", lambda a: engine.run(a[SESSION]))
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    from travelinfo import cli
+
+    code: int = cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
+    return code
+
+
+def add_commands(subparsers: Any) -> None:
+    """`travelinfo deliver`: only the webhook delivery engine (run several on a Redis store)."""
+    s = subparsers.add_parser(
+        "deliver", help="deliver webhooks only (several processes share the work on a Redis store)"
+    )
+    s.set_defaults(func=cmd_deliver)
