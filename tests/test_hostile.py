@@ -27,13 +27,13 @@ from xml.sax.saxutils import escape
 import pytest
 from google.transit import gtfs_realtime_pb2
 
+from travelinfo import plaintext as datex2_text
 from travelinfo.ingest.parsers import (
     cap,
     cap_info,
     datex2,
     datex2_geo,
     datex2_situation,
-    datex2_text,
     datex2_types,
     gtfsrt,
     navtex,

@@ -27,8 +27,8 @@ from test_web_pages import disruption
 from travelinfo.ingest.parsers import cap_info
 from travelinfo.ingest.parsers import siri as siri_parser
 from travelinfo.ingest.parsers.base import ParseContext, get_parser
-from travelinfo.ingest.parsers.datex2_text import clean_text, title_of
 from travelinfo.model import CAUSES, EFFECTS, SEVERITIES, Disruption, Period
+from travelinfo.plaintext import clean_text, title_of
 from travelinfo.standards import cap as cap_out
 from travelinfo.standards import datex2 as datex2_out
 from travelinfo.standards import siri as siri_out

@@ -1,13 +1,15 @@
-"""The aiohttp application factory: typed AppKeys, every resource in cleanup_ctx."""
+"""The aiohttp application factory: roles, every resource in cleanup_ctx, the publishers.
+
+The AppKeys live in `travelinfo.runtime.appkeys` (re-exported here) so outputs need not import
+this factory.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -16,23 +18,25 @@ from travelinfo.config import Settings
 from travelinfo.ingest.collectors import parse_pool
 from travelinfo.ingest.worker import Worker
 from travelinfo.push.hub import ChangeHub
+from travelinfo.runtime.appkeys import (
+    CACHE,
+    FAILED,
+    HUB,
+    ROLES,
+    SESSION,
+    SETTINGS,
+    STORE,
+    WORKER,
+    add_background,
+    start_task,
+    stop_task,
+)
 from travelinfo.runtime.server import RenderCache, errors_middleware
 from travelinfo.runtime.stale import STALE, StaleCache
 from travelinfo.store import make_store
 from travelinfo.store.base import Store
 
 log = logging.getLogger("travelinfo.app")
-
-SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)
-SESSION = web.AppKey("session", aiohttp.ClientSession)
-HUB = web.AppKey("hub", ChangeHub)
-CACHE = web.AppKey("cache", RenderCache)
-ROLES = web.AppKey("roles", frozenset)
-WORKER = web.AppKey("worker", Worker)
-# Set when a background task died of an error: `travelinfo run/web/worker` then exit non-zero
-# so a supervisor restarts them (store faults are retried inside the tasks; this is for bugs).
-FAILED = web.AppKey("failed", asyncio.Event)
 
 # Built-in publishers register exactly as an extension would: a module with `setup(app)`.
 PUBLISHERS = [
@@ -47,47 +51,6 @@ PUBLISHERS = [
     "travelinfo.web.routes",
     "travelinfo.bot.runner",
 ]
-
-
-def _background(
-    name: str, make: Callable[[web.Application], Coroutine[Any, Any, None]]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup_ctx that runs a coroutine for the app's lifetime and cancels it at shutdown."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = start_task(app, name, make(app))
-        yield
-        await stop_task(task)
-
-    return ctx
-
-
-def start_task(app: web.Application, name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """Run `coro` as a task whose death by an error is logged and fails the process."""
-    task = asyncio.create_task(coro, name=name)
-
-    def done(t: asyncio.Task[None]) -> None:
-        if t.cancelled() or t.exception() is None:
-            return
-        log.critical("background task %s died; the process stops", t.get_name(), exc_info=t.exception())
-        app[FAILED].set()
-
-    task.add_done_callback(done)
-    return task
-
-
-async def stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel a task started by start_task; its own error was logged when it died."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-        await asyncio.wait_for(task, 1.0)
-
-
-def add_background(
-    app: web.Application, name: str, make: Callable[[web.Application], Coroutine[Any, Any, None]]
-) -> None:
-    """Publishers use this for their long-running tasks (delivery, bot, export)."""
-    app.cleanup_ctx.append(_background(name, make))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -137,3 +100,20 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     task = start_task(app, "worker", worker.run())
     yield
     await stop_task(task)
+
+
+__all__ = [
+    "CACHE",
+    "FAILED",
+    "HUB",
+    "PUBLISHERS",
+    "ROLES",
+    "SESSION",
+    "SETTINGS",
+    "STORE",
+    "WORKER",
+    "add_background",
+    "create_app",
+    "start_task",
+    "stop_task",
+]

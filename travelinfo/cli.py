@@ -10,12 +10,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
+from travelinfo.runtime.commands import CliError, run_async, with_store
+from travelinfo.runtime.commands import settings_of as _settings
 from travelinfo.runtime.textsafe import json_line, printable
 
 log = logging.getLogger("travelinfo")
@@ -27,33 +29,6 @@ COMMAND_MODULES = (
     "travelinfo.notices.routes",
     "travelinfo.export",
 )
-
-
-class CliError(Exception):
-    """A one-line user error: printed as `travelinfo: error: ...`, exit status 2."""
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        return load_settings(args.config)
-    except ConfigError as exc:
-        raise CliError(
-            f"configuration: {exc.problems[0]}"
-            + (
-                f" (and {len(exc.problems) - 1} more; run `travelinfo check-config`)"
-                if len(exc.problems) > 1
-                else ""
-            )
-        ) from None
-
-
-def run_async(main: Any) -> Any:
-    """Run a coroutine on uvloop when installed (the faster event loop), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -228,27 +203,13 @@ def cmd_parse(args: argparse.Namespace) -> int:
 # -- keys ---------------------------------------------------------------------------------------
 
 
-def _with_store(args: argparse.Namespace, func: Callable[[Any], Any]) -> Any:
-    from travelinfo.store import make_store
-
-    async def go() -> Any:
-        store = make_store(_settings(args))
-        await store.open()
-        try:
-            return await func(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 def cmd_keys(args: argparse.Namespace) -> int:
     from travelinfo.api import keys
 
     if args.keys_command == "create":
         scopes = [s for item in args.scope for s in item.split(",") if s]
         try:
-            key, token = _with_store(args, lambda st: keys.create_key(st, args.name, scopes, args.org))
+            key, token = with_store(args, lambda st: keys.create_key(st, args.name, scopes, args.org))
         except ValueError as exc:
             raise CliError(str(exc)) from None
         print(
@@ -258,12 +219,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print("the token is shown once; store it now:", file=sys.stderr)
         print(token)
     elif args.keys_command == "list":
-        for key in _with_store(args, keys.list_keys):
+        for key in with_store(args, keys.list_keys):
             state = "revoked" if key.revoked else "active"
             fields = (key.id, key.name, key.org or "-", ",".join(key.scopes), key.created, state)
             print("\t".join(printable(str(f)) for f in fields))
     else:
-        if not _with_store(args, lambda st: keys.revoke_key(st, args.id)):
+        if not with_store(args, lambda st: keys.revoke_key(st, args.id)):
             raise CliError(f"no key with id {args.id}")
         print(f"revoked {args.id}")
     return 0
@@ -288,7 +249,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         await store.put_record(ACCEPT_KIND, args.name, accept_record(datetime.now(UTC), by, health))
         return health
 
-    health = _with_store(args, accept)
+    health = with_store(args, accept)
     if not health or health.get("state") != "suspect":
         state = health.get("state") if health else "never polled"
         raise CliError(f"source {args.name} holds no snapshot (state {state}); nothing to accept")
@@ -363,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.serve = serve  # feature commands run the service through runtime.commands.serve_roles
     setup_logging()
     try:
         return int(args.func(args) or 0)

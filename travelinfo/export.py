@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from travelinfo.runtime import commands
+
 log = logging.getLogger("travelinfo.export")
 
 EXPORTS = {
@@ -87,13 +89,11 @@ async def export(settings: Any, folder: Path, watch: bool) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from travelinfo import cli
-
-    settings = cli._settings(args)
+    settings = commands.settings_of(args)
     try:
         asyncio.run(export(settings, Path(args.dir), args.watch))
     except (OSError, aiohttp.ClientError) as exc:
-        raise cli.CliError(f"export to {args.dir} failed: {exc}") from None
+        raise commands.CliError(f"export to {args.dir} failed: {exc}") from None
     except KeyboardInterrupt:
         return 0
     return 0

@@ -10,8 +10,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from travelinfo import app as appmod
 from travelinfo.config import redact_url
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import json_response
 from travelinfo.store.base import SourceHealth, list_health
 

@@ -30,6 +30,8 @@ from travelinfo.vocab import (
     parse_time,
     utc,
 )
+from travelinfo.vocab import clean_text as clean_text
+from travelinfo.vocab import has_unsafe_chars as has_unsafe_chars
 
 __all__ = [
     "AFFECTED_TYPES",
@@ -388,30 +390,3 @@ class Batch:
         object.__setattr__(self, "ended", tuple(self.ended))
         object.__setattr__(self, "notes", tuple(self.notes))
         object.__setattr__(self, "kept", tuple(self.kept))
-
-
-# C0 and C1 controls except tab and newline, DEL, and the bidi embeddings, overrides and
-# isolates (U+202A-U+202E, U+2066-U+2069) that can make stored text display reversed.
-_UNSAFE_CHARS = dict.fromkeys(
-    [
-        *range(0x00, 0x09),
-        0x0B,
-        0x0C,
-        *range(0x0D, 0x20),
-        *range(0x7F, 0xA0),
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-
-
-def clean_text(text: str) -> str:
-    """`text` without control characters (except newline and tab) and bidi override characters."""
-    if text.isprintable():
-        return text
-    return text.translate(_UNSAFE_CHARS)
-
-
-def has_unsafe_chars(text: str) -> bool:
-    """True when `text` holds characters `clean_text` would strip."""
-    return clean_text(text) != text

@@ -9,6 +9,14 @@ from typing import Any
 SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual", "trafikverket", "sl-deviations")
 STATUSES = ("planned", "active", "ended")
 MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
+
+# GTFS vocabulary shared by the GTFS-RT parser, the GTFS static reference and GTFS-RT out.
+ROUTE_TYPE_OF_MODE = {"tram": 0, "metro": 1, "rail": 2, "bus": 3, "ferry": 4}
+# An active_period without `start` means "since forever": the Unix epoch, stable across fetches.
+OPEN_START = datetime(1970, 1, 1, tzinfo=UTC)
+SELECTOR_FIELDS = ("agency_id", "route_id", "route_type", "direction_id", "stop_id")
+TRIP_FIELDS = ("trip_id", "route_id", "direction_id", "start_time", "start_date")
+
 CAUSES = (
     "UNKNOWN_CAUSE",
     "OTHER_CAUSE",
@@ -109,3 +117,30 @@ def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
             if text and text not in out.setdefault(lang, []):
                 out[lang].append(text)
     return {lang: "\n\n".join(texts) for lang, texts in out.items() if texts}
+
+
+# C0 and C1 controls except tab and newline, DEL, and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069) that can make stored text display reversed.
+_UNSAFE_CHARS = dict.fromkeys(
+    [
+        *range(0x00, 0x09),
+        0x0B,
+        0x0C,
+        *range(0x0D, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (except newline and tab) and bidi override characters."""
+    if text.isprintable():
+        return text
+    return text.translate(_UNSAFE_CHARS)
+
+
+def has_unsafe_chars(text: str) -> bool:
+    """True when `text` holds characters `clean_text` would strip."""
+    return clean_text(text) != text

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.api.keys import ApiKey, authenticate
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import add_api_guard, json_response
 
 MAX_BUCKETS = 50_000

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.api import openapi, ratelimit
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, PAGING, Param
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import EXPOSE_HEADERS, Rendered, add_api_guard, dumps, json_response, respond
 from travelinfo.store.base import decode_cursor
 

@@ -22,13 +22,14 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.bot.rules import Rules, decide, material_checksum, post_key
 from travelinfo.bot.social import Mastodon, PostError, Recorder, SocialNetwork
 from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
 from travelinfo.bot.text import compose, compose_digest
 from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time, parse_time
+from travelinfo.runtime import appkeys as appmod
+from travelinfo.runtime import commands
 from travelinfo.runtime.backoff import Backoff, is_store_error
 from travelinfo.store.base import Change, Query, Store, sort_key
 
@@ -359,22 +360,19 @@ async def dry_run(
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    from travelinfo import cli
-
-    settings = cli._settings(args)
+    settings = commands.settings_of(args)
     try:
         Rules.from_settings(settings.bot)
         at = parse_time(args.at) if args.at else None
     except ValueError as exc:
-        raise cli.CliError(str(exc)) from None
+        raise commands.CliError(str(exc)) from None
     if args.dry_run:
-        posts = cli._with_store(args, lambda store: dry_run(settings, store, at))
+        posts = commands.with_store(args, lambda store: dry_run(settings, store, at))
         print_posts(posts, sys.stdout)
         return 0
     if not settings.bot.base_url or not settings.bot.token:
-        raise cli.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
-    code: int = cli.run_async(cli.serve(settings, frozenset({"bot"}), http=False))
-    return code
+        raise commands.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
+    return commands.serve_roles(args, settings, frozenset({"bot"}), http=False)
 
 
 def add_commands(subparsers: Any) -> None:

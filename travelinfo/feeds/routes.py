@@ -15,8 +15,8 @@ from urllib.parse import quote
 from aiohttp import web
 from feedgen.feed import FeedGenerator
 
-from travelinfo import app as appmod
 from travelinfo.model import Disruption
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
 from travelinfo.web import i18n
 from travelinfo.web.filters import Filters, parse_filters

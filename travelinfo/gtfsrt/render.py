@@ -17,9 +17,8 @@ from urllib.parse import parse_qsl
 from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2
 
-from travelinfo.ingest.gtfs_static import ROUTE_TYPE_OF_MODE
-from travelinfo.ingest.parsers.gtfsrt import OPEN_START, SELECTOR_FIELDS, TRIP_FIELDS
 from travelinfo.model import Disruption, Period, parse_time, utc
+from travelinfo.vocab import OPEN_START, ROUTE_TYPE_OF_MODE, SELECTOR_FIELDS, TRIP_FIELDS
 
 EARLIEST_TIME = 1104537600  # 2005-01-01T00:00:00Z
 LATEST_TIME = 1991620134  # 2033-02-10T03:48:54Z, the top of the POSIX window GTFS-RT validators accept

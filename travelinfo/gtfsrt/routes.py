@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.gtfsrt.render import PT_MODES, render_feed, render_json
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
 from travelinfo.store.base import Query
 

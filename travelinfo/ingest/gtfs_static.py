@@ -35,7 +35,6 @@ _EXTENDED_MODES = (
     (1400, 1499, "rail"),  # funicular
 )
 # The basic route_type we write for each mode (GTFS-RT output, portable to every consumer).
-ROUTE_TYPE_OF_MODE = {"tram": 0, "metro": 1, "rail": 2, "bus": 3, "ferry": 4}
 _FILES = ("agency.txt", "routes.txt", "stops.txt", "trips.txt")
 
 # Caps against zip bombs and runaway feeds (issue 12: a 300 KB zip once took 1.58 GB).

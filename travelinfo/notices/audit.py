@@ -12,6 +12,7 @@ from typing import Any
 
 from travelinfo.api.keys import ApiKey
 from travelinfo.model import format_time, parse_time
+from travelinfo.runtime.commands import CliError, with_store
 from travelinfo.runtime.textsafe import json_line, printable
 from travelinfo.store.base import Store
 
@@ -68,7 +69,6 @@ def format_entry(e: dict[str, Any]) -> str:
 
 
 def _since(text: str | None) -> datetime | None:
-    from travelinfo.cli import CliError
     from travelinfo.config import parse_duration
 
     if not text:
@@ -82,14 +82,10 @@ def _since(text: str | None) -> datetime | None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from travelinfo.cli import CliError, _with_store
-
     if args.limit < 0:
         raise CliError("--limit must be 0 (all) or more")
     since = _since(args.since)
-    entries = _with_store(
-        args, lambda st: read_audit(st, org=args.org, since=since, limit=args.limit or None)
-    )
+    entries = with_store(args, lambda st: read_audit(st, org=args.org, since=since, limit=args.limit or None))
     for e in entries:
         # Notice texts and names come from API clients: escape what would drive the terminal.
         print(json_line(json.dumps(e, ensure_ascii=False)) if args.json else printable(format_entry(e)))

@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.api.keys import ApiKey, authenticate
 from travelinfo.model import Batch, format_time, make_id, parse_time
 from travelinfo.notices import bootstrap
@@ -30,6 +29,7 @@ from travelinfo.notices.schema import (
     to_disruption,
     validate,
 )
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import json_error, json_response
 from travelinfo.store.base import Query, SourceHealth, Store, put_health

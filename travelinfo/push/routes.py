@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from travelinfo import app as appmod
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
 from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime import limits
 from travelinfo.runtime.jsonbody import BadJson, decode_json
 from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter

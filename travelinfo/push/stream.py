@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.api.params import Request, reduce_lang
 from travelinfo.model import Disruption
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Change, Query
 
 PAYLOAD_CACHE = 512

@@ -66,7 +66,7 @@ def depth(data: Any) -> int:
 
 async def read_body(request: web.Request) -> bytes:
     """The request body within `limits.body_timeout` (408) and `api.max_body` (413)."""
-    from travelinfo import app as appmod
+    from travelinfo.runtime import appkeys as appmod
 
     settings = request.app[appmod.SETTINGS]
     limit = settings.api.max_body

@@ -156,8 +156,8 @@ LIMITS: web.AppKey[ConnectionLimits] = web.AppKey("connection_limits", Connectio
 
 def install(app: web.Application) -> ConnectionLimits:
     """Give `app` its ConnectionLimits and report them in /metrics (call from a setup)."""
-    from travelinfo import app as appmod
     from travelinfo.health import add_metrics
+    from travelinfo.runtime import appkeys as appmod
 
     limits = app.get(LIMITS)
     if limits is None:
@@ -269,7 +269,7 @@ class GuardedRunner(web.AppRunner):
 
 
 def _settings(app: web.Application) -> LimitSettings:
-    from travelinfo import app as appmod
+    from travelinfo.runtime import appkeys as appmod
 
     return app[appmod.SETTINGS].limits
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from lxml import etree
 
-from travelinfo.ingest.parsers.datex2_text import title_of
 from travelinfo.model import Disruption, Period, format_time
+from travelinfo.plaintext import title_of
 from travelinfo.standards.text import clean, lang_tag
 
 D2 = "http://datex2.eu/schema/3/d2Payload"

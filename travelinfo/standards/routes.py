@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.model import Disruption, ModelError, parse_time
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import BadParameter, Rendered, json_error, respond
 from travelinfo.standards import cap as cap_out
 from travelinfo.standards import datex2 as datex2_out

@@ -44,3 +44,26 @@ def change_of(seq: str, data: str) -> Change:
     body = json.loads(data)
     body["seq"] = seq
     return Change.from_json(body)
+
+
+LOCK_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+UNLOCK_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def stream_id(seq: str | None) -> tuple[int, int]:
+    """Parse a Redis stream id (`ms-n`, or `ms`, or '' for the beginning)."""
+    if not seq:
+        return (0, 0)
+    ms, _, n = seq.partition("-")
+    try:
+        return (int(ms), int(n or 0))
+    except ValueError as exc:
+        raise ValueError(f"invalid seq {seq!r}") from exc

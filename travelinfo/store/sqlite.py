@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -31,24 +30,6 @@ from travelinfo.store.base import (
 )
 
 T = TypeVar("T")
-
-
-def private_files(path: Path) -> None:
-    """Create the database file 0600 (it holds webhook secrets) and tighten one made wider.
-
-    SQLite gives the -wal and -shm files the database file's permissions; any already there
-    are tightened too.
-    """
-    if str(path) == ":memory:":
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # umask can only narrow 0600
-    os.close(fd)
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if p.stat().st_mode & 0o077:
-                p.chmod(0o600)
-        except FileNotFoundError:
-            pass
 
 
 class SqliteStore:
@@ -85,7 +66,7 @@ class SqliteStore:
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        private_files(self.path)
+        sql.private_files(self.path)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
         self._changed = asyncio.Event()

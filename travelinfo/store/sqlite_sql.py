@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from travelinfo.model import Disruption, format_time
@@ -126,3 +128,21 @@ def change_of(seq: int, data: str) -> Change:
     body = json.loads(data)
     body["seq"] = str(seq)
     return Change.from_json(body)
+
+
+def private_files(path: Path) -> None:
+    """Create the database file 0600 (it holds webhook secrets) and tighten one made wider.
+
+    SQLite gives the -wal and -shm files the database file's permissions; any already there
+    are tightened too.
+    """
+    if str(path) == ":memory:":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # umask can only narrow 0600
+    os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except FileNotFoundError:
+            pass

@@ -13,9 +13,9 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from travelinfo import app as appmod
 from travelinfo.health import source_health
 from travelinfo.model import MODES, Disruption, bbox_of
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.web import i18n
 from travelinfo.web.filters import GROUP_ORDER
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from travelinfo import app as appmod
+from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
 from travelinfo.runtime.stale import STALE_HTML
 from travelinfo.web import render as view

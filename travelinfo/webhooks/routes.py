@@ -12,10 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from travelinfo import app as app_module
 from travelinfo.api.keys import ApiKey, authenticate
-from travelinfo.app import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.model import MODES, SEVERITIES, STATUSES, format_time
+from travelinfo.runtime import appkeys as app_module
+from travelinfo.runtime import commands
+from travelinfo.runtime.appkeys import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import BadParameter, json_error, json_response
 from travelinfo.webhooks import ssrf
@@ -324,10 +325,7 @@ def setup(app: web.Application) -> None:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
-    from travelinfo import cli
-
-    code: int = cli.run_async(cli.serve(cli._settings(args), frozenset({"deliver"}), http=False))
-    return code
+    return commands.serve_roles(args, commands.settings_of(args), frozenset({"deliver"}), http=False)
 
 
 def add_commands(subparsers: Any) -> None:

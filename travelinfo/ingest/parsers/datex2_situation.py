@@ -9,7 +9,6 @@ from typing import Any
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.base import ParseContext
 from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
-from travelinfo.ingest.parsers.datex2_text import clean_text, road_numbers, title_of
 from travelinfo.ingest.parsers.datex2_types import local as localname
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
 from travelinfo.model import (
@@ -22,6 +21,7 @@ from travelinfo.model import (
     merge_texts,
     parse_time,
 )
+from travelinfo.plaintext import clean_text, road_numbers, title_of
 
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})

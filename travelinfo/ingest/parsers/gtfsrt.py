@@ -44,8 +44,10 @@ from travelinfo.model import (
     make_id,
     merge_texts,
 )
+from travelinfo.vocab import OPEN_START as OPEN_START
+from travelinfo.vocab import SELECTOR_FIELDS as SELECTOR_FIELDS
+from travelinfo.vocab import TRIP_FIELDS as TRIP_FIELDS
 
-OPEN_START = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LANG = "sv"
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z: beyond it datetime cannot follow
 # Linear patterns only (issue 12): a tag is at most MAX_TAG characters and never holds `<`,
@@ -54,8 +56,6 @@ MAX_TAG = 1_000
 MAX_TEXT = 20_000  # characters of one translation looked at (the vet cuts stored text too)
 _TAG = re.compile(rf"<[A-Za-z/!][^<>]{{0,{MAX_TAG}}}>")
 _BREAK = re.compile(r"<br[ \t\n/]{0,20}>|</p>", re.IGNORECASE)
-SELECTOR_FIELDS = ("agency_id", "route_id", "route_type", "direction_id", "stop_id")
-TRIP_FIELDS = ("trip_id", "route_id", "direction_id", "start_time", "start_date")
 _ALERT = gtfs_realtime_pb2.Alert
 
 

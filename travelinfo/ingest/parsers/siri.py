@@ -24,6 +24,12 @@ from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.siri_codes import _CONDITION as _CONDITION
+from travelinfo.ingest.parsers.siri_codes import _EFFECT_ORDER as _EFFECT_ORDER
+from travelinfo.ingest.parsers.siri_codes import _MODE as _MODE
+from travelinfo.ingest.parsers.siri_codes import _REASON_DEFAULT as _REASON_DEFAULT
+from travelinfo.ingest.parsers.siri_codes import _REASON_VALUE as _REASON_VALUE
+from travelinfo.ingest.parsers.siri_codes import _SEVERITY as _SEVERITY
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, Skips, lang_tag, safe_url
 from travelinfo.ingest.parsers.xmlsafe import iterparse, localname, text_of
 from travelinfo.model import (
@@ -47,103 +53,6 @@ _ROOTS = (
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DEFAULT_LANG = "sv"
 MAX_TEXT = 20_000  # characters of one text element looked at
-
-# SIRI enumerations mapped onto the model; values not listed fall back to the element's default.
-_SEVERITY = {
-    "noimpact": "INFO",
-    "veryslight": "INFO",
-    "slight": "INFO",
-    "normal": "WARNING",
-    "severe": "SEVERE",
-    "verysevere": "SEVERE",
-}
-_REASON_DEFAULT = {
-    "EquipmentReason": "TECHNICAL_PROBLEM",
-    "PersonnelReason": "OTHER_CAUSE",
-    "EnvironmentReason": "WEATHER",
-    "MiscellaneousReason": "OTHER_CAUSE",
-    "PublicEventReason": "OTHER_CAUSE",
-    "UnknownReason": "UNKNOWN_CAUSE",
-    "UndefinedReason": "UNKNOWN_CAUSE",
-    "AlertCause": "OTHER_CAUSE",  # SIRI 2.1 carries the reason value here
-}
-_REASON_VALUE = {
-    "constructionwork": "CONSTRUCTION",
-    "roadworks": "CONSTRUCTION",
-    "maintenancework": "MAINTENANCE",
-    "repairwork": "MAINTENANCE",
-    "closedformaintenance": "MAINTENANCE",
-    "emergencyengineeringwork": "MAINTENANCE",
-    "latefinishtoengineeringwork": "MAINTENANCE",
-    "industrialaction": "STRIKE",
-    "unofficialindustrialaction": "STRIKE",
-    "worktorule": "STRIKE",
-    "accident": "ACCIDENT",
-    "collision": "ACCIDENT",
-    "derailment": "ACCIDENT",
-    "personundertrain": "ACCIDENT",
-    "levelcrossingaccident": "ACCIDENT",
-    "policeactivity": "POLICE_ACTIVITY",
-    "policeorder": "POLICE_ACTIVITY",
-    "policerequest": "POLICE_ACTIVITY",
-    "securityalert": "POLICE_ACTIVITY",
-    "bombalert": "POLICE_ACTIVITY",
-    "bombexplosion": "POLICE_ACTIVITY",
-    "terroristincident": "POLICE_ACTIVITY",
-    "illvehicleoccupants": "MEDICAL_EMERGENCY",
-    "passengerillness": "MEDICAL_EMERGENCY",
-    "medicalemergency": "MEDICAL_EMERGENCY",
-    "demonstration": "DEMONSTRATION",
-    "march": "DEMONSTRATION",
-    "holiday": "HOLIDAY",
-}
-_CONDITION = {
-    "cancelled": "NO_SERVICE",
-    "noservice": "NO_SERVICE",
-    "suspended": "NO_SERVICE",
-    "disrupted": "REDUCED_SERVICE",
-    "intermittentservice": "REDUCED_SERVICE",
-    "shortformedservice": "REDUCED_SERVICE",
-    "delayed": "SIGNIFICANT_DELAYS",
-    "diverted": "DETOUR",
-    "altered": "MODIFIED_SERVICE",
-    "replacementtransport": "MODIFIED_SERVICE",
-    "additionalservice": "ADDITIONAL_SERVICE",
-    "extendedservice": "ADDITIONAL_SERVICE",
-    "specialservice": "ADDITIONAL_SERVICE",
-    "normalservice": "NO_EFFECT",
-    "ontime": "NO_EFFECT",
-    "unknown": "UNKNOWN_EFFECT",
-    "undefined": "UNKNOWN_EFFECT",
-}
-# When several consequences name different effects, the one hurting travellers most wins.
-_EFFECT_ORDER = (
-    "NO_SERVICE",
-    "REDUCED_SERVICE",
-    "SIGNIFICANT_DELAYS",
-    "DETOUR",
-    "STOP_MOVED",
-    "MODIFIED_SERVICE",
-    "ADDITIONAL_SERVICE",
-    "OTHER_EFFECT",
-    "NO_EFFECT",
-    "UNKNOWN_EFFECT",
-)
-_MODE = {
-    "bus": "bus",
-    "coach": "bus",
-    "trolleybus": "bus",
-    "metro": "metro",
-    "underground": "metro",
-    "rail": "rail",
-    "intercityrail": "rail",
-    "urbanrail": "rail",
-    "funicular": "rail",
-    "tram": "tram",
-    "ferry": "ferry",
-    "water": "ferry",
-    "waterborne": "ferry",
-}
 
 
 def severity_of(value: str) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
-from travelinfo.ingest.parsers.datex2_text import clean_text, title_of
 from travelinfo.ingest.parsers.vma import MAX_DEPTH, _depth
 from travelinfo.model import Affected, Batch, Disruption, Period
+from travelinfo.plaintext import clean_text, title_of
 
 MODES = {"BUS": "bus", "METRO": "metro", "TRAM": "tram", "TRAIN": "rail", "SHIP": "ferry", "FERRY": "ferry"}
 STOP_TYPE_MODES = {"BUSTERM": "bus", "METROSTN": "metro", "TRAMSTN": "tram", "RAILWSTN": "rail",

@@ -7,8 +7,8 @@ from typing import Any
 
 from travelinfo.ingest.parsers import trafikverket_tree as tv
 from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.datex2_text import clean_text, title_of
 from travelinfo.model import Affected, Disruption, Period
+from travelinfo.plaintext import clean_text, title_of
 
 _CAUSES = [
     (re.compile(r"olycka|påkörning|accident|urspårning", re.I), "ACCIDENT"),

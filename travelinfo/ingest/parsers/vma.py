@@ -17,8 +17,8 @@ from typing import Any
 from travelinfo.ingest.parsers import cap
 from travelinfo.ingest.parsers import cap_info as ci
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
-from travelinfo.ingest.parsers.datex2_text import clean_text
 from travelinfo.model import Affected, Batch, Disruption, Period, make_id
+from travelinfo.plaintext import clean_text
 
 MAX_DEPTH = 32
 _HEADING_END = re.compile(r"</h[1-6]\s*>", re.I)

@@ -1,4 +1,7 @@
-"""Plain text out of DATEX II comments: markup stripped, short titles, road numbers."""
+"""Plain text out of upstream markup (DATEX II comments, SL and Trafikverket texts).
+
+Markup stripped, short titles, road numbers; shared by parsers and the standards outputs.
+"""
 
 from __future__ import annotations
 
