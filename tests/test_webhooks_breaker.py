@@ -53,12 +53,20 @@ async def always_500(_request: web.Request, _r: Receiver) -> web.StreamResponse:
 
 
 async def _view(http: aiohttp.ClientSession, base: str, token: str, sub_id: str) -> dict[str, Any]:
-    async with http.get(f"{base}/api/v1/webhooks/{sub_id}", headers=auth(token)) as resp:
-        one: dict[str, Any] = await resp.json()
-    async with http.get(f"{base}/api/v1/webhooks", headers=auth(token)) as resp:
-        listed = [w for w in (await resp.json())["webhooks"] if w["id"] == sub_id]
-    assert [one["state"]] == [w["state"] for w in listed]  # the list and the item agree
-    return one
+    async def item() -> dict[str, Any]:
+        async with http.get(f"{base}/api/v1/webhooks/{sub_id}", headers=auth(token)) as resp:
+            got: dict[str, Any] = await resp.json()
+            return got
+
+    for _ in range(50):
+        one = await item()
+        async with http.get(f"{base}/api/v1/webhooks", headers=auth(token)) as resp:
+            listed = [w["state"] for w in (await resp.json())["webhooks"] if w["id"] == sub_id]
+        if (await item())["state"] == one["state"]:
+            # The state held while the list was read: the list and the item must agree.
+            assert listed == [one["state"]]
+            return one
+    raise AssertionError(f"webhook {sub_id} never held one state across two reads")
 
 
 def max_in_window(times: list[float], window: float) -> int:

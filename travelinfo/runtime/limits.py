@@ -209,9 +209,15 @@ class GuardedHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        # Bytes arriving while no header timer runs start the wait for the next request's headers.
-        if self.header_timer is None and data and not self._upgraded:
-            self._arm_header_timer()
+        # Bytes arriving while no header timer runs start the wait for the next request's headers;
+        # so do bytes arriving while the running timer still watches a request already read (a
+        # keep-alive connection's next request came before the first one's deadline).
+        if data and not self._upgraded:
+            if self.header_timer is not None and self._request_count > self.header_mark:
+                self.header_timer.cancel()
+                self.header_timer = None
+            if self.header_timer is None:
+                self._arm_header_timer()
         super().data_received(data)
 
     def _arm_header_timer(self) -> None:
