@@ -31,7 +31,9 @@ from travelinfo.vocab import (
     utc,
 )
 from travelinfo.vocab import clean_text as clean_text
+from travelinfo.vocab import freeze as _freeze
 from travelinfo.vocab import has_unsafe_chars as has_unsafe_chars
+from travelinfo.vocab import thaw as thaw
 
 __all__ = [
     "AFFECTED_TYPES",
@@ -61,35 +63,6 @@ __all__ = [
     "thaw",
     "utc",
 ]
-
-
-def _is_position(value: Any) -> bool:
-    """A GeoJSON position (numbers first): the bulk of any geometry, frozen in one step.
-
-    Only the first member is looked at; anything else inside is refused by the RFC 7946 check.
-    """
-    return type(value) in (list, tuple) and bool(value) and type(value[0]) in (float, int)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        if value and _is_position(value[0]):  # a run of positions: one step each, not one per number
-            return tuple(tuple(v) if _is_position(v) else _freeze(v) for v in value)
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """Turn frozen mappings/tuples back into plain dicts/lists (for JSON)."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        if value and _is_position(value[0]):
-            return [list(v) if _is_position(v) else thaw(v) for v in value]
-        return [thaw(v) for v in value]
-    return value
 
 
 def _texts(value: Mapping[str, str] | None) -> Texts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual", "trafikverket", "sl-deviations")
@@ -144,3 +145,33 @@ def clean_text(text: str) -> str:
 def has_unsafe_chars(text: str) -> bool:
     """True when `text` holds characters `clean_text` would strip."""
     return clean_text(text) != text
+
+
+def _is_position(value: Any) -> bool:
+    """A GeoJSON position (numbers first): the bulk of any geometry, frozen in one step.
+
+    Only the first member is looked at; anything else inside is refused by the RFC 7946 check.
+    """
+    return type(value) in (list, tuple) and bool(value) and type(value[0]) in (float, int)
+
+
+def freeze(value: Any) -> Any:
+    """Turn dicts/lists into read-only mappings/tuples (the model's values are immutable)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        if value and _is_position(value[0]):  # a run of positions: one step each, not one per number
+            return tuple(tuple(v) if _is_position(v) else freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Turn frozen mappings/tuples back into plain dicts/lists (for JSON)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        if value and _is_position(value[0]):
+            return [list(v) if _is_position(v) else thaw(v) for v in value]
+        return [thaw(v) for v in value]
+    return value
