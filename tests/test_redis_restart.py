@@ -3,8 +3,7 @@
 The test runs its own redis-server and restarts it twice: once with its data (down OUTAGE
 seconds: collection resumes within 5 s, SSE clients of both web processes get every event once,
 in order; pages and API answer the last bytes with the banner, never a 500), then empty
-(clients get `reset`). OUTAGE is 6 s rather than the issue's 10 s to keep the suite short;
-the code paths do not depend on the length (backoff is capped at 2 s).
+(clients get `reset`). OUTAGE is the issue's 10 s (the test is marked slow; CI runs it).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from procutil import RedisServer, SseClient, free_port, start_cli, stop_proc, wa
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-OUTAGE = 6.0
+OUTAGE = 10.0
 PREFIX = "faults"
 BANNER = {"sv": "Uppgifterna kan vara inaktuella", "en": "The data may be out of date"}
 
