@@ -198,6 +198,10 @@ SCHEMAS: J = {
             "held_checksum": {"type": ["string", "null"]},
             "skipped_items": {"type": "integer", "description": "Records the parser left out."},
             "skip_reason": {"type": ["string", "null"]},
+            "transport": {
+                "enum": ["streaming", "polling", None],
+                "description": "How a push-capable source (Trafikverket with push) gets its data now.",
+            },
             "enabled": {"type": "boolean"},
         },
     },

@@ -129,7 +129,7 @@ class SourceRunner:
                 return await self._failed(now, self.health.last_error or "not modified while failing", None)
             if self.health.state == "suspect":
                 self.health = replace(self.health, last_attempt=now)
-                await put_health(self.store, self.health)
+                await self._save()
                 return PollResult(True, not_modified=True, held=self.health.suspect_reason)
             return await self._succeeded(now, None, 0, not_modified=True)
         self._log_notes(batch)
@@ -189,7 +189,7 @@ class SourceRunner:
             skipped_items=batch.skipped,
             skip_reason=batch.skip_reason,
         )
-        await put_health(self.store, self.health)
+        await self._save()
         return PollResult(True, items=len(batch.items), held=verdict.reason)
 
     async def _release(self) -> None:
@@ -197,6 +197,13 @@ class SourceRunner:
             self.health, suspect_reason=None, held_since=None, held_polls=0, held_checksum=None
         )
         await self.store.delete_record(ACCEPT_KIND, self.source.name)
+
+    async def _save(self) -> None:
+        """Store the health record, with how a push-capable collector gets its data now."""
+        transport = getattr(self.collector, "mode", None)
+        if isinstance(transport, str) and transport != self.health.transport:
+            self.health = replace(self.health, transport=transport)
+        await put_health(self.store, self.health)
 
     async def _failed(self, now: datetime, reason: str, retry_after: float | None) -> PollResult:
         first = self.health.state != "failing"
@@ -210,7 +217,7 @@ class SourceRunner:
         )
         if first:
             log.warning("source %s failing: %s (last good data stays published)", self.source.name, reason)
-        await put_health(self.store, self.health)
+        await self._save()
         return PollResult(False, error=reason, retry_after=retry_after)
 
     async def _succeeded(
@@ -240,7 +247,7 @@ class SourceRunner:
             skipped_items=batch.skipped if batch is not None else self.health.skipped_items,
             skip_reason=batch.skip_reason if batch is not None else self.health.skip_reason,
         )
-        await put_health(self.store, self.health)
+        await self._save()
         return PollResult(True, changes=changes, items=items, not_modified=not_modified)
 
     def next_delay(self, result: PollResult, elapsed: float) -> float:

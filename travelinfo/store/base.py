@@ -137,6 +137,8 @@ class SourceHealth:
     held_checksum: str | None = None
     skipped_items: int = 0
     skip_reason: str | None = None
+    # How a push-capable source gets its data now: "streaming" or "polling" (None: polls only).
+    transport: str | None = None
 
     def effective_state(self, now: datetime) -> str:
         """`stale` when the last success is older than `stale_after`, else the recorded state."""
@@ -165,6 +167,7 @@ class SourceHealth:
             "held_checksum": self.held_checksum,
             "skipped_items": self.skipped_items,
             "skip_reason": self.skip_reason,
+            "transport": self.transport,
         }
 
     @classmethod
@@ -191,6 +194,7 @@ class SourceHealth:
             held_checksum=data.get("held_checksum"),
             skipped_items=int(data.get("skipped_items", 0)),
             skip_reason=data.get("skip_reason"),
+            transport=data.get("transport"),
         )
 
 

@@ -88,6 +88,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "state_failing": {"sv": "Fungerar inte", "en": "Failing"},
     "state_pending": {"sv": "Väntar", "en": "Pending"},
     "state_suspect": {"sv": "Misstänkt fel, granskas", "en": "Suspect, held for review"},
+    "transport_streaming": {"sv": "strömmar", "en": "streaming"},
+    "transport_polling": {"sv": "hämtar med jämna mellanrum", "en": "polling"},
     "banner": {
         "sv": "Uppgifterna kan vara inaktuella: {names}.",
         "en": "The information may be out of date: {names}.",
