@@ -17,6 +17,7 @@ from travelinfo.health import source_health
 from travelinfo.model import MODES, Disruption, bbox_of
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.web import i18n
+from travelinfo.web import text as texts
 from travelinfo.web.filters import GROUP_ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,15 @@ def make_env() -> jinja2.Environment:
     env.globals.update(MODES=GROUP_ORDER, pick=i18n.pick, when=i18n.when, ago=i18n.ago, t=i18n.t)
     env.globals.update(cause_label=lambda n, lang: i18n.label(i18n.CAUSES, n, lang))
     env.globals.update(effect_label=lambda n, lang: i18n.label(i18n.EFFECTS, n, lang))
+    env.globals.update(
+        header=texts.header,
+        description=texts.description,
+        affected_names=texts.affected_names,
+        source_title=texts.source_title,
+        tn=texts.tn,
+        ended_at=texts.ended_at,
+        clock=i18n.clock,
+    )
     env.globals.update(paragraphs=paragraphs, safe_url=safe_url, place=place, permalink=permalink, iso=iso)
     return env
 
