@@ -192,6 +192,11 @@ def test_header_not_repeated_names_merged_capitals_tamed() -> None:
     shout = item("2", {"en": "NAVIGATIONAL WARNING 123/26. BUOY UNLIT"}, at)
     assert texts.header(shout, "en") == ("en", "Navigational warning 123/26. Buoy unlit")
     assert shout.header["en"].isupper()  # the API keeps the original
+    # The header as the subject of a sentence is not a repetition.
+    subject = item(
+        "4", {"sv": "Vaxholmsleden"}, at, description={"sv": "Vaxholmsleden trafikeras med en färja."}
+    )
+    assert texts.description(subject, "sv") == ("sv", "Vaxholmsleden trafikeras med en färja.")
     # A description that only repeats the header leaves nothing to show.
     assert texts.description(item("3", {"sv": "Kö"}, at, description={"sv": "KÖ."}), "sv") is None
 

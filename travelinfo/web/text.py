@@ -89,8 +89,13 @@ def _strip_lead(text: str, head: str) -> str | None:
     for cut in range(len(head) - 2, min(len(text), len(head) + 12) + 1):
         if cut <= 0:
             continue
-        if _fold(text[:cut]) == want and (cut == len(text) or not text[cut].isalnum()):
-            return text[cut:].lstrip(" \t.:;,–-\n")
+        if _fold(text[:cut]) != want or (cut < len(text) and text[cut].isalnum()):
+            continue
+        rest = text[cut:].lstrip(" \t")
+        # Only a repeated sentence or title is dropped: "Vaxholmsleden trafikeras ..." keeps
+        # its subject, "Olycka. Trafikolycka ..." loses the "Olycka." echo of its header.
+        if not rest or rest[0] in ".:;!?–—-\n":
+            return rest.lstrip(" \t.:;!?–—-\n")
     return None
 
 
