@@ -26,7 +26,13 @@ DEMO = {
     "sl-deviations": "sl-deviations",
     "vma": "vma",
 }
-CORPUS_DIRS = {"datex2-v3": "datex2", "cap": "cap", "maritime": "navtex", "siri": "siri-sx", "gtfs-rt": "gtfsrt"}
+CORPUS_DIRS = {
+    "datex2-v3": "datex2",
+    "cap": "cap",
+    "maritime": "navtex",
+    "siri": "siri-sx",
+    "gtfs-rt": "gtfsrt",
+}
 RAW_ID = re.compile(r"\b\d{9,}\b")
 
 
@@ -34,8 +40,10 @@ def parsed(folder: Path, parser: str, limit: int = 40) -> Iterator[Disruption]:
     reference = load_gtfs(ROOT / "feeds" / "sl-gtfs")
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))[:limit]:
         try:
-            batch = get_parser(parser)(path.read_bytes(), ParseContext(folder.name, datetime.now(UTC), reference=reference))
-        except Exception:  # noqa: BLE001 - the corpus holds files of other formats too
+            batch = get_parser(parser)(
+                path.read_bytes(), ParseContext(folder.name, datetime.now(UTC), reference=reference)
+            )
+        except Exception:  # the corpus holds files of other formats too
             continue
         yield from batch.items
 
