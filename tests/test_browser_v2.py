@@ -14,6 +14,7 @@ from test_browser_pages import ARGS, AXE, CHROMIUM
 from test_web_pages import fill, serve
 
 from travelinfo.model import Batch, Disruption, Period
+from travelinfo.store.base import Query
 
 POINT = "/d/trafikverket:SE_STA_TRISSID_1_4000002"
 LINE = "/d/trafikverket:SE_STA_TRISSID_1_4000001"
@@ -119,3 +120,32 @@ async def test_no_sideways_scroll_at_320_px_and_400_percent(
     finally:
         await context.close()
     assert wide == []
+
+
+async def test_map_draws_one_feature_per_geometry(site: Running, browser: Any) -> None:
+    """Leaflet from the package (no CDN): one SVG feature per listed geometry, the detail's own shape."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    p = await context.new_page()
+    outside: list[str] = []
+    p.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.url) else None)
+    try:
+        for path, kind in ((POINT, "circle"), (LINE, "line"), (POLYGON, "polygon")):
+            await p.goto(f"{site.url}{path}?lang=sv")
+            await p.wait_for_selector("#map.drawn")
+            assert await p.locator("#map path.ti-feature").count() == 1, path
+            d = await p.locator("#map path.ti-feature").get_attribute("d")
+            shape = (
+                "circle" if "a8,8" in (d or "") else "polygon" if (d or "").rstrip().endswith("z") else "line"
+            )
+            assert shape == kind, (path, d)
+        await p.goto(f"{site.url}/?lang=sv")
+        listed = await p.locator("#list .item").count()
+        await p.click("details.map-box > summary")
+        await p.wait_for_selector("#map.drawn")
+        drawn = await p.locator("#map path.ti-feature").count()
+        items, _ = await site.store.query(Query())
+        with_geometry = [d for d in items if d.geometry is not None and not d.public_warning]
+        assert drawn == len(with_geometry) and 0 < drawn <= listed
+    finally:
+        await context.close()
+    assert outside == []

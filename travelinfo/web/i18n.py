@@ -64,6 +64,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "The public announcement is over",
     },
     "read_more": {"sv": "Läs mer", "en": "Read more"},
+    "map": {"sv": "Karta över störningarna", "en": "Map of the disruptions"},
+    "map_show": {"sv": "Visa karta", "en": "Show map"},
+    "map_note": {
+        "sv": "Kartan visar samma störningar som listan nedan.",
+        "en": "The map shows the same disruptions as the list below.",
+    },
     "live_updated": {"sv": "Listan har uppdaterats", "en": "The list has been updated"},
     "updated": {"sv": "Uppdaterad", "en": "Updated"},
     "status_active": {"sv": "Pågår", "en": "Ongoing"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ import jinja2
 from aiohttp import web
 
 from travelinfo.health import source_health
-from travelinfo.model import MODES, Disruption, bbox_of
+from travelinfo.model import MODES, Disruption, bbox_of, thaw
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.web import i18n
 from travelinfo.web import text as texts
@@ -57,8 +58,21 @@ def make_env() -> jinja2.Environment:
         ended_at=texts.ended_at,
         clock=i18n.clock,
     )
+    env.globals.update(map_features=map_features)
     env.globals.update(paragraphs=paragraphs, safe_url=safe_url, place=place, permalink=permalink, iso=iso)
     return env
+
+
+MAX_MAP_FEATURES = 500  # the overview map draws what the list shows, capped like the list
+
+
+def map_features(items: Iterable[Disruption]) -> str:
+    """The items' geometries as JSON for `data-features` (severity and ended state style them)."""
+    out: list[dict[str, Any]] = []
+    for d in items:
+        if d.geometry is not None and len(out) < MAX_MAP_FEATURES:
+            out.append({"geometry": thaw(d.geometry), "severity": d.severity, "ended": d.status == "ended"})
+    return json.dumps(out, separators=(",", ":"), allow_nan=False)
 
 
 def iso(value: datetime) -> str:

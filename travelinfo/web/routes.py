@@ -14,10 +14,11 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
+from xstatic.pkg import leaflet as xleaflet  # type: ignore[import-untyped]
 
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
@@ -76,15 +77,30 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
         "troubled": view.troubled(records),
         "css": str(router["static"].url_for(filename="site.css")),
         "js": str(router["static"].url_for(filename="live.js")),
+        "map_js": str(router["static"].url_for(filename="map.js")),
+        "leaflet_js": str(router["leaflet"].url_for(filename="leaflet.js")),
+        "leaflet_css": str(router["leaflet"].url_for(filename="leaflet.css")),
+        "web": request.app[appmod.SETTINGS].web,
         "now": datetime.now(UTC),
         "warnings": [],
     }
 
 
+def page_headers(app: web.Application) -> dict[str, str]:
+    """The page headers; a configured base-map tile server is the one extra image origin allowed."""
+    tiles = app[appmod.SETTINGS].web.map_tiles
+    parts = urlsplit(tiles) if tiles else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+        return PAGE_HEADERS
+    origin = f"{parts.scheme}://{parts.netloc}".replace("{s}.", "*.")
+    csp = PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+    return {**PAGE_HEADERS, "Content-Security-Policy": csp}
+
+
 async def _render(request: web.Request, template: str, context: dict[str, Any]) -> Rendered:
     env = request.app[ENV]
     body = env.get_template(template).render(**context)
-    return Rendered.make(body.encode(), HTML, datetime.now(UTC), PAGE_HEADERS)
+    return Rendered.make(body.encode(), HTML, datetime.now(UTC), page_headers(request.app))
 
 
 async def _wait_for_change(request: web.Request, after: str) -> None:
@@ -130,6 +146,7 @@ async def index(request: web.Request) -> web.StreamResponse:
             warnings=_warnings(active_warnings, cleared),
             rows=boards.board(app[LINES] + boards.road_lines(), items) if filters.empty else [],
             board_page=False,
+            mapped=shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
         )
         return await _render(request, "_list.html" if fragment else "index.html", ctx)
 
@@ -256,3 +273,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
     app.router.add_static("/static", view.STATIC, name="static", append_version=True)
+    # Leaflet straight from its installed package (XStatic-Leaflet): no CDN, no copy in the repo.
+    app.router.add_static("/vendor/leaflet", xleaflet.BASE_DIR, name="leaflet", append_version=True)
