@@ -149,3 +149,23 @@ async def test_map_draws_one_feature_per_geometry(site: Running, browser: Any) -
     finally:
         await context.close()
     assert outside == []
+
+
+async def test_my_lines_star_moves_a_line_first_and_is_remembered(site: Running, browser: Any) -> None:
+    context = await browser.new_context()
+    p = await context.new_page()
+    try:
+        await p.goto(f"{site.url}/board?lang=en")
+        await p.click('tr[data-key="road:E18"] button.star')
+        first = p.locator("table.board tbody tr.row").first
+        assert await first.get_attribute("data-key") == "road:E18"
+        assert await p.locator('tr[data-key="road:E18"] button.star').get_attribute("aria-pressed") == "true"
+        await p.goto(f"{site.url}/board?lang=en")  # kept in this browser, no account
+        assert await p.locator("table.board tbody tr.row").first.get_attribute("data-key") == "road:E18"
+        assert await p.locator("tr.grp.mine").is_visible()
+        await p.click('tr[data-key="road:E18"] button.star')
+        assert await p.locator("tr.grp.mine").is_hidden()
+        label = await p.locator('tr[data-key="road:E18"] button.star').get_attribute("aria-label")
+        assert label == "My lines: add E18"
+    finally:
+        await context.close()

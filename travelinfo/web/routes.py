@@ -78,6 +78,7 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
         "css": str(router["static"].url_for(filename="site.css")),
         "js": str(router["static"].url_for(filename="live.js")),
         "map_js": str(router["static"].url_for(filename="map.js")),
+        "star_js": str(router["static"].url_for(filename="star.js")),
         "leaflet_js": str(router["leaflet"].url_for(filename="leaflet.js")),
         "leaflet_css": str(router["leaflet"].url_for(filename="leaflet.css")),
         "web": request.app[appmod.SETTINGS].web,
