@@ -36,7 +36,7 @@ from travelinfo.config import Settings, load_settings
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser, load_builtins
 from travelinfo.store import open_store_from_url
 
-PATHS = ["/feeds/disruptions.atom", "/gtfs-rt/alerts.pb"]
+PATHS = ["/feeds/disruptions.atom", "/gtfs-rt/alerts.pb", "/", "/board"]  # pages: issue 14
 NGINX_CONF = """worker_processes 1;
 daemon off;
 pid {prefix}/nginx.pid;
@@ -111,6 +111,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"store filled from feeds/: {n} parsed items applied")
         settings = Settings()  # no sources, no bootstrap keys: only the web role over the filled store
         settings.store.url = f"sqlite:///{prefix / 'bench.db'}"
+        settings.reference.gtfs_static = str(ROOT / "feeds" / "sl-gtfs")  # the board's lines
         app = appmod.create_app(settings, roles=frozenset({"web"}))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -128,7 +129,7 @@ async def main(args: argparse.Namespace) -> None:
                         continue
                     body = await r.read()
                     etag = r.headers["ETag"]
-                target = prefix / "www" / path.lstrip("/")
+                target = prefix / "www" / (path.lstrip("/") or "index.html")  # nginx serves / as index.html
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(body)
                 paths.append((path, len(body), etag))

@@ -100,6 +100,7 @@ async def test_filters_work_by_clicking(site: Running, page: Any) -> None:
     items = await page.locator("#list .item h3").all_inner_texts()
     assert items == ["Metro line 17: no trains between Skanstull and Slussen"]
     await page.click("nav.modes >> text=Alla")
+    await page.click("details.filters-box > summary")  # the form sits behind a disclosure (issue 14)
     await page.select_option("#f-severity", "severe")
     await page.select_option("#f-mode", "road")
     await page.click("form.filters button[type=submit]")
@@ -138,12 +139,13 @@ async def test_live_update_without_reload(site: Running, page: Any) -> None:
     assert elapsed < 2.0
     assert await page.evaluate("window.notReloaded") is True
     await page.wait_for_function("document.getElementById('live-status').textContent.length > 0")
-    assert "nya eller ändrade" in await page.inner_text("#live-status")
-    # An ended item leaves the list the same way.
+    assert "1 ny eller ändrad störning" in await page.inner_text("#live-status")  # singular (Babel)
+    # An ended item leaves the current list the same way, into "recently cleared" (issue 14).
     later = now + timedelta(seconds=1)
     gone = Batch(source="sl-alerts", fetched_at=later, items=(), complete=False, ended=(fresh.id,))
     await store.apply(gone)
-    await page.wait_for_selector("text=Spårväg City: ingen trafik", state="detached", timeout=2000)
+    await page.wait_for_selector("section.cleared >> text=Spårväg City: ingen trafik", timeout=2000)
+    assert await page.locator("#g-tram").count() == 0
 
 
 async def test_hostile_text_never_runs(site: Running, page: Any) -> None:

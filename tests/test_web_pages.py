@@ -188,9 +188,11 @@ async def test_front_page_groups_by_mode_most_severe_first(kind: str, tmp_path: 
             status, html, headers = await get(site.url + "/")
     assert status == 200
     assert '<html lang="sv">' in html
-    order = [html.index(f'id="g-{m}"') for m in ("road", "metro", "bus", "ferry")]
+    # Planned items (the ferry, in 3 days) have their own section after the modes (issue 14).
+    order = [html.index(f'id="g-{m}"') for m in ("road", "metro", "bus", "planned")]
     assert order == sorted(order)
-    assert html.index("Hallunda") < html.index("Essingeleden")  # severe before warning
+    listed = html[html.index('id="list"') :]  # the line board above the list names roads too
+    assert listed.index("Hallunda") < listed.index("Essingeleden")  # severe before warning
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "unsafe-inline" not in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff" and "Referrer-Policy" in headers
@@ -287,7 +289,8 @@ async def test_hostile_text_is_escaped(site: Running) -> None:
     _, html, _ = await get(site.url + "/d/trafikverket:SE_STA_TRISSID_1_4000003")
     assert "<script>window.pwned" not in html and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
     assert "<img src=x" not in html and 'href="javascript:' not in html
-    assert "javascript:window.pwned=5" in html  # shown as text, never linked
+    # A non-http(s) url is never linked, nor shown (issue 14: it was an internal path like feeds/navtex).
+    assert "javascript:window.pwned=5" not in html
 
 
 @pytest.mark.skipif(

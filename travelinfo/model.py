@@ -333,6 +333,11 @@ class Disruption:
                 return candidate, texts[candidate]
         return None
 
+    @property
+    def public_warning(self) -> bool:
+        """A public warning (CAP/VMA, or an item marked `public_warning`): it leads pages and feeds."""
+        return self.source_type == "cap" or "public_warning" in self.categories
+
     def active_at(self, at: datetime) -> bool:
         if self.status == "ended":
             return False

@@ -62,6 +62,14 @@ class WebSettings:
     port: int = setting(8080, "Port of the web server (env `PORT`).")
     base_url: str = setting("", "Public base URL used in feeds, posts and links (default http://HOST:PORT).")
     default_lang: str = setting("sv", "Language of pages when the reader asks for none (sv or en).")
+    map_tiles: str = setting(
+        "",
+        "Base-map tile URL template with {z}/{x}/{y} (e.g. a tile server you may use under its policy); "
+        "empty: maps draw the items alone, without a base map (the demo and tests).",
+    )
+    map_attribution: str = setting(
+        "", "Attribution shown on maps with the base map (e.g. its copyright line)."
+    )
     region: list[float] = setting(
         [17.2, 58.6, 19.9, 60.4],
         "Home region bbox [minLon, minLat, maxLon, maxLat]: pages, feeds and GTFS-RT leave out items "

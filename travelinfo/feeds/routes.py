@@ -19,6 +19,7 @@ from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
 from travelinfo.web import i18n
+from travelinfo.web import text as texts
 from travelinfo.web.filters import Filters, parse_filters
 from travelinfo.web.routes import page_lang
 
@@ -45,7 +46,7 @@ def rss_description(text: str) -> str:
 def entry_text(d: Disruption, lang: str) -> str:
     """Plain-text content: description, then periods, location and coordinates."""
     parts = []
-    desc = i18n.pick(d.description, lang)
+    desc = texts.description(d, lang)
     if desc:
         parts.append(desc[1])
     for p in d.periods:
@@ -57,23 +58,48 @@ def entry_text(d: Disruption, lang: str) -> str:
     loc = i18n.pick(d.location_text, lang)
     if loc:
         parts.append(f"{i18n.t('location', lang)}: {loc[1]}")
-    if d.affected:
-        names = ", ".join(a.name or a.id for a in d.affected[:30])
-        parts.append(f"{i18n.t('affected', lang)}: {names}")
-    return clean("\n\n".join(parts) or (i18n.pick(d.header, lang) or ("", ""))[1])
+    names = texts.affected_names(d)[:30]
+    if names:
+        parts.append(f"{i18n.t('affected', lang)}: {', '.join(names)}")
+    return clean("\n\n".join(parts) or texts.header(d, lang)[1])
+
+
+def entry_times(items: list[Disruption]) -> dict[str, tuple[datetime, datetime]]:
+    """(published, updated) per item id: published never after updated, no two updated equal.
+
+    Upstream times are often older than our first sighting, and several items of one upstream
+    publication share a time: feed readers (and the W3C validator) want both ordered and unique.
+    """
+    out: dict[str, tuple[datetime, datetime]] = {}
+    taken: set[int] = set()
+    for d in sorted(items, key=lambda d: (d.updated_at, d.id)):
+        second = int(d.updated_at.timestamp())
+        while second in taken:  # nudge a tie forward by whole seconds (the feeds' resolution)
+            second += 1
+        taken.add(second)
+        updated = datetime.fromtimestamp(second, UTC)
+        out[d.id] = (min(d.first_seen, updated), updated)
+    return out
 
 
 def build(
-    items: list[Disruption], fmt: str, filters: Filters, lang: str, base: str, updated: datetime
+    items: list[Disruption],
+    fmt: str,
+    filters: Filters,
+    lang: str,
+    base: str,
+    updated: datetime,
+    self_path: str | None = None,
 ) -> bytes:
-    """The feed document in `fmt` (`atom` or `rss`)."""
+    """The feed document in `fmt` (`atom` or `rss`); the self link echoes `self_path` when given."""
     fg = FeedGenerator()
-    self_url = f"{base}/feeds/disruptions.{fmt}{filters.qs(lang=lang)}"
+    canonical = f"{base}/feeds/disruptions.{fmt}{filters.qs(lang=lang)}"
+    self_url = f"{base}{self_path}" if self_path else canonical
     page_url = f"{base}/{filters.qs(lang=lang)}"
     title = i18n.t("feed_title", lang)
     if not filters.empty:
         title += f" ({i18n.t('feed_filtered', lang)}: {', '.join(f'{k}={v}' for k, v in filters.pairs())})"
-    fg.id(self_url)
+    fg.id(canonical)
     fg.title(clean(title))
     fg.subtitle(i18n.t("feed_sub", lang))
     fg.author({"name": "travelinfo"})
@@ -82,26 +108,30 @@ def build(
     # feedgen takes the RSS channel <link> from the last link() call: self first, alternate last.
     fg.link(href=self_url, rel="self", type=TYPES[fmt].split(";")[0])
     fg.link(href=page_url, rel="alternate", type="text/html")
-    newest = max((d.updated_at for d in items), default=updated)
+    items = sorted(items[:MAX_ENTRIES], key=lambda d: not d.public_warning)  # warnings lead (stable)
+    times = entry_times(items)
+    newest = max((u for _, u in times.values()), default=updated)
     fg.updated(newest)
     fg.lastBuildDate(newest)
     # feedgen prepends entries; add oldest first so the document keeps the page's order.
-    for d in reversed(items[:MAX_ENTRIES]):
-        _entry(fg, d, lang, base, fmt)
+    for d in reversed(items):
+        _entry(fg, d, lang, base, fmt, times[d.id])
     if fmt == "atom":
         return bytes(fg.atom_str(pretty=False))
     return bytes(fg.rss_str(pretty=False))
 
 
-def _entry(fg: FeedGenerator, d: Disruption, lang: str, base: str, fmt: str) -> None:
+def _entry(
+    fg: FeedGenerator, d: Disruption, lang: str, base: str, fmt: str, times: tuple[datetime, datetime]
+) -> None:
     permalink = f"{base}/d/{quote(d.id, safe=':@/')}"
     fe = fg.add_entry()
     fe.id(permalink)
     fe.guid(permalink, permalink=True)
-    fe.title(clean((i18n.pick(d.header, lang) or ("", d.id))[1]))
+    fe.title(clean(texts.header(d, lang)[1]))
     fe.link(href=permalink, rel="alternate", type="text/html")
-    fe.updated(d.updated_at)
-    fe.published(d.first_seen)
+    fe.published(times[0])
+    fe.updated(times[1])
     if fmt == "rss":
         fe.description(rss_description(entry_text(d, lang)))
     else:
@@ -128,13 +158,15 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             variants[raw] = known
         filters, lang = known
         app = request.app
-        key = ("feed", fmt, filters.key(), lang)
+        # The self link echoes the request's own (yarl-normalised) form, so the key holds it too.
+        self_path = str(request.rel_url)
+        key = ("feed", fmt, filters.key(), lang, self_path)
 
         async def render() -> Rendered:
             items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
             items = filters.window(items, datetime.now(UTC))
             last = app[appmod.HUB].last_change_at
-            body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)
+            body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last, self_path)
             return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
 
         cache = app[appmod.CACHE]

@@ -23,7 +23,7 @@
 
   function announce(fresh) {
     if (!status) { return; }
-    var msg = fresh > 0 ? status.getAttribute("data-msg-new").replace("{n}", String(fresh))
+    var msg = fresh > 0 ? status.getAttribute(fresh === 1 ? "data-msg-new-one" : "data-msg-new").replace("{n}", String(fresh))
                         : status.getAttribute("data-msg-updated");
     status.textContent = msg;
   }

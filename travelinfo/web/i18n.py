@@ -38,9 +38,38 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "when_24h": {"sv": "Nästa 24 timmar", "en": "Next 24 hours"},
     "when_planned": {"sv": "Planerade", "en": "Planned"},
     "none": {"sv": "Inga störningar just nu.", "en": "No disruptions right now."},
-    "count": {"sv": "{n} störningar", "en": "{n} disruptions"},
-    "count_1": {"sv": "1 störning", "en": "1 disruption"},
-    "live_new": {"sv": "{n} nya eller ändrade störningar", "en": "{n} new or changed disruptions"},
+    # Counted strings: `<key>_<CLDR plural form>`, chosen by text.tn() with Babel's plural rules.
+    "count_one": {"sv": "{n} störning", "en": "{n} disruption"},
+    "count_other": {"sv": "{n} störningar", "en": "{n} disruptions"},
+    "live_new_one": {"sv": "{n} ny eller ändrad störning", "en": "{n} new or changed disruption"},
+    "live_new_other": {"sv": "{n} nya eller ändrade störningar", "en": "{n} new or changed disruptions"},
+    "ended_at": {"sv": "Avslutad {time}", "en": "Ended {time}"},
+    "board": {"sv": "Trafikläget", "en": "Service status"},
+    "board_full": {"sv": "Alla linjer och vägar", "en": "All lines and roads"},
+    "board_line": {"sv": "Linje eller väg", "en": "Line or road"},
+    "board_state": {"sv": "Läge", "en": "State"},
+    "board_normal": {"sv": "Normal trafik", "en": "Good service"},
+    "board_planned": {"sv": "Planerat arbete", "en": "Planned works"},
+    "board_roads": {"sv": "Vägar", "en": "Roads"},
+    "star": {"sv": "Mina linjer: lägg till {name}", "en": "My lines: add {name}"},
+    "unstar": {"sv": "Mina linjer: ta bort {name}", "en": "My lines: remove {name}"},
+    "my_lines": {"sv": "Mina linjer", "en": "My lines"},
+    "search": {"sv": "Sök linje, väg, hållplats eller plats", "en": "Search line, road, stop or place"},
+    "search_go": {"sv": "Sök", "en": "Search"},
+    "cleared": {"sv": "Nyligen avslutade", "en": "Recently cleared"},
+    "planned": {"sv": "Planerade arbeten", "en": "Planned works"},
+    "vma": {"sv": "Viktigt meddelande till allmänheten", "en": "Important public announcement"},
+    "vma_ended": {
+        "sv": "Det viktiga meddelandet till allmänheten har upphört",
+        "en": "The public announcement is over",
+    },
+    "read_more": {"sv": "Läs mer", "en": "Read more"},
+    "map": {"sv": "Karta över störningarna", "en": "Map of the disruptions"},
+    "map_show": {"sv": "Visa karta", "en": "Show map"},
+    "map_note": {
+        "sv": "Kartan visar samma störningar som listan nedan.",
+        "en": "The map shows the same disruptions as the list below.",
+    },
     "live_updated": {"sv": "Listan har uppdaterats", "en": "The list has been updated"},
     "updated": {"sv": "Uppdaterad", "en": "Updated"},
     "status_active": {"sv": "Pågår", "en": "Ongoing"},
@@ -187,3 +216,10 @@ def ago(value: datetime, lang: str, now: datetime | None = None) -> str:
     """A relative time such as "för 2 minuter sedan" / "2 minutes ago"."""
     delta: timedelta = value - (now or datetime.now(UTC))
     return str(format_timedelta(delta, add_direction=True, threshold=1.0, locale=LOCALES[lang]))
+
+
+def clock(value: datetime, lang: str) -> str:
+    """A time of day in Stockholm ("14:05"), with the date when it is not today."""
+    local, today = value.astimezone(TZ), datetime.now(TZ).date()
+    pattern = "HH:mm" if local.date() == today else ("d MMM HH:mm" if lang == "sv" else "d MMM, HH:mm")
+    return str(format_datetime(value, pattern, tzinfo=TZ, locale=LOCALES[lang]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -14,9 +15,10 @@ import jinja2
 from aiohttp import web
 
 from travelinfo.health import source_health
-from travelinfo.model import MODES, Disruption, bbox_of
+from travelinfo.model import MODES, Disruption, bbox_of, thaw
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.web import i18n
+from travelinfo.web import text as texts
 from travelinfo.web.filters import GROUP_ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +49,30 @@ def make_env() -> jinja2.Environment:
     env.globals.update(MODES=GROUP_ORDER, pick=i18n.pick, when=i18n.when, ago=i18n.ago, t=i18n.t)
     env.globals.update(cause_label=lambda n, lang: i18n.label(i18n.CAUSES, n, lang))
     env.globals.update(effect_label=lambda n, lang: i18n.label(i18n.EFFECTS, n, lang))
+    env.globals.update(
+        header=texts.header,
+        description=texts.description,
+        affected_names=texts.affected_names,
+        source_title=texts.source_title,
+        tn=texts.tn,
+        ended_at=texts.ended_at,
+        clock=i18n.clock,
+    )
+    env.globals.update(map_features=map_features)
     env.globals.update(paragraphs=paragraphs, safe_url=safe_url, place=place, permalink=permalink, iso=iso)
     return env
+
+
+MAX_MAP_FEATURES = 500  # the overview map draws what the list shows, capped like the list
+
+
+def map_features(items: Iterable[Disruption]) -> str:
+    """The items' geometries as JSON for `data-features` (severity and ended state style them)."""
+    out: list[dict[str, Any]] = []
+    for d in items:
+        if d.geometry is not None and len(out) < MAX_MAP_FEATURES:
+            out.append({"geometry": thaw(d.geometry), "severity": d.severity, "ended": d.status == "ended"})
+    return json.dumps(out, separators=(",", ":"), allow_nan=False)
 
 
 def iso(value: datetime) -> str:

@@ -12,16 +12,19 @@ import asyncio
 import contextlib
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
+from xstatic.pkg import leaflet as xleaflet  # type: ignore[import-untyped]
 
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
 from travelinfo.runtime.stale import STALE_HTML
+from travelinfo.store.base import Query
+from travelinfo.web import board as boards
 from travelinfo.web import render as view
 from travelinfo.web.filters import Filters, group_by_mode, parse_filters
 from travelinfo.web.i18n import negotiate
@@ -32,6 +35,9 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Vary": "Accept-Encoding, A
 CACHE_CONTROL = "public, max-age=10"
 LONG_POLL = 25.0  # seconds a fragment request with `after=` waits for a change
 MAX_ITEMS = 500  # a page longer than this helps nobody; the feeds and the API page further
+CLEARED_FOR = timedelta(hours=3)  # "recently cleared" and "the warning is over" last this long
+MAX_CLEARED = 10
+LINES: web.AppKey[list[boards.Line]] = web.AppKey("web_board_lines", list)
 
 
 def page_lang(request: web.Request) -> str:
@@ -41,6 +47,24 @@ def page_lang(request: web.Request) -> str:
     if lang is None:
         raise BadParameter("lang", "one of sv, en")
     return lang
+
+
+async def recent(app: web.Application) -> tuple[list[Any], list[Any]]:
+    """(active public warnings, items ended within CLEARED_FOR) in the home region, newest first."""
+    store = app[appmod.STORE]
+    region = app[appmod.SETTINGS].region_bbox
+    active, _ = await store.query(Query(status=("active",), region=region))
+    ended, _ = await store.query(Query(status=("ended",), region=region))
+    since = datetime.now(UTC) - CLEARED_FOR
+    cleared = sorted((d for d in ended if d.updated_at >= since), key=lambda d: d.updated_at, reverse=True)
+    return [d for d in active if d.public_warning], cleared
+
+
+def _warnings(active: list[Any], cleared: list[Any]) -> list[tuple[Any, bool]]:
+    """The crisis banner: active public warnings, else the ones that ended lately (marked ended)."""
+    if active:
+        return [(d, False) for d in active]
+    return [(d, True) for d in cleared if d.public_warning][:1]
 
 
 def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: str) -> dict[str, Any]:
@@ -53,14 +77,31 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
         "troubled": view.troubled(records),
         "css": str(router["static"].url_for(filename="site.css")),
         "js": str(router["static"].url_for(filename="live.js")),
+        "map_js": str(router["static"].url_for(filename="map.js")),
+        "star_js": str(router["static"].url_for(filename="star.js")),
+        "leaflet_js": str(router["leaflet"].url_for(filename="leaflet.js")),
+        "leaflet_css": str(router["leaflet"].url_for(filename="leaflet.css")),
+        "web": request.app[appmod.SETTINGS].web,
         "now": datetime.now(UTC),
+        "warnings": [],
     }
+
+
+def page_headers(app: web.Application) -> dict[str, str]:
+    """The page headers; a configured base-map tile server is the one extra image origin allowed."""
+    tiles = app[appmod.SETTINGS].web.map_tiles
+    parts = urlsplit(tiles) if tiles else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+        return PAGE_HEADERS
+    origin = f"{parts.scheme}://{parts.netloc}".replace("{s}.", "*.")
+    csp = PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+    return {**PAGE_HEADERS, "Content-Security-Policy": csp}
 
 
 async def _render(request: web.Request, template: str, context: dict[str, Any]) -> Rendered:
     env = request.app[ENV]
     body = env.get_template(template).render(**context)
-    return Rendered.make(body.encode(), HTML, datetime.now(UTC), PAGE_HEADERS)
+    return Rendered.make(body.encode(), HTML, datetime.now(UTC), page_headers(request.app))
 
 
 async def _wait_for_change(request: web.Request, after: str) -> None:
@@ -77,7 +118,7 @@ async def _wait_for_change(request: web.Request, after: str) -> None:
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    """Current and upcoming disruptions, grouped by mode; `fragment=1` gives just the list."""
+    """The board, then current and upcoming disruptions by mode; `fragment=1` gives just the list."""
     lang = page_lang(request)
     filters = parse_filters(request.query)
     fragment = request.query.get("fragment") == "1"
@@ -91,17 +132,50 @@ async def index(request: web.Request) -> web.StreamResponse:
     async def render() -> Rendered:
         items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
         items = filters.window(items, datetime.now(UTC))
+        active_warnings, cleared = await recent(app)
+        listed = [d for d in items if not d.public_warning]  # public warnings lead as the banner
+        planned = [d for d in listed if d.status == "planned"] if not filters.when else []
+        shown = [d for d in listed if d not in planned] if planned else listed
         ctx = _base(request, lang, records, "/")
         ctx.update(
             filters=filters,
-            groups=group_by_mode(items[:MAX_ITEMS], filters.modes),
-            total=len(items),
+            groups=group_by_mode(shown[:MAX_ITEMS], filters.modes),
+            planned=planned[:MAX_ITEMS],
+            cleared=cleared[:MAX_CLEARED] if filters.empty else [],
+            total=len(shown),
             seq=str(app[appmod.HUB].last_seq),
+            warnings=_warnings(active_warnings, cleared),
+            rows=boards.board(app[LINES] + boards.road_lines(), items) if filters.empty else [],
+            board_page=False,
+            mapped=shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
         )
         return await _render(request, "_list.html" if fragment else "index.html", ctx)
 
     rendered = await app[appmod.CACHE].get(key, render)
     return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
+
+
+async def board_page(request: web.Request) -> web.StreamResponse:
+    """`/board`: every line and main road with its state, nothing else."""
+    lang = page_lang(request)
+    app = request.app
+    records = view.depends_on(await view.health(app), None)
+    key = ("web", "/board", lang, view.health_stamp(records), view.minute())
+
+    async def render() -> Rendered:
+        region = app[appmod.SETTINGS].region_bbox
+        items, _ = await app[appmod.STORE].query(Query(status=("active", "planned"), region=region))
+        active_warnings, cleared = await recent(app)
+        ctx = _base(request, lang, records, "/board")
+        ctx.update(
+            filters=Filters(),
+            rows=boards.board(app[LINES] + boards.road_lines(), items),
+            warnings=_warnings(active_warnings, cleared),
+            board_page=True,
+        )
+        return await _render(request, "board.html", ctx)
+
+    return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
 
 
 async def detail(request: web.Request) -> web.StreamResponse:
@@ -118,7 +192,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
     async def render() -> Rendered:
         current = await app[appmod.STORE].get(ident) or item
         ctx = _base(request, lang, records, f"/d/{ident}")
-        ctx.update(d=current, filters=Filters())
+        ctx.update(d=current, filters=Filters(), warnings=_warnings(*await recent(app)))
         return await _render(request, "detail.html", ctx)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
@@ -134,7 +208,9 @@ async def status(request: web.Request) -> web.StreamResponse:
 
     async def render() -> Rendered:
         ctx = _base(request, lang, records, "/status")
-        ctx.update(sources=records, filters=Filters(), parse=_parse_time)
+        ctx.update(
+            sources=records, filters=Filters(), parse=_parse_time, warnings=_warnings(*await recent(app))
+        )
         return await _render(request, "status.html", ctx)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control="no-cache")
@@ -192,7 +268,11 @@ def setup(app: web.Application) -> None:
     app[view.HEALTH_CACHE] = []
     app[HTML_ERRORS] = error_page
     app[STALE_HTML] = stale_banner
+    app[LINES] = boards.load_lines(app[appmod.SETTINGS].reference.gtfs_static)
     app.router.add_get("/", index)
+    app.router.add_get("/board", board_page)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
     app.router.add_static("/static", view.STATIC, name="static", append_version=True)
+    # Leaflet straight from its installed package (XStatic-Leaflet): no CDN, no copy in the repo.
+    app.router.add_static("/vendor/leaflet", xleaflet.BASE_DIR, name="leaflet", append_version=True)

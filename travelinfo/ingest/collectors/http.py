@@ -11,7 +11,7 @@ import aiohttp
 from yarl import URL
 
 from travelinfo.config import SourceConfig, redact_url
-from travelinfo.ingest.collectors import parse_pool
+from travelinfo.ingest.collectors import parse_pool, replay
 from travelinfo.ingest.collectors.base import AuthError, ReferenceGetter, UpstreamError
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 from travelinfo.model import Batch
@@ -39,16 +39,24 @@ class HttpCollector:
         self.etag: str | None = None
         self.last_modified: str | None = None
         self._replay_index = 0
+        self._replay_loop = -1  # the loop of the payload last read from a replay folder
+        self._rebaser: replay.Rebaser | None = None
         self._file_mtime: float | None = None
         self._pending_validators: tuple[str | None, str | None] = (None, None)
         self._pending_mtime: float | None = None
         self.public_url = redact_url(source.url) if "://" in source.url else source.url
 
     async def collect(self, fetched_at: datetime) -> Batch | None:
+        self._replay_loop = -1
         data = await self.fetch()
         if data is None:
             return None
-        return await self.parse(data, fetched_at)
+        batch = await self.parse(data, fetched_at)
+        if self._replay_loop >= 0 and self.source.options.get(replay.OPTION):
+            # Only a replay folder's payload is ever rebased (the demo), never a real source's.
+            self._rebaser = self._rebaser or replay.Rebaser(fetched_at)
+            batch = self._rebaser.apply(batch, self._replay_loop)
+        return batch
 
     async def parse(self, data: bytes, fetched_at: datetime) -> Batch:
         ctx = ParseContext(
@@ -96,6 +104,7 @@ class HttpCollector:
         if not files:
             raise UpstreamError(f"replay folder {folder} is empty")
         path = files[self._replay_index % len(files)]
+        self._replay_loop = self._replay_index // len(files)
         self._replay_index += 1
         self._file_mtime = None
         data = self._read_file(path)

@@ -1,0 +1,44 @@
+/* Maps with Leaflet (served from the XStatic-Leaflet package): the list stays the primary view.
+   #map carries its features as JSON in data-features; a base map only when a tile URL is set. */
+(function () {
+  "use strict";
+  var COLOURS = { SEVERE: "#a4000f", WARNING: "#8a4b00", INFO: "#205e2f" };
+
+  function draw(el) {
+    if (!window.L || el.getAttribute("data-drawn")) { return; }
+    el.setAttribute("data-drawn", "1");
+    var features = JSON.parse(el.getAttribute("data-features") || "[]");
+    var tiles = el.getAttribute("data-tiles");
+    var map = L.map(el, { scrollWheelZoom: false, attributionControl: !!tiles, zoomSnap: 0.5 });
+    if (tiles) {
+      L.tileLayer(tiles, { attribution: el.getAttribute("data-attribution") || "", maxZoom: 18 }).addTo(map);
+    }
+    var group = L.featureGroup().addTo(map);
+    features.forEach(function (f) {
+      var style = {
+        color: f.ended ? "#767676" : (COLOURS[f.severity] || "#0b57a4"),
+        weight: 4, opacity: 0.9, fillOpacity: 0.25, className: "ti-feature", interactive: false
+      };
+      L.geoJSON(f.geometry, {
+        style: function () { return style; },
+        pointToLayer: function (_, latlng) { return L.circleMarker(latlng, L.extend({ radius: 8 }, style)); }
+      }).addTo(group);
+    });
+    var bounds = group.getBounds();
+    if (bounds.isValid()) { map.fitBounds(bounds.pad(0.2), { maxZoom: 15 }); } else { map.setView([59.33, 18.07], 10); }
+    el.classList.add("drawn");
+    var sketch = document.querySelector(".sketch");
+    if (sketch) { sketch.hidden = true; }
+  }
+
+  var el = document.getElementById("map");
+  if (!el) { return; }
+  el.hidden = false;
+  var box = el.closest("details");
+  if (box) {
+    if (box.open) { draw(el); }
+    box.addEventListener("toggle", function () { if (box.open) { draw(el); } });
+  } else {
+    draw(el);
+  }
+})();

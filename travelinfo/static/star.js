@@ -1,0 +1,63 @@
+/* My lines: a star on each board row, kept in this browser only (localStorage, no account).
+   Starred rows are moved to a "My lines" group at the top of the board. Without JavaScript
+   every line name is still a plain link to the filtered list. */
+(function () {
+  "use strict";
+  var KEY = "travelinfo.mylines";
+  var board = document.querySelector("table.board tbody");
+  if (!board) { return; }
+  var table = board.closest("table");
+  function load() {
+    try { return JSON.parse(window.localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  }
+  function save(keys) {
+    try { window.localStorage.setItem(KEY, JSON.stringify(keys)); } catch (e) { /* private mode */ }
+  }
+  var head = document.createElement("tr");
+  head.className = "grp mine";
+  head.hidden = true;
+  var th = document.createElement("th");
+  th.setAttribute("scope", "rowgroup");
+  th.colSpan = 2;
+  th.textContent = table.getAttribute("data-my-lines");
+  head.appendChild(th);
+  board.insertBefore(head, board.firstChild);
+  var homes = {};
+  function place() {
+    var mine = load();
+    var anchor = head;
+    head.hidden = mine.length === 0;
+    board.querySelectorAll("tr.row").forEach(function (row) {
+      var key = row.getAttribute("data-key");
+      var on = mine.indexOf(key) >= 0;
+      var button = row.querySelector("button.star");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.setAttribute("aria-label", (on ? table.getAttribute("data-unstar") : table.getAttribute("data-star"))
+        .replace("{name}", row.querySelector("th a").textContent));
+      button.textContent = on ? "\u2605" : "\u2606";
+      if (on) {
+        anchor.parentNode.insertBefore(row, anchor.nextSibling);
+        anchor = row;
+      } else if (homes[key] && row.previousSibling !== homes[key].prev) {
+        homes[key].parent.insertBefore(row, homes[key].next);
+      }
+    });
+  }
+  board.querySelectorAll("tr.row").forEach(function (row) {
+    homes[row.getAttribute("data-key")] = { parent: row.parentNode, prev: row.previousSibling, next: row.nextSibling };
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "star";
+    button.addEventListener("click", function () {
+      var mine = load();
+      var key = row.getAttribute("data-key");
+      var at = mine.indexOf(key);
+      if (at >= 0) { mine.splice(at, 1); } else { mine.push(key); }
+      save(mine);
+      place();
+      button.focus();
+    });
+    row.querySelector("th").insertBefore(button, row.querySelector("th").firstChild);
+  });
+  place();
+})();
