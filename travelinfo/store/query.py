@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from travelinfo.filters import lines
 from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
 
 ACTIVE_STATUSES = ("active", "planned")
@@ -74,17 +75,12 @@ def _bbox_overlaps(bbox: tuple[float, float, float, float], geometry: Any) -> bo
     return not (box[2] < bbox[0] or box[0] > bbox[2] or box[3] < bbox[1] or box[1] > bbox[3])
 
 
-def _norm(text: str) -> str:
-    return text.strip().casefold().replace(" ", "")
+_AFFECTS = {"route": lines.affects_route, "stop": lines.affects_stop, "road": lines.affects_road}
 
 
 def _affects(d: Disruption, kind: str, wanted: str) -> bool:
-    want = _norm(wanted)
-    types = {"route": ("route",), "stop": ("stop",), "road": ("road",)}[kind]
-    for a in d.affected:
-        if a.type in types and (_norm(a.id) == want or (a.name and _norm(a.name) == want)):
-            return True
-    return False
+    # One meaning per filter, shared by every channel (travelinfo.filters.lines).
+    return _AFFECTS[kind](d, wanted)
 
 
 def _mentions_area(d: Disruption, area: str) -> bool:
