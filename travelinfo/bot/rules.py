@@ -25,9 +25,11 @@ class Rules:
     sources: frozenset[str] = frozenset()
     routes: tuple[str, ...] = ()
     area: tuple[float, float, float, float] | None = None
+    # The service's home region, as on the list: items wholly outside it are never posted.
+    region: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def from_settings(cls, s: BotSettings) -> Rules:
+    def from_settings(cls, s: BotSettings, region: tuple[float, float, float, float] | None = None) -> Rules:
         """Rules from the `[bot]` settings; raise ValueError on a bad severity or area."""
         if s.min_severity not in SEVERITY_RANK:
             raise ValueError(f"bot.min_severity: unknown severity {s.min_severity!r}")
@@ -41,6 +43,7 @@ class Rules:
             sources=frozenset(s.sources),
             routes=tuple(dict.fromkeys(r for r in s.routes if r.strip())),
             area=area,
+            region=region,
         )
 
     @property
@@ -56,6 +59,7 @@ class Rules:
             sources=tuple(sorted(self.sources)),
             severity=self.min_severity,
             bbox=box,
+            region=self.region,
         )
 
     def selects(self, d: Disruption, *, started: bool = False) -> bool:
