@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from pushutil import hub_caught_up, read_events
 from storeutil import batch, item
-from webhookutil import make_key, receiver, register, running, settings_for, until
+from webhookutil import cleanup_redis, make_key, receiver, register, running, settings_for, until
 
 from travelinfo.app import HUB
 from travelinfo.bot.rules import Rules, decide, material_checksum
@@ -129,10 +130,16 @@ def api_diff(before: dict[str, Any], after: dict[str, Any]) -> Step:
     return [(t, i.removeprefix("x:")) for t, i in out]
 
 
-async def test_five_channels_one_semantics(tmp_path: Path) -> None:
-    settings, _ = settings_for("sqlite", tmp_path)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_five_channels_one_semantics(kind: str, tmp_path: Path) -> None:
+    settings, prefix = settings_for(kind, tmp_path)
     settings.api.rate_per_ip = 0
-    async with receiver() as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
+    async with (
+        cleanup_redis(prefix),
+        receiver() as rx,
+        running(settings, BOTH) as app,
+        aiohttp.ClientSession() as http,
+    ):
         store, hub = app.store, app.app[HUB]
         token = await make_key(store, ["webhooks"])
         await register(http, app.url, token, rx.url("/both"), filters={"mode": ["metro", "ferry"]})
@@ -172,6 +179,10 @@ async def test_five_channels_one_semantics(tmp_path: Path) -> None:
             polled.append(api_diff(page, now_page))
             page = now_page
         sse_got, metro_got, ws_got = await asyncio.gather(*readers)
+        # A client resuming from before the sequence replays the log: the same story again.
+        late = await http.get(app.url + "/api/v1/stream?mode=metro,ferry", headers={"Last-Event-ID": start})
+        replayed = await sse_until_sentinel(late)
+        late.close()
         sse.close()
         sse_metro.close()
         await ws.close()
@@ -188,6 +199,7 @@ async def test_five_channels_one_semantics(tmp_path: Path) -> None:
 
         assert [key(e) for e in sse_got] == FLAT
         assert [key(e) for e in ws_got] == FLAT
+        assert [key(e) for e in replayed] == FLAT
         assert [key(e) for e in hook("/both")()] == FLAT
         assert bot_events(rules, list(log)) == FLAT
         # The list API, polled after every step, tells the same story (a page has no order of events).
