@@ -6,7 +6,6 @@ document promises is exactly what the parser accepts.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from travelinfo.model import MODES, SEVERITIES, STATUSES, ModelError, parse_time
 from travelinfo.runtime.server import BadParameter
+from travelinfo.store import query as query_mod
 from travelinfo.store.base import ACTIVE_STATUSES, Query
 
 MAX_LIMIT = 1000
@@ -158,20 +158,17 @@ def _time(value: str) -> datetime:
 
 
 def encode_cursor(key: tuple[int, float, str] | None) -> str | None:
-    """The public form of a sort position (see CURSOR_PATTERN)."""
-    if key is None:
-        return None
-    return f"{-key[0]}~{-key[1]!r}~{key[2].encode().hex()}"
+    """The public form of a sort position (see CURSOR_PATTERN): the store's one cursor format."""
+    return None if key is None else query_mod.encode_cursor(key)
 
 
 def decode_cursor(value: str) -> tuple[int, float, str]:
     """Parse the public cursor into a sort position; BadParameter when malformed."""
     _match("cursor", value, CURSOR_PATTERN, "a cursor from next_cursor")
-    rank, ts, ident = value.split("~")
-    t = float(ts)
-    if math.isnan(t):
-        raise BadParameter("cursor", "must be a cursor from next_cursor")
-    return -int(rank), -t, bytes.fromhex(ident).decode("utf-8", "replace")
+    try:
+        return query_mod.decode_cursor(value)
+    except ValueError:
+        raise BadParameter("cursor", "must be a cursor from next_cursor") from None
 
 
 def _enum_list(name: str, value: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -191,8 +188,6 @@ def parse(
     Unknown names are refused (400) so a typo never silently widens a result; names starting
     with `_` are ignored, so cache-busting parameters (`_=1700000000`) keep working.
     """
-    from travelinfo.store import base
-
     names = {p.name for p in allowed}
     for key in raw:
         if key not in names and not key.startswith("_"):
@@ -234,7 +229,8 @@ def parse(
                 raise BadParameter("limit", f"must be an integer from 1 to {MAX_LIMIT}")
             kw["limit"] = int(v)
     if (v := get.get("cursor")) is not None:
-        kw["cursor"] = base.encode_cursor(decode_cursor(v))
+        decode_cursor(v)  # validated here; the store reads the same format
+        kw["cursor"] = v
     return Request(Query(**kw), lang)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,15 +111,18 @@ def sort_key(d: Disruption) -> tuple[int, float, str]:
 
 
 def encode_cursor(key: tuple[int, float, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    """The one cursor format of the API and the pages: `rank~-timestamp~hex(id)` (no conversion)."""
+    return f"{-key[0]}~{-key[1]!r}~{key[2].encode().hex()}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, float, str]:
-    """Raise ValueError on a cursor we did not make."""
+    """The sort position of a cursor; raise ValueError on a cursor we did not make."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        rank, ts, ident = json.loads(raw)
-        return int(rank), float(ts), str(ident)
+        rank, ts, ident = cursor.split("~")
+        t = float(ts)
+        if math.isnan(t) or not ident.isascii():
+            raise ValueError("nan")
+        return -int(rank), -t, bytes.fromhex(ident).decode("utf-8", "replace")
     except (ValueError, TypeError) as exc:
         raise ValueError("invalid cursor") from exc
 
