@@ -89,7 +89,18 @@ def test_region_rules_for_events_as_for_lists() -> None:
 
 @pytest.mark.parametrize(
     "wanted",
-    ["14", " 14 ", "röda linjen", unicodedata.normalize("NFD", "Röda linjen"), "RÖDA LINJEN", "red-line"],
+    [
+        "14",
+        " 14 ",
+        "röda linjen",
+        "Röda linjen 14",
+        "red line 14",
+        "linje 14",
+        "Tunnelbana 14",
+        unicodedata.normalize("NFD", "Röda linjen"),
+        "RÖDA LINJEN",
+        "red-line",
+    ],
 )
 def test_route_names_without_reference_data(wanted: str) -> None:
     # The entry's own name suffices for numbers and colloquial names (no GTFS installed needed).
@@ -97,7 +108,10 @@ def test_route_names_without_reference_data(wanted: str) -> None:
     assert lines.affects_route(d, wanted)
 
 
-@pytest.mark.parametrize("wanted", ["", "   ", "1", "4", "linjen", "14x", "röda", "gröna linjen", "%", "*"])
+@pytest.mark.parametrize(
+    "wanted",
+    ["", "   ", "1", "4", "linjen", "14x", "röda", "gröna linjen", "gröna linjen 14", "röda linjen 13", "%"],
+)
 def test_route_names_do_not_widen(wanted: str) -> None:
     d = item("m", NOW, modes=("metro",), affected=[Affected("route", "r-x", "14 Fruängen–Mörby centrum")])
     assert not lines.affects_route(d, wanted)

@@ -123,13 +123,37 @@ def index() -> LineIndex:
     return _INDEX
 
 
+# Words that only say what kind of line a number is: `linje 14`, `buss 53`, `Tram 7`.
+GENERIC = frozenset(
+    norm(w)
+    for w in ("linje", "linjen", "line", "buss", "bus", "tåg", "train", "tunnelbana", "metro", "spårvagn",
+              "tram", "båt", "boat", "pendeltåg", "nr", "no")
+)  # fmt: skip
+
+
+def _wanted(wanted: str) -> tuple[str, str | None, str]:
+    """`wanted` normalised whole, and split into its one number and the rest (`Gröna linjen 17`)."""
+    words = wanted.split()
+    numbers = [w for w in words if w.isdigit()]
+    if len(words) > 1 and len(numbers) == 1:
+        rest = norm(" ".join(w for w in words if w != numbers[0]))
+        return norm(wanted), numbers[0], rest
+    return norm(wanted), None, ""
+
+
 def affects_route(d: Disruption, wanted: str) -> bool:
     """Whether `d` affects the route a person calls `wanted` (id, number, long or colloquial name)."""
-    want = norm(wanted)
+    want, number, rest = _wanted(wanted)
     if not want:
         return False
     idx = _INDEX
-    return any(a.type == "route" and want in idx.keys_of(a, d.modes) for a in d.affected)
+    for a in d.affected:
+        if a.type != "route":
+            continue
+        keys = idx.keys_of(a, d.modes)
+        if want in keys or (number in keys and (rest in GENERIC or rest in keys)):
+            return True
+    return False
 
 
 def affects_road(d: Disruption, wanted: str) -> bool:
