@@ -211,3 +211,30 @@ async def test_five_channels_one_semantics(kind: str, tmp_path: Path) -> None:
         # The store itself did write events for everything (the channels filtered them).
         assert {c.id for c in log} == {"x:m1", "x:f1", "x:f2", "x:r1", "x:b1", "x:zz"}
         assert sum(1 for c in log if c.id == "x:m1" and c.type == "ended") == 1
+
+
+async def test_a_subscription_older_than_held_still_gets_its_ended(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path)
+    async with receiver() as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
+        store = app.store
+        token = await make_key(store, ["webhooks"])
+        await apply_step(store, 0)  # m1 (metro) is active before the subscription's engine starts
+        sub = await register(http, app.url, token, rx.url("/old"), filters={"mode": "metro"})
+        record = await store.get_record("webhook", sub["id"])
+        assert record is not None and record.pop("start_held") == ["x:m1"]
+        await store.delete_record("webhook_state", sub["id"])
+        await store.put_record("webhook", sub["id"], record)  # as registered by an older release
+        # A road change the subscription skips: its state (with what it holds) is then saved.
+        await store.apply(
+            batch([x("r1", 9, modes=("road",), header="E4: röjning")], T0, source="x", complete=False)
+        )
+        for _ in range(200):
+            state = await store.get_record("webhook_state", sub["id"])
+            if state and "held" in state:
+                break
+            await asyncio.sleep(0.05)
+        assert state and state["held"] == ["x:m1"]
+        await store.apply(batch([], T0 + timedelta(hours=1), source="x", complete=False, ended=["x:m1"]))
+        await until(lambda: len(rx.hits) == 1, what="the ended event")
+        body = json.loads(rx.hits[0].body)
+        assert (body["type"], body["id"], body["disruption"]["status"]) == ("ended", "x:m1", "ended")

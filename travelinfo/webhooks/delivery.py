@@ -107,6 +107,12 @@ class SubscriptionWorker:
         breaker = Breaker(self.id, state, engine.settings.webhooks)
         feed = make_feed(store, self.id, engine.holder, state.get("cursor") or sub["start_seq"])
         await feed.start()
+        if "held" not in state:  # before its first events
+            held0 = sub.get("start_held")
+            if not isinstance(held0, list):  # registered before `held` existed: what matches
+                # now (read before any newer change), so the items it was sent get their `ended`
+                held0 = await start_held(store, sub.get("filters", {}), engine.settings.region_bbox)
+            state["held"] = held0
         while not self.stop.is_set():
             self.wake.clear()
             try:
@@ -128,9 +134,6 @@ class SubscriptionWorker:
                 if sub is None:
                     return await self._deleted()
                 query = query_of(sub.get("filters", {}), engine.settings.region_bbox)
-                if "held" not in state:  # its first events (or a subscription older than `held`)
-                    held0 = sub.get("start_held")
-                    state["held"] = held0 if isinstance(held0, list) else []
             for change in changes:
                 if self.stop.is_set():
                     break
