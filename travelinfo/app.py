@@ -89,9 +89,31 @@ def create_app(
     if "worker" in roles:
         app.cleanup_ctx.append(parse_pool.app_ctx(settings.scheduler.parse_workers))
         app.cleanup_ctx.append(_worker_ctx)
+    elif settings.reference.gtfs_static:
+        app.on_startup.append(_line_names)
     for module in PUBLISHERS:
         importlib.import_module(module).setup(app)
     return app
+
+
+async def _line_names(app: web.Application) -> None:
+    """Without a worker, load the reference routes once so `route=14` resolves GTFS ids here too."""
+    from pathlib import Path
+
+    from travelinfo.filters import lines
+    from travelinfo.ingest.gtfs_static import load_gtfs, mode_for_route_type
+
+    settings = app[SETTINGS]
+    location = settings.reference.gtfs_static
+    if location.startswith(("http://", "https://")):
+        return  # only the worker downloads; entries still match by the names they carry
+    path = Path(location)
+    try:
+        gtfs = await asyncio.to_thread(load_gtfs, path if path.is_absolute() else settings.root() / path)
+    except Exception as exc:  # names are a nicety: the page still serves without them
+        log.warning("GTFS static reference data not loaded from %s: %s", location, exc)
+        return
+    lines.install(gtfs.routes, mode_for_route_type)
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:

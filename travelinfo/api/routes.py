@@ -16,7 +16,6 @@ from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, PAGING, Param
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import EXPOSE_HEADERS, Rendered, add_api_guard, dumps, json_response, respond
-from travelinfo.store.base import decode_cursor
 
 LIST_PATH = "/api/v1/disruptions"
 JSON = "application/json; charset=utf-8"
@@ -53,7 +52,7 @@ async def disruptions(request: web.Request) -> web.Response:
 
     async def render() -> Rendered:
         items, raw_cursor = await app[appmod.STORE].query(req.query)
-        cursor = api_params.encode_cursor(decode_cursor(raw_cursor)) if raw_cursor else None
+        cursor = raw_cursor  # the store's cursor is the public one (one format)
         body = {
             "disruptions": [api_params.reduce_lang(d.to_json(), req.lang) for d in items],
             "next_cursor": cursor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -9,11 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from travelinfo.config import BotSettings
-from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
-
-
-def _norm(text: str) -> str:
-    return "".join(text.split()).casefold()
+from travelinfo.filters import lines
+from travelinfo.model import SEVERITY_RANK, Disruption
+from travelinfo.store.query import Query
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +23,13 @@ class Rules:
     within: float = 86400.0
     modes: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
-    routes: frozenset[str] = frozenset()
+    routes: tuple[str, ...] = ()
     area: tuple[float, float, float, float] | None = None
+    # The service's home region, as on the list: items wholly outside it are never posted.
+    region: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def from_settings(cls, s: BotSettings) -> Rules:
+    def from_settings(cls, s: BotSettings, region: tuple[float, float, float, float] | None = None) -> Rules:
         """Rules from the `[bot]` settings; raise ValueError on a bad severity or area."""
         if s.min_severity not in SEVERITY_RANK:
             raise ValueError(f"bot.min_severity: unknown severity {s.min_severity!r}")
@@ -40,32 +41,40 @@ class Rules:
             within=float(s.within),
             modes=frozenset(s.modes),
             sources=frozenset(s.sources),
-            routes=frozenset(_norm(r) for r in s.routes),
+            routes=tuple(dict.fromkeys(r for r in s.routes if r.strip())),
             area=area,
+            region=region,
         )
 
-    def selects(self, d: Disruption) -> bool:
-        """Whether `d` is the kind of disruption to post (time aside)."""
-        if SEVERITY_RANK[d.severity] < SEVERITY_RANK[self.min_severity]:
+    @property
+    def query(self) -> Query:
+        """The same selection as the store Query every channel uses (status aside)."""
+        box = None
+        if self.area:  # corners in either order, as the API reads bbox
+            lon, lat = sorted((self.area[0], self.area[2])), sorted((self.area[1], self.area[3]))
+            box = (lon[0], lat[0], lon[1], lat[1])
+        return Query(
+            modes=tuple(sorted(self.modes)),
+            status=(),
+            sources=tuple(sorted(self.sources)),
+            severity=self.min_severity,
+            bbox=box,
+            region=self.region,
+        )
+
+    def selects(self, d: Disruption, *, started: bool = False) -> bool:
+        """Whether `d` is the kind of disruption to post (time aside).
+
+        `started`: a thread already follows `d`; `min_severity` only gates starting one, so a
+        severity drop is a reply in the thread, not an all-clear.
+        """
+        query = dataclasses.replace(self.query, severity=None) if started else self.query
+        if not query.matches(d):
             return False
-        if self.modes and not self.modes & set(d.modes):
-            return False
-        if self.sources and d.source not in self.sources:
-            return False
-        if self.routes and not any(
-            a.type in ("route", "road")
-            and (_norm(a.id) in self.routes or (a.name is not None and _norm(a.name) in self.routes))
-            for a in d.affected
-        ):
-            return False
-        if self.area:
-            box = bbox_of(d.geometry)
-            if box is None:
-                return False
-            w, s, e, n = self.area
-            if box[2] < w or box[0] > e or box[3] < s or box[1] > n:
-                return False
-        return True
+        # `routes` lists lines and roads alike (any of), each with the API's route/road meaning.
+        return not self.routes or any(
+            lines.affects_route(d, r) or lines.affects_road(d, r) for r in self.routes
+        )
 
     def due_at(self, d: Disruption) -> datetime | None:
         """When `d` enters the posting horizon (active, or starting within `within`); None: never."""
@@ -111,8 +120,8 @@ def decide(
     if thread is not None:
         if thread.get("ended") or not thread.get("last"):
             return "skip"  # closed, or summarised in a digest (no thread to reply to)
-        if change_type == "ended" or d.status == "ended":
-            return "end"
+        if change_type == "ended" or d.status == "ended" or not rules.selects(d, started=True):
+            return "end"  # ended, or no longer the kind of item the bot posts (events.classify)
         return "update" if material_checksum(d) != thread.get("checksum") else "skip"
     if change_type == "ended" or d.status == "ended":
         return "skip"

@@ -58,7 +58,7 @@ class Bot:
     ) -> None:
         self.settings = settings
         self.cfg = settings.bot
-        self.rules = Rules.from_settings(settings.bot)
+        self.rules = Rules.from_settings(settings.bot, settings.region_bbox)
         self.store = store
         self.clock = clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

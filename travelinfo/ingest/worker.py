@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from travelinfo.config import Settings
+from travelinfo.filters import lines
 from travelinfo.ingest.collectors.base import make_collector
 from travelinfo.ingest.scheduler import Scheduler, SourceRunner
 from travelinfo.runtime.backoff import Backoff, is_store_error
@@ -40,7 +41,7 @@ class ReferenceData:
         if not self.location:
             return
         try:
-            from travelinfo.ingest.gtfs_static import load_gtfs, read_capped
+            from travelinfo.ingest.gtfs_static import load_gtfs, mode_for_route_type, read_capped
         except ImportError:  # pragma: no cover - the module ships with the package
             return
         try:
@@ -58,6 +59,8 @@ class ReferenceData:
                 path = Path(self.location)
                 path = path if path.is_absolute() else self.root / path
                 self.current = await asyncio.to_thread(load_gtfs, path)
+            # The outputs' line filter (`route=14`, "röda linjen") resolves names through it.
+            lines.install(self.current.routes, mode_for_route_type)
             log.info("GTFS static reference data loaded from %s", self.location)
         except Exception as exc:  # keep the previous data; names are a nicety, not a must
             log.warning("GTFS static reference data not loaded from %s: %s", self.location, exc)

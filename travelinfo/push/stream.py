@@ -19,9 +19,10 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from travelinfo.api.params import Request, reduce_lang
+from travelinfo.filters import events
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.store.base import Change, Query
+from travelinfo.store.base import Change, Query, Store
 
 PAYLOAD_CACHE = 512
 
@@ -86,6 +87,8 @@ class PushState:
         data = change.to_json()
         data["type"] = type_
         data["disruption"] = reduce_lang(data["disruption"], lang)
+        if type_ == "ended":  # an item that stops matching may still be active upstream
+            data["disruption"]["status"] = "ended"
         ev = Event(type_, change.seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         self.payloads[key] = ev
         if len(self.payloads) > PAYLOAD_CACHE:
@@ -127,7 +130,7 @@ async def current(app: web.Application, query: Query) -> tuple[str, list[Disrupt
 class Feed:
     """One client's filter and the ids it holds; turns store changes into its events.
 
-    An item entering the filter arrives as `created`, one leaving it as `ended`.
+    The semantics are travelinfo.filters.events (the same for webhooks and the bot).
     """
 
     def __init__(self, state: PushState, req: Request, known: set[str]) -> None:
@@ -135,28 +138,24 @@ class Feed:
         self.query = req.query.narrow()
         self.lang = req.lang
         self.known = known
-        # `ended` events carry status ended, which the default status filter excludes.
-        self.any_status = dataclasses.replace(self.query, status=())
+        # What an item must be to have possibly been held (its mode, region, line...), whatever
+        # its status or severity then: a replay cannot know what the client held.
+        self.loose = dataclasses.replace(self.query, status=(), severity=None, text=None, active_at=None)
+        self.guessed: set[str] | None = None  # during a replay: ids whose holding is settled
 
     def event(self, change: Change, replay: bool = False) -> Event | None:
         """The event this client gets for `change`, or None."""
-        d, ident = change.disruption, change.id
-        if change.type == "ended" or d.status == "ended":
-            held = ident in self.known
-            self.known.discard(ident)
-            if held or replay or self.any_status.matches(d):
-                return self.state.event(change, "ended", self.lang)
-            return None
-        if self.query.matches(d):
-            type_ = change.type if ident in self.known else "created"
-            self.known.add(ident)
-            return self.state.event(change, type_, self.lang)
-        # While replaying a gap we cannot know what the client held, so a non-matching item
-        # is sent as `ended` (removing an item one does not hold is a no-op).
-        if ident in self.known or replay:
-            self.known.discard(ident)
-            return self.state.event(change, "ended", self.lang)
-        return None
+        d = change.disruption
+        if replay and self.guessed is not None and d.id not in self.guessed:
+            # First sight of an item in the gap: a `created` one was not held before it; any
+            # other of the client's kind may have been (an `ended` for it is then a no-op).
+            self.guessed.add(d.id)
+            if change.type != "created" and self.loose.matches(d):
+                self.known.add(d.id)
+            else:
+                self.known.discard(d.id)
+        out = events.track(change.type, d, self.query.matches, self.known)
+        return None if out is None else self.state.event(change, out.type, self.lang)
 
 
 async def run_stream(
@@ -183,7 +182,7 @@ async def run_stream(
                 _drain(sub.queue)
                 if hub.epoch != epoch:  # the store's data was replaced: positions mean nothing
                     epoch = hub.epoch
-                    pos = await send_reset(app, feed, sink)
+                    pos = await send_reset(app[appmod.STORE], feed, sink)
                 else:
                     pos = await catch_up(app, feed, pos, sink)
                 continue
@@ -217,10 +216,18 @@ async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> 
     """Replay every event after `since` in order, or send `reset` when the log no longer reaches."""
     store, state = app[appmod.STORE], app[PUSH]
     pos = since
+    feed.guessed = set()
+    try:
+        return await _replay(store, state, feed, pos, sink)
+    finally:
+        feed.guessed = None
+
+
+async def _replay(store: Store, state: PushState, feed: Feed, pos: str, sink: Sink) -> str:
     while not state.stopping:
         page = await store.changes_since(pos)
         if page.reset:
-            return await send_reset(app, feed, sink)
+            return await send_reset(store, feed, sink)
         if not page.changes:
             return pos
         for change in page.changes:
@@ -231,9 +238,8 @@ async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> 
     return pos
 
 
-async def send_reset(app: web.Application, feed: Feed, sink: Sink) -> str:
+async def send_reset(store: Store, feed: Feed, sink: Sink) -> str:
     """Send the whole filtered set as a `reset` event; returns the position it stands for."""
-    store = app[appmod.STORE]
     last = await store.last_seq()
     items, _ = await store.query(feed.query)
     feed.known = {d.id for d in items}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from travelinfo.filters import lines
 from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
 
 ACTIVE_STATUSES = ("active", "planned")
@@ -74,17 +74,12 @@ def _bbox_overlaps(bbox: tuple[float, float, float, float], geometry: Any) -> bo
     return not (box[2] < bbox[0] or box[0] > bbox[2] or box[3] < bbox[1] or box[1] > bbox[3])
 
 
-def _norm(text: str) -> str:
-    return text.strip().casefold().replace(" ", "")
+_AFFECTS = {"route": lines.affects_route, "stop": lines.affects_stop, "road": lines.affects_road}
 
 
 def _affects(d: Disruption, kind: str, wanted: str) -> bool:
-    want = _norm(wanted)
-    types = {"route": ("route",), "stop": ("stop",), "road": ("road",)}[kind]
-    for a in d.affected:
-        if a.type in types and (_norm(a.id) == want or (a.name and _norm(a.name) == want)):
-            return True
-    return False
+    # One meaning per filter, shared by every channel (travelinfo.filters.lines).
+    return _AFFECTS[kind](d, wanted)
 
 
 def _mentions_area(d: Disruption, area: str) -> bool:
@@ -116,15 +111,18 @@ def sort_key(d: Disruption) -> tuple[int, float, str]:
 
 
 def encode_cursor(key: tuple[int, float, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    """The one cursor format of the API and the pages: `rank~-timestamp~hex(id)` (no conversion)."""
+    return f"{-key[0]}~{-key[1]!r}~{key[2].encode().hex()}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, float, str]:
-    """Raise ValueError on a cursor we did not make."""
+    """The sort position of a cursor; raise ValueError on a cursor we did not make."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        rank, ts, ident = json.loads(raw)
-        return int(rank), float(ts), str(ident)
+        rank, ts, ident = cursor.split("~")
+        t = float(ts)
+        if math.isnan(t) or not ident.isascii():
+            raise ValueError("nan")
+        return -int(rank), -t, bytes.fromhex(ident).decode("utf-8", "replace")
     except (ValueError, TypeError) as exc:
         raise ValueError("invalid cursor") from exc
 

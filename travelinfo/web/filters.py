@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from multidict import MultiMapping
 
+from travelinfo.filters import table
 from travelinfo.model import MODES, SEVERITIES, Disruption
 from travelinfo.runtime.server import BadParameter
 from travelinfo.store.base import Query
@@ -68,20 +69,17 @@ class Filters:
 
     def query(self, region: tuple[float, float, float, float] | None = None) -> Query:
         """The store query in the home `region` (the time window is applied by `window`)."""
-        status: tuple[str, ...] = ("active", "planned")
-        if self.when == "now":
-            status = ("active",)
-        elif self.when == "planned":
-            status = ("planned",)
-        return Query(
-            modes=self.modes,
-            status=status,
-            severity=self.severity or None,
-            route=self.line or None,
-            road=self.road or None,
-            area=self.area or None,
-            region=region,
-        )
+        status = {"now": "active", "planned": "planned"}.get(self.when)  # `when` is the status alias
+        raw = {
+            "mode": ",".join(self.modes) or None,
+            "status": status,
+            "severity": self.severity or None,
+            "route": self.line or None,  # `line` is the pages' alias of `route`
+            "road": self.road or None,
+            "area": self.area or None,
+        }
+        rows = [table.BY_NAME[name] for name in raw]
+        return Query(**table.read_filters(raw, rows, region))
 
     def window(self, items: Iterable[Disruption], now: datetime) -> list[Disruption]:
         """Keep what the time filter wants: `24h` = active now or starting within a day."""

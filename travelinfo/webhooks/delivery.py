@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -20,7 +21,9 @@ from typing import Any
 
 import aiohttp
 
+from travelinfo.api import params as api_params
 from travelinfo.config import Settings
+from travelinfo.filters import events
 from travelinfo.model import format_time
 from travelinfo.store.base import Change, Query, Store
 from travelinfo.webhooks import ssrf
@@ -36,20 +39,29 @@ DEAD = "webhook_dead"  # dead letters, key "<id>:<seq>"
 ENGINES = "webhook_engine"  # live delivery engines (heartbeats)
 
 
-def query_of(filters: Mapping[str, Any]) -> Query:
-    """The store Query for a subscription's (validated) filters; no status filter means every event."""
-    bbox = filters.get("bbox")
-    return Query(
-        modes=tuple(filters.get("mode", ())),
-        status=tuple(filters.get("status", ())),
-        sources=tuple(filters.get("source", ())),
-        severity=filters.get("severity"),
-        bbox=(bbox[0], bbox[1], bbox[2], bbox[3]) if bbox else None,
-        route=filters.get("route"),
-        stop=filters.get("stop"),
-        road=filters.get("road"),
-        text=filters.get("q"),
-    )
+def query_of(filters: Mapping[str, Any], home: tuple[float, float, float, float] | None = None) -> Query:
+    """The store Query for a subscription's (validated) filters, read as the list API reads them.
+
+    `home` is the service's region: as on the list, items wholly outside it make no events
+    unless the subscription says `region: all`.
+    """
+    raw = {k: ",".join(map(_text, v)) if isinstance(v, list) else _text(v) for k, v in filters.items()}
+    return api_params.parse(raw, allowed=api_params.FILTERS, home=home).query.narrow()
+
+
+def _text(value: Any) -> str:
+    # Numbers as the query string writes them (never `1e-05`, which the bbox pattern refuses).
+    if isinstance(value, float):
+        return f"{value:.12f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+async def start_held(
+    store: Store, filters: Mapping[str, Any], home: tuple[float, float, float, float] | None
+) -> list[str]:
+    """What a new subscription holds: the ids matching it now (their changes are `updated`)."""
+    items, _ = await store.query(query_of(filters, home))
+    return sorted(d.id for d in items)
 
 
 async def wait(event: asyncio.Event, timeout: float) -> None:
@@ -95,6 +107,12 @@ class SubscriptionWorker:
         breaker = Breaker(self.id, state, engine.settings.webhooks)
         feed = make_feed(store, self.id, engine.holder, state.get("cursor") or sub["start_seq"])
         await feed.start()
+        if "held" not in state:  # before its first events
+            held0 = sub.get("start_held")
+            if not isinstance(held0, list):  # registered before `held` existed: what matches
+                # now (read before any newer change), so the items it was sent get their `ended`
+                held0 = await start_held(store, sub.get("filters", {}), engine.settings.region_bbox)
+            state["held"] = held0
         while not self.stop.is_set():
             self.wake.clear()
             try:
@@ -115,19 +133,24 @@ class SubscriptionWorker:
                 sub = await store.get_record(KIND, self.id)
                 if sub is None:
                     return await self._deleted()
-                query = query_of(sub.get("filters", {}))
+                query = query_of(sub.get("filters", {}), engine.settings.region_bbox)
             for change in changes:
                 if self.stop.is_set():
                     break
-                sent = query.matches(change.disruption)
-                if sent:
-                    outcome = await self._deliver(sub, change, breaker)
+                # One event semantics with SSE/WS and the bot (travelinfo.filters.events).
+                held = set(state.get("held") or ())
+                out = events.track(change.type, change.disruption, query.matches, held)
+                sent = out is not None
+                if out is not None:
+                    event = dataclasses.replace(change, type=out.type, disruption=out.disruption)
+                    outcome = await self._deliver(sub, event, breaker)
                     if outcome == "deleted":
                         return await self._deleted()
                     if outcome == "stopped":
                         break  # not acknowledged: the next owner sends it again
                 await feed.ack(change)
                 state["cursor"] = feed.position
+                state["held"] = sorted(held)
                 dirty = not sent
                 if sent:  # a sent event's cursor is saved at once; skipped ones once per page
                     await store.put_record(STATE, self.id, state)

@@ -20,14 +20,14 @@ from travelinfo.runtime.appkeys import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import BadParameter, json_error, json_response
 from travelinfo.webhooks import ssrf
-from travelinfo.webhooks.delivery import DEAD, KIND, STATE, DeliveryEngine
+from travelinfo.webhooks.delivery import DEAD, KIND, STATE, DeliveryEngine, query_of, start_held
 from travelinfo.webhooks.feed import forget
 from travelinfo.webhooks.send import ping as send_ping
 
 ENGINE = web.AppKey("webhook_engine", DeliveryEngine)
 PINGING = web.AppKey("webhook_pinging", set)  # ids of subscriptions with a ping in flight
 SCOPE = "webhooks"
-FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q")
+FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q", "region")
 FIELDS = ("url", "secret", "filters", "description")
 MAX_PER_KEY = 100  # bounds the fan-out one key can cause
 MAX_TEXT = 200
@@ -61,11 +61,11 @@ def _bbox(value: Any) -> list[float]:
         raise BadParameter(param, "must be four numbers: min_lon,min_lat,max_lon,max_lat") from None
     if not all(math.isfinite(v) for v in box):
         raise BadParameter(param, "must be finite numbers")
-    if not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
-        raise BadParameter(
-            param, "needs -180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90"
-        )
-    return box
+    if not (-180 <= box[0] <= 180 and -180 <= box[2] <= 180 and -90 <= box[1] <= 90 and -90 <= box[3] <= 90):
+        raise BadParameter(param, "needs longitudes in -180..180 and latitudes in -90..90")
+    # Corners in either order, as the list API reads `bbox` (one filter, one meaning).
+    lon, lat = sorted((box[0], box[2])), sorted((box[1], box[3]))
+    return [lon[0], lat[0], lon[1], lat[1]]
 
 
 def _text(name: str, value: Any) -> str:
@@ -97,8 +97,14 @@ def parse_filters(raw: Any) -> dict[str, Any]:
             out[name] = _words(name, [value] if isinstance(value, str) else value, SEVERITIES)[0]
         elif name == "bbox":
             out[name] = _bbox(value)
+        elif name == "region":
+            out[name] = _words(name, [value] if isinstance(value, str) else value, ("home", "all"))[0]
         else:
             out[name] = _text(name, value)
+    try:  # what delivery reads, read by the list API's one parser: refused now, not at delivery
+        query_of(out)
+    except BadParameter as exc:
+        raise BadParameter(f"filters.{exc.parameter}", exc.message) from None
     return out
 
 
@@ -203,6 +209,9 @@ async def create(request: web.Request) -> web.Response:
     if len(await _own(request, key)) >= MAX_PER_KEY:
         raise json_error(409, f"this key already has {MAX_PER_KEY} webhooks; delete one first")
     sub_id = secrets.token_hex(8)
+    # What it holds at the start, read before the position: an item created in between is
+    # then `created` at its next change, never `updated` without a `created` first.
+    held = await start_held(store, filters, request.app[SETTINGS].region_bbox)
     sub: dict[str, Any] = {
         "id": sub_id,
         "key_id": key.id,
@@ -212,6 +221,7 @@ async def create(request: web.Request) -> web.Response:
         "secret": secret,
         "created": format_time(datetime.now(UTC)),
         "start_seq": await store.last_seq(),  # events after registration only
+        "start_held": held,
     }
     await store.put_record(KIND, sub_id, sub)
     engine = request.app.get(ENGINE)

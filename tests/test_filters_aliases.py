@@ -1,0 +1,163 @@
+"""Line and road filters on the demo data, over real HTTP: the numbers and names people use.
+
+The items come from the demo payloads in feeds/ (parsed with the demo GTFS as the worker
+does); the web-only app loads the reference routes itself, so `route=14` also finds an item
+whose affected entry carries nothing but the GTFS route id.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import aiohttp
+import pytest
+from apputil import Running, running_app
+from pushutil import hub_caught_up
+from storeutil import item
+
+from travelinfo.config import Settings
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, get_parser
+from travelinfo.model import Affected, Batch, Disruption
+from travelinfo.store import open_store_from_url
+
+ROOT = Path(__file__).resolve().parent.parent
+GTFS = ROOT / "feeds" / "sl-gtfs"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def demo_batches() -> list[Batch]:
+    """The first poll of every demo source, parsed as the worker parses it."""
+    reference = load_gtfs(GTFS)
+    config = tomllib.loads((ROOT / "config" / "travelinfo.toml").read_text())
+    out = []
+    for src in config["sources"]:
+        first = sorted((ROOT / src["url"]).iterdir())[0]
+        ctx = ParseContext(src["name"], NOW, reference=reference, options=src.get("options", {}))
+        out.append(get_parser(src["type"])(first.read_bytes(), ctx))
+    return out
+
+
+def bare_route_item() -> Disruption:
+    """An item naming line 14 only by its GTFS route id (no name, as SIRI often sends it)."""
+    return item("r14", NOW, source="bare", header="Störning", modes=("metro",),
+                affected=[Affected("route", "9011001001400000", None)])  # fmt: skip
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Running]:
+    store = open_store_from_url(f"sqlite:///{tmp_path / 's.db'}")
+    settings = Settings()
+    settings.api.rate_per_ip = 0
+    settings.reference.gtfs_static = str(GTFS)
+    async with running_app(store, settings) as r:
+        for b in demo_batches():
+            await store.apply(b)
+        await store.apply(Batch("bare", NOW, (bare_route_item(),), complete=True))
+        await hub_caught_up(r.app)
+        yield r
+
+
+async def api_headers(r: Running, query: str) -> list[str]:
+    async with aiohttp.ClientSession() as s, s.get(f"{r.url}/api/v1/disruptions?{query}") as resp:
+        body = await resp.json()
+        assert resp.status == 200, body
+        return sorted(d["header"].get("en") or d["header"]["sv"] for d in body["disruptions"])
+
+
+async def page_ids(r: Running, query: str) -> set[str]:
+    async with aiohttp.ClientSession() as s, s.get(f"{r.url}/?{query}") as resp:
+        assert resp.status == 200
+        html = await resp.text()
+    return {unquote(i) for i in re.findall(r'href="/d/([^"?#]+)[?"]', html)}
+
+
+RED_14 = "Red line 14: major delays due to a signal failure"
+BARE = "Störning"
+TRAM_7 = "Spårväg City line 7: diverted past Djurgårdsbron"
+FERRY = "Vaxholm boat: the Strömkajen–Vaxholm sailing is cancelled"
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ("14", [RED_14, BARE]),
+        ("röda linjen", [RED_14, BARE]),
+        ("Röda Linjen", [RED_14, BARE]),
+        ("RÖDA LINJEN", [RED_14, BARE]),
+        ("red line", [RED_14, BARE]),
+        ("9011001001400000", [RED_14, BARE]),
+        ("Fruängen–Mörby centrum", [RED_14, BARE]),
+        ("7", [TRAM_7]),
+        ("spårväg city", [TRAM_7]),
+        ("Spårväg City", [TRAM_7]),
+        ("Vaxholmsbåten", [FERRY]),
+        ("gröna linjen", ["Delays on the green line"]),
+        ("13", []),  # red line too, but nothing is wrong on it
+        ("1", []),  # not a prefix match: 14 is not 1
+        ("linjen", []),
+    ],
+)
+async def test_api_route_aliases(demo: Running, route: str, expected: list[str]) -> None:
+    assert await api_headers(demo, "route=" + quote(route)) == sorted(expected)
+
+
+ROADS = [
+    "Avstängd påfart. Påfarten från Norrtull mot E4/E20 norrgående",
+    "E4/E20: Vägarbete, Körfältsavstängningar",
+    "Vägarbete. E4/E20 Essingeleden norrgående mellan Lilla Essingen",
+]
+
+
+@pytest.mark.parametrize("road", ["E4", "e4", "E 4", "E4/E20", "E20", " e 20 "])
+async def test_api_road_matches_inside_e4_e20(demo: Running, road: str) -> None:
+    got = await api_headers(demo, "road=" + quote(road))
+    assert len(got) == 3 and all(any(h.startswith(p[:30]) for h in got) for p in ROADS), got
+
+
+async def test_api_road_numbers_and_names(demo: Running) -> None:
+    assert await api_headers(demo, "road=274") == ["Väg 274: Vaxholmsleden"]
+    assert await api_headers(demo, "road=V%C3%A4g%20274") == ["Väg 274: Vaxholmsleden"]
+    assert await api_headers(demo, "road=E18") == []
+    assert await api_headers(demo, "road=E") == []  # a letter alone is no road
+
+
+async def test_route_filter_combines_with_mode(demo: Running) -> None:
+    assert await api_headers(demo, "mode=metro&route=14") == sorted([RED_14, BARE])
+    assert await api_headers(demo, "mode=bus&route=14") == []
+    # Bus 2, 3, 53, 76: one item names four lines; each number finds it.
+    for line in ("2", "3", "53", "76"):
+        assert "Slussen: the Södermalmstorg bus stop has moved" in await api_headers(demo, f"route={line}")
+
+
+async def test_page_line_alias_is_the_api_route(demo: Running) -> None:
+    for query, route in (
+        ("mode=metro&line=14", "mode=metro&route=14"),
+        ("line=r%C3%B6da+linjen", "route=r%C3%B6da+linjen"),
+        ("line=7", "route=7"),
+        ("road=E4", "road=E4"),
+    ):
+        async with aiohttp.ClientSession() as s, s.get(f"{demo.url}/api/v1/disruptions?{route}") as resp:
+            api = {d["id"] for d in (await resp.json())["disruptions"]}
+        assert api, route
+        assert await page_ids(demo, query) == api, query
+
+
+async def test_geojson_and_feeds_use_the_same_route_filter(demo: Running) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{demo.url}/api/v1/disruptions?road=E4") as resp:
+            listed = {d["id"] for d in (await resp.json())["disruptions"] if d["geometry"]}
+        async with s.get(f"{demo.url}/api/v1/disruptions.geojson?road=E4") as resp:
+            assert resp.status == 200
+            features = (await resp.json())["features"]
+        async with s.get(f"{demo.url}/feeds/disruptions.atom?line=14") as resp:
+            assert resp.status == 200
+            atom = await resp.text()
+    assert listed and {f["id"] for f in features} == listed
+    assert "Red line 14" in atom or "Röda linjen 14" in atom
+    assert "Spårväg City" not in atom and "E4/E20" not in atom
