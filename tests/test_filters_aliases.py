@@ -74,7 +74,9 @@ async def page_ids(r: Running, query: str) -> set[str]:
     async with aiohttp.ClientSession() as s, s.get(f"{r.url}/?{query}") as resp:
         assert resp.status == 200
         html = await resp.text()
-    return {unquote(i) for i in re.findall(r'href="/d/([^"?#]+)[?"]', html)}
+    # The list is in <main>; a public warning's banner above it leads every page, whatever the filter.
+    main = html[html.index('<main id="main">') :]
+    return {unquote(i) for i in re.findall(r'href="/d/([^"?#]+)[?"]', main)}
 
 
 RED_14 = "Red line 14: major delays due to a signal failure"
