@@ -48,7 +48,7 @@ def _next_link(request: web.Request, cursor: str) -> str:
 
 async def disruptions(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions: filtered, ordered, cursor-paged list."""
-    req = _parse(request, FILTERS + PAGING + (history.AS_OF,))
+    req = _parse(request, (*FILTERS, *PAGING, history.AS_OF))
     at = history.read_as_of(request.query)
     app = request.app
 
@@ -100,7 +100,7 @@ def feature(data: dict[str, Any]) -> dict[str, Any]:
 
 async def geojson(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions.geojson: the filtered set as a FeatureCollection (not paged)."""
-    req = _parse(request, FILTERS + (history.AS_OF,))
+    req = _parse(request, (*FILTERS, history.AS_OF))
     at = history.read_as_of(request.query)
     app = request.app
 
