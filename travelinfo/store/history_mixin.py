@@ -66,7 +66,8 @@ class HistoryMixin:
     # -- the Protocol's history methods ---------------------------------------------------------
     async def versions_at(self, at: datetime, q: Query) -> list[Version]:
         """The version of each item the store held at `at` (from the archive below the floor)."""
-        if at.timestamp() < await self._h_floor():
+        floor = await self._h_floor()
+        if floor and at.timestamp() < floor:
             if self.archive is None:
                 raise HistoryGone("that time is older than the kept history (history.retention)")
             return await asyncio.to_thread(self.archive.as_of, at, self.archive_retention)
