@@ -169,3 +169,27 @@ async def test_bad_as_of_is_a_precise_400_and_old_times_without_archive_410(tmp_
         async with s.get(f"{r.url}/api/v1/disruptions?as_of={stamp(t(11, 30, day=1))}") as resp:
             assert resp.status == 200
             assert [d["header"]["sv"] for d in (await resp.json())["disruptions"]] == [OTHER]
+
+
+async def test_history_page_in_both_languages_with_picker_and_link(tmp_path: Path) -> None:
+    store, _ = make_store("sqlite", tmp_path)
+    async with running_app(store, Settings()) as r, aiohttp.ClientSession() as s:
+        ident = await publish(r.store)
+        # The picker sends Swedish local time without an offset.
+        status, body = await get(s, f"{r.url}/history?at=2026-11-25T07:42&lang=sv")
+        page = body.decode()
+        assert status == 200 and "Det här visades 2026-11-25 07:42" in page
+        assert V1 in page and V2 not in page and OTHER in page
+        assert 'type="datetime-local"' in page and 'value="2026-11-25T07:42"' in page
+        status, body = await get(s, f"{r.url}/history?at={stamp(t(7, 50))}&lang=en")
+        page = body.decode()
+        assert status == 200 and "What was published at 2026-11-25 07:50" in page
+        assert V2 in page and V1 not in page
+        status, body = await get(s, f"{r.url}/history?at={stamp(t(8, 10))}")
+        assert V2 not in body.decode() and OTHER in body.decode()
+        status, body = await get(s, f"{r.url}/history?at=07:42")
+        assert status == 400
+        # The permalink page links to the picture at its update time and to the versions.
+        status, body = await get(s, f"{r.url}/d/{quote(ident)}?lang=en")
+        assert status == 200
+        assert "/history?at=" in body.decode() and "Show what was published when" in body.decode()

@@ -44,6 +44,7 @@ class RedisHistory(HistoryMixin):
 
     def _close(self, pipe: Any, seq: str, span: list[Any], until: float) -> None:
         at0, _, cls = span
+        until = max(until, at0)  # sources' clocks differ: never a span that ends before it starts
         pipe.zrem(self.k("h", "open", cls), seq)
         pipe.hset(self.k("h", "span"), seq, json.dumps([at0, until, cls]))
         for parts in bucket_keys(cls, at0, until):

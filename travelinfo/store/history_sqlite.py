@@ -39,9 +39,11 @@ def record(conn: sqlite3.Connection, seq: int, ident: str, status: str, at: date
     """Keep one change event as a version; the id's previous version ends where it starts."""
     ts = at.timestamp()
     prev = conn.execute(
-        "SELECT seq FROM versions WHERE id = ? AND until IS NULL ORDER BY seq DESC LIMIT 1", (ident,)
+        "SELECT seq, at FROM versions WHERE id = ? AND until IS NULL ORDER BY seq DESC LIMIT 1", (ident,)
     ).fetchone()
     if prev is not None:
+        # Sources' clocks differ: a batch stamped before the previous version ends it at once.
+        ts = max(ts, prev[1])
         conn.execute("UPDATE versions SET until = ? WHERE seq = ?", (ts, prev[0]))
         conn.execute("UPDATE versions_span SET t1 = ? WHERE seq = ?", (ts, prev[0]))
     c = CLS[cls_of(status)]

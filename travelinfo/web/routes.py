@@ -195,4 +195,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
+    from travelinfo.web import history_page  # imports this module's helpers
+
+    app.router.add_get("/history", history_page.page)
     app.router.add_static("/static", view.STATIC, name="static", append_version=True)
