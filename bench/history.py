@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -95,7 +94,8 @@ def fill(store: SqliteStore, n_versions: int, n_ids: int) -> int:
         if last:
             body_d = body_d.replace('"status":"active"', '"status":"ended"')
         kind = "created" if j == 0 else ("ended" if last else "updated")
-        head = f'{{"type":"{kind}","id":"{make_id("bench", f"SE_STA_TRISSID_1_{i:07d}")}","at":"{format_time(at)}"'
+        ident = make_id("bench", f"SE_STA_TRISSID_1_{i:07d}")
+        head = f'{{"type":"{kind}","id":"{ident}","at":"{format_time(at)}"'
         written += 1
         history_sqlite.record(
             conn,
@@ -174,24 +174,20 @@ async def main() -> None:
                 v for k, v in by_table.items() if k.startswith(("versions", "sqlite_autoindex_versions"))
             )
         except Exception:  # dbstat not compiled in: the whole file
-            hist = os.path.getsize(path)
-        print(
-            f"store: {count:,} versions, {hist / count:.0f} bytes per version (versions table, indexes, R*Tree)"
-        )
+            hist = path.stat().st_size
+        what = "versions table, indexes, R*Tree"
+        print(f"store: {count:,} versions, {hist / count:.0f} bytes per version ({what})")
         day = NOW - timedelta(days=15)
         t0 = day.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         versions = await store._h_between(t0, t0 + 86400)
         archive = Archive(Path(tmp) / "archive")
         archive.write_day("bench", versions)
         entry = archive.manifest()["days"]["bench"]
-        print(
-            f"archive: {entry['versions']:,} versions in one day file, {entry['bytes'] / entry['versions']:.0f} "
-            "bytes per version (NDJSON gzip)"
-        )
+        per_version = entry["bytes"] / entry["versions"]
+        print(f"archive: {entry['versions']:,} versions in one day file, {per_version:.0f} bytes each (gzip)")
         await store.close()
-        print(
-            f"worst warm as_of / live ratio {worst:.2f} (target <= {TARGET}) -> {'PASS' if worst <= TARGET else 'FAIL'}"
-        )
+        verdict = "PASS" if worst <= TARGET else "FAIL"
+        print(f"worst warm as_of / live ratio {worst:.2f} (target <= {TARGET}) -> {verdict}")
 
 
 if __name__ == "__main__":
