@@ -97,17 +97,23 @@ def floor(conn: sqlite3.Connection) -> float:
 
 def prune(conn: sqlite3.Connection, cutoff: float, archive_retention: float) -> int:
     """Drop versions whose validity ended before `cutoff`; the number dropped."""
-    doomed = "until < ? OR (until IS NULL AND cls = 1 AND at < ?)"
-    args = (cutoff, cutoff - archive_retention)
-    conn.execute(f"DELETE FROM versions_span WHERE seq IN (SELECT seq FROM versions WHERE {doomed})", args)
-    cur = conn.execute(f"DELETE FROM versions WHERE {doomed}", args)
+    # Two conditions, each on its own index (an OR would scan every version on every sweep).
+    removed = 0
+    for where, arg in (
+        ("until < ?", cutoff),
+        ("until IS NULL AND cls = 1 AND at < ?", cutoff - archive_retention),
+    ):
+        conn.execute(
+            f"DELETE FROM versions_span WHERE seq IN (SELECT seq FROM versions WHERE {where})", (arg,)
+        )
+        removed += conn.execute(f"DELETE FROM versions WHERE {where}", (arg,)).rowcount
     if cutoff > floor(conn):
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('history_floor', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (repr(cutoff),),
         )
-    return cur.rowcount
+    return removed
 
 
 def count(conn: sqlite3.Connection) -> int:
