@@ -104,3 +104,21 @@ async def test_without_archive_old_times_are_refused(kind: str, tmp_path: Path) 
         # Recent times still answer from the store.
         items, _ = await store.as_of(Query(), t(11, 30, day=1))
         assert [d.header["sv"] for d in items] == ["Vägarbete Essingeleden"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_a_batch_stamped_earlier_than_the_last_version_keeps_history_consistent(
+    kind: str, tmp_path: Path
+) -> None:
+    """Two sources' clocks differ: a change stamped before the item's last version."""
+    async with open_store(kind, tmp_path) as store:
+        await store.apply(batch([item("A1", t(7, 45), header="från klocka A")], t(7, 45), complete=False))
+        late = item("A1", t(7, 44), header="från klocka B", updated_at=t(7, 46))
+        await store.apply(batch([late], t(7, 44), complete=False))
+        versions = await store.history("demo:A1")
+        assert [v.disruption.header["sv"] for v in versions] == ["från klocka A", "från klocka B"]
+        # Never two versions of one id at once: at any time one answer or none.
+        for minute in (43, 44, 45, 46):
+            items, _ = await store.as_of(Query(), t(7, minute))
+            assert len(items) <= 1
+        assert (await headers_at(store, t(7, 46)))["demo:A1"] == "från klocka B"
