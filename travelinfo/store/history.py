@@ -82,9 +82,7 @@ def valid(v: Version, until: float | None, at: datetime, archive_retention: floa
     if not v.at.timestamp() <= t < (until if until is not None else OPEN):
         return False
     # The live store drops ended items `archive_retention` after they ended.
-    return not (
-        v.type == "ended" and v.disruption.status == "ended" and t >= v.at.timestamp() + archive_retention
-    )
+    return not (v.disruption.status == "ended" and t >= v.at.timestamp() + archive_retention)
 
 
 def pick(versions: Iterable[Version], q: Query) -> tuple[list[Disruption], str | None]:

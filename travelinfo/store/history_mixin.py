@@ -99,7 +99,7 @@ class HistoryMixin:
             cutoff = min(cutoff, today)  # never prune a day before its file is written
             oldest = await self._h_oldest()
             t0 = day_start(oldest) if oldest is not None else today
-            known = self.archive.manifest()["days"]
+            known = (await asyncio.to_thread(self.archive.manifest))["days"]
             while t0 < today:
                 name = day_name(t0)
                 if name not in known:
