@@ -11,15 +11,20 @@ T's hour and day bucket and the open set, then the exact spans decide.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from travelinfo.store.base import Change, change_text
 from travelinfo.store.history import Version, cls_of, seq_key, version_of
 from travelinfo.store.history_mixin import HistoryMixin
 
+log = logging.getLogger("travelinfo.store.history")
 HOUR = 3600.0
 DAY = 86400.0
 SHORT = 2 * DAY
@@ -52,10 +57,20 @@ class RedisHistory(HistoryMixin):
         pipe.zadd(self.k("h", "until"), {seq: until})
 
     async def _h_record(self, changes: Iterable[Change]) -> None:
-        """Keep the change events as versions (called right after the log write)."""
+        """Keep the change events as versions (called right after the log write).
+
+        The change itself is already published: Redis failing now loses these versions only
+        (logged), so the caller never retries an apply that succeeded.
+        """
         changes = list(changes)
         if not changes:
             return
+        try:
+            await self._record(changes)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("history: %d version(s) not kept: %s", len(changes), type(exc).__name__)
+
+    async def _record(self, changes: list[Change]) -> None:
         r = self.redis
         ids = list(dict.fromkeys(c.id for c in changes))
         current = {i: s for i, s in zip(ids, await r.hmget(self.k("h", "cur"), ids), strict=True) if s}
