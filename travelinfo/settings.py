@@ -57,6 +57,18 @@ class StoreSettings:
 
 
 @dataclass
+class HistorySettings:
+    retention: float = setting(
+        30 * 86400, "How long every published version stays in the store (`as_of`, `/history`).", "duration"
+    )
+    archive_dir: str = setting(
+        "",
+        "Folder for the daily archive files of versions (NDJSON gzip + manifest.json); older `as_of` "
+        "answers come from them. Empty: no archive, versions are dropped after `history.retention`.",
+    )
+
+
+@dataclass
 class WebSettings:
     host: str = setting("127.0.0.1", "Address the web server binds to.")
     port: int = setting(8080, "Port of the web server (env `PORT`).")
@@ -260,6 +272,7 @@ class Settings:
     """Every setting of travelinfo, typed and defaulted."""
 
     store: StoreSettings = field(default_factory=StoreSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     web: WebSettings = field(default_factory=WebSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from travelinfo.api.history import AS_OF
 from travelinfo.api.openapi_schemas import PERMISSIVE, SCHEMAS, J, ref
 from travelinfo.api.params import FILTERS, PAGING, STREAM, Param
 
@@ -68,6 +69,33 @@ def _write(
 ID_PARAM: J = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 FILTER_PARAMS = [_param(p) for p in FILTERS]
 LANG = [_param(p) for p in FILTERS if p.name == "lang"]
+AS_OF_PARAMS = [_param(AS_OF)]
+GONE: J = {"410": _json(ref("Error"), "`as_of` is older than the kept history and no archive covers it.")}
+VERSION: J = {
+    "type": "object",
+    "required": ["seq", "type", "id", "at", "disruption", "patch"],
+    "properties": {
+        "seq": {"type": "string"},
+        "type": {"type": "string", "enum": ["created", "updated", "ended"]},
+        "id": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "disruption": ref("Disruption"),
+        "patch": {
+            "description": "RFC 6902 JSON Patch turning the previous version into this one (null: first).",
+            "type": ["array", "null"],
+            "items": {"type": "object", "required": ["op", "path"]},
+        },
+    },
+}
+HISTORY: J = {
+    "type": "object",
+    "required": ["id", "count", "versions"],
+    "properties": {
+        "id": {"type": "string"},
+        "count": {"type": "integer", "minimum": 1},
+        "versions": {"type": "array", "items": VERSION},
+    },
+}
 EVENTS = (
     "`text/event-stream`. Events: `snapshot` (with `snapshot=1`), `created`, `updated`, `ended` "
     "(data: Change; `id:` is its `seq`), `reset` (data: Snapshot) when the resume point is older "
@@ -81,11 +109,20 @@ def paths() -> J:
     list_ok["headers"]["Link"] = {"schema": {"type": "string"}, "description": 'rel="next"'}
     return {
         "/api/v1/disruptions": {
-            "get": _get("List disruptions", FILTER_PARAMS + [_param(p) for p in PAGING], list_ok)
+            "get": _get(
+                "List disruptions (`as_of`: as listed at that time)",
+                FILTER_PARAMS + [_param(p) for p in PAGING] + AS_OF_PARAMS,
+                list_ok,
+                GONE,
+            )
         },
         "/api/v1/disruptions.geojson": {
             "get": {
-                **_get("Disruptions as an RFC 7946 FeatureCollection (not paged)", FILTER_PARAMS, {}),
+                **_get(
+                    "Disruptions as an RFC 7946 FeatureCollection (not paged)",
+                    FILTER_PARAMS + AS_OF_PARAMS,
+                    {},
+                ),
                 "responses": {
                     "200": {
                         "description": "FeatureCollection",
@@ -94,8 +131,17 @@ def paths() -> J:
                     },
                     **NOT_MODIFIED,
                     **ERRORS,
+                    **GONE,
                 },
             }
+        },
+        "/api/v1/disruptions/{id}/history": {
+            "get": _get(
+                "Every published version of one disruption with what changed (RFC 6902 JSON Patch)",
+                [ID_PARAM],
+                _json(HISTORY, "The versions, oldest first", CACHE_HEADERS),
+                {"404": _json(ref("Error"), "No versions of that id are kept or archived.")},
+            )
         },
         "/api/v1/disruptions/{id}": {
             "get": _get(

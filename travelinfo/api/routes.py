@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from travelinfo.api import openapi, ratelimit
+from travelinfo.api import history, openapi, ratelimit
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, PAGING, Param
 from travelinfo.runtime import appkeys as appmod
@@ -47,11 +47,12 @@ def _next_link(request: web.Request, cursor: str) -> str:
 
 async def disruptions(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions: filtered, ordered, cursor-paged list."""
-    req = _parse(request, FILTERS + PAGING)
+    req = _parse(request, (*FILTERS, *PAGING, history.AS_OF))
+    at = history.read_as_of(request.query)
     app = request.app
 
     async def render() -> Rendered:
-        items, raw_cursor = await app[appmod.STORE].query(req.query)
+        items, raw_cursor = await history.listing(app[appmod.STORE], req.query, at)
         cursor = raw_cursor  # the store's cursor is the public one (one format)
         body = {
             "disruptions": [api_params.reduce_lang(d.to_json(), req.lang) for d in items],
@@ -59,10 +60,15 @@ async def disruptions(request: web.Request) -> web.Response:
             "count": len(items),
         }
         headers = {"Link": _next_link(request, cursor)} if cursor else None
-        return Rendered.make(dumps(body), JSON, app[appmod.HUB].last_change_at, headers)
+        return Rendered.make(dumps(body), JSON, at or app[appmod.HUB].last_change_at, headers)
 
     # The Link header repeats the caller's parameters, so their spelling is part of the key.
-    key = ("api:list", req, tuple(sorted((k, v) for k, v in request.query.items() if not k.startswith("_"))))
+    key = (
+        "api:list",
+        req,
+        at,
+        tuple(sorted((k, v) for k, v in request.query.items() if not k.startswith("_"))),
+    )
     return await _cached(request, key, render)
 
 
@@ -93,18 +99,19 @@ def feature(data: dict[str, Any]) -> dict[str, Any]:
 
 async def geojson(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions.geojson: the filtered set as a FeatureCollection (not paged)."""
-    req = _parse(request, FILTERS)
+    req = _parse(request, (*FILTERS, history.AS_OF))
+    at = history.read_as_of(request.query)
     app = request.app
 
     async def render() -> Rendered:
-        items, _ = await app[appmod.STORE].query(req.query)
+        items, _ = await history.listing(app[appmod.STORE], req.query, at)
         body = {
             "type": "FeatureCollection",
             "features": [feature(api_params.reduce_lang(d.to_json(), req.lang)) for d in items],
         }
-        return Rendered.make(dumps(body), GEOJSON, app[appmod.HUB].last_change_at)
+        return Rendered.make(dumps(body), GEOJSON, at or app[appmod.HUB].last_change_at)
 
-    return await _cached(request, ("api:geojson", req), render)
+    return await _cached(request, ("api:geojson", req, at), render)
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -143,5 +150,6 @@ def setup(app: web.Application) -> None:
     add_api_guard(app, preflight_guard)
     app.router.add_get(LIST_PATH, disruptions)
     app.router.add_get(LIST_PATH + ".geojson", geojson)
+    history.add_routes(app, LIST_PATH)
     app.router.add_get(LIST_PATH + "/{id:.+}", disruption)
     app.router.add_get("/api/v1/openapi.json", openapi_json)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 from feedgen.feed import FeedGenerator
 
+from travelinfo.api import history
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
@@ -157,15 +158,17 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
                 variants.clear()
             variants[raw] = known
         filters, lang = known
+        at = history.read_as_of(request.query) if "as_of" in request.query else None
         app = request.app
         # The self link echoes the request's own (yarl-normalised) form, so the key holds it too.
         self_path = str(request.rel_url)
-        key = ("feed", fmt, filters.key(), lang, self_path)
+        key = ("feed", fmt, filters.key(), lang, self_path, at)
 
         async def render() -> Rendered:
-            items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
-            items = filters.window(items, datetime.now(UTC))
-            last = app[appmod.HUB].last_change_at
+            q = filters.query(app[appmod.SETTINGS].region_bbox)
+            items, _ = await history.listing(app[appmod.STORE], q, at)
+            items = filters.window(items, at or datetime.now(UTC))
+            last = at or app[appmod.HUB].last_change_at
             body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last, self_path)
             return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
 

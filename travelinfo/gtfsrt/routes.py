@@ -6,8 +6,11 @@ ETag/Last-Modified/304 (and gzip for the JSON form).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 
+from travelinfo.api import history
 from travelinfo.gtfsrt.render import PT_MODES, render_feed, render_json
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
@@ -19,16 +22,28 @@ PB_KEY = ("gtfsrt", "pb")
 JSON_KEY = ("gtfsrt", "json")
 
 
-async def _render(app: web.Application, kind: str) -> Rendered:
+async def _render(app: web.Application, kind: str, at: datetime | None = None) -> Rendered:
     query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
-    items, _ = await app[appmod.STORE].query(query)
-    last_change = app[appmod.HUB].last_change_at
+    items, _ = await history.listing(app[appmod.STORE], query, at)
+    last_change = at or app[appmod.HUB].last_change_at
     if kind == "pb":
         return Rendered.make(render_feed(items, last_change), PB_TYPE, last_change)
     return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)
 
 
+async def _as_of(request: web.Request, kind: str) -> web.Response | None:
+    # `?as_of=`: the feed as it was then (rendered per time, kept in the same cache).
+    at = history.read_as_of(request.query)
+    if at is None:
+        return None
+    app = request.app
+    rendered = await app[appmod.CACHE].get(("gtfsrt", kind, at), lambda: _render(app, kind, at))
+    return respond(request, rendered)
+
+
 async def alerts_pb(request: web.Request) -> web.Response:
+    if "as_of" in request.query and (past := await _as_of(request, "pb")) is not None:
+        return past
     app = request.app
     cache = app[appmod.CACHE]
     rendered = cache.peek(PB_KEY) or await cache.get(PB_KEY, lambda: _render(app, "pb"))
@@ -36,6 +51,8 @@ async def alerts_pb(request: web.Request) -> web.Response:
 
 
 async def alerts_json(request: web.Request) -> web.Response:
+    if "as_of" in request.query and (past := await _as_of(request, "json")) is not None:
+        return past
     app = request.app
     cache = app[appmod.CACHE]
     rendered = cache.peek(JSON_KEY) or await cache.get(JSON_KEY, lambda: _render(app, "json"))

@@ -16,6 +16,8 @@ def open_store_from_url(
     log_retention: float = 24 * 3600,
     root: Path | None = None,
     prefix: str = "ti",
+    history_retention: float = 30 * 86400,
+    archive_dir: Path | None = None,
 ) -> Store:
     """Make (not yet opened) the backend a store URL names."""
     if url.startswith("sqlite:"):
@@ -27,6 +29,8 @@ def open_store_from_url(
             archive_retention=archive_retention,
             log_retention=log_retention,
             root=root,
+            history_retention=history_retention,
+            archive_dir=archive_dir,
         )
     if url.startswith(("redis://", "rediss://", "unix://")):
         from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -45,6 +49,8 @@ def open_store_from_url(
             archive_retention=archive_retention,
             log_retention=log_retention,
             prefix=prefix,
+            history_retention=history_retention,
+            archive_dir=archive_dir,
         )
     raise ValueError(f"unsupported store URL {url!r}")
 
@@ -52,10 +58,16 @@ def open_store_from_url(
 def make_store(settings: Settings) -> Store:
     """The store the settings name."""
     s = settings.store
+    h = settings.history
+    archive = Path(h.archive_dir) if h.archive_dir else None
+    if archive is not None and not archive.is_absolute():
+        archive = settings.root() / archive
     return open_store_from_url(
         s.url,
         grace=s.grace,
         archive_retention=s.archive_retention,
         log_retention=s.log_retention,
         root=settings.root(),
+        history_retention=h.retention,
+        archive_dir=archive,
     )

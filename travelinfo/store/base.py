@@ -71,6 +71,7 @@ from travelinfo.store.diff import (  # noqa: E402
     plan_apply,
     retimed,
 )
+from travelinfo.store.history import Version  # noqa: E402
 from travelinfo.store.query import (  # noqa: E402
     ACTIVE_STATUSES,
     Query,
@@ -249,6 +250,21 @@ class Store(Protocol):
         ...
 
     async def release_lock(self, name: str, holder: str) -> None: ...
+
+    # History (travelinfo.store.history_mixin; docs/history.md).
+    async def as_of(self, q: Query, at: datetime) -> tuple[list[Disruption], str | None]:
+        """What `query(q)` answered at `at`; HistoryGone when older than history and archive."""
+        ...
+
+    async def history(self, ident: str) -> list[Version]:
+        """Every published version of one id, oldest first (archive files, then the store)."""
+        ...
+
+    async def keep_history(self, now: datetime) -> int:
+        """Archive complete days, prune versions past `history.retention`; the number pruned."""
+        ...
+
+    async def history_count(self) -> int: ...
 
 
 # Typed helpers over the generic records (health, API keys, webhooks, bot posts, audit).

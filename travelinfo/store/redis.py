@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -34,6 +35,7 @@ from travelinfo.store.base import (
     retimed,
     select,
 )
+from travelinfo.store.history_redis import RedisHistory
 from travelinfo.store.redis_codec import (
     LOCK_SCRIPT,
     UNLOCK_SCRIPT,
@@ -44,7 +46,7 @@ from travelinfo.store.redis_codec import (
 )
 
 
-class RedisStore:
+class RedisStore(RedisHistory):
     """Store backend on Redis: several processes and hosts share it."""
 
     def __init__(
@@ -55,6 +57,8 @@ class RedisStore:
         archive_retention: float = 30 * 86400,
         log_retention: float = 24 * 3600,
         prefix: str = "ti",
+        history_retention: float = 30 * 86400,
+        archive_dir: Path | None = None,
     ) -> None:
         self.url = url
         self.grace = grace
@@ -64,6 +68,7 @@ class RedisStore:
         # redis-py's stubs type every reply as bytes|str; with decode_responses they are str.
         self._redis: Any = None
         self._cache = DecodedCache()
+        self._init_history(history_retention, archive_dir)
 
     @property
     def redis(self) -> Any:
@@ -124,7 +129,9 @@ class RedisStore:
             n_before = len(pipe.command_stack)
             self._queue_log(pipe, events, at)
             results = await pipe.execute()
-        return self._changes(events, results[n_before:], at)
+        changes = self._changes(events, results[n_before:], at)
+        await self._h_record(changes)
+        return changes
 
     def _queue_writes(
         self,
@@ -218,8 +225,10 @@ class RedisStore:
             self._queue_log(pipe, events, now)
             results = await pipe.execute()
         changes = self._changes(events, results[n_before:], now)
+        await self._h_record(changes)
         await self._archive(now)
         await self._trim_log(now)
+        await self.keep_history(now)
         return changes
 
     async def _archive(self, now: datetime) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from travelinfo.model import Batch, Disruption
+from travelinfo.store import history_sqlite
 from travelinfo.store import sqlite_sql as sql
 from travelinfo.store.base import (
     Change,
@@ -32,7 +33,7 @@ from travelinfo.store.base import (
 T = TypeVar("T")
 
 
-class SqliteStore:
+class SqliteStore(history_sqlite.SqliteHistory):
     """Store backend on one SQLite file (the embedded default, single process)."""
 
     def __init__(
@@ -43,6 +44,8 @@ class SqliteStore:
         archive_retention: float = 30 * 86400,
         log_retention: float = 24 * 3600,
         root: Path | None = None,
+        history_retention: float = 30 * 86400,
+        archive_dir: Path | None = None,
     ) -> None:
         self.url = url
         raw = url.removeprefix("sqlite://")
@@ -62,6 +65,7 @@ class SqliteStore:
         self._changed: asyncio.Event | None = None
         self._last_seq = 0
         self._cache = DecodedCache()
+        self._init_history(history_retention, archive_dir)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -90,7 +94,7 @@ class SqliteStore:
 
     def _init(self) -> None:
         self._write_conn = self._connect()
-        self._write_conn.executescript(sql.SCHEMA)
+        self._write_conn.executescript(sql.SCHEMA + history_sqlite.SCHEMA)
 
     def _close_writer(self) -> None:
         if self._write_conn is not None:
@@ -176,6 +180,7 @@ class SqliteStore:
     async def expire(self, now: datetime) -> list[Change]:
         changes = await self._write(self._expire, now)
         self._notify(changes)
+        await self.keep_history(now)
         return changes
 
     def _expire(self, now: datetime) -> list[Change]:

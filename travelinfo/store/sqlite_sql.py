@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from travelinfo.model import Disruption, format_time
+from travelinfo.store import history_sqlite
 from travelinfo.store.base import Change, Meta, change_text, next_transition
 
 SCHEMA = """
@@ -110,6 +111,7 @@ def log_events(conn: sqlite3.Connection, events: list[tuple[str, Disruption]], a
             (at.timestamp(), body),
         )
         seq = int(cur.lastrowid or 0)
+        history_sqlite.record(conn, seq, d.id, d.status, at, body)  # every published version kept
         changes.append(Change(str(seq), kind, d.id, d, at))
     return changes
 

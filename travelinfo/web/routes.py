@@ -273,6 +273,9 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/board", board_page)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
+    from travelinfo.web import history_page  # imports this module's helpers
+
+    app.router.add_get("/history", history_page.page)
     app.router.add_static("/static", view.STATIC, name="static", append_version=True)
     # Leaflet straight from its installed package (XStatic-Leaflet): no CDN, no copy in the repo.
     app.router.add_static("/vendor/leaflet", xleaflet.BASE_DIR, name="leaflet", append_version=True)
