@@ -170,6 +170,13 @@ class BotSettings:
     area: list[float] = setting([], "Only inside this bbox [minLon, minLat, maxLon, maxLat] (empty: all).")
     budget: int = setting(6, "Posts allowed per budget window; beyond it one digest post.")
     budget_window: float = setting(600, "Budget window.", "duration")
+    flap_window: float = setting(
+        1800, "An item back within this time of its all-clear is an update in its old thread.", "duration"
+    )
+    channels: list[str] = setting(["mastodon"], "Networks to post to: `mastodon`, `bluesky` (each its own threads).")
+    bluesky_url: str = setting("https://bsky.social", "Bluesky PDS base URL (XRPC).")
+    bluesky_handle: str = setting("", "Bluesky handle or DID of the bot's account.")
+    bluesky_password: str = setting("", 'Bluesky app password: an env reference `{env = "NAME"}`.')
 
 
 @dataclass
