@@ -216,7 +216,7 @@ def test_digest_lists_headlines_within_limits() -> None:
     assert sv.startswith("Fler störningar:\n• Olycka på väg 0")
     shown = sv.count("• ")
     assert 5 <= shown < 30 and sv.endswith(f"… och {30 - shown} till: {URL}/")
-    assert mastodon_length(sv) <= MAX_CHARS
+    assert len(sv) <= MAX_CHARS  # plain characters: the links are the content here
     en = compose_digest(30, 0, "en", URL, items, BLUESKY).text
     assert en.startswith("More disruptions:\n•") and en.endswith(f"more: {URL}/")
     assert grapheme_length(en) <= 300 and en.count("• ") < shown  # Bluesky counts URLs in full

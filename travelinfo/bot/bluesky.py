@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from travelinfo.bot.social import PostRejected, PostUnavailable
-from travelinfo.bot.text import URL_RE
+from travelinfo.bot.text import URL_RE, short_url
 
 POST = "app.bsky.feed.post"
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
@@ -30,16 +30,28 @@ def rkey_of(idempotency_key: str) -> str:
     return "".join(TID_CHARS[(n >> (5 * i)) & 31] for i in range(12, -1, -1))
 
 
-def facets(text: str) -> list[dict[str, Any]]:
-    """Link and hashtag facets with UTF-8 byte offsets, as Bluesky's rich text has them."""
+def rich_text(full: str) -> tuple[str, list[dict[str, Any]]]:
+    """(text with links shortened for display, link and hashtag facets with UTF-8 byte offsets)."""
+    parts: list[str] = []
+    links: list[tuple[int, int, str]] = []
+    pos = 0
+    for m in URL_RE.finditer(full):
+        parts.append(full[pos : m.start()])
+        start = sum(len(p) for p in parts)
+        shown = short_url(m.group(0))
+        parts.append(shown)
+        links.append((start, start + len(shown), m.group(0)))
+        pos = m.end()
+    parts.append(full[pos:])
+    text = "".join(parts)
 
     def span(start: int, end: int) -> dict[str, int]:
         return {"byteStart": len(text[:start].encode()), "byteEnd": len(text[:end].encode())}
 
     out: list[dict[str, Any]] = []
-    for m in URL_RE.finditer(text):
-        feature = {"$type": "app.bsky.richtext.facet#link", "uri": m.group(0)}
-        out.append({"index": span(m.start(), m.end()), "features": [feature]})
+    for start, end, uri in links:
+        feature = {"$type": "app.bsky.richtext.facet#link", "uri": uri}
+        out.append({"index": span(start, end), "features": [feature]})
     for m in TAG_RE.finditer(text):
         if any(
             f["index"]["byteStart"] <= len(text[: m.start()].encode()) < f["index"]["byteEnd"] for f in out
@@ -47,7 +59,7 @@ def facets(text: str) -> list[dict[str, Any]]:
             continue  # a `#fragment` inside a link
         feature = {"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}
         out.append({"index": span(m.start(), m.end()), "features": [feature]})
-    return out
+    return text, out
 
 
 class Bluesky:
@@ -107,11 +119,12 @@ class Bluesky:
     ) -> str:
         """Create the post record (once) and return `<uri> <cid> <root uri> <root cid>`."""
         did = self._did or await self._login()
+        shown, facets = rich_text(text)
         record: dict[str, Any] = {
             "$type": POST,
-            "text": text,
+            "text": shown,
             "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "facets": facets(text),
+            "facets": facets,
         }
         if language:
             record["langs"] = [language]

@@ -104,6 +104,20 @@ def grapheme_length(text: str) -> int:
     return len(regex.findall(r"\X", text))
 
 
+SHORT_URL = 30  # Bluesky shows a link as its first characters; the facet holds the whole URL
+
+
+def short_url(url: str) -> str:
+    """How a link is displayed on Bluesky: no scheme, at most SHORT_URL characters."""
+    bare = re.sub(r"^https?://(?:www\.)?", "", url, flags=re.I)
+    return bare if len(bare) <= SHORT_URL else bare[: SHORT_URL - 1] + ELLIPSIS
+
+
+def bluesky_length(text: str) -> int:
+    """Graphemes as Bluesky counts them, each link at its displayed (shortened) length."""
+    return grapheme_length(URL_RE.sub(lambda m: short_url(m.group(0)), text))
+
+
 @dataclass(frozen=True, slots=True)
 class Limit:
     """A network's post size: the maximum and how it counts."""
@@ -113,7 +127,7 @@ class Limit:
 
 
 MASTODON = Limit()
-BLUESKY = Limit(BLUESKY_GRAPHEMES, grapheme_length)
+BLUESKY = Limit(BLUESKY_GRAPHEMES, bluesky_length)
 
 
 def is_valid_hashtag(tag: str) -> bool:
@@ -356,14 +370,18 @@ def compose_digest(
     labels = _labels(lang)
     used = lang if lang in LABELS else "en"
     site = public_url.rstrip("/") + "/"
+
+    def measure(text: str) -> int:  # a list of links: plain characters, as a reader sees them
+        return max(limit.measure(text), len(text))
+
     if items:
         lines = [labels["digest_head"]]
         for i, (headline, url) in enumerate(items):
             rest = len(items) - i - 1 + other
             more = labels["digest_more"].format(n=rest, url=site) if rest else ""
-            short = _trim(_clean(headline).rstrip(" ."), lambda t: limit.measure(t) <= 80)
+            short = _trim(_clean(headline).rstrip(" ."), lambda t: measure(t) <= 80)
             candidate = "\n".join([*lines, f"• {short} {url}"])
-            if limit.measure(candidate + ("\n" + more if more else "")) > limit.size:
+            if measure(candidate + ("\n" + more if more else "")) > limit.size:
                 tail = labels["digest_more"].format(n=len(items) - i + other, url=site)
                 return Draft("\n".join([*lines, tail]), used)
             lines.append(f"• {short} {url}")

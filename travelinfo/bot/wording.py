@@ -10,7 +10,29 @@ from travelinfo.model import Disruption, bbox_of
 
 # Words kept in capitals when an all-caps text is put in sentence case.
 ACRONYMS = frozenset(
-    {"VHF", "VTS", "UTC", "NAVTEX", "SL", "VMA", "AIS", "GPS", "MRCC", "JRCC", "NM", "SMHI", "UHF", "SOLAS"}
+    {
+        "VHF",
+        "VTS",
+        "UTC",
+        "NAVTEX",
+        "SL",
+        "VMA",
+        "AIS",
+        "GPS",
+        "GNSS",
+        "DGPS",
+        "MRCC",
+        "JRCC",
+        "NM",
+        "SMHI",
+        "UHF",
+    }
+)
+# Places (and their adjectives) NAVTEX writes in capitals: capitalised in sentence case.
+PLACES = frozenset(
+    "baltic bothnia finland finnish riga åland aaland stockholm sandhamn sandhamnsleden furusund vaxholm "
+    "kanholmsfjarden kanholmsfjärden sweden swedish estonia estonian german germany gotland öland landsort "
+    "norrtälje nynäshamn södertälje tallinn helsinki mariehamn kapellskär marhallan fehmarnbelt".split()
 )
 # NAVTEX positions (`59-17.4N 018-53.0E`) and decimal pairs (`59.29N 18.91E`), in runs.
 _POS = r"\d{1,2}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[NS]\s*,?\s*\d{1,3}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[EW]"
@@ -30,10 +52,13 @@ def sentence_case(text: str) -> str:
 
     def word(m: re.Match[str]) -> str:
         w = m.group(0)
-        return w if w in ACRONYMS or any(c.isdigit() for c in w) else w.lower()
+        if w in ACRONYMS or any(c.isdigit() for c in w):
+            return w
+        low = w.lower()
+        return low.capitalize() if low in PLACES else low
 
     low = re.sub(r"[^\W\d_]+(?:\d+\w*)?|\w*\d\w*", word, text)
-    return re.sub(r"(^|[.!?]\s+|\n)([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), low)
+    return re.sub(r"(^|[.!?]\s+)([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), low)
 
 
 def map_link(geometry: Mapping[str, Any] | None) -> str | None:
