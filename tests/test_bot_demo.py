@@ -21,12 +21,13 @@ from tests import bskyfake
 from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, redis_cleanup
 from travelinfo.bot.bluesky import Bluesky, rich_text
+from travelinfo.bot.channels import channel_key
 from travelinfo.bot.command import dry_run
-from travelinfo.bot.runner import Bot, channel_key
+from travelinfo.bot.runner import Bot
 from travelinfo.bot.social import Mastodon, SocialNetwork
 from travelinfo.bot.text import BLUESKY, MASTODON, Limit, grapheme_length, short_url
 from travelinfo.ingest.parsers.base import PARSERS, ParseContext, load_builtins
-from travelinfo.model import Affected, Disruption, Period, bbox_of
+from travelinfo.model import Affected, Disruption, bbox_of
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
@@ -85,16 +86,17 @@ def _sl(at: datetime, step: int) -> list[Disruption]:
         for i in range(6)
     ]
     # Far outside the home region: never posted.
-    away = item("malmo", at, source="sl", header="Malmö C: spår 4 avstängt", severity="SEVERE", modes=("rail",),
-                geometry={"type": "Point", "coordinates": [13.0, 55.6]})  # fmt: skip
+    malmo = {"type": "Point", "coordinates": [13.0, 55.6]}
+    away = item("malmo", at, source="sl", header="Malmö C: spår 4", severity="SEVERE", geometry=malmo)
     return ([metro] if step < 2 else []) + (low if step < 3 else []) + [away]
 
 
 def _notice(at: datetime) -> Disruption:
     """An operator's notice (not SEVERE): it always gets its own thread."""
-    return item("waxholm-1", at, source="waxholmsbolaget", header="Båt 80 Vaxholm: inställda turer", modes=("ferry",)).replace(
+    header = "Båt 80 Vaxholm: inställda turer"
+    return item("waxholm-1", at, source="waxholmsbolaget", header=header, modes=("ferry",)).replace(
         source_type="manual"
-    )  # fmt: skip
+    )
 
 
 def _lines(text: str) -> str:
@@ -148,12 +150,13 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
             for b in bots(0).values():
                 await b.load()  # first start: the cursor at the log's end
             store = stores[0]
+            t = [AT + timedelta(minutes=10 * n) for n in range(4)]
             steps = [
                 [_navtex(0, AT), batch([*_sl(AT, 0), _notice(AT)], AT, source="sl", complete=False)],
-                [_navtex(1, AT + timedelta(minutes=10)), batch(_sl(AT, 1), AT + timedelta(minutes=10), source="sl")],
-                [_navtex(2, AT + timedelta(minutes=20)), batch(_sl(AT, 2), AT + timedelta(minutes=20), source="sl")],
-                [batch(_sl(AT, 3), AT + timedelta(minutes=30), source="sl")],
-            ]  # fmt: skip
+                [_navtex(1, t[1]), batch(_sl(AT, 1), t[1], source="sl")],
+                [_navtex(2, t[2]), batch(_sl(AT, 2), t[2], source="sl")],
+                [batch(_sl(AT, 3), t[3], source="sl")],
+            ]
             for n, batches in enumerate(steps):
                 clock.at = AT + timedelta(minutes=10 * n)
                 for b in batches:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.storeutil import item
+from travelinfo.bot.bluesky import rich_text
 from travelinfo.bot.text import (
     BLUESKY,
     MAX_CHARS,
@@ -229,7 +230,9 @@ def test_bluesky_counts_graphemes_and_sentence_case() -> None:
     assert grapheme_length(flag * 3) == 3 and len(flag * 3) == 6
     long = road(description={"sv": ("Köer " + flag + " ") * 200})
     draft = compose(long, "new", "sv", URL, NOW, limit=BLUESKY)
-    assert draft is not None and grapheme_length(draft.text) <= 300 < len(draft.text.encode())
+    assert draft is not None
+    shown = rich_text(draft.text)[0]  # as posted: links displayed shortened, the facet has the URL
+    assert grapheme_length(shown) <= 300 < len(shown.encode()) and "https://" in draft.text
     masto = compose(long, "new", "sv", URL, NOW)
     assert masto is not None and mastodon_length(masto.text) <= MAX_CHARS
     ship = road(
@@ -237,7 +240,8 @@ def test_bluesky_counts_graphemes_and_sentence_case() -> None:
         source_type="navtex",
         header={"en": "SANDHAMNSLEDEN FAIRWAY CLOSED FOR SHIPPING DURING SAILING REGATTA"},
         description={
-            "en": "FAIRWAY CLOSED IN AREA BOUNDED BY 59-17.4N 018-53.0E 59-17.4N 018-56.8E. CONTACT VTS ON VHF CH 12."
+            "en": "FAIRWAY CLOSED IN AREA BOUNDED BY 59-17.4N 018-53.0E 59-17.4N 018-56.8E. "
+            "CONTACT VTS ON VHF CH 12."
         },
         geometry={"type": "Point", "coordinates": [18.91, 59.29]},
         affected=(),

@@ -7,16 +7,15 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
+from travelinfo.bot.channels import CHANNELS, channel_key
 from travelinfo.bot.rules import Rules
-from travelinfo.bot.runner import Bot, _now, channel_key
+from travelinfo.bot.runner import Bot, _now
 from travelinfo.bot.social import Recorder
 from travelinfo.bot.text import BLUESKY, MASTODON
 from travelinfo.config import Settings
 from travelinfo.model import parse_time
 from travelinfo.runtime import commands
 from travelinfo.store.base import Store
-
-CHANNELS = ("mastodon", "bluesky")
 
 
 def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:

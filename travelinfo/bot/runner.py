@@ -20,11 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from travelinfo.bot.bluesky import Bluesky
+from travelinfo.bot.channels import channel_key, make_network
 from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
-from travelinfo.bot.social import Mastodon, PostError, SocialNetwork
+from travelinfo.bot.social import PostError, SocialNetwork
 from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
-from travelinfo.bot.text import BLUESKY, MASTODON, Limit, compose, compose_digest, link, title
+from travelinfo.bot.text import MASTODON, Limit, compose, compose_digest, link, title
 from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time
 from travelinfo.runtime import appkeys as appmod
@@ -97,7 +97,7 @@ class Bot:
     async def step(self) -> int:
         """Post what the change log holds since the cursor, due planned items and a digest."""
         await self.load()
-        before = self.posts
+        before = self.poster.calls
         while True:
             page = await self.store.changes_since(self.state.seq)
             if page.reset:
@@ -116,7 +116,7 @@ class Bot:
         await self._due_pending()
         await self._flush_digest()
         await self.save()
-        return self.posts - before
+        return self.poster.calls - before
 
     async def _process(self, changes: tuple[Change, ...]) -> None:
         # Several changes of one disruption in a page: only its latest state matters.
@@ -359,25 +359,6 @@ class Bot:
                     wait = retry
             if wait:
                 await asyncio.sleep(wait)
-
-
-def make_network(settings: Settings, session: Any, channel: str = "mastodon") -> tuple[SocialNetwork, Limit]:
-    """The configured network of `channel` and its post size; ValueError when not configured."""
-    cfg = settings.bot
-    if channel == "mastodon":
-        if not cfg.base_url or not cfg.token:
-            raise ValueError("bot.base_url and bot.token must be set to post to Mastodon")
-        return Mastodon(cfg.base_url, cfg.token, session), MASTODON
-    if channel == "bluesky":
-        if not cfg.bluesky_url or not cfg.bluesky_handle or not cfg.bluesky_password:
-            raise ValueError("bot.bluesky_url, bot.bluesky_handle and bot.bluesky_password must be set")
-        return Bluesky(cfg.bluesky_url, cfg.bluesky_handle, cfg.bluesky_password, session), BLUESKY
-    raise ValueError(f"bot.channels: unknown channel {channel!r} (mastodon, bluesky)")
-
-
-def channel_key(settings: Settings, channel: str) -> str:
-    """The records namespace of `channel`: none for the first one listed (its old keys)."""
-    return "" if channel == settings.bot.channels[0] else channel
 
 
 async def _run_bot(app: web.Application) -> None:

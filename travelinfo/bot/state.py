@@ -127,6 +127,7 @@ class Poster:
         self.holder = holder
         self.visibility = visibility
         self.claim_ttl = claim_ttl
+        self.calls = 0  # posts this process sent and the network accepted
 
     async def posted(self, key: str) -> tuple[bool, str | None]:
         """(claim settled?, status id): posted -> (True, id), rejected -> (True, None)."""
@@ -179,5 +180,6 @@ class Poster:
             log.warning("post about %s rejected, skipped: %s", about, exc)
             await self.records.put(POST, ckey, {**claim, "state": "rejected", "error": str(exc)[:300]})
             return None
+        self.calls += 1
         await self.records.put(POST, ckey, {**claim, "state": "posted", "status_id": status_id})
         return status_id

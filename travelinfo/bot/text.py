@@ -104,7 +104,7 @@ def grapheme_length(text: str) -> int:
     return len(regex.findall(r"\X", text))
 
 
-SHORT_URL = 30  # Bluesky shows a link as its first characters; the facet holds the whole URL
+SHORT_URL = 40  # Bluesky shows a link as its first characters; the facet holds the whole URL
 
 
 def short_url(url: str) -> str:

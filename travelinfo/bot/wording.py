@@ -30,9 +30,40 @@ ACRONYMS = frozenset(
 )
 # Places (and their adjectives) NAVTEX writes in capitals: capitalised in sentence case.
 PLACES = frozenset(
-    "baltic bothnia finland finnish riga åland aaland stockholm sandhamn sandhamnsleden furusund vaxholm "
-    "kanholmsfjarden kanholmsfjärden sweden swedish estonia estonian german germany gotland öland landsort "
-    "norrtälje nynäshamn södertälje tallinn helsinki mariehamn kapellskär marhallan fehmarnbelt".split()
+    {
+        "baltic",
+        "bothnia",
+        "finland",
+        "finnish",
+        "riga",
+        "åland",
+        "aaland",
+        "stockholm",
+        "sandhamn",
+        "sandhamnsleden",
+        "furusund",
+        "vaxholm",
+        "kanholmsfjarden",
+        "kanholmsfjärden",
+        "sweden",
+        "swedish",
+        "estonia",
+        "estonian",
+        "german",
+        "germany",
+        "gotland",
+        "öland",
+        "landsort",
+        "norrtälje",
+        "nynäshamn",
+        "södertälje",
+        "tallinn",
+        "helsinki",
+        "mariehamn",
+        "kapellskär",
+        "marhallan",
+        "fehmarnbelt",
+    }
 )
 # NAVTEX positions (`59-17.4N 018-53.0E`) and decimal pairs (`59.29N 18.91E`), in runs.
 _POS = r"\d{1,2}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[NS]\s*,?\s*\d{1,3}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[EW]"
