@@ -21,11 +21,11 @@ from tests import bskyfake
 from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, redis_cleanup
 from travelinfo.bot.bluesky import Bluesky, rich_text
-from travelinfo.bot.channels import channel_key
+from travelinfo.bot.channels import channel_key, mastodon_limit
 from travelinfo.bot.command import dry_run
 from travelinfo.bot.runner import Bot
 from travelinfo.bot.social import Mastodon, SocialNetwork
-from travelinfo.bot.text import BLUESKY, MASTODON, Limit, grapheme_length, short_url
+from travelinfo.bot.text import BLUESKY, Limit, grapheme_length, short_url
 from travelinfo.ingest.parsers.base import PARSERS, ParseContext, load_builtins
 from travelinfo.model import Affected, Disruption, bbox_of
 from travelinfo.store import open_store_from_url
@@ -104,7 +104,7 @@ def _lines(text: str) -> str:
 
 
 def _settings(masto_url: str, bsky_url: str) -> Any:
-    s = bot_settings(masto_url, budget=3, channels=["mastodon", "bluesky"])
+    s = bot_settings(masto_url, budget=3, channels=["mastodon", "bluesky"], links_count_in_full=True)
     s.web.region = list(REGION)
     s.bot.bluesky_url = bsky_url
     s.bot.bluesky_handle = bskyfake.HANDLE
@@ -114,7 +114,7 @@ def _settings(masto_url: str, bsky_url: str) -> Any:
 
 def _network(channel: str, settings: Any, session: aiohttp.ClientSession) -> tuple[SocialNetwork, Limit]:
     if channel == "mastodon":
-        return Mastodon(settings.bot.base_url, TOKEN, session, backoff_base=0.01), MASTODON
+        return Mastodon(settings.bot.base_url, TOKEN, session, backoff_base=0.01), mastodon_limit(settings)
     cfg = settings.bot
     return Bluesky(cfg.bluesky_url, cfg.bluesky_handle, cfg.bluesky_password, session), BLUESKY
 
@@ -215,7 +215,8 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
             channel
         )  # digests list headlines
 
-    # Mastodon threads.
+    # Mastodon threads; mastodon_mock counts links in full: every post within 500 plain characters.
+    assert all(len(p["text"]) <= 500 for p in toots)
     by_id = {p["id"]: p for p in toots}
 
     def root(p: dict[str, Any]) -> str:

@@ -177,6 +177,9 @@ class BotSettings:
     flap_window: float = setting(
         1800, "An item back within this time of its all-clear is an update in its old thread.", "duration"
     )
+    links_count_in_full: bool = setting(
+        False, "The Mastodon-API server counts links in full (GoToSocial, mastodon_mock), not as 23."
+    )
     channels: list[str] = setting(
         ["mastodon"], "Networks to post to: `mastodon`, `bluesky` (own threads each)."
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from travelinfo.bot.bluesky import Bluesky
 from travelinfo.bot.social import Mastodon, SocialNetwork
-from travelinfo.bot.text import BLUESKY, MASTODON, Limit
+from travelinfo.bot.text import BLUESKY, MASTODON, MASTODON_FULL_LINKS, Limit
 from travelinfo.config import Settings
 
 CHANNELS = ("mastodon", "bluesky")
@@ -18,7 +18,7 @@ def make_network(settings: Settings, session: Any, channel: str = "mastodon") ->
     if channel == "mastodon":
         if not cfg.base_url or not cfg.token:
             raise ValueError("bot.base_url and bot.token must be set to post to Mastodon")
-        return Mastodon(cfg.base_url, cfg.token, session), MASTODON
+        return Mastodon(cfg.base_url, cfg.token, session), mastodon_limit(settings)
     if channel == "bluesky":
         if not cfg.bluesky_url or not cfg.bluesky_handle or not cfg.bluesky_password:
             raise ValueError("bot.bluesky_url, bot.bluesky_handle and bot.bluesky_password must be set")
@@ -29,3 +29,8 @@ def make_network(settings: Settings, session: Any, channel: str = "mastodon") ->
 def channel_key(settings: Settings, channel: str) -> str:
     """The records namespace of `channel`: none for the first one listed (its old keys)."""
     return "" if channel == settings.bot.channels[0] else channel
+
+
+def mastodon_limit(settings: Settings) -> Limit:
+    """500 characters, links as 23 (Mastodon) or in full (`bot.links_count_in_full`)."""
+    return MASTODON_FULL_LINKS if settings.bot.links_count_in_full else MASTODON

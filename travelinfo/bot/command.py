@@ -7,11 +7,11 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from travelinfo.bot.channels import CHANNELS, channel_key
+from travelinfo.bot.channels import CHANNELS, channel_key, mastodon_limit
 from travelinfo.bot.rules import Rules
 from travelinfo.bot.runner import Bot, _now
 from travelinfo.bot.social import Recorder
-from travelinfo.bot.text import BLUESKY, MASTODON
+from travelinfo.bot.text import BLUESKY
 from travelinfo.config import Settings
 from travelinfo.model import parse_time
 from travelinfo.runtime import commands
@@ -45,7 +45,7 @@ async def dry_run(
     """
     channel = channel or settings.bot.channels[0]
     recorder = Recorder()
-    limit = BLUESKY if channel == "bluesky" else MASTODON
+    limit = BLUESKY if channel == "bluesky" else mastodon_limit(settings)
     bot = Bot(
         settings, store, recorder, dry=True, clock=(lambda: at) if at else _now,
         channel=channel_key(settings, channel), limit=limit,

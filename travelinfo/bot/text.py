@@ -126,7 +126,13 @@ class Limit:
     measure: Callable[[str], int] = mastodon_length
 
 
+def server_length(text: str) -> int:
+    """The stricter of Mastodon's count and plain characters (servers that count links in full)."""
+    return max(mastodon_length(text), len(text))
+
+
 MASTODON = Limit()
+MASTODON_FULL_LINKS = Limit(MAX_CHARS, server_length)  # GoToSocial, mastodon_mock
 BLUESKY = Limit(BLUESKY_GRAPHEMES, bluesky_length)
 
 
