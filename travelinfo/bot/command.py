@@ -76,6 +76,8 @@ def cmd_bot(args: argparse.Namespace) -> int:
             args, lambda store: dry_run(settings, store, at, from_start=args.from_start, channel=args.channel)
         )
         print_posts(posts, sys.stdout)
+        if not settings.web.base_url:  # the service would link the same way: say so
+            sys.stderr.write(f"links use {settings.public_url} (web.base_url is not set)\n")
         return 0
     if "mastodon" in settings.bot.channels and (not settings.bot.base_url or not settings.bot.token):
         raise commands.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
