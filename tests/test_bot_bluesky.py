@@ -163,3 +163,38 @@ async def test_bad_password_and_outage_are_typed_and_secret_free(pds: tuple[str,
         with pytest.raises(PostUnavailable):
             await down.post("hej", idempotency_key="k3")
     assert len(app[bskyfake.ORDER]) == 1
+
+
+async def test_flap_is_an_update_and_cap_cancel_closes_the_thread(
+    pds: tuple[str, web.Application], tmp_path: Path
+) -> None:
+    url, app = pds
+    clock = Clock(T0)
+    async with open_store("sqlite", tmp_path) as store, aiohttp.ClientSession() as session:
+        bot = _bot(url, store, session, clock, "a")
+        await bot.load()
+        await store.apply(batch([_metro(T0)], T0, source="sl"))
+        assert await bot.step() == 1
+        for minutes in (5, 10):  # gone, then back 5 minutes later: within bot.flap_window
+            clock.at = T0 + timedelta(minutes=minutes)
+            items = [] if minutes == 5 else [_metro(clock.at, description="Glesare trafik.")]
+            await store.apply(batch(items, clock.at, source="sl"))
+            assert await bot.step() == 1
+        vma = item("SE-SOS-1", T0, source="vma", header="VMA: brand i Värtahamnen", severity="WARNING")
+        vma = vma.replace(source_type="cap")
+        await store.apply(batch([vma], clock.at, source="vma", complete=False))
+        assert await bot.step() == 1  # a public warning: its own thread, whatever the budget
+        clock.advance(60)
+        await store.apply(batch([], clock.at, source="vma", complete=False, ended=["vma:SE-SOS-1"]))
+        assert await bot.step() == 1
+    posts = [app[bskyfake.RECORDS][u] for u in app[bskyfake.ORDER]]
+    texts = [p["value"]["text"] for p in posts]
+    assert len(posts) == 5, texts
+    roots = [p for p in posts if "reply" not in p["value"]]
+    assert len(roots) == 2  # the flap did not start a second metro thread
+    assert texts[1].startswith("Klart: ") and texts[2].startswith("Uppdatering: ")
+    assert posts[2]["value"]["reply"]["parent"]["uri"] == posts[1]["uri"]
+    assert (
+        texts[4].startswith("Klart: varningen")
+        and posts[4]["value"]["reply"]["root"]["uri"] == posts[3]["uri"]
+    )

@@ -8,11 +8,11 @@ import pytest
 
 from tests.storeutil import item
 from travelinfo.bot.bluesky import rich_text
+from travelinfo.bot.digest import compose_digest
 from travelinfo.bot.text import (
     BLUESKY,
     MAX_CHARS,
     compose,
-    compose_digest,
     grapheme_length,
     hashtags,
     is_valid_hashtag,

@@ -21,10 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from travelinfo.bot.channels import channel_key, make_network
+from travelinfo.bot.digest import compose_digest
 from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
 from travelinfo.bot.social import PostError, SocialNetwork
 from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
-from travelinfo.bot.text import MASTODON, Limit, compose, compose_digest, link, title
+from travelinfo.bot.text import MASTODON, Limit, compose, link, title
 from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time
 from travelinfo.runtime import appkeys as appmod
