@@ -118,10 +118,12 @@ async def test_thread_updates_end_and_restart(masto: Masto, tmp_path: Path) -> N
     assert sv[1]["text"].startswith("Uppdatering: E4 norrgående avstängd")
     assert "Två körfält öppna." in sv[1]["text"]
     assert "till 19:00" in sv[2]["text"]
-    assert sv[3]["text"].startswith("Trafiken flyter igen: E4 norrgående avstängd")
+    assert sv[3]["text"].startswith("Klart: olyckan på E4 är över, trafiken flyter igen.")
+    assert "Gällde: E4 norrgående avstängd" in sv[3]["text"]
     en = [p for p in posts if p["language"] == "en"]
     assert [p["in_reply_to_id"] for p in en] == [p["id"] for p in sv]
-    assert en[3]["text"].startswith("Traffic is flowing again: E4 northbound closed")
+    assert en[3]["text"].startswith("Cleared: the accident on E4 is over, traffic is flowing again.")
+    assert "It was: E4 northbound closed" in en[3]["text"]
     assert all(mastodon_length(p["text"]) <= MAX_CHARS for p in posts)
 
 
@@ -150,21 +152,28 @@ async def test_burst_is_budget_plus_one_digest(masto: Masto, tmp_path: Path) -> 
         bot = make_bot(settings, store, session, clock)
         await bot.load()
         items = [
-            item(f"burst-{i:02d}", T0, header=f"Olycka på väg {i}", severity="SEVERE") for i in range(20)
+            item(f"burst-{i:02d}", T0, header=f"Olycka på väg {i}", severity="WARNING") for i in range(20)
         ]
+        items.append(item("severe-1", T0, header="Tunnelbanan stängd", severity="SEVERE"))
         await store.apply(batch(items, T0, complete=False))
-        assert await bot.step() == 7
+        assert await bot.step() == 8
         # More of the burst in the same window: held back (no second digest in the window).
-        more = [item(f"late-{i}", T0, severity="SEVERE") for i in range(3)]
+        more = [item(f"late-{i}", T0, header=f"Sen {i}", severity="WARNING") for i in range(3)]
         await store.apply(batch(more, T0, complete=False))
         assert await bot.step() == 0
         posts = await masto.statuses()
-        assert len(posts) == settings.bot.budget + 1
-        assert posts[-1]["text"] == f"14 fler störningar: {PUBLIC_URL}/"
+        assert len(posts) == settings.bot.budget + 2  # the SEVERE item is never buried
+        assert any(p["text"].startswith("Tunnelbanan stängd") for p in posts)
+        digest = posts[-1]["text"]
+        assert digest.startswith("Fler störningar:\n• Olycka på väg 6 https://trafik.example.se/d/")
+        assert len(digest) <= MAX_CHARS
+        shown = digest.count("• ")
+        assert shown >= 3 and digest.endswith(f"… och {14 - shown} till: {PUBLIC_URL}/"), digest
         # The next window summarises what was held back since.
         clock.advance(settings.bot.budget_window + 1)
         assert await bot.step() == 1
-    assert (await masto.statuses())[-1]["text"] == f"3 fler störningar: {PUBLIC_URL}/"
+    last = (await masto.statuses())[-1]["text"]
+    assert last.splitlines()[1:] == [f"• Sen {i} {PUBLIC_URL}/d/demo:late-{i}" for i in range(3)], last
 
 
 async def test_faults_are_retried_and_posted_once(masto: Masto, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.storeutil import item
-from travelinfo.bot.rules import Rules, decide, material_checksum, post_key
+from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
 from travelinfo.config import BotSettings
 from travelinfo.model import Affected, Period
 
@@ -91,3 +91,49 @@ def test_post_keys_are_deterministic_and_distinct() -> None:
     assert (
         len({k, post_key("a", "update", "c1", "101", "sv"), post_key("a", "update", "c1", "100", "en")}) == 3
     )
+
+
+def test_home_region_applies_unless_bot_area_is_set() -> None:
+    home = (17.2, 58.7, 19.5, 60.3)
+    r = Rules.from_settings(BotSettings(), home)
+    kiel = item("k", NOW, geometry={"type": "Point", "coordinates": [11.15, 54.59]})
+    sandhamn = item("s", NOW, geometry={"type": "Point", "coordinates": [18.91, 59.28]})
+    nowhere = item("n", NOW)  # no geometry: kept, as on the pages
+    assert not r.wants(kiel, NOW) and r.wants(sandhamn, NOW) and r.wants(nowhere, NOW)
+    s = BotSettings()
+    s.area = [10.0, 54.0, 12.0, 55.0]
+    own = Rules.from_settings(s, home)  # bot.area wins over web.region
+    assert own.wants(kiel, NOW) and not own.wants(sandhamn, NOW) and not own.wants(nowhere, NOW)
+
+
+def test_flap_within_the_window_is_an_update_in_the_old_thread() -> None:
+    r = rules()
+    d = item("a", NOW)
+    ended = {
+        "last": "9",
+        "ended": True,
+        "ended_at": (NOW - timedelta(minutes=10)).timestamp(),
+        "checksum": "x",
+    }
+    assert decide("created", d, ended, r, NOW, flap_window=1800) == "update"
+    assert decide("created", d, ended, r, NOW, flap_window=300) == "skip"  # window over: stays closed
+    assert decide("created", d, {**ended, "cancelled": True}, r, NOW, flap_window=1800) == "skip"
+    assert decide("ended", d.replace(status="ended"), ended, r, NOW, flap_window=1800) == "skip"
+
+
+def test_priority_and_navtex_cancellations() -> None:
+    assert priority(item("s", NOW, severity="SEVERE"))
+    assert priority(item("n", NOW).replace(source_type="manual"))
+    assert priority(item("v", NOW).replace(source_type="cap"))
+    assert not priority(item("w", NOW))
+    cancel = item("BALTIC SEA NAV WARN 064/26", NOW, source="sjofartsverket").replace(
+        source_type="navtex",
+        description={
+            "en": "SANDHAMN.\r\nREGATTA COMPLETED.\r\nCANCEL BALTIC SEA NAV WARN 62/26 AND THIS MSG."
+        },
+    )
+    ids = cancelled_ids(cancel)
+    assert len(ids) == 1 and "sjofartsverket:BALTIC SEA NAV WARN 062/26" in ids[0]
+    itself = cancel.replace(description={"en": "CANCEL BALTIC SEA NAV WARN 064/26."})
+    assert cancelled_ids(itself) == []  # a warning naming itself cancels nothing else
+    assert cancelled_ids(item("x", NOW).replace(description={"sv": "CANCEL BALTIC SEA NAV WARN 1/26"})) == []

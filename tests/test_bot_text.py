@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.storeutil import item
+from travelinfo.bot.bluesky import rich_text
+from travelinfo.bot.digest import compose_digest
 from travelinfo.bot.text import (
+    BLUESKY,
     MAX_CHARS,
     compose,
-    compose_digest,
+    grapheme_length,
     hashtags,
     is_valid_hashtag,
     mastodon_length,
@@ -154,17 +157,20 @@ def test_validity_in_stockholm_local_time() -> None:
 
 
 def test_all_clear_wording_per_kind() -> None:
-    assert compose(road(), "end", "sv", URL, NOW).text.startswith("Trafiken flyter igen: Olycka.")  # type: ignore[union-attr]
+    text = compose(road(), "end", "sv", URL, NOW).text  # type: ignore[union-attr]
+    assert text.startswith("Klart: ") and "trafiken flyter igen." in text and "\nGällde: Olycka." in text
     bus = road(modes=("bus",), affected=(Affected("route", "1", "1 Stora Essingen–Frihamnen"),))
-    assert compose(bus, "end", "sv", URL, NOW).text.startswith("Trafiken går som vanligt igen: ")  # type: ignore[union-attr]
+    text = compose(bus, "end", "sv", URL, NOW).text  # type: ignore[union-attr]
+    assert text.startswith("Klart: ") and "bussarna går igen" in text
     ship = road(
         modes=("shipping",), source_type="navtex", header={"en": "FURUSUND. LIGHTBUOY UNLIT."}, affected=()
     )
     draft = compose(ship, "end", "sv", URL, NOW)
     assert draft is not None and draft.language == "en"  # no Swedish text: falls back, says so
-    assert draft.text.startswith("The warning has been lifted: FURUSUND. LIGHTBUOY UNLIT")
+    assert draft.text.startswith("Cleared: the warning has been lifted.\nIt was: Furusund. Lightbuoy unlit")
     cap = road(source_type="cap", header={"sv": "VMA: brand i Värtahamnen"})
-    assert compose(cap, "end", "sv", URL, NOW).text.startswith("Varningen är upphävd: VMA")  # type: ignore[union-attr]
+    text = compose(cap, "end", "sv", URL, NOW).text  # type: ignore[union-attr]
+    assert text.startswith("Klart: varningen") and "är upphävd." in text and "Gällde: VMA: brand" in text
     assert compose(road(), "end", "en", URL, NOW, strict=True) is None  # no English header
 
 
@@ -183,3 +189,64 @@ def test_digest_text() -> None:
     assert compose_digest(14, 0, "sv", URL).text == f"14 fler störningar: {URL}/"
     assert compose_digest(1, 2, "sv", URL).text == f"1 störning till och 2 uppdateringar: {URL}/"
     assert compose_digest(3, 0, "en", URL + "/").text == f"3 more disruptions: {URL}/"
+
+
+def test_all_clear_past_tense_sv_en() -> None:
+    metro = road(
+        modes=("metro",),
+        cause="TECHNICAL_PROBLEM",
+        header={
+            "sv": "Röda linjen 14: inga tåg mellan Slussen och T-Centralen",
+            "en": "Red line 14: no trains",
+        },
+        affected=(Affected("route", "14", "Röda linjen 14"),),
+    )
+    sv = compose(metro, "end", "sv", URL, NOW).text  # type: ignore[union-attr]
+    assert sv.startswith("Klart: det tekniska felet på röda linjen 14 är över, tågen går igen.\n"), sv
+    assert "Gällde: Röda linjen 14: inga tåg" in sv  # what cleared, never as if it still held
+    en = compose(metro, "end", "en", URL, NOW, strict=True).text  # type: ignore[union-attr]
+    assert en.startswith(
+        "Cleared: the technical fault on Röda linjen 14 is over, trains are running again."
+    ), en
+    assert "It was: Red line 14: no trains" in en
+
+
+def test_digest_lists_headlines_within_limits() -> None:
+    items = [(f"Olycka på väg {i} med lång text om köer och omledning", f"{URL}/d/x:{i}") for i in range(30)]
+    sv = compose_digest(30, 0, "sv", URL, items).text
+    assert sv.startswith("Fler störningar:\n• Olycka på väg 0")
+    shown = sv.count("• ")
+    assert 5 <= shown < 30 and sv.endswith(f"… och {30 - shown} till: {URL}/")
+    assert len(sv) <= MAX_CHARS  # plain characters: the links are the content here
+    en = compose_digest(30, 0, "en", URL, items, BLUESKY).text
+    assert en.startswith("More disruptions:\n•") and en.endswith(f"more: {URL}/")
+    assert grapheme_length(en) <= 300 and en.count("• ") < shown  # Bluesky counts URLs in full
+    two = compose_digest(2, 0, "en", URL, items[:2]).text
+    assert two.count("• ") == 2 and "more" not in two
+
+
+def test_bluesky_counts_graphemes_and_sentence_case() -> None:
+    flag = "🇸🇪"  # two code points, one grapheme
+    assert grapheme_length(flag * 3) == 3 and len(flag * 3) == 6
+    long = road(description={"sv": ("Köer " + flag + " ") * 200})
+    draft = compose(long, "new", "sv", URL, NOW, limit=BLUESKY)
+    assert draft is not None
+    shown = rich_text(draft.text)[0]  # as posted: links displayed shortened, the facet has the URL
+    assert grapheme_length(shown) <= 300 < len(shown.encode()) and "https://" in draft.text
+    masto = compose(long, "new", "sv", URL, NOW)
+    assert masto is not None and mastodon_length(masto.text) <= MAX_CHARS
+    ship = road(
+        modes=("shipping",),
+        source_type="navtex",
+        header={"en": "SANDHAMNSLEDEN FAIRWAY CLOSED FOR SHIPPING DURING SAILING REGATTA"},
+        description={
+            "en": "FAIRWAY CLOSED IN AREA BOUNDED BY 59-17.4N 018-53.0E 59-17.4N 018-56.8E. "
+            "CONTACT VTS ON VHF CH 12."
+        },
+        geometry={"type": "Point", "coordinates": [18.91, 59.29]},
+        affected=(),
+    )
+    text = compose(ship, "new", "en", URL, NOW).text  # type: ignore[union-attr]
+    assert text.startswith("Sandhamnsleden fairway closed for shipping during sailing regatta"), text
+    assert "59-17.4N" not in text and "in the area shown on the map" in text
+    assert "VTS on VHF ch 12" in text and "openstreetmap.org/?mlat=59.2900&mlon=18.9100" in text

@@ -323,10 +323,12 @@ def load_settings(
 
 def _check_secrets(raw: Mapping[str, Any], s: Settings, problems: list[str]) -> None:
     """Refuse literal secrets in the file and register every configured one with the scrubber."""
-    literal_token = raw.get("bot", {}).get("token") if isinstance(raw.get("bot"), dict) else None
-    if isinstance(literal_token, str) and literal_token:  # enabled or not: the file leaks either way
-        problems.append(f"bot.token: secrets must be an env reference {ENV_HINT}")
+    for key in ("token", "bluesky_password"):
+        literal = raw.get("bot", {}).get(key) if isinstance(raw.get("bot"), dict) else None
+        if isinstance(literal, str) and literal:  # enabled or not: the file leaks either way
+            problems.append(f"bot.{key}: secrets must be an env reference {ENV_HINT}")
     secrets.register(s.bot.token)
+    secrets.register(s.bot.bluesky_password)
     # The GTFS static URL usually carries its key in the query: every query value is secret.
     secrets.register_url(s.reference.gtfs_static, whole_query=True)
     secrets.register_url(s.store.url)

@@ -187,9 +187,25 @@ class BotSettings:
     modes: list[str] = setting([], "Only these modes (empty: all).")
     sources: list[str] = setting([], "Only these sources (empty: all).")
     routes: list[str] = setting([], "Only these lines/roads (empty: all).")
-    area: list[float] = setting([], "Only inside this bbox [minLon, minLat, maxLon, maxLat] (empty: all).")
-    budget: int = setting(6, "Posts allowed per budget window; beyond it one digest post.")
+    area: list[float] = setting(
+        [], "Only inside this bbox [minLon, minLat, maxLon, maxLat] (empty: web.region)."
+    )
+    budget: int = setting(
+        6, "Posts per budget window; beyond it one digest (never for SEVERE, CAP/VMA, notices)."
+    )
     budget_window: float = setting(600, "Budget window.", "duration")
+    flap_window: float = setting(
+        1800, "An item back within this time of its all-clear is an update in its old thread.", "duration"
+    )
+    links_count_in_full: bool = setting(
+        False, "The Mastodon-API server counts links in full (GoToSocial, mastodon_mock), not as 23."
+    )
+    channels: list[str] = setting(
+        ["mastodon"], "Networks to post to: `mastodon`, `bluesky` (own threads each)."
+    )
+    bluesky_url: str = setting("https://bsky.social", "Bluesky PDS base URL (XRPC).")
+    bluesky_handle: str = setting("", "Bluesky handle or DID of the bot's account.")
+    bluesky_password: str = setting("", 'Bluesky app password: an env reference `{env = "NAME"}`.')
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,14 @@ from travelinfo.config import BotSettings
 from travelinfo.filters import lines
 from travelinfo.model import SEVERITY_RANK, Disruption
 from travelinfo.store.query import Query
+
+# `CANCEL BALTIC SEA NAV WARN 062/26` names the warning a NAVTEX message cancels.
+_NAVTEX_CANCEL = re.compile(r"CANCEL\s+((?:[A-Z]+ )*?NAV WARN)\s+0*(\d+)/(\d{2,4})")
+_NAVTEX_OWN = re.compile(r"^((?:[A-Z]+ )*?NAV WARN)\s+0*(\d+)/(\d{2,4})$")
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split()).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +34,13 @@ class Rules:
     sources: frozenset[str] = frozenset()
     routes: tuple[str, ...] = ()
     area: tuple[float, float, float, float] | None = None
-    # The service's home region, as on the list: items wholly outside it are never posted.
+    # The home region (web.region) when bot.area is unset: as on the pages, an item without
+    # geometry stays in, one whose geometry lies wholly outside is left out.
     region: tuple[float, float, float, float] | None = None
 
     @classmethod
     def from_settings(cls, s: BotSettings, region: tuple[float, float, float, float] | None = None) -> Rules:
-        """Rules from the `[bot]` settings; raise ValueError on a bad severity or area."""
+        """Rules from the `[bot]` settings (`region`: web.region); ValueError on a bad value."""
         if s.min_severity not in SEVERITY_RANK:
             raise ValueError(f"bot.min_severity: unknown severity {s.min_severity!r}")
         if s.area and len(s.area) != 4:
@@ -43,7 +53,7 @@ class Rules:
             sources=frozenset(s.sources),
             routes=tuple(dict.fromkeys(r for r in s.routes if r.strip())),
             area=area,
-            region=region,
+            region=None if area else region,
         )
 
     @property
@@ -114,10 +124,23 @@ def post_key(disruption_id: str, kind: str, checksum: str, reply_to: str | None,
 
 
 def decide(
-    change_type: str, d: Disruption, thread: dict[str, Any] | None, rules: Rules, now: datetime
+    change_type: str,
+    d: Disruption,
+    thread: dict[str, Any] | None,
+    rules: Rules,
+    now: datetime,
+    flap_window: float = 0.0,
 ) -> str:
-    """What a change calls for: `new`, `update`, `end`, `defer` (planned, not yet due) or `skip`."""
+    """What a change calls for: `new`, `update`, `end`, `defer` (planned, not yet due) or `skip`.
+
+    An item back within `flap_window` seconds of its all-clear is an `update` in its old thread.
+    """
     if thread is not None:
+        ended = change_type == "ended" or d.status == "ended"
+        if thread.get("ended") and thread.get("last") and not ended and not thread.get("cancelled"):
+            ended_at = float(thread.get("ended_at") or 0)
+            if now.timestamp() - ended_at < flap_window and rules.wants(d, now):
+                return "update"
         if thread.get("ended") or not thread.get("last"):
             return "skip"  # closed, or summarised in a digest (no thread to reply to)
         if change_type == "ended" or d.status == "ended" or not rules.selects(d, started=True):
@@ -129,3 +152,35 @@ def decide(
         return "new"
     due = rules.due_at(d)
     return "defer" if rules.selects(d) and due is not None and due > now else "skip"
+
+
+def priority(d: Disruption) -> bool:
+    """Public warnings (CAP/VMA), SEVERE items and operators' notices: always their own thread."""
+    return (
+        d.severity == "SEVERE"
+        or d.source_type in ("cap", "manual")
+        or any(c.casefold() == "cap:code=vma" for c in d.categories)
+    )
+
+
+def _warn_key(issuer: str, number: str, year: str) -> tuple[str, int, int]:
+    return (" ".join(issuer.split()), int(number), int(year) % 100)
+
+
+def cancelled_ids(d: Disruption) -> list[list[str]]:
+    """Candidate ids (paddings as upstreams write them) of each NAVTEX warning `d` cancels."""
+    if d.source_type != "navtex":
+        return []
+    text = " ".join(" ".join(d.description.values()).upper().split())
+    found = [_warn_key(*m.groups()) for m in _NAVTEX_CANCEL.finditer(text)]
+    own_id = d.id.split(":", 1)[1] if ":" in d.id else d.id
+    own = _NAVTEX_OWN.match(" ".join(own_id.upper().split()))
+    mine = _warn_key(*own.groups()) if own else None
+    out: list[list[str]] = []
+    for issuer, n, y in dict.fromkeys(found):
+        if (issuer, n, y) != mine:
+            numbers = dict.fromkeys((f"{n:03d}", str(n), f"{n:02d}"))
+            out.append(
+                [f"{d.source}:{issuer} {num}/{yy}" for num in numbers for yy in (f"{y:02d}", f"20{y:02d}")]
+            )
+    return out

@@ -7,29 +7,28 @@ the rest of a burst), and never posts twice (a claim record per post plus `Idemp
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
 import logging
 import os
 import socket
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from aiohttp import web
 
-from travelinfo.bot.rules import Rules, decide, material_checksum, post_key
-from travelinfo.bot.social import Mastodon, PostError, Recorder, SocialNetwork
+from travelinfo.bot.channels import channel_key, make_network
+from travelinfo.bot.digest import compose_digest
+from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
+from travelinfo.bot.social import PostError, SocialNetwork
 from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
-from travelinfo.bot.text import compose, compose_digest
+from travelinfo.bot.text import MASTODON, Limit, compose, link, title
 from travelinfo.config import Settings
-from travelinfo.model import Disruption, format_time, parse_time
+from travelinfo.model import Disruption, format_time
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.runtime import commands
 from travelinfo.runtime.backoff import Backoff, is_store_error
 from travelinfo.store.base import Change, Query, Store, sort_key
 
@@ -55,14 +54,19 @@ class Bot:
         clock: Callable[[], datetime] = _now,
         dry: bool = False,
         claim_ttl: float = 120.0,
+        channel: str = "",
+        limit: Limit = MASTODON,
     ) -> None:
         self.settings = settings
         self.cfg = settings.bot
         self.rules = Rules.from_settings(settings.bot, settings.region_bbox)
         self.store = store
         self.clock = clock
+        self.limit = limit
+        self.channel = channel  # '' for the first channel: its records keep their old keys
+        self.lock = f"{LOCK}:{channel}" if channel else LOCK
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.records = Records(store, dry=dry)
+        self.records = Records(store, dry=dry, prefix=f"{channel}:" if channel else "")
         self.poster = Poster(
             self.records, network, holder=self.holder, visibility=self.cfg.visibility, claim_ttl=claim_ttl
         )
@@ -94,7 +98,7 @@ class Bot:
     async def step(self) -> int:
         """Post what the change log holds since the cursor, due planned items and a digest."""
         await self.load()
-        before = self.posts
+        before = self.poster.calls
         while True:
             page = await self.store.changes_since(self.state.seq)
             if page.reset:
@@ -113,7 +117,7 @@ class Bot:
         await self._due_pending()
         await self._flush_digest()
         await self.save()
-        return self.posts - before
+        return self.poster.calls - before
 
     async def _process(self, changes: tuple[Change, ...]) -> None:
         # Several changes of one disruption in a page: only its latest state matters.
@@ -121,16 +125,45 @@ class Bot:
         for change in changes:
             latest.pop(change.id, None)
             latest[change.id] = change
-        for change in latest.values():
+        # Cancellations first: the warning they end is then closed in its thread by them.
+        ordered = sorted(latest.values(), key=lambda c: not cancelled_ids(c.disruption))
+        for change in ordered:
             if change.id in self.previewed:
                 continue
             await self.handle(change.type, change.disruption)
 
+    async def _cancels(self, d: Disruption, now: datetime) -> bool:
+        """A NAVTEX cancellation: the all-clear in each cancelled warning's thread; True if one."""
+        names = cancelled_ids(d)
+        if not names:
+            return False
+        if await self.records.get(POST, d.id) is not None:
+            return True  # handled before (its change came again)
+        for candidates in names:
+            for ident in candidates:
+                thread = await self.records.get(POST, ident)
+                if thread is None:
+                    continue
+                if not thread.get("ended") and thread.get("last"):
+                    original = await self.store.get(ident) or d
+                    await self.publish("end", original, thread, now, cancel=d)
+                elif not thread.get("ended"):
+                    await self.records.put(POST, ident, {**thread, "ended": True, "cancelled": True})
+                break
+        # Never a thread of its own, also when the warning it cancels was not posted.
+        await self.records.put(
+            POST, d.id, {"type": "thread", "id": d.id, "root": None, "last": None, "statuses": [],
+                         "checksum": material_checksum(d), "ended": True, "cancellation": True},
+        )  # fmt: skip
+        return True
+
     async def handle(self, change_type: str, d: Disruption) -> None:
         """Act on one change of `d`: post, reply, all-clear, defer or skip."""
         now = self.clock()
+        if change_type != "ended" and d.status != "ended" and await self._cancels(d, now):
+            return
         thread = await self.records.get(POST, d.id)
-        action = decide(change_type, d, thread, self.rules, now)
+        action = decide(change_type, d, thread, self.rules, now, self.cfg.flap_window)
         if action == "defer":
             due = self.rules.due_at(d)
             if due is not None:
@@ -157,15 +190,28 @@ class Bot:
 
     # -- posting --------------------------------------------------------------------------
 
-    async def publish(self, kind: str, d: Disruption, thread: dict[str, Any] | None, now: datetime) -> None:
-        """Post `kind` for `d` (replying in its thread), or count it for the digest."""
-        draft = compose(d, kind, self.cfg.language, self.settings.public_url, now)
+    async def publish(
+        self,
+        kind: str,
+        d: Disruption,
+        thread: dict[str, Any] | None,
+        now: datetime,
+        cancel: Disruption | None = None,
+    ) -> None:
+        """Post `kind` for `d` (replying in its thread), or count it for the digest.
+
+        Priority items (public warnings, SEVERE, operators' notices) and the replies of a
+        thread already posted are never held back; the budget is for new, lower items.
+        """
+        url = self.settings.public_url
+        draft = compose(d, kind, self.cfg.language, url, now, limit=self.limit, cancel=cancel)
         assert draft is not None  # only the strict (second-language) form can be None
         checksum = material_checksum(d)
         reply_to = thread.get("last") if thread else None
         key = post_key(d.id, kind, checksum, reply_to, draft.language)
         settled, status_id = await self.poster.posted(key)
-        if not settled and not self.state.allow(now, self.cfg.budget, self.cfg.budget_window):
+        allowed = self.state.allow(now, self.cfg.budget, self.cfg.budget_window)
+        if not settled and not allowed and not priority(d) and kind == "new":
             await self._hold_back(kind, d, thread, checksum, now)
             return
         if not settled:
@@ -175,7 +221,7 @@ class Bot:
                 self.posts += 1
         if status_id is None:  # rejected for good: keep the thread as it was
             if kind == "end" and thread is not None:
-                await self.records.put(POST, d.id, {**thread, "ended": True})
+                await self.records.put(POST, d.id, {**thread, "ended": True, "ended_at": now.timestamp()})
             return
         statuses = [*(thread or {}).get("statuses", []), status_id]
         new_thread = {
@@ -186,10 +232,12 @@ class Bot:
             "statuses": statuses,
             "checksum": checksum,
             "ended": kind == "end",
+            "ended_at": now.timestamp() if kind == "end" else None,
+            "cancelled": cancel is not None,
             "updated": format_time(now),
         }
         await self.records.put(POST, d.id, new_thread)
-        await self._second_language(kind, d, checksum, status_id, draft.language, new_thread, now)
+        await self._second_language(kind, d, checksum, status_id, draft.language, new_thread, now, cancel)
 
     async def _second_language(
         self,
@@ -200,11 +248,13 @@ class Bot:
         used: str,
         thread: dict[str, Any],
         now: datetime,
+        cancel: Disruption | None = None,
     ) -> None:
         lang = self.cfg.second_language
         if not lang or lang == used:
             return
-        draft = compose(d, kind, lang, self.settings.public_url, now, strict=True)
+        url = self.settings.public_url
+        draft = compose(d, kind, lang, url, now, strict=True, limit=self.limit, cancel=cancel)
         if draft is None:
             return
         key = post_key(d.id, kind, checksum, parent, draft.language)
@@ -223,6 +273,7 @@ class Bot:
         log.info("rate budget used up; %s of %s goes into the digest", kind, d.id)
         if kind == "new":
             self.state.overflow_new += 1
+            self.state.digest.append([title(d, self.cfg.language)[1], link(d, self.settings.public_url)])
             # No thread to reply to: later updates of it are not posted one by one either.
             await self.records.put(
                 POST,
@@ -240,7 +291,8 @@ class Bot:
         if not self.state.digest_due(now, self.cfg.budget_window):
             return
         new, other = self.state.overflow_new, self.state.overflow_other
-        draft = compose_digest(new, other, self.cfg.language, self.settings.public_url)
+        items = [(h, u) for h, u in self.state.digest]
+        draft = compose_digest(new, other, self.cfg.language, self.settings.public_url, items, self.limit)
         raw = f"digest\x1f{self.state.seq}\x1f{new}\x1f{other}\x1f{self.state.digest_at}"
         key = hashlib.sha256(raw.encode()).hexdigest()
         settled, status_id = await self.poster.posted(key)
@@ -249,6 +301,7 @@ class Bot:
             self.posts += int(status_id is not None)
         self.state.digest_at = now.timestamp()
         self.state.overflow_new = self.state.overflow_other = 0
+        self.state.digest = []
 
     # -- preview and service ----------------------------------------------------------------
 
@@ -281,13 +334,13 @@ class Bot:
         finally:
             # Hand over at once to another bot process instead of after the lock's expiry.
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release_lock(LOCK, self.holder))
+                await asyncio.shield(self.store.release_lock(self.lock, self.holder))
 
     async def _loop(self, tick: float, retry: float, lock_ttl: float, backoff: Backoff) -> None:
         while True:
             wait = 0.0
             try:
-                if await self.store.try_lock(LOCK, self.holder, lock_ttl):
+                if await self.store.try_lock(self.lock, self.holder, lock_ttl):
                     await self.step()
                 else:
                     wait = lock_ttl / 3
@@ -309,21 +362,19 @@ class Bot:
                 await asyncio.sleep(wait)
 
 
-def make_network(settings: Settings, session: Any) -> Mastodon:
-    """The configured Mastodon server; raise ValueError when base_url or token is missing."""
-    if not settings.bot.base_url or not settings.bot.token:
-        raise ValueError("bot.base_url and bot.token must be set to post")
-    return Mastodon(settings.bot.base_url, settings.bot.token, session)
-
-
 async def _run_bot(app: web.Application) -> None:
     settings = app[appmod.SETTINGS]
-    try:
-        bot = Bot(settings, app[appmod.STORE], make_network(settings, app[appmod.SESSION]))
-    except ValueError as exc:
-        log.error("bot not started: %s", exc)
-        return
-    await bot.run()
+    bots = []
+    for channel in settings.bot.channels:
+        try:
+            network, limit = make_network(settings, app[appmod.SESSION], channel)
+        except ValueError as exc:
+            log.error("bot channel %s not started: %s", channel, exc)
+            continue
+        ns = channel_key(settings, channel)
+        bots.append(Bot(settings, app[appmod.STORE], network, channel=ns, limit=limit))
+    if bots:
+        await asyncio.gather(*(b.run() for b in bots))
 
 
 def setup(app: web.Application) -> None:
@@ -332,52 +383,11 @@ def setup(app: web.Application) -> None:
         appmod.add_background(app, "bot", _run_bot)
 
 
-# -- command line -----------------------------------------------------------------------------
-
-
-def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:
-    """Print recorded posts in order, each with its language, visibility and reply target."""
-    number = {p["id"]: i for i, p in enumerate(posts, 1)}
-    for i, p in enumerate(posts, 1):
-        target = p["in_reply_to"]
-        reply = ""
-        if target:
-            reply = f", reply to post {number[target]}" if target in number else f", reply to status {target}"
-        out.write(f"--- post {i} ({p['language']}, {p['visibility']}{reply})\n{p['text']}\n\n")
-    out.write(f"{len(posts)} post(s) would be made; nothing was posted.\n")
-
-
-async def dry_run(
-    settings: Settings, store: Store, at: datetime | None = None
-) -> list[dict[str, str | None]]:
-    """The posts the bot would make now, posting and storing nothing."""
-    recorder = Recorder()
-    bot = Bot(settings, store, recorder, dry=True, clock=(lambda: at) if at else _now)
-    await bot.load()
-    await bot.preview_current()
-    await bot.step()
-    return recorder.posts
-
-
-def cmd_bot(args: argparse.Namespace) -> int:
-    settings = commands.settings_of(args)
-    try:
-        Rules.from_settings(settings.bot)
-        at = parse_time(args.at) if args.at else None
-    except ValueError as exc:
-        raise commands.CliError(str(exc)) from None
-    if args.dry_run:
-        posts = commands.with_store(args, lambda store: dry_run(settings, store, at))
-        print_posts(posts, sys.stdout)
-        return 0
-    if not settings.bot.base_url or not settings.bot.token:
-        raise commands.CliError("bot.base_url and bot.token must be set (or use --dry-run)")
-    return commands.serve_roles(args, settings, frozenset({"bot"}), http=False)
+# -- command line (travelinfo/bot/command.py) --------------------------------------------------
 
 
 def add_commands(subparsers: Any) -> None:
-    """`travelinfo bot [--dry-run] [--at TIME]`."""
-    s = subparsers.add_parser("bot", help="post disruptions to Mastodon (--dry-run prints the posts instead)")
-    s.add_argument("--dry-run", action="store_true", help="print the posts it would make; post nothing")
-    s.add_argument("--at", help="with --dry-run: apply the rules at this RFC 3339 time instead of now")
-    s.set_defaults(func=cmd_bot)
+    """`travelinfo bot [--dry-run [--from-start]] [--at TIME]`."""
+    from travelinfo.bot.command import add_commands as add
+
+    add(subparsers)

@@ -31,19 +31,22 @@ class ClaimBusy(PostError):
 class Records:
     """Store records, or (dry run) reads from the store with writes kept in memory."""
 
-    def __init__(self, store: Store, *, dry: bool = False) -> None:
+    def __init__(self, store: Store, *, dry: bool = False, prefix: str = "") -> None:
         self.store = store
         self.dry = dry
+        self.prefix = prefix  # one namespace per channel (`bluesky:`); the first channel has none
         self._mem: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """The record, the in-memory one first."""
+        key = self.prefix + key
         if (kind, key) in self._mem:
             return dict(self._mem[kind, key])
         return await self.store.get_record(kind, key)
 
     async def put(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
         """Write (in memory only when dry)."""
+        key = self.prefix + key
         if self.dry:
             self._mem[kind, key] = dict(value)
         else:
@@ -54,9 +57,9 @@ class Records:
         if self.dry:
             if await self.get(kind, key) is not None:
                 return False
-            self._mem[kind, key] = dict(value)
+            self._mem[kind, self.prefix + key] = dict(value)
             return True
-        return await self.store.add_record_if_absent(kind, key, value)
+        return await self.store.add_record_if_absent(kind, self.prefix + key, value)
 
 
 @dataclass
@@ -69,9 +72,11 @@ class BotState:
     overflow_new: int = 0
     overflow_other: int = 0
     pending: dict[str, float] = field(default_factory=dict)  # id -> epoch when due
+    digest: list[list[str]] = field(default_factory=list)  # [headline, link] held back
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "digest": self.digest,
             "seq": self.seq,
             "sent": self.sent,
             "digest_at": self.digest_at,
@@ -89,6 +94,7 @@ class BotState:
             overflow_new=int(over.get("new", 0)),
             overflow_other=int(over.get("other", 0)),
             pending={str(k): float(v) for k, v in (data.get("pending") or {}).items()},
+            digest=[[str(h), str(u)] for h, u in data.get("digest") or []],
         )
 
     def allow(self, now: datetime, budget: int, window: float) -> bool:
@@ -121,6 +127,7 @@ class Poster:
         self.holder = holder
         self.visibility = visibility
         self.claim_ttl = claim_ttl
+        self.calls = 0  # posts this process sent and the network accepted
 
     async def posted(self, key: str) -> tuple[bool, str | None]:
         """(claim settled?, status id): posted -> (True, id), rejected -> (True, None)."""
@@ -173,5 +180,6 @@ class Poster:
             log.warning("post about %s rejected, skipped: %s", about, exc)
             await self.records.put(POST, ckey, {**claim, "state": "rejected", "error": str(exc)[:300]})
             return None
+        self.calls += 1
         await self.records.put(POST, ckey, {**claim, "state": "posted", "status_id": status_id})
         return status_id

@@ -14,9 +14,11 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from travelinfo.bot.wording import all_clear, map_link, sentence_case, without_coordinates
 from travelinfo.model import Disruption, Period
 
 MAX_CHARS = 500
+BLUESKY_GRAPHEMES = 300
 URL_LENGTH = 23  # Mastodon counts every URL as this many characters
 MAX_TAGS = 5
 ELLIPSIS = "…"
@@ -58,6 +60,8 @@ LABELS = {
         "digest_other": "{n} uppdateringar",
         "digest_other_1": "1 uppdatering",
         "and": " och ",
+        "digest_more": "… och {n} till: {url}",
+        "digest_head": "Fler störningar:",
     },
     "en": {
         "update": "Update: ",
@@ -72,6 +76,8 @@ LABELS = {
         "digest_other": "{n} updates",
         "digest_other_1": "1 update",
         "and": " and ",
+        "digest_more": "… and {n} more: {url}",
+        "digest_head": "More disruptions:",
     },
 }
 
@@ -89,6 +95,45 @@ def mastodon_length(text: str) -> int:
     text = URL_RE.sub("x" * URL_LENGTH, text)
     text = MENTION_RE.sub(lambda m: m.group(1), text)
     return len(text)
+
+
+def grapheme_length(text: str) -> int:
+    """Length in user-perceived characters (Bluesky's 300-grapheme limit)."""
+    import regex  # imported here: only the Bluesky channel counts graphemes
+
+    return len(regex.findall(r"\X", text))
+
+
+SHORT_URL = 40  # Bluesky shows a link as its first characters; the facet holds the whole URL
+
+
+def short_url(url: str) -> str:
+    """How a link is displayed on Bluesky: no scheme, at most SHORT_URL characters."""
+    bare = re.sub(r"^https?://(?:www\.)?", "", url, flags=re.I)
+    return bare if len(bare) <= SHORT_URL else bare[: SHORT_URL - 1] + ELLIPSIS
+
+
+def bluesky_length(text: str) -> int:
+    """Graphemes as Bluesky counts them, each link at its displayed (shortened) length."""
+    return grapheme_length(URL_RE.sub(lambda m: short_url(m.group(0)), text))
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A network's post size: the maximum and how it counts."""
+
+    size: int = MAX_CHARS
+    measure: Callable[[str], int] = mastodon_length
+
+
+def server_length(text: str) -> int:
+    """The stricter of Mastodon's count and plain characters (servers that count links in full)."""
+    return max(mastodon_length(text), len(text))
+
+
+MASTODON = Limit()
+MASTODON_FULL_LINKS = Limit(MAX_CHARS, server_length)  # GoToSocial, mastodon_mock
+BLUESKY = Limit(BLUESKY_GRAPHEMES, bluesky_length)
 
 
 def is_valid_hashtag(tag: str) -> bool:
@@ -181,7 +226,7 @@ def validity(d: Disruption, lang: str, now: datetime) -> str:
 
 
 def _clean(text: str) -> str:
-    return AT_WORD_RE.sub("＠", " ".join(text.split()))
+    return AT_WORD_RE.sub("＠", " ".join(sentence_case(text).split()))
 
 
 def _words(text: str) -> set[str]:
@@ -238,7 +283,12 @@ def _trim(text: str, fits: Callable[[str], bool]) -> str:
 
 
 def fit(
-    lead: str, body: list[str], tail: str, order: tuple[int, ...] | None = None, limit: int = MAX_CHARS
+    lead: str,
+    body: list[str],
+    tail: str,
+    order: tuple[int, ...] | None = None,
+    limit: int = MAX_CHARS,
+    measure: Callable[[str], int] = mastodon_length,
 ) -> str:
     """Join `lead`, the body lines and `tail` (never cut), trimming body lines to fit `limit`.
 
@@ -250,55 +300,61 @@ def fit(
         return lead + "\n".join(p for p in parts if p) + "\n\n" + tail
 
     for i in order if order is not None else range(len(lines) - 1, -1, -1):
-        if mastodon_length(build(lines)) <= limit:
+        if measure(build(lines)) <= limit:
             break
 
         def fits(candidate: str, i: int = i) -> bool:
-            return mastodon_length(build([*lines[:i], candidate, *lines[i + 1 :]])) <= limit
+            return measure(build([*lines[:i], candidate, *lines[i + 1 :]])) <= limit
 
         lines[i] = _trim(lines[i], fits)
     return build(lines)
 
 
-def end_label(d: Disruption, lang: str) -> str:
-    """The all-clear phrase: road, public transport, or a lifted warning (shipping, CAP)."""
-    labels = _labels(lang)
-    if d.source_type in ("cap", "navtex") or "shipping" in d.modes:
-        return labels["end_warning"]
-    if "road" in d.modes and not PT_MODES & set(d.modes):
-        return labels["end_road"]
-    return labels["end_pt"]
+def is_warning(d: Disruption) -> bool:
+    """Shipping, NAVTEX and CAP/VMA items are warnings: their all-clear lifts the warning."""
+    return d.source_type in ("cap", "navtex") or "shipping" in d.modes
 
 
 def compose(
-    d: Disruption, kind: str, lang: str, public_url: str, now: datetime, *, strict: bool = False
+    d: Disruption,
+    kind: str,
+    lang: str,
+    public_url: str,
+    now: datetime,
+    *,
+    strict: bool = False,
+    limit: Limit = MASTODON,
+    cancel: Disruption | None = None,
 ) -> Draft | None:
     """The post for `d` (`kind`: new, update or end) in `lang`.
 
     With `strict`, None when `d` has no header in `lang` (the second-language reply);
     otherwise the text falls back to another language and `Draft.language` says which.
+    `cancel`: the message that ended `d` (a NAVTEX cancellation): its text goes in the all-clear.
     """
     if strict and lang not in d.header:
         return None
     used, what = title(d, lang)
     labels = _labels(used)
-    tail = link(d, public_url) + "\n" + " ".join(hashtags(d))
+    tags = " ".join(hashtags(d))
+    tail = link(d, public_url)
+    desc, moved = without_coordinates(_description(d, used, what), used)
+    what, moved_title = without_coordinates(what, used)
+    where = map_link(d.geometry) if (moved or moved_title) and kind != "end" else None
+    if where:
+        tail += "\n" + ("Karta: " if used == "sv" else "Map: ") + where
+    tail = (tail + "\n" + tags).rstrip()
     if kind == "end":
-        text = fit(end_label(d, used) + ": ", [what], tail.rstrip())
+        sentence, was = all_clear(d, used, is_warning(d), what)
+        body = [was]
+        if cancel is not None:
+            ctext = cancel.text(cancel.description, used)
+            if ctext:
+                cdesc, _ = without_coordinates(_clean(ctext[1]), used)
+                body.insert(0, cdesc)
+        text = fit(sentence + "\n", body, tail, limit=limit.size, measure=limit.measure)
         return Draft(text, used)
     lead = labels["update"] if kind == "update" else ""
-    body = [what, validity(d, used, now), _description(d, used, what)]
+    body = [what, validity(d, used, now), desc]
     # The description goes first, then the title; the validity is never cut.
-    return Draft(fit(lead, body, tail.rstrip(), order=(2, 0)), used)
-
-
-def compose_digest(new: int, other: int, lang: str, public_url: str) -> Draft:
-    """`14 fler störningar: <public_url>/` for what the rate budget held back."""
-    labels = _labels(lang)
-    used = lang if lang in LABELS else "en"
-    parts = []
-    if new:
-        parts.append(labels["digest_new_1"] if new == 1 else labels["digest_new"].format(n=new))
-    if other:
-        parts.append(labels["digest_other_1"] if other == 1 else labels["digest_other"].format(n=other))
-    return Draft(f"{labels['and'].join(parts)}: {public_url.rstrip('/')}/", used)
+    return Draft(fit(lead, body, tail, order=(2, 0), limit=limit.size, measure=limit.measure), used)

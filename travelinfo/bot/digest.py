@@ -1,0 +1,47 @@
+"""The digest post: what the rate budget held back, as headlines and links (pure)."""
+
+from __future__ import annotations
+
+from travelinfo.bot.text import LABELS, MASTODON, Draft, Limit, _clean, _labels, _trim
+
+
+def compose_digest(
+    new: int,
+    other: int,
+    lang: str,
+    public_url: str,
+    items: list[tuple[str, str]] | None = None,
+    limit: Limit = MASTODON,
+) -> Draft:
+    """What the rate budget held back: each item's short headline and link, then `and N more`.
+
+    `items`: (headline, link) of the held-back items, in order. Without items (only updates
+    were held back) the digest counts them: `3 uppdateringar: <public_url>/`.
+    """
+    labels = _labels(lang)
+    used = lang if lang in LABELS else "en"
+    site = public_url.rstrip("/") + "/"
+
+    def measure(text: str) -> int:  # a list of links: plain characters, as a reader sees them
+        return max(limit.measure(text), len(text))
+
+    if items:
+        lines = [labels["digest_head"]]
+        for i, (headline, url) in enumerate(items):
+            rest = len(items) - i - 1 + other
+            more = labels["digest_more"].format(n=rest, url=site) if rest else ""
+            short = _trim(_clean(headline).rstrip(" ."), lambda t: measure(t) <= 80)
+            candidate = "\n".join([*lines, f"• {short} {url}"])
+            if measure(candidate + ("\n" + more if more else "")) > limit.size:
+                tail = labels["digest_more"].format(n=len(items) - i + other, url=site)
+                return Draft("\n".join([*lines, tail]), used)
+            lines.append(f"• {short} {url}")
+        if other:
+            lines.append(labels["digest_more"].format(n=other, url=site).replace("… ", ""))
+        return Draft("\n".join(lines), used)
+    parts = []
+    if new:
+        parts.append(labels["digest_new_1"] if new == 1 else labels["digest_new"].format(n=new))
+    if other:
+        parts.append(labels["digest_other_1"] if other == 1 else labels["digest_other"].format(n=other))
+    return Draft(f"{labels['and'].join(parts)}: {site}", used)
