@@ -231,7 +231,7 @@ async def test_lock_with_expiry_is_taken_over(store) -> None:
     assert await store.try_lock("poll", "a", 0.3)
     assert await store.try_lock("poll", "a", 0.3), "the holder renews"
     assert not await store.try_lock("poll", "b", 0.3)
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # a test about time: one TTL (Redis expires it on its own clock)
     assert await store.try_lock("poll", "b", 0.3), "taken over when the holder stops renewing"
     await store.release_lock("poll", "b")
     assert await store.try_lock("poll", "a", 0.3)
