@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
+from playwright.async_api import expect
 from storeutil import open_store
 from test_web_pages import disruption, fill, serve
 
@@ -120,7 +121,9 @@ async def test_live_update_without_reload(site: Running, page: Any) -> None:
     await page.goto(site.url + "/?lang=sv")
     await page.evaluate("window.notReloaded = true")
     # live.js listens to the SSE stream (it long-polls only where the stream does not answer).
-    await page.wait_for_function("document.documentElement.getAttribute('data-live') === 'sse'")
+    # Locators and expect() poll from Playwright's own isolated world: no string is evaluated
+    # under the page's CSP (a string wait_for_function needs 'unsafe-eval' and flaked there).
+    await expect(page.locator("html")).to_have_attribute("data-live", "sse", timeout=10_000)
     store = site.app[appmod.STORE]
     now = datetime.now(UTC)
     fresh = disruption(
@@ -134,18 +137,23 @@ async def test_live_update_without_reload(site: Running, page: Any) -> None:
     )
     started = time.monotonic()
     await store.apply(Batch(source="sl-alerts", fetched_at=now, items=(fresh,), complete=False))
-    await page.wait_for_selector("text=Spårväg City: ingen trafik", timeout=2000)
+    headline = page.locator("#list .item h3", has_text="Spårväg City: ingen trafik")
+    await expect(headline).to_be_visible(timeout=2000)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert await page.evaluate("window.notReloaded") is True
-    await page.wait_for_function("document.getElementById('live-status').textContent.length > 0")
-    assert "1 ny eller ändrad störning" in await page.inner_text("#live-status")  # singular (Babel)
+    await expect(page.locator("#live-status")).to_contain_text(
+        "1 ny eller ändrad störning"
+    )  # singular (Babel)
     # An ended item leaves the current list the same way, into "recently cleared" (issue 14).
     later = now + timedelta(seconds=1)
     gone = Batch(source="sl-alerts", fetched_at=later, items=(), complete=False, ended=(fresh.id,))
     await store.apply(gone)
-    await page.wait_for_selector("section.cleared >> text=Spårväg City: ingen trafik", timeout=2000)
+    await expect(page.locator("section.cleared").get_by_text("Spårväg City: ingen trafik")).to_be_visible(
+        timeout=2000
+    )
     assert await page.locator("#g-tram").count() == 0
+    assert page.csp == []
 
 
 async def test_hostile_text_never_runs(site: Running, page: Any) -> None:

@@ -43,6 +43,7 @@ from travelinfo.config import SourceConfig, load_settings
 from travelinfo.ingest.collectors.base import UpstreamError
 from travelinfo.ingest.collectors.http import HttpCollector
 from travelinfo.ingest.scheduler import SourceRunner
+from travelinfo.runtime.server import MAX_RETRY_AFTER
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -384,3 +385,20 @@ def test_guard_and_redirect_settings_are_validated_with_their_key_paths(tmp_path
     )
     src = load_settings(ok, env={"SL_KEY": KEY, "SL_TOKEN": TOKEN}).sources[0]
     assert src.guard.confirm_after == 900 and src.guard.confirm_polls == 3 and src.allow_redirect_hosts == []
+
+
+@pytest.mark.parametrize(
+    "hostile", ["\u00b2", "\u0663", "1" * 400, "-5", "Fri, 31 Dec 9999 23:59:59 GMT", "soon"]
+)
+async def test_hostile_retry_after_is_a_plain_failure_with_a_bounded_wait(make_service, hostile: str) -> None:
+    # Found by the Retry-After property test: "²" passed str.isdigit() and then float() raised.
+    async with make_service("sqlite") as s:
+        assert (await s.poll()).ok
+        good = await s.public()
+        s.up.fault, s.up.retry_after = "503", hostile
+        result = await s.poll()
+        assert not result.ok and "HTTP 503" in (result.error or "")
+        assert result.retry_after is None or 0 <= result.retry_after <= MAX_RETRY_AFTER
+        h = await s.health()
+        assert h["state"] == "failing" and "HTTP 503" in h["last_error"]
+        assert await s.public() == good

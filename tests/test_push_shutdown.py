@@ -11,8 +11,18 @@ from pathlib import Path
 
 import aiohttp
 from pushutil import ROOT, free_port
+from waiting import wait_until
 
 CLIENTS = 200
+
+
+async def subscribers(s: aiohttp.ClientSession, url: str, want: int) -> bool:
+    """Whether the server's /metrics gauge counts at least `want` open push subscriptions."""
+    async with s.get(url + "/metrics") as resp:
+        for line in (await resp.text()).splitlines():
+            if line.startswith("travelinfo_push_subscribers "):
+                return float(line.split()[1]) >= want
+    return False
 
 
 async def test_sigterm_with_many_streams_exits_within_two_seconds(tmp_path: Path) -> None:
@@ -45,7 +55,7 @@ async def test_sigterm_with_many_streams_exits_within_two_seconds(tmp_path: Path
             for resp in streams:
                 assert resp.status == 200
                 assert await resp.content.readline() == b"retry: 3000\n"
-            await asyncio.sleep(0.3)
+            await wait_until(lambda: subscribers(s, url, CLIENTS + 20), 20, "every push client to subscribe")
             start = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(proc.wait(), 10)

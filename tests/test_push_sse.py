@@ -13,6 +13,7 @@ import pytest
 from apputil import Running, running_app
 from pushutil import hub_caught_up, read_events
 from storeutil import REDIS_URL, batch, item, open_store, redis_cleanup
+from waiting import subscribed, wait_until
 
 from travelinfo.app import HUB
 from travelinfo.config import Settings
@@ -42,7 +43,7 @@ async def test_events_then_resume_gets_exactly_the_missed_ones(served: tuple[Run
     async with aiohttp.ClientSession() as s:
         async with s.get(r.url + "/api/v1/stream") as resp:
             assert resp.headers["Content-Type"].startswith("text/event-stream")
-            await asyncio.sleep(0.1)
+            await subscribed(r.app[HUB], 1)
             await store.apply(batch(items(2), NOW, complete=False))
             got = await read_events(resp, 2)
         assert [(e.event, e.data["id"]) for e in got] == [("created", "demo:i0"), ("created", "demo:i1")]
@@ -84,6 +85,7 @@ async def test_gap_older_than_the_log_gives_reset(tmp_path: Path) -> None:
 
 async def test_filters_and_leaving_the_filter_ends(served: tuple[Running, Store]) -> None:
     r, store = served
+    base = r.app[HUB].subscribers
     await store.apply(batch(items(2, "SEVERE"), NOW, complete=False))
     await hub_caught_up(r.app)
     async with aiohttp.ClientSession() as s:
@@ -102,8 +104,10 @@ async def test_filters_and_leaving_the_filter_ends(served: tuple[Running, Store]
         assert [(e.event, e.data["id"]) for e in got] == [("ended", "demo:i0"), ("created", "demo:s")]
         assert got[0].data["disruption"]["severity"] == "WARNING"
         # i0 raised again: it enters the filter -> created for this client.
+        # The first stream is gone (noticed at the latest on its next heartbeat) and the second attached.
+        await wait_until(lambda: r.app[HUB].subscribers == base, what="the first stream to detach")
         async with s.get(r.url + "/api/v1/stream?severity=SEVERE&mode=road") as resp:
-            await asyncio.sleep(0.1)
+            await subscribed(r.app[HUB], base + 1)
             await store.apply(batch(items(1, "SEVERE", NOW + timedelta(minutes=2)), NOW, complete=False))
             await store.apply(batch([item("b", NOW, severity="SEVERE", modes=("bus",))], NOW, complete=False))
             await store.apply(batch([], NOW, ended=["demo:s"], complete=False))
@@ -131,7 +135,7 @@ async def test_fan_out_uses_one_hub_subscription_per_client(served: tuple[Runnin
     base = hub.subscribers
     async with aiohttp.ClientSession() as s:
         resps = [await s.get(r.url + "/api/v1/stream") for _ in range(20)]
-        await asyncio.sleep(0.2)
+        await subscribed(hub, base + 20)
         assert hub.subscribers == base + 20
         await store.apply(batch(items(1), NOW, complete=False))
         for resp in resps:
@@ -162,7 +166,7 @@ async def test_change_applied_by_another_process_reaches_the_stream(tmp_path: Pa
         )
         url = "/api/v1/stream?mode=road"
         async with running_app(store, s) as r, aiohttp.ClientSession() as c, c.get(r.url + url) as resp:
-            await asyncio.sleep(0.2)
+            await subscribed(r.app[HUB], 1)
             proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
             assert await asyncio.wait_for(proc.wait(), 20) == 0
             (ev,) = await read_events(resp, 1)

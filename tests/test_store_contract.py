@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from storeutil import batch, item, open_store
 
 from travelinfo.model import Affected, Period
 from travelinfo.store.base import Query, SourceHealth, list_health, put_health
+from travelinfo.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -231,7 +232,28 @@ async def test_lock_with_expiry_is_taken_over(store) -> None:
     assert await store.try_lock("poll", "a", 0.3)
     assert await store.try_lock("poll", "a", 0.3), "the holder renews"
     assert not await store.try_lock("poll", "b", 0.3)
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # a test about time: one TTL (Redis expires it on its own clock)
     assert await store.try_lock("poll", "b", 0.3), "taken over when the holder stops renewing"
     await store.release_lock("poll", "b")
     assert await store.try_lock("poll", "a", 0.3)
+
+
+async def test_sqlite_lock_expiry_follows_the_injected_clock(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    store = SqliteStore(f"sqlite:///{tmp_path / 'lock.db'}", clock=lambda: now[0])
+    await store.open()
+    try:
+        assert await store.try_lock("poll", "a", 30)
+        now[0] += 29.9
+        assert not await store.try_lock("poll", "b", 30), "not expired a moment before its TTL"
+        assert await store.try_lock("poll", "a", 30), "the holder renews: a new TTL from now"
+        now[0] += 29.9
+        assert not await store.try_lock("poll", "b", 30)
+        now[0] += 0.2
+        assert await store.try_lock("poll", "b", 30), "taken over once the renewed TTL ran out"
+        assert not await store.try_lock("poll", "a", 30)
+        now[0] += 3600
+        await store.expire(datetime.now(UTC))  # the sweep drops expired locks on the same clock
+        assert await store.try_lock("poll", "a", 30)
+    finally:
+        await store.close()

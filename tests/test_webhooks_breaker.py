@@ -116,7 +116,7 @@ async def test_outage_and_failing_forever(
         async def trickle() -> None:  # then one event every 15 "seconds", to both
             i = 0
             while True:
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.15)  # a test about time: 15 compressed seconds
                 produced.extend(await events(app.store, 1, f"trickle{i}"))
                 i += 1
 
@@ -145,7 +145,7 @@ async def test_outage_and_failing_forever(
             # B: keep it failing until well after max_age, watching 5 more "minutes" at the cap.
             b_start = rx_b.hits[0].at
             observe_until = b_start + MAX_AGE + 5 * MINUTE
-            await asyncio.sleep(max(0.0, observe_until - time.monotonic()))
+            await asyncio.sleep(max(0.0, observe_until - time.monotonic()))  # about time: B at the cap
         finally:
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from waiting import wait_until
 from webhookutil import (
     Receiver,
     auth,
@@ -117,12 +118,17 @@ async def test_receiver_stopped_then_restarted(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path)
     async with receiver() as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
         token = await make_key(app.store, ["webhooks"])
-        await register(http, app.url, token, rx.url("/hook"))
+        sub = (await register(http, app.url, token, rx.url("/hook")))["id"]
         first = await events(app.store, 2, "before")
         await until(lambda: len(rx.hits) == 2, what="first deliveries")
         await rx.stop()  # connection refused from now on
         later = await events(app.store, 4, "during")
-        await asyncio.sleep(0.6)
+
+        async def refused() -> bool:
+            state = await _status(http, app.url, token, sub)
+            return state["state"] == "retrying" and "onnect" in str(state["last_error"])
+
+        await wait_until(refused, what="a delivery refused while the receiver is down")
         await rx.start()  # same port
         await until(lambda: len(set(rx.seqs("/hook"))) == 6, what="deliveries after restart")
         assert rx.seqs("/hook") == [c.seq for c in first + later]
@@ -169,8 +175,10 @@ async def test_permanent_failure_is_dead_lettered_and_visible(tmp_path: Path) ->
 async def test_slow_receiver_does_not_delay_others(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path, timeout=5.0)
 
+    released = asyncio.Event()
+
     async def slow(_request: web.Request, _r: Receiver) -> web.StreamResponse:
-        await asyncio.sleep(2)
+        await released.wait()  # answers only once the test has seen the fast receiver get everything
         return web.Response(status=200)
 
     async with receiver(slow=slow) as rx, running(settings, BOTH) as app, aiohttp.ClientSession() as http:
@@ -185,6 +193,9 @@ async def test_slow_receiver_does_not_delay_others(tmp_path: Path) -> None:
         assert len(rx.seqs("/slow")) <= 1  # not past its first event while the fast one got all 4
         await until(lambda: len(rx.seqs("/slow")) >= 1, timeout=5, what="the slow receiver's first event")
         assert rx.seqs("/slow")[0] == changes[0].seq  # in order
+        released.set()
+        await until(lambda: len(rx.seqs("/slow")) == 4, timeout=10, what="the slow receiver's catch-up")
+        assert rx.seqs("/slow") == [c.seq for c in changes]
 
 
 async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
@@ -222,12 +233,16 @@ async def test_deleted_subscription_stops_cleanly(
         await until(lambda: len(rx.hits) == 1, what="first delivery")
         async with http.delete(f"{app.url}/api/v1/webhooks/{sub['id']}", headers=auth(token)) as resp:
             assert resp.status == 204
-        await events(app.store, 2, "after-delete")
-        await asyncio.sleep(0.5)
-        assert len(rx.hits) == 1
+        # A witness subscribed after the delete: once it has both later events, the deleted one
+        # would have had them too (same worker, same log).
+        witness = await register(http, app.url, token, rx.url("/witness"))
+        after = await events(app.store, 2, "after-delete")
+        await until(lambda: len(rx.seqs("/witness")) == 2, what="the witness's deliveries")
+        assert rx.seqs("/witness") == [c.seq for c in after]
+        assert rx.seqs("/hook") and len(rx.seqs("/hook")) == 1
         assert await app.store.get_record("webhook_state", sub["id"]) is None
         redis = getattr(app.store, "redis", None)
         if redis is not None:
             groups = await redis.xinfo_groups(app.store.k("log"))  # type: ignore[attr-defined]
-            assert [g["name"] for g in groups] == []
+            assert [g["name"] for g in groups] == [f"webhook:{witness['id']}"]
     assert not [r for r in caplog.records if r.levelname == "ERROR" and "webhook" in r.name]

@@ -45,8 +45,10 @@ async def test_ping_is_signed_and_reports_the_answer(tmp_path: Path) -> None:
     async def broken(_request: web.Request, _r: Receiver) -> web.StreamResponse:
         return web.Response(status=503, headers={"Retry-After": "30"})
 
+    released = asyncio.Event()
+
     async def hang(_request: web.Request, _r: Receiver) -> web.StreamResponse:
-        await asyncio.sleep(5)
+        await released.wait()  # never answers while the ping waits: only its timeout ends it
         return web.Response(status=200)
 
     async with (
@@ -79,6 +81,7 @@ async def test_ping_is_signed_and_reports_the_answer(tmp_path: Path) -> None:
         status, body = await _ping(http, app.url, token, slow["id"])
         assert status == 200 and body["ok"] is False and body["status"] is None
         assert body["error"] == "timed out after 0.5 s" and time.monotonic() - started < 2
+        released.set()
 
         await rx.stop()  # nobody listening
         status, body = await _ping(http, app.url, token, ok["id"])

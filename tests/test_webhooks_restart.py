@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from waiting import wait_until
 from webhookutil import (
     Receiver,
     cleanup_redis,
@@ -38,7 +39,7 @@ async def test_restarted_engine_delivers_the_rest(kind: str, tmp_path: Path) -> 
     async with cleanup_redis(prefix), receiver(hook=slowish) as rx, aiohttp.ClientSession() as http:
         first = await start_app(settings, frozenset({"web", "deliver"}))
         token = await make_key(first.store, ["webhooks"])
-        await register(http, first.url, token, rx.url("/hook"))
+        sub = await register(http, first.url, token, rx.url("/hook"))
         before = await events(first.store, 12, "before")
         await until(lambda: len(rx.hits) >= 3, what="some deliveries")
         await first.stop()  # in the middle: a request may be cut off, the rest not yet sent
@@ -49,7 +50,13 @@ async def test_restarted_engine_delivers_the_rest(kind: str, tmp_path: Path) -> 
             after = await events(second.store, 3, "after")
             expected = [c.seq for c in before + after]
             await until(lambda: set(rx.seqs("/hook")) >= set(expected), what="every event after restart")
-            await asyncio.sleep(0.2)
+
+            async def committed() -> bool:
+                state = await second.store.get_record("webhook_state", sub["id"])
+                return state is not None and state.get("last_delivered_seq") == expected[-1]
+
+            # Once the cursor is stored past the last event, nothing more is sent.
+            await wait_until(committed, what="the engine to store its cursor")
         seqs = rx.seqs("/hook")
         # At-least-once: nothing lost, at most the in-flight event sent twice, first sends in order.
         assert first_occurrences(seqs) == expected

@@ -113,13 +113,13 @@ class Upstream:
         self.paths.append(request.path_qs)
         fault = self.fault
         if fault == "timeout":
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # about time: an upstream slower than the timeout
         if fault == "drip":
             resp = web.StreamResponse(headers={"Content-Length": str(len(self.body)), "ETag": self.etag})
             await resp.prepare(request)
             for i in range(len(self.body)):
                 await resp.write(self.body[i : i + 1])
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(1.0)  # about time: one byte a second outlives any timeout
             return resp
         if fault == "500":
             return web.Response(status=500, text="upstream exploded")

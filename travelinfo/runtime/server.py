@@ -134,17 +134,22 @@ def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, 
     return web.Response(body=r.body, headers={**headers, "Content-Type": r.content_type})
 
 
+# A hostile header must not ask for forever (400 digits are float("inf")): a year is plenty, and
+# every caller caps far lower still.
+MAX_RETRY_AFTER = 365 * 86400.0
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # str.isdigit() alone also takes "²" and "٣"
+        return min(float(value), MAX_RETRY_AFTER)
     when = http_date(value)
     if when is None:
         return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def http_date(value: str | None) -> datetime | None:

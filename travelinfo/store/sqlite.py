@@ -46,8 +46,10 @@ class SqliteStore(history_sqlite.SqliteHistory):
         root: Path | None = None,
         history_retention: float = 30 * 86400,
         archive_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,  # lock expiry reads it (tests move it)
     ) -> None:
         self.url = url
+        self.clock = clock
         raw = url.removeprefix("sqlite://")
         path = Path(raw[1:] if raw.startswith("/") and not raw.startswith("//") else raw)
         if raw.startswith("//"):
@@ -225,7 +227,7 @@ class SqliteStore(history_sqlite.SqliteHistory):
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (str(row[0]),),
                 )
-            conn.execute("DELETE FROM locks WHERE expires < ?", (time.time(),))
+            conn.execute("DELETE FROM locks WHERE expires < ?", (self.clock(),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -373,7 +375,7 @@ class SqliteStore(history_sqlite.SqliteHistory):
 
     async def try_lock(self, name: str, holder: str, ttl: float) -> bool:
         def lock() -> bool:
-            now = time.time()
+            now = self.clock()
             conn = self._w
             conn.execute("DELETE FROM locks WHERE name = ? AND expires < ?", (name, now))
             row = conn.execute("SELECT holder FROM locks WHERE name = ?", (name,)).fetchone()

@@ -279,7 +279,7 @@ class DeliveryEngine:
 
     async def tick(self) -> None:
         """Heartbeat, decide which subscriptions are ours, take/renew/give up their leases."""
-        store, now = self.store, time.time()
+        store, now = self.store, self.clock()
         await store.put_record(ENGINES, self.holder, {"holder": self.holder, "seen": now})
         alive = sorted(
             {
