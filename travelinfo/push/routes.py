@@ -39,7 +39,7 @@ class SseSink:
         self.resp = resp
 
     async def send(self, event: Event) -> None:
-        await self.resp.write(event.sse())
+        await self.resp.write(event.wire)
 
     async def heartbeat(self) -> None:
         await self.resp.write(b": heartbeat\n\n")

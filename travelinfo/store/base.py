@@ -70,6 +70,7 @@ from travelinfo.store.diff import (  # noqa: E402
     next_transition,
     plan_apply,
     retimed,
+    split_unchanged,
 )
 from travelinfo.store.query import (  # noqa: E402
     ACTIVE_STATUSES,
@@ -105,6 +106,7 @@ __all__ = [
     "retimed",
     "select",
     "sort_key",
+    "split_unchanged",
 ]
 
 

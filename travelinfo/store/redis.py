@@ -33,11 +33,13 @@ from travelinfo.store.base import (
     plan_apply,
     retimed,
     select,
+    split_unchanged,
 )
 from travelinfo.store.redis_codec import (
     LOCK_SCRIPT,
     UNLOCK_SCRIPT,
     change_of,
+    checksum_of,
     meta_of,
     stream_id,
     with_last_seen,
@@ -104,12 +106,19 @@ class RedisStore:
     async def apply(self, batch: Batch) -> list[Change]:
         r = self.redis
         if batch.complete:
+            # Unchanged items cost one checksum comparison each; only the others (and stored
+            # items the snapshot lacks) have their metadata decoded.
             ids = sorted(await r.smembers(self.k("src", batch.source)))
+            raw = await r.hmget(self.k("meta"), ids) if ids else []
+            stored = {i: m for i, m in zip(ids, raw, strict=True) if m}
+            same, rest = split_unchanged(batch.items, {i: checksum_of(m) for i, m in stored.items()})
+            metas = {i: meta_of(i, m) for i, m in stored.items() if i not in same}
+            active = [m.id for m in metas.values() if m.status != "ended"]
+            plan = plan_apply(batch, metas, active, items=rest, unchanged=same)
         else:
-            ids = [d.id for d in batch.items] + list(batch.ended)
-        metas = await self._metas(ids)
-        active = [m.id for m in metas.values() if m.status != "ended"]
-        plan = plan_apply(batch, metas, active)
+            metas = await self._metas([d.id for d in batch.items] + list(batch.ended))
+            active = [m.id for m in metas.values() if m.status != "ended"]
+            plan = plan_apply(batch, metas, active)
         at = batch.fetched_at
         ended = [end_item(d, at) for d in await self._load(plan.to_end) if d.status != "ended"]
         writes = plan.writes + [(d, d.content_checksum()) for d in ended]

@@ -27,6 +27,7 @@ from travelinfo.store.base import (
     plan_apply,
     retimed,
     select,
+    split_unchanged,
 )
 
 T = TypeVar("T")
@@ -132,17 +133,23 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if batch.complete:
-                rows = conn.execute(
-                    "SELECT id, checksum, status, updated_at, version, first_seen, archived "
-                    "FROM items WHERE source = ?",
-                    (batch.source,),
-                ).fetchall()
+                # Unchanged items (the common case) cost one checksum comparison each: only
+                # the rest have their stored metadata read and decoded.
+                sums = dict(conn.execute("SELECT id, checksum FROM items WHERE source = ?", (batch.source,)))
+                same, rest = split_unchanged(batch.items, sums)
+                metas = {r[0]: sql.meta_of(r) for r in sql.metas_for(conn, [d.id for d in rest])}
+                active = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM items WHERE source = ? AND status != 'ended'", (batch.source,)
+                    )
+                ]
+                plan = plan_apply(batch, metas, active, items=rest, unchanged=same)
             else:
                 wanted = [d.id for d in batch.items] + list(batch.ended)
-                rows = sql.metas_for(conn, wanted)
-            metas = {r[0]: sql.meta_of(r) for r in rows}
-            active = [m.id for m in metas.values() if m.status != "ended"]
-            plan = plan_apply(batch, metas, active)
+                metas = {r[0]: sql.meta_of(r) for r in sql.metas_for(conn, wanted)}
+                active = [m.id for m in metas.values() if m.status != "ended"]
+                plan = plan_apply(batch, metas, active)
             ended = [end_item(d, at) for d in sql.load_items(conn, plan.to_end) if d.status != "ended"]
             writes = plan.writes + [(d, d.content_checksum()) for d in ended]
             events = plan.events + [("ended", d) for d in ended]
