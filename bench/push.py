@@ -1,6 +1,6 @@
 """Push fan-out: our SSE stream against a bare aiohttp-sse broadcast, same client count, one run.
 
-    .venv/bin/python bench/push.py [--clients 10000] [--rounds 5]
+    .venv/bin/python bench/push.py [--clients 10000] [--rounds 5] [--web-procs 1]
 
 Each server runs in its own subprocess (so its RSS can be read); the clients run in
 CLIENT_PROCS further processes (raw asyncio streams), so the measuring side is not the
@@ -193,9 +193,12 @@ class Clients:
         self.procs: list[asyncio.subprocess.Process] = []
         self.rounds: list[list[float]] = []
 
-    async def connect(self, port: int, path: str) -> None:
-        share = [self.n // CLIENT_PROCS + (i < self.n % CLIENT_PROCS) for i in range(CLIENT_PROCS)]
-        for count in share:
+    async def connect(self, ports: list[int], path: str) -> None:
+        """Spread the clients over the servers' ports (what a load balancer would do)."""
+        procs = CLIENT_PROCS * len(ports)
+        share = [self.n // procs + (i < self.n % procs) for i in range(procs)]
+        for i, count in enumerate(share):
+            port = ports[i % len(ports)]
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--client", str(port), path, str(count),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT, limit=2**24,
@@ -231,18 +234,18 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
 
 
-async def measure(proc: asyncio.subprocess.Process, port: int, path: str, n: int, rounds: int,
-                  fire: Any) -> dict[str, Any]:  # fmt: skip
+async def measure(procs: list[asyncio.subprocess.Process], ports: list[int], path: str, n: int,
+                  rounds: int, fire: Any) -> dict[str, Any]:  # fmt: skip
     """Connect `n` clients, fire `rounds` events, return latencies and memory per connection."""
     clients = Clients(n)
     try:
         await asyncio.sleep(0.5)
-        before = rss(proc.pid)
+        before = sum(rss(p.pid) for p in procs)
         t_conn = time.perf_counter()
-        await clients.connect(port, path)
+        await clients.connect(ports, path)
         connect_s = time.perf_counter() - t_conn
         await asyncio.sleep(1.0)
-        after = rss(proc.pid)
+        after = sum(rss(p.pid) for p in procs)
         lat: list[float] = []
         per_event: list[float] = []
         for k in range(rounds):
@@ -259,14 +262,14 @@ async def measure(proc: asyncio.subprocess.Process, port: int, path: str, n: int
         raise
 
 
-async def bench_ours(n: int, rounds: int) -> dict[str, Any]:
+async def bench_ours(n: int, rounds: int, servers: int = 1) -> dict[str, Any]:
     from storeutil import batch, item, redis_cleanup
 
     from travelinfo.store import open_store_from_url
 
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
-    port = free_port()
-    proc = await start("--serve-ours", str(port), prefix)
+    ports = [free_port() for _ in range(servers)]
+    procs = [await start("--serve-ours", str(port), prefix) for port in ports]  # one Redis, N processes
     store = open_store_from_url(REDIS_URL, prefix=prefix)
     await store.open()
 
@@ -276,17 +279,20 @@ async def bench_ours(n: int, rounds: int) -> dict[str, Any]:
         await store.apply(batch([d], now, complete=False))
 
     try:
-        r = await measure(proc, port, "/api/v1/stream", n, rounds, fire)
+        r = await measure(procs, ports, "/api/v1/stream", n, rounds, fire)
         t0 = time.perf_counter()
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 30)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            await asyncio.wait_for(proc.wait(), 30)
         r["exit"] = time.perf_counter() - t0
-        r["code"] = proc.returncode
+        r["code"] = max(proc.returncode or 0 for proc in procs)
         await r.pop("clients").close()
         return r
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
         await store.close()
         await redis_cleanup(prefix)
 
@@ -301,7 +307,7 @@ async def bench_bare(n: int, rounds: int) -> dict[str, Any]:
             assert int(await resp.text()) == n
 
     try:
-        r = await measure(proc, port, "/stream", n, rounds, fire)
+        r = await measure([proc], [port], "/stream", n, rounds, fire)
         await r.pop("clients").close()
         return r
     finally:
@@ -317,12 +323,15 @@ def raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def main(n: int, rounds: int) -> int:
+async def main(n: int, rounds: int, servers: int) -> int:
     load = os.getloadavg()
-    print(f"{n} SSE clients on one server process ({CLIENT_PROCS} client processes), {rounds} events, "
-          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
-    bare = await bench_bare(n, rounds)
-    ours = await bench_ours(n, rounds)
+    print(f"{n} SSE clients on {servers} server process(es) on one Redis ({CLIENT_PROCS * servers} client "
+          f"processes), {rounds} events, {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    if servers > 1:
+        print(f"baseline: one bare aiohttp-sse process with {n // servers} clients (one process's share)")
+    bare = await bench_bare(n // servers, rounds)
+    ours = await bench_ours(n, rounds, servers)
     ms = 1000
     for name, r in (("bare aiohttp-sse", bare), ("travelinfo /api/v1/stream", ours)):
         lat = r["lat"]
@@ -338,7 +347,7 @@ async def main(n: int, rounds: int) -> int:
           f"p99 {p99:.2f} (target <= {P99_TARGET})")  # fmt: skip
     print(f"memory per connection {mem:.1f} KiB (target <= {MEM_TARGET_KIB} KiB)")
     print(f"SIGTERM with {n} clients connected: exit in {ours['exit']:.2f} s (code {ours['code']})")
-    ok = p99 <= P99_TARGET and mem <= MEM_TARGET_KIB and n >= 10_000
+    ok = p99 <= P99_TARGET and mem <= MEM_TARGET_KIB and n >= 10_000 * servers
     print(f"{'PASS' if ok else 'FAIL'}: p99 ratio {p99:.2f} (<= {P99_TARGET}), {mem:.1f} KiB/connection "
           f"(<= {MEM_TARGET_KIB}), {n} clients (>= 10000)")  # fmt: skip
     return 0 if ok else 1
@@ -348,6 +357,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--web-procs", type=int, default=1, help="our server processes on one Redis")
     ap.add_argument("--serve-ours", nargs=2, metavar=("PORT", "PREFIX"))
     ap.add_argument("--serve-bare", metavar="PORT")
     ap.add_argument("--client", nargs=3, metavar=("PORT", "PATH", "N"), help=argparse.SUPPRESS)
@@ -363,4 +373,4 @@ if __name__ == "__main__":
     elif args.client:
         asyncio.run(client_worker(int(args.client[0]), args.client[1], int(args.client[2])))
     else:
-        sys.exit(asyncio.run(main(args.clients, args.rounds)))
+        sys.exit(asyncio.run(main(args.clients, args.rounds, args.web_procs)))

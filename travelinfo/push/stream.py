@@ -20,6 +20,7 @@ from aiohttp import web
 
 from travelinfo.api.params import Request, reduce_lang
 from travelinfo.model import Disruption
+from travelinfo.push.hub import Pending, Wake
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Change, Query
 
@@ -63,11 +64,13 @@ class Sink(Protocol):
     async def heartbeat(self) -> None: ...
 
 
-@dataclass(eq=False)
 class Client:
     """One connected push client (for shutdown)."""
 
-    wake: asyncio.Event
+    __slots__ = ("wake",)
+
+    def __init__(self, wake: Wake) -> None:
+        self.wake = wake
 
 
 @dataclass
@@ -218,7 +221,7 @@ async def run_stream(
         state.clients.discard(client)
 
 
-def _drain(queue: asyncio.Queue[Change]) -> None:
+def _drain(queue: Pending) -> None:
     while not queue.empty():
         queue.get_nowait()
 
