@@ -130,7 +130,7 @@ async def main(args: argparse.Namespace) -> int:
                         continue
                     body = await r.read()
                     etag = r.headers["ETag"]
-                target = prefix / "www" / path.lstrip("/")
+                target = prefix / "www" / (path.lstrip("/") or "index.html")  # nginx's index for `/`
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(body)
                 paths.append((path, len(body), etag))
