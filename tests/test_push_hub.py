@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from travelinfo.push.hub import ChangeHub, Pending, Wake
 
 
 async def _until(cond: object, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
@@ -29,7 +32,7 @@ async def test_a_subscriber_far_behind_is_reset_and_others_get_every_change(
         slow.queue.maxsize = 3
         task = asyncio.create_task(hub.run())
         try:
-            await hub.started()
+            await asyncio.wait_for(hub.started(), 30)
             await store.apply(batch([item(str(i), now) for i in range(6)], now))
             await _until(lambda: fast.queue.qsize() == 6)
             assert slow.reset.is_set() and slow.wake.is_set()

@@ -83,12 +83,42 @@ class PushState:
     current: dict[Query, tuple[int, asyncio.Future[list[Disruption]]]] = field(default_factory=dict)
     # WebSockets to close with GOING_AWAY at shutdown (weak: a finished handler drops out).
     sockets: weakref.WeakSet[web.WebSocketResponse[Any]] = field(default_factory=weakref.WeakSet)
+    widened: dict[Query, Query] = field(default_factory=dict)
+    # One process-wide heartbeat tick wakes every idle stream (a callback, not a timer per client).
+    beats: int = 0
+    ticker: asyncio.TimerHandle | None = None
 
     def stop(self) -> None:
         """Ask every stream to end now (at shutdown)."""
         self.stopping = True
+        if self.ticker is not None:
+            self.ticker.cancel()
+            self.ticker = None
         for client in self.clients:
             client.wake.set()
+
+    def start_ticker(self, period: float) -> None:
+        """Tick every `period` seconds while clients are connected."""
+        if self.ticker is None and not self.stopping:
+            self.ticker = asyncio.get_running_loop().call_later(period, self._tick, period)
+
+    def _tick(self, period: float) -> None:
+        self.ticker = None
+        if not self.clients or self.stopping:
+            return  # restarted by the next client
+        self.beats += 1
+        for client in self.clients:
+            client.wake.set()
+        self.start_ticker(period)
+
+    def any_status(self, query: Query) -> Query:
+        """`query` without its status filter, one instance per filter for every client."""
+        hit = self.widened.get(query)
+        if hit is None:
+            if len(self.widened) > 1000:
+                self.widened.clear()
+            hit = self.widened[query] = dataclasses.replace(query, status=())
+        return hit
 
     def event(self, change: Change, type_: str, lang: str | None) -> Event:
         """The serialised event, shared by every client asking for the same variant."""
@@ -143,13 +173,19 @@ class Feed:
     An item entering the filter arrives as `created`, one leaving it as `ended`.
     """
 
-    def __init__(self, state: PushState, req: Request, known: set[str]) -> None:
+    __slots__ = ("known", "lang", "query", "state")
+
+    def __init__(self, state: PushState, req: Request, known: set[str], query: Query | None = None) -> None:
         self.state = state
-        self.query = req.query.narrow()
+        self.query = req.query.narrow() if query is None else query
         self.lang = req.lang
         self.known = known
-        # `ended` events carry status ended, which the default status filter excludes.
-        self.any_status = dataclasses.replace(self.query, status=())
+
+    @property
+    def any_status(self) -> Query:
+        """The filter without its status part: `ended` events carry status ended, which the
+        default status filter excludes (shared per filter, not kept per client)."""
+        return self.state.any_status(self.query)
 
     def event(self, change: Change, replay: bool = False) -> Event | None:
         """The event this client gets for `change`, or None."""
@@ -181,10 +217,12 @@ async def run_stream(
     sub = hub.subscribe()  # before reading any position, so nothing falls between
     client = Client(sub.wake)
     state.clients.add(client)
+    state.start_ticker(heartbeat)
+    beat = state.beats
     query = req.query.narrow()
     try:
         pos, items = await current(app, query)
-        feed = Feed(state, req, {d.id for d in items})
+        feed = Feed(state, req, {d.id for d in items}, query)
         if since is not None:
             pos = await catch_up(app, feed, since, sink)
         elif snapshot:
@@ -211,11 +249,11 @@ async def run_stream(
             if not sub.queue.empty() or state.stopping:
                 continue
             sub.wake.clear()
-            try:
-                async with asyncio.timeout(heartbeat):
-                    await sub.wake.wait()
-            except TimeoutError:
-                await sink.heartbeat()
+            await sub.wake.wait()
+            if state.beats != beat:
+                beat = state.beats
+                if sub.queue.empty() and not sub.reset.is_set() and not state.stopping:
+                    await sink.heartbeat()
     finally:
         hub.unsubscribe(sub)
         state.clients.discard(client)
