@@ -66,17 +66,29 @@ class Wake(Flag):
 class Pending:
     """A subscriber's changes not yet taken: a bounded FIFO on a plain list."""
 
-    __slots__ = ("_head", "_items", "maxsize")
+    __slots__ = ("_getter", "_head", "_items", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
         self._items: list[Change] = []
         self._head = 0
         self.maxsize = maxsize
+        self._getter: asyncio.Future[None] | None = None  # only while someone awaits `get`
 
     def put_nowait(self, change: Change) -> None:
         if len(self._items) - self._head >= self.maxsize:
             raise asyncio.QueueFull
         self._items.append(change)
+        getter, self._getter = self._getter, None
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    async def get(self) -> Change:
+        """Wait for the next change (as `asyncio.Queue.get`)."""
+        while self.empty():
+            if self._getter is None or self._getter.done():
+                self._getter = asyncio.get_running_loop().create_future()
+            await self._getter
+        return self.get_nowait()
 
     def get_nowait(self) -> Change:
         if self._head >= len(self._items):
