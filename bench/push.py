@@ -1,19 +1,23 @@
 """Push fan-out: our SSE stream against a bare aiohttp-sse broadcast, same client count, one run.
 
-    .venv/bin/python bench/push.py [--clients 2000] [--rounds 5]
+    .venv/bin/python bench/push.py [--clients 10000] [--rounds 5] [--web-procs 1]
 
-Each server runs in its own subprocess (so its RSS can be read). Our server is the real app
-(web role, Redis store with a private key prefix); the bench applies a change to the store
-(`store.apply`) and times its arrival at every client. The baseline is a minimal aiohttp-sse
-server that broadcasts one event of the same size to every connected client. Prints p50/p99
-of both, their ratio (target p99 ratio <= 1.5), memory per connection, and the time our
-server takes to exit on SIGTERM with every client still connected.
+Each server runs in its own subprocess (so its RSS can be read); the clients run in
+CLIENT_PROCS further processes (raw asyncio streams), so the measuring side is not the
+bottleneck. Our server is the real app (web role, Redis store with a private key prefix,
+the runner `travelinfo web` uses); the bench applies a change to the store (`store.apply`)
+and times its arrival at every client. The baseline is a minimal aiohttp-sse server that
+broadcasts one event of the same size to every connected client. Prints p50/p99 of both,
+their ratio (target p99 ratio <= 1.2 at 10,000 clients), memory per connection (server RSS
+growth / clients, target <= 16 KiB), and the time our server takes to exit on SIGTERM with
+every client still connected.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -32,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PAYLOAD = "x" * 1000  # about the size of one disruption's JSON
+P99_TARGET = 1.2
+MEM_TARGET_KIB = 16
 
 
 # -- servers (run as subprocesses) -------------------------------------------------------------
@@ -39,19 +45,21 @@ PAYLOAD = "x" * 1000  # about the size of one disruption's JSON
 
 async def serve_ours(port: int, prefix: str) -> None:
     """The real app, shut down the way `travelinfo web` does it."""
-    from aiohttp import web
 
     from travelinfo.app import create_app
     from travelinfo.config import Settings
+    from travelinfo.runtime.limits import make_runner, start_site
     from travelinfo.store import open_store_from_url
 
     s = Settings()
     s.api.rate_per_ip = 0
     s.limits.streams_per_ip = 0  # every bench client is 127.0.0.1
+    s.limits.connections_per_ip = 0
     app = create_app(s, roles=frozenset({"web"}), store=open_store_from_url(REDIS_URL, prefix=prefix))
-    runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    # The runner and site `travelinfo web` serves with (caps, timeouts, open-file limit raised).
+    runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, shutdown_timeout=0.5, backlog=4096).start()
+    await start_site(runner, "127.0.0.1", port, shutdown_timeout=0.5)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
@@ -119,99 +127,172 @@ async def start(*args: str) -> asyncio.subprocess.Process:
     return proc
 
 
+CLIENT_PROCS = 4  # client side in separate processes: the measuring side is not the bottleneck
+
+
+async def client_worker(port: int, path: str, n: int) -> None:
+    """One client process: `n` raw SSE connections; answers `wait K` with the K-th arrival times.
+
+    Arrival times are `time.perf_counter()` (CLOCK_MONOTONIC, the same clock in every process
+    on Linux), so the parent subtracts its own start stamps from them.
+    """
+    arrivals: list[list[float]] = [[] for _ in range(n)]
+    connected = 0
+    all_up = asyncio.Event()
+    sem = asyncio.Semaphore(100)  # connect in waves: the listen backlog is finite
+    writers: list[asyncio.StreamWriter] = []
+
+    async def one(i: int) -> None:
+        nonlocal connected
+        async with sem:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writers.append(writer)
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+            )
+            status = await reader.readline()
+            assert b" 200 " in status, status
+            while (await reader.readline()) not in (b"\r\n", b""):
+                pass
+        connected += 1
+        if connected == n:
+            all_up.set()
+        mine = arrivals[i]
+        while line := await reader.readline():
+            if line.startswith(b"event: created"):
+                mine.append(time.perf_counter())
+
+    tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    await asyncio.wait_for(all_up.wait(), 300)
+    print("connected", flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    while cmd := (await stdin.readline()).split():
+        if cmd[0] != b"wait":
+            break
+        k = int(cmd[1])
+        deadline = time.perf_counter() + 60
+        while any(len(a) < k for a in arrivals):
+            if time.perf_counter() > deadline:
+                missing = sum(len(a) < k for a in arrivals)
+                raise SystemExit(f"{missing} clients did not get event {k}")
+            await asyncio.sleep(0.005)
+        print(json.dumps([a[k - 1] for a in arrivals]), flush=True)
+    for t in tasks:
+        t.cancel()
+    for w in writers:
+        w.transport.abort()
+
+
 class Clients:
-    """N SSE connections in this process; records when each receives its k-th `created` event."""
+    """N SSE connections spread over CLIENT_PROCS client processes."""
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.received: list[list[float]] = [[] for _ in range(n)]
-        self.tasks: list[asyncio.Task[None]] = []
-        self.connected = 0
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.rounds: list[list[float]] = []
 
-    async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
-        ready = asyncio.Event()
+    async def connect(self, ports: list[int], path: str) -> None:
+        """Spread the clients over the servers' ports (what a load balancer would do)."""
+        procs = CLIENT_PROCS * len(ports)
+        share = [self.n // procs + (i < self.n % procs) for i in range(procs)]
+        for i, count in enumerate(share):
+            port = ports[i % len(ports)]
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--client", str(port), path, str(count),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT, limit=2**24,
+            )  # fmt: skip
+            self.procs.append(proc)
+        for proc in self.procs:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 300)
+            assert line.strip() == b"connected", line
 
-        async def one(i: int, up: asyncio.Event) -> None:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
-                assert resp.status == 200, resp.status
-                self.connected += 1
-                up.set()
-                if self.connected == self.n:
-                    ready.set()
-                async for line in resp.content:
-                    if line.startswith(b"event: created"):
-                        self.received[i].append(time.perf_counter())
+    async def wait_round(self, k: int) -> list[float]:
+        """Arrival times of event `k` (1-based) at every client."""
+        times: list[float] = []
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(b"wait %d\n" % k)
+            await proc.stdin.drain()
+        for proc in self.procs:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 90)
+            times.extend(json.loads(line))
+        assert len(times) == self.n, f"{len(times)} of {self.n} clients answered"
+        return times
 
-        sem = asyncio.Semaphore(200)  # connect in waves: the listen backlog is finite
-
-        async def gated(i: int) -> None:
-            up = asyncio.Event()
-            async with sem:
-                task = asyncio.create_task(one(i, up))
-                self.tasks.append(task)
-                await asyncio.wait([task, asyncio.create_task(up.wait())], return_when="FIRST_COMPLETED")
-            await task
-
-        runners = [asyncio.create_task(gated(i)) for i in range(self.n)]
-        self.tasks.extend(runners)
-        await asyncio.wait_for(ready.wait(), 120)
-
-    async def wait_round(self, k: int, timeout: float = 30) -> None:
-        deadline = time.perf_counter() + timeout
-        while any(len(r) < k for r in self.received):
-            if time.perf_counter() > deadline:
-                missing = sum(len(r) < k for r in self.received)
-                raise TimeoutError(f"{missing} clients did not get event {k}")
-            await asyncio.sleep(0.005)
-
-    def latencies(self, starts: list[float]) -> list[float]:
-        return [r[k] - t0 for r in self.received for k, t0 in enumerate(starts)]
-
-    def close(self) -> None:
-        for t in self.tasks:
-            t.cancel()
+    async def close(self) -> None:
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
 
 
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
 
 
-async def bench_ours(n: int, rounds: int) -> dict[str, Any]:
+async def measure(procs: list[asyncio.subprocess.Process], ports: list[int], path: str, n: int,
+                  rounds: int, fire: Any) -> dict[str, Any]:  # fmt: skip
+    """Connect `n` clients, fire `rounds` events, return latencies and memory per connection."""
+    clients = Clients(n)
+    try:
+        await asyncio.sleep(0.5)
+        before = sum(rss(p.pid) for p in procs)
+        t_conn = time.perf_counter()
+        await clients.connect(ports, path)
+        connect_s = time.perf_counter() - t_conn
+        await asyncio.sleep(1.0)
+        after = sum(rss(p.pid) for p in procs)
+        lat: list[float] = []
+        per_event: list[float] = []
+        for k in range(rounds):
+            t0 = time.perf_counter()
+            await fire(k)
+            arrived = [t - t0 for t in await clients.wait_round(k + 1)]
+            lat.extend(arrived)
+            per_event.append(max(arrived))
+            await asyncio.sleep(0.3)
+        return {"lat": lat, "mem": (after - before) / n, "per_event": per_event, "connect": connect_s,
+                "clients": clients}  # fmt: skip
+    except BaseException:
+        await clients.close()
+        raise
+
+
+async def bench_ours(n: int, rounds: int, servers: int = 1) -> dict[str, Any]:
     from storeutil import batch, item, redis_cleanup
 
     from travelinfo.store import open_store_from_url
 
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
-    port = free_port()
-    proc = await start("--serve-ours", str(port), prefix)
+    ports = [free_port() for _ in range(servers)]
+    procs = [await start("--serve-ours", str(port), prefix) for port in ports]  # one Redis, N processes
     store = open_store_from_url(REDIS_URL, prefix=prefix)
     await store.open()
-    clients = Clients(n)
+
+    async def fire(k: int) -> None:
+        now = datetime.now(UTC)
+        d = item(f"r{k}", now, header="Olycka E4 vid Hallunda", description=PAYLOAD[:600])
+        await store.apply(batch([d], now, complete=False))
+
     try:
-        await asyncio.sleep(0.5)
-        before = rss(proc.pid)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            await clients.connect(session, f"http://127.0.0.1:{port}/api/v1/stream")
-            await asyncio.sleep(1.0)
-            after = rss(proc.pid)
-            starts = []
-            for k in range(rounds):
-                now = datetime.now(UTC)
-                d = item(f"r{k}", now, header="Olycka E4 vid Hallunda", description=PAYLOAD[:600])
-                starts.append(time.perf_counter())
-                await store.apply(batch([d], now, complete=False))
-                await clients.wait_round(k + 1)
-                await asyncio.sleep(0.3)
-            t0 = time.perf_counter()
+        r = await measure(procs, ports, "/api/v1/stream", n, rounds, fire)
+        t0 = time.perf_counter()
+        for proc in procs:
             proc.send_signal(signal.SIGTERM)
+        for proc in procs:
             await asyncio.wait_for(proc.wait(), 30)
-            exit_s = time.perf_counter() - t0
-            clients.close()
-        lat = clients.latencies(starts)
-        return {"lat": lat, "mem": (after - before) / n, "exit": exit_s, "code": proc.returncode}
+        r["exit"] = time.perf_counter() - t0
+        r["code"] = max(proc.returncode or 0 for proc in procs)
+        await r.pop("clients").close()
+        return r
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
         await store.close()
         await redis_cleanup(prefix)
 
@@ -219,57 +300,77 @@ async def bench_ours(n: int, rounds: int) -> dict[str, Any]:
 async def bench_bare(n: int, rounds: int) -> dict[str, Any]:
     port = free_port()
     proc = await start("--serve-bare", str(port))
-    clients = Clients(n)
+
+    async def fire(k: int) -> None:
+        url = f"http://127.0.0.1:{port}/broadcast"
+        async with aiohttp.ClientSession() as session, session.post(url) as resp:
+            assert int(await resp.text()) == n
+
     try:
-        await asyncio.sleep(0.5)
-        before = rss(proc.pid)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            await clients.connect(session, f"http://127.0.0.1:{port}/stream")
-            await asyncio.sleep(1.0)
-            after = rss(proc.pid)
-            starts = []
-            for k in range(rounds):
-                starts.append(time.perf_counter())
-                async with session.post(f"http://127.0.0.1:{port}/broadcast") as resp:
-                    assert int(await resp.text()) == n
-                await clients.wait_round(k + 1)
-                await asyncio.sleep(0.3)
-            clients.close()
-        return {"lat": clients.latencies(starts), "mem": (after - before) / n}
+        r = await measure([proc], [port], "/stream", n, rounds, fire)
+        await r.pop("clients").close()
+        return r
     finally:
         proc.kill()
         await proc.wait()
 
 
-async def main(n: int, rounds: int) -> None:
-    print(f"{n} SSE clients in one process, {rounds} events each, {os.cpu_count()} CPUs")
-    bare = await bench_bare(n, rounds)
-    ours = await bench_ours(n, rounds)
+def raise_nofile() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def main(n: int, rounds: int, servers: int) -> int:
+    load = os.getloadavg()
+    print(f"{n} SSE clients on {servers} server process(es) on one Redis ({CLIENT_PROCS * servers} client "
+          f"processes), {rounds} events, {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    if servers > 1:
+        print(f"baseline: one bare aiohttp-sse process with {n // servers} clients (one process's share)")
+    bare = await bench_bare(n // servers, rounds)
+    ours = await bench_ours(n, rounds, servers)
     ms = 1000
     for name, r in (("bare aiohttp-sse", bare), ("travelinfo /api/v1/stream", ours)):
         lat = r["lat"]
         print(
             f"{name:28} p50 {pct(lat, 50) * ms:7.1f} ms  p99 {pct(lat, 99) * ms:7.1f} ms  "
-            f"max {max(lat) * ms:7.1f} ms  memory/connection {r['mem'] / 1024:6.1f} KiB"
+            f"max {max(lat) * ms:7.1f} ms  memory/connection {r['mem'] / 1024:6.1f} KiB  "
+            f"connect all {r['connect']:.1f} s"
         )
-    for name, r in (("bare", bare), ("ours", ours)):
-        per = [sorted(r["lat"][k::rounds]) for k in range(rounds)]
-        print(f"  {name} per-event max ms:", " ".join(f"{max(x) * ms:.0f}" for x in per))
+        print("  per-event max ms:", " ".join(f"{x * ms:.0f}" for x in r["per_event"]))
+    p99 = pct(ours["lat"], 99) / pct(bare["lat"], 99)
+    mem = ours["mem"] / 1024
     print(f"ratio ours/bare: p50 {pct(ours['lat'], 50) / pct(bare['lat'], 50):.2f}  "
-          f"p99 {pct(ours['lat'], 99) / pct(bare['lat'], 99):.2f}  (target p99 <= 1.5)")  # fmt: skip
+          f"p99 {p99:.2f} (target <= {P99_TARGET})")  # fmt: skip
+    print(f"memory per connection {mem:.1f} KiB (target <= {MEM_TARGET_KIB} KiB)")
     print(f"SIGTERM with {n} clients connected: exit in {ours['exit']:.2f} s (code {ours['code']})")
+    ok = p99 <= P99_TARGET and mem <= MEM_TARGET_KIB and n >= 10_000 * servers
+    print(f"{'PASS' if ok else 'FAIL'}: p99 ratio {p99:.2f} (<= {P99_TARGET}), {mem:.1f} KiB/connection "
+          f"(<= {MEM_TARGET_KIB}), {n} clients (>= 10000)")  # fmt: skip
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--web-procs", type=int, default=1, help="our server processes on one Redis")
     ap.add_argument("--serve-ours", nargs=2, metavar=("PORT", "PREFIX"))
     ap.add_argument("--serve-bare", metavar="PORT")
+    ap.add_argument("--client", nargs=3, metavar=("PORT", "PATH", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    raise_nofile()
+    # Both servers on the event loop `travelinfo web` runs (uvloop when installed).
+    from travelinfo.runtime.commands import run_async
+
     if args.serve_ours:
-        asyncio.run(serve_ours(int(args.serve_ours[0]), args.serve_ours[1]))
+        run_async(serve_ours(int(args.serve_ours[0]), args.serve_ours[1]))
     elif args.serve_bare:
-        asyncio.run(serve_bare(int(args.serve_bare)))
+        run_async(serve_bare(int(args.serve_bare)))
+    elif args.client:
+        asyncio.run(client_worker(int(args.client[0]), args.client[1], int(args.client[2])))
     else:
-        asyncio.run(main(args.clients, args.rounds))
+        sys.exit(asyncio.run(main(args.clients, args.rounds, args.web_procs)))

@@ -7,6 +7,7 @@ one) as their source address, so the server sees distinct peers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import resource
 import time
@@ -276,12 +277,15 @@ async def test_idle_keepalive_connection_and_slow_body_are_cut(tmp_path: Path) -
         assert b'"error": "request body not received within 0.3 s"' in data
 
 
-def test_max_connections_is_held_under_the_open_file_limit() -> None:
+def test_max_connections_is_held_under_the_open_file_limit(caplog: pytest.LogCaptureFixture) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (1000, hard))
         # The soft limit is raised towards what the cap needs (the hard limit here is 20000).
-        assert fd_capped(12000) == min(12000, hard - FD_RESERVE)
+        with caplog.at_level(logging.INFO, logger="travelinfo.runtime.limits"):
+            assert fd_capped(12000) == min(12000, hard - FD_RESERVE)
+        raised = min(12000 + FD_RESERVE, hard)
+        assert f"open-file limit raised from 1000 to {raised}" in caplog.text
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(12000 + FD_RESERVE, hard)
         if hard != resource.RLIM_INFINITY:
             assert fd_capped(hard) == hard - FD_RESERVE  # cannot go past the hard limit

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from travelinfo.runtime.backoff import Backoff, is_store_error
@@ -18,13 +17,104 @@ from travelinfo.store.base import Change, Store
 log = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
-class Subscription:
-    """A subscriber's queue; `reset` is set when it fell behind or the log was reset."""
+class Flag:
+    """A set/clear flag: `asyncio.Event` without its waiter deque (nobody waits on it)."""
 
-    queue: asyncio.Queue[Change] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
-    reset: asyncio.Event = field(default_factory=asyncio.Event)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class Wake(Flag):
+    """An `asyncio.Event` for one waiter: a future exists only while someone waits.
+
+    With 10,000 streams per process every subscriber byte counts: this and `Pending` keep a
+    subscription at a few hundred bytes where Queue + two Events cost about 3 KiB.
+    """
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter  # cancelled with its waiter (a timeout): the next wait makes a new one
+        return True
+
+
+class Pending:
+    """A subscriber's changes not yet taken: a bounded FIFO on a plain list."""
+
+    __slots__ = ("_getter", "_head", "_items", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: list[Change] = []
+        self._head = 0
+        self.maxsize = maxsize
+        self._getter: asyncio.Future[None] | None = None  # only while someone awaits `get`
+
+    def put_nowait(self, change: Change) -> None:
+        if len(self._items) - self._head >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(change)
+        getter, self._getter = self._getter, None
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    async def get(self) -> Change:
+        """Wait for the next change (as `asyncio.Queue.get`)."""
+        while self.empty():
+            if self._getter is None or self._getter.done():
+                self._getter = asyncio.get_running_loop().create_future()
+            await self._getter
+        return self.get_nowait()
+
+    def get_nowait(self) -> Change:
+        if self._head >= len(self._items):
+            raise asyncio.QueueEmpty
+        change = self._items[self._head]
+        self._head += 1
+        if self._head == len(self._items):
+            self._items, self._head = [], 0  # drained: drop the references at once
+        return change
+
+    def empty(self) -> bool:
+        return self._head >= len(self._items)
+
+    def qsize(self) -> int:
+        return len(self._items) - self._head
+
+
+class Subscription:
+    """A subscriber's pending changes; `reset` is set when it fell behind or the log was reset."""
+
+    __slots__ = ("queue", "reset", "wake")
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.queue = Pending(maxsize)
+        self.reset = Flag()
+        self.wake = Wake()
 
 
 class ChangeHub:
@@ -75,7 +165,12 @@ class ChangeHub:
                 await asyncio.sleep(self.backoff.failed(exc))
         self.backoff.succeeded()
         self._started.set()
+        me = asyncio.current_task()
         while True:
+            # redis-py can swallow a cancellation that lands in its own read timeout and retry
+            # the read: a cancel asked for must still end this loop.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             try:
                 await self._step()
             except asyncio.CancelledError:

@@ -21,6 +21,7 @@ from aiohttp import web
 from travelinfo.api.params import Request, reduce_lang
 from travelinfo.filters import events
 from travelinfo.model import Disruption
+from travelinfo.push.hub import Pending, Wake
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Change, Query, Store
 
@@ -37,14 +38,24 @@ def seq_key(seq: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One serialised event: the same JSON text goes to SSE `data:` and WebSocket messages."""
+    """One serialised event: the same JSON text goes to SSE `data:` and WebSocket messages.
+
+    `wire` is the SSE frame, encoded once here: every client of the same variant is sent
+    these very bytes, so a fan-out to 10,000 clients does no per-client encoding.
+    """
 
     type: str
     seq: str
     data: str
+    wire: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        frame = f"id: {self.seq}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
+        object.__setattr__(self, "wire", frame)
 
     def sse(self) -> bytes:
-        return f"id: {self.seq}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
+        """The SSE frame (shared bytes)."""
+        return self.wire
 
 
 class Sink(Protocol):
@@ -54,11 +65,13 @@ class Sink(Protocol):
     async def heartbeat(self) -> None: ...
 
 
-@dataclass(eq=False)
 class Client:
     """One connected push client (for shutdown)."""
 
-    wake: asyncio.Event
+    __slots__ = ("wake",)
+
+    def __init__(self, wake: Wake) -> None:
+        self.wake = wake
 
 
 @dataclass
@@ -71,12 +84,42 @@ class PushState:
     current: dict[Query, tuple[int, asyncio.Future[list[Disruption]]]] = field(default_factory=dict)
     # WebSockets to close with GOING_AWAY at shutdown (weak: a finished handler drops out).
     sockets: weakref.WeakSet[web.WebSocketResponse[Any]] = field(default_factory=weakref.WeakSet)
+    widened: dict[Query, Query] = field(default_factory=dict)
+    # One process-wide heartbeat tick wakes every idle stream (a callback, not a timer per client).
+    beats: int = 0
+    ticker: asyncio.TimerHandle | None = None
 
     def stop(self) -> None:
         """Ask every stream to end now (at shutdown)."""
         self.stopping = True
+        if self.ticker is not None:
+            self.ticker.cancel()
+            self.ticker = None
         for client in self.clients:
             client.wake.set()
+
+    def start_ticker(self, period: float) -> None:
+        """Tick every `period` seconds while clients are connected."""
+        if self.ticker is None and not self.stopping:
+            self.ticker = asyncio.get_running_loop().call_later(period, self._tick, period)
+
+    def _tick(self, period: float) -> None:
+        self.ticker = None
+        if not self.clients or self.stopping:
+            return  # restarted by the next client
+        self.beats += 1
+        for client in self.clients:
+            client.wake.set()
+        self.start_ticker(period)
+
+    def any_status(self, query: Query) -> Query:
+        """`query` without its status filter, one instance per filter for every client."""
+        hit = self.widened.get(query)
+        if hit is None:
+            if len(self.widened) > 1000:
+                self.widened.clear()
+            hit = self.widened[query] = dataclasses.replace(query, status=())
+        return hit
 
     def event(self, change: Change, type_: str, lang: str | None) -> Event:
         """The serialised event, shared by every client asking for the same variant."""
@@ -133,15 +176,23 @@ class Feed:
     The semantics are travelinfo.filters.events (the same for webhooks and the bot).
     """
 
-    def __init__(self, state: PushState, req: Request, known: set[str]) -> None:
+    __slots__ = ("guessed", "known", "lang", "loose", "query", "state")
+
+    def __init__(self, state: PushState, req: Request, known: set[str], query: Query | None = None) -> None:
         self.state = state
-        self.query = req.query.narrow()
+        self.query = req.query.narrow() if query is None else query
         self.lang = req.lang
         self.known = known
         # What an item must be to have possibly been held (its mode, region, line...), whatever
         # its status or severity then: a replay cannot know what the client held.
         self.loose = dataclasses.replace(self.query, status=(), severity=None, text=None, active_at=None)
         self.guessed: set[str] | None = None  # during a replay: ids whose holding is settled
+
+    @property
+    def any_status(self) -> Query:
+        """The filter without its status part: `ended` events carry status ended, which the
+        default status filter excludes (shared per filter, not kept per client)."""
+        return self.state.any_status(self.query)
 
     def event(self, change: Change, replay: bool = False) -> Event | None:
         """The event this client gets for `change`, or None."""
@@ -167,10 +218,12 @@ async def run_stream(
     sub = hub.subscribe()  # before reading any position, so nothing falls between
     client = Client(sub.wake)
     state.clients.add(client)
+    state.start_ticker(heartbeat)
+    beat = state.beats
     query = req.query.narrow()
     try:
         pos, items = await current(app, query)
-        feed = Feed(state, req, {d.id for d in items})
+        feed = Feed(state, req, {d.id for d in items}, query)
         if since is not None:
             pos = await catch_up(app, feed, since, sink)
         elif snapshot:
@@ -197,17 +250,17 @@ async def run_stream(
             if not sub.queue.empty() or state.stopping:
                 continue
             sub.wake.clear()
-            try:
-                async with asyncio.timeout(heartbeat):
-                    await sub.wake.wait()
-            except TimeoutError:
-                await sink.heartbeat()
+            await sub.wake.wait()
+            if state.beats != beat:
+                beat = state.beats
+                if sub.queue.empty() and not sub.reset.is_set() and not state.stopping:
+                    await sink.heartbeat()
     finally:
         hub.unsubscribe(sub)
         state.clients.discard(client)
 
 
-def _drain(queue: asyncio.Queue[Change]) -> None:
+def _drain(queue: Pending) -> None:
     while not queue.empty():
         queue.get_nowait()
 

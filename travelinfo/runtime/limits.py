@@ -280,6 +280,10 @@ def _settings(app: web.Application) -> LimitSettings:
     return app[appmod.SETTINGS].limits
 
 
+def _lim(value: int) -> str:
+    return "unlimited" if value == resource.RLIM_INFINITY else str(value)
+
+
 def fd_capped(wanted: int) -> int:
     """Raise the soft open-file limit towards `wanted` connections; the cap the limit allows."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -288,9 +292,13 @@ def fd_capped(wanted: int) -> int:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            # One clear line: an operator sizing for 10,000 streams must see what the system allowed.
+            log.info("open-file limit raised from %d to %d (hard limit %s)", soft, target, _lim(hard))
             soft = target
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as exc:
+            log.warning("open-file limit %d could not be raised to %d: %s", soft, target, exc)
+    else:
+        log.info("open-file limit %s (hard limit %s) covers %d connections", _lim(soft), _lim(hard), wanted)
     if soft == resource.RLIM_INFINITY or wanted <= 0:
         return wanted
     allowed = max(1, soft - FD_RESERVE)

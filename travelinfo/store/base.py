@@ -70,6 +70,7 @@ from travelinfo.store.diff import (  # noqa: E402
     next_transition,
     plan_apply,
     retimed,
+    split_unchanged,
 )
 from travelinfo.store.history import Version  # noqa: E402
 from travelinfo.store.query import (  # noqa: E402
@@ -106,6 +107,7 @@ __all__ = [
     "retimed",
     "select",
     "sort_key",
+    "split_unchanged",
 ]
 
 

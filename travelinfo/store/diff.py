@@ -43,15 +43,47 @@ def _older(incoming: Disruption, stored: Meta) -> bool:
     return incoming.updated_at < parse_time(stored.updated_at)
 
 
-def plan_apply(batch: Batch, stored: Mapping[str, Meta], active_ids: Iterable[str]) -> Plan:
+def split_unchanged(
+    items: Iterable[Disruption], checksums: Mapping[str, str]
+) -> tuple[set[str], list[Disruption]]:
+    """The ids whose stored checksum matches (nothing to do) and the items left to diff fully.
+
+    The fast path of a re-applied snapshot: one checksum and one dict lookup per item, no
+    stored metadata decoded. Items without periods go to the full diff (their checksum
+    depends on the stored first_seen); a repeated id keeps the first occurrence's verdict.
+    """
+    same: set[str] = set()
+    seen: set[str] = set()
+    rest: list[Disruption] = []
+    for item in items:
+        if item.id in seen:
+            continue
+        seen.add(item.id)
+        if (item.periods or item.status == "ended") and checksums.get(item.id) == item.content_checksum():
+            same.add(item.id)
+        else:
+            rest.append(item)
+    return same, rest
+
+
+def plan_apply(
+    batch: Batch,
+    stored: Mapping[str, Meta],
+    active_ids: Iterable[str],
+    *,
+    items: Iterable[Disruption] | None = None,
+    unchanged: Iterable[str] = (),
+) -> Plan:
     """Diff `batch` against what is stored (`stored`: metas of the named or source's items).
 
-    `active_ids`: ids of the source's non-ended items (for complete snapshots).
+    `active_ids`: ids of the source's non-ended items (for complete snapshots). `items` and
+    `unchanged`: what `split_unchanged` left to diff and found unchanged (complete snapshots;
+    their last_seen is not bumped, the source's snapshot time stands for it).
     """
     plan = Plan()
     at = batch.fetched_at
-    seen: set[str] = set()
-    for item in batch.items:
+    seen: set[str] = set(unchanged)
+    for item in batch.items if items is None else items:
         if item.id in seen:
             continue
         seen.add(item.id)

@@ -34,19 +34,20 @@ from travelinfo.store.base import (
     plan_apply,
     retimed,
     select,
+    split_unchanged,
 )
 from travelinfo.store.history_redis import RedisHistory
 from travelinfo.store.redis_codec import (
-    LOCK_SCRIPT,
-    UNLOCK_SCRIPT,
     change_of,
+    checksum_of,
     meta_of,
     stream_id,
     with_last_seen,
 )
+from travelinfo.store.redis_records import RedisRecords
 
 
-class RedisStore(RedisHistory):
+class RedisStore(RedisRecords, RedisHistory):
     """Store backend on Redis: several processes and hosts share it."""
 
     def __init__(
@@ -109,12 +110,19 @@ class RedisStore(RedisHistory):
     async def apply(self, batch: Batch) -> list[Change]:
         r = self.redis
         if batch.complete:
+            # Unchanged items cost one checksum comparison each; only the others (and stored
+            # items the snapshot lacks) have their metadata decoded.
             ids = sorted(await r.smembers(self.k("src", batch.source)))
+            raw = await r.hmget(self.k("meta"), ids) if ids else []
+            stored = {i: m for i, m in zip(ids, raw, strict=True) if m}
+            same, rest = split_unchanged(batch.items, {i: checksum_of(m) for i, m in stored.items()})
+            metas = {i: meta_of(i, m) for i, m in stored.items() if i not in same}
+            active = [m.id for m in metas.values() if m.status != "ended"]
+            plan = plan_apply(batch, metas, active, items=rest, unchanged=same)
         else:
-            ids = [d.id for d in batch.items] + list(batch.ended)
-        metas = await self._metas(ids)
-        active = [m.id for m in metas.values() if m.status != "ended"]
-        plan = plan_apply(batch, metas, active)
+            metas = await self._metas([d.id for d in batch.items] + list(batch.ended))
+            active = [m.id for m in metas.values() if m.status != "ended"]
+            plan = plan_apply(batch, metas, active)
         at = batch.fetched_at
         ended = [end_item(d, at) for d in await self._load(plan.to_end) if d.status != "ended"]
         writes = plan.writes + [(d, d.content_checksum()) for d in ended]
@@ -369,29 +377,3 @@ class RedisStore(RedisHistory):
         block = max(1, int(min(timeout, 4.0) * 1000))
         got = await self.redis.xread({self.k("log"): f"{a[0]}-{a[1]}"}, count=1, block=block)
         return bool(got)
-
-    # -- records and locks ----------------------------------------------------------------------
-    async def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        await self.redis.hset(self.k("rec", kind), key, json.dumps(dict(value), ensure_ascii=False))
-
-    async def add_record_if_absent(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
-        text = json.dumps(dict(value), ensure_ascii=False)
-        return bool(await self.redis.hsetnx(self.k("rec", kind), key, text))
-
-    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = await self.redis.hget(self.k("rec", kind), key)
-        return json.loads(raw) if raw else None
-
-    async def list_records(self, kind: str) -> list[dict[str, Any]]:
-        raw = await self.redis.hgetall(self.k("rec", kind))
-        return [json.loads(raw[key]) for key in sorted(raw)]
-
-    async def delete_record(self, kind: str, key: str) -> bool:
-        return bool(await self.redis.hdel(self.k("rec", kind), key))
-
-    async def try_lock(self, name: str, holder: str, ttl: float) -> bool:
-        ok = await self.redis.eval(LOCK_SCRIPT, 1, self.k("lock", name), holder, int(ttl * 1000))
-        return bool(ok)
-
-    async def release_lock(self, name: str, holder: str) -> None:
-        await self.redis.eval(UNLOCK_SCRIPT, 1, self.k("lock", name), holder)

@@ -24,6 +24,13 @@ def meta_of(ident: str, raw: str) -> Meta:
     )
 
 
+def checksum_of(raw: str) -> str:
+    """The checksum of an encoded meta without decoding the rest (it is the first string)."""
+    if raw.startswith('["'):
+        return raw[2 : raw.find('"', 2)]
+    return str(json.loads(raw)[0])
+
+
 def with_last_seen(meta: Meta, at: datetime) -> str:
     return json.dumps(
         [

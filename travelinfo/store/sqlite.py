@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -28,12 +27,14 @@ from travelinfo.store.base import (
     plan_apply,
     retimed,
     select,
+    split_unchanged,
 )
+from travelinfo.store.sqlite_records import SqliteRecords
 
 T = TypeVar("T")
 
 
-class SqliteStore(history_sqlite.SqliteHistory):
+class SqliteStore(SqliteRecords, history_sqlite.SqliteHistory):
     """Store backend on one SQLite file (the embedded default, single process)."""
 
     def __init__(
@@ -138,17 +139,23 @@ class SqliteStore(history_sqlite.SqliteHistory):
         conn.execute("BEGIN IMMEDIATE")
         try:
             if batch.complete:
-                rows = conn.execute(
-                    "SELECT id, checksum, status, updated_at, version, first_seen, archived "
-                    "FROM items WHERE source = ?",
-                    (batch.source,),
-                ).fetchall()
+                # Unchanged items (the common case) cost one checksum comparison each: only
+                # the rest have their stored metadata read and decoded.
+                sums = dict(conn.execute("SELECT id, checksum FROM items WHERE source = ?", (batch.source,)))
+                same, rest = split_unchanged(batch.items, sums)
+                metas = {r[0]: sql.meta_of(r) for r in sql.metas_for(conn, [d.id for d in rest])}
+                active = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM items WHERE source = ? AND status != 'ended'", (batch.source,)
+                    )
+                ]
+                plan = plan_apply(batch, metas, active, items=rest, unchanged=same)
             else:
                 wanted = [d.id for d in batch.items] + list(batch.ended)
-                rows = sql.metas_for(conn, wanted)
-            metas = {r[0]: sql.meta_of(r) for r in rows}
-            active = [m.id for m in metas.values() if m.status != "ended"]
-            plan = plan_apply(batch, metas, active)
+                metas = {r[0]: sql.meta_of(r) for r in sql.metas_for(conn, wanted)}
+                active = [m.id for m in metas.values() if m.status != "ended"]
+                plan = plan_apply(batch, metas, active)
             ended = [end_item(d, at) for d in sql.load_items(conn, plan.to_end) if d.status != "ended"]
             writes = plan.writes + [(d, d.content_checksum()) for d in ended]
             events = plan.events + [("ended", d) for d in ended]
@@ -332,47 +339,7 @@ class SqliteStore(history_sqlite.SqliteHistory):
             except TimeoutError:
                 pass
 
-    # -- records and locks ----------------------------------------------------------------------
-    async def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        text = json.dumps(dict(value), ensure_ascii=False)
-        await self._write(
-            lambda: self._w.execute(
-                "INSERT INTO records(kind, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value",
-                (kind, key, text),
-            )
-        )
-
-    async def add_record_if_absent(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
-        text = json.dumps(dict(value), ensure_ascii=False)
-        cur = await self._write(
-            lambda: self._w.execute(
-                "INSERT OR IGNORE INTO records(kind, key, value) VALUES (?, ?, ?)",
-                (kind, key, text),
-            )
-        )
-        return bool(cur.rowcount)
-
-    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)
-            ).fetchone()
-        )
-        return json.loads(row[0]) if row else None
-
-    async def list_records(self, kind: str) -> list[dict[str, Any]]:
-        rows = await self._read(
-            lambda c: c.execute("SELECT value FROM records WHERE kind = ? ORDER BY key", (kind,)).fetchall()
-        )
-        return [json.loads(r[0]) for r in rows]
-
-    async def delete_record(self, kind: str, key: str) -> bool:
-        cur = await self._write(
-            lambda: self._w.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
-        )
-        return bool(cur.rowcount)
-
+    # -- locks (records: sqlite_records.SqliteRecords) ------------------------------------------
     async def try_lock(self, name: str, holder: str, ttl: float) -> bool:
         def lock() -> bool:
             now = self.clock()
