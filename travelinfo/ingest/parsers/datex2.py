@@ -27,6 +27,7 @@ from travelinfo.ingest.parsers.datex2_situation import Pub, situation
 from travelinfo.ingest.parsers.vet import Skips
 from travelinfo.ingest.parsers.xmlsafe import iterparse, localname
 from travelinfo.model import Batch, Disruption, make_id
+from travelinfo.vocab import DEFAULT_TZ
 
 _SITUATION = "situation"
 _PUBLICATIONS = ("payloadPublication", "payload")
@@ -89,7 +90,7 @@ def _clear(elem: Any) -> None:
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse a DATEX II publication into a Batch (ParseError on malformed or hostile input)."""
     state = _State()
-    pub = Pub(ctx=ctx, lang=str(ctx.options.get("lang") or "en"))
+    pub = Pub(ctx=ctx, lang=str(ctx.options.get("lang") or "en"), tz=str(ctx.options.get("tz") or DEFAULT_TZ))
     items: list[Disruption] = []
     skips = Skips()
     drain = False

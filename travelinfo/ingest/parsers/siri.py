@@ -40,8 +40,8 @@ from travelinfo.model import (
     ModelError,
     Period,
     merge_texts,
-    parse_time,
 )
+from travelinfo.vocab import DEFAULT_TZ, parse_local_time
 
 _ROOTS = (
     "Siri",
@@ -129,21 +129,32 @@ def _texts(elem: Any, names: Iterable[str], lang: str) -> dict[str, str]:
     return merge_texts(parts)
 
 
-def _time(text: str) -> datetime | None:
+def _time(text: str, tz: str = DEFAULT_TZ, notes: list[str] | None = None) -> datetime | None:
+    """A SIRI time; one without offset is wall-clock time in `tz`; an unreadable one is noted."""
     if not text:
         return None
     try:
-        return parse_time(text)
-    except (ModelError, OverflowError):  # no offset, or out of datetime's range
+        return parse_local_time(text, tz)
+    except (ModelError, OverflowError):  # not a time, or out of datetime's range
+        if notes is not None:
+            notes.append(f"unreadable time {text.strip()[:40]!r}")
         return None
 
 
-def _periods(elem: Any) -> list[Period]:
+def _periods(elem: Any, tz: str, notes: list[str]) -> list[Period]:
     out = []
     for node in children(elem, "ValidityPeriod"):
-        start = _time(child_text(node, "StartTime"))
-        end = _time(child_text(node, "EndTime"))
-        if start is not None and (end is None or end > start):
+        start_text, end_text = child_text(node, "StartTime"), child_text(node, "EndTime")
+        start = _time(start_text, tz, notes)
+        end = _time(end_text, tz, notes)
+        if start is None:
+            # SIRI requires a StartTime: without a readable one the period cannot be placed.
+            notes.append(f"period without a readable StartTime dropped ({start_text[:40]!r})")
+        elif end is not None and end <= start:
+            notes.append(f"period ending before it starts dropped ({start_text[:40]!r}-{end_text[:40]!r})")
+        else:
+            if end is None and end_text:
+                notes.append(f"period kept open-ended: EndTime {end_text[:40]!r} unreadable")
             out.append(Period(start, end))
     return out
 
@@ -210,15 +221,17 @@ class _Affects:
         return {"type": "MultiPoint", "coordinates": points}
 
 
-def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
-    """One `PtSituationElement` as a disruption."""
+def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | None = None) -> Disruption:
+    """One `PtSituationElement` as a disruption (what it could not read goes to `notes`)."""
     lang = lang_tag(str(ctx.options.get("lang") or DEFAULT_LANG)) or DEFAULT_LANG
+    tz = str(ctx.options.get("tz") or DEFAULT_TZ)
+    mine: list[str] = []
     number = child_text(elem, "SituationNumber")
     if not number:
         raise ParseError("PtSituationElement without a SituationNumber")
     participant = child_text(elem, "ParticipantRef")
     upstream_id = f"{participant}:{number}" if participant else number
-    periods = _periods(elem)
+    periods = _periods(elem, tz, mine)
     affects = _Affects(ctx.reference)
     for block in children(elem, "Affects"):
         affects.walk(block)
@@ -242,7 +255,10 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     for name in ("ReportType", "ScopeType", "Planned"):
         value = child_text(elem, name)
         categories += [f"siri:{name}={value}"] if value else []
-    updated = _time(child_text(elem, "VersionedAtTime")) or _time(child_text(elem, "CreationTime"))
+    updated = _time(child_text(elem, "VersionedAtTime"), tz, mine)
+    updated = updated or _time(child_text(elem, "CreationTime"), tz, mine)
+    if notes is not None:
+        notes.extend(f"situation {upstream_id[:60]}: {n}" for n in mine)
     closed = child_text(elem, "Progress").lower() == "closed"
     version = child_text(elem, "Version") or None
     return ctx.disruption(
@@ -251,7 +267,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
         version=version,
         updated_at=updated or ctx.fetched_at,
         ended=closed,
-        modes=tuple(dict.fromkeys(affects.modes)) or tuple(ctx.options.get("modes") or ("bus",)),
+        modes=tuple(dict.fromkeys(affects.modes)) or tuple(ctx.options.get("modes") or ("unknown",)),
         header=header,
         description=description,
         cause=cause,
@@ -284,7 +300,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             continue
         if tag == "PtSituationElement":
             number = child_text(elem, "SituationNumber")[:60]
-            item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx)
+            item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx, notes)
             if item is not None:
                 items.append(item)
             elem.clear()
