@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
+from travelinfo.ingest.parsers import siri_fields as fields
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
 from travelinfo.ingest.parsers.siri_codes import _CONDITION as _CONDITION
 from travelinfo.ingest.parsers.siri_codes import _EFFECT_ORDER as _EFFECT_ORDER
@@ -194,6 +195,9 @@ class _Affects:
                 self.add("stop", place, name or (ref.stop_name(place) if ref else None))
             elif tag in ("VehicleJourneyRef", "DatedVehicleJourneyRef"):
                 self.add("trip", text_of(node), None)
+            elif tag == "AffectedSection":
+                for quay in fields.section_quays(node):
+                    self.add("stop", quay, ref.stop_name(quay) if ref else None)
             elif tag == "PlaceRef":
                 self.add("area", text_of(node), child_text(node.getparent(), "PlaceName") or None)
             elif tag in ("VehicleMode", "AffectedMode", "TransportMode"):
@@ -233,7 +237,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
     upstream_id = f"{participant}:{number}" if participant else number
     periods = _periods(elem, tz, mine)
     affects = _Affects(ctx.reference)
-    for block in children(elem, "Affects"):
+    for block in children(elem, "Affects") + fields.publishing_affects(elem):
         affects.walk(block)
     consequences = [c for block in children(elem, "Consequences") for c in children(block, "Consequence")]
     for consequence in consequences:
@@ -246,8 +250,17 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
     if severity == "UNKNOWN_SEVERITY" and severities:
         severity = max(severities, key=SEVERITY_RANK.__getitem__)
     links = [u for u in (safe_url(text_of(u)) for u in descendants(elem, "Uri")) if u][:MAX_RECORDS]
-    header = _texts(elem, ("Summary",), lang)
-    description = _texts(elem, ("Description", "Detail", "Advice"), lang)
+
+    def texts_of(node: Any, names: Iterable[str]) -> dict[str, str]:
+        return _texts(node, names, lang)
+
+    header = _texts(elem, ("Summary",), lang) or merge_texts(fields.summaries(elem, texts_of))
+    description = merge_texts(
+        [
+            _texts(elem, ("ReasonName", "Description", "Detail", "Advice"), lang),
+            *fields.publishing_texts(elem, texts_of),
+        ]
+    )
     if not header:
         header = {k: v.split("\n")[0][:140] for k, v in description.items()} or {lang: upstream_id}
     categories = cause_cats + [f"siri:condition={c}" for c in dict.fromkeys(conditions) if c]
