@@ -116,3 +116,19 @@ def test_api_json_of_new_fields_is_strict_json(corpus: Path) -> None:
     data = json.loads(d.dumps())
     assert data["certainty"] == "unknown" and data["schedules"] == [] and data["delay_minutes"] is None
     assert all("direction" in a for a in data["affected"])
+
+
+def test_siri_day_types_become_a_schedule(corpus: Path) -> None:
+    (d,) = siri((corpus / "siri/no-entur-example-siri-sx.xml").read_bytes(), ctx()).items
+    assert [s.to_json() for s in d.schedules] == [
+        {
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": None,
+            "end": None,
+            "tz": "Europe/Stockholm",
+            "exceptions": [],
+        }
+    ]
+    saturday = datetime(2017, 7, 8, 12, tzinfo=UTC)
+    monday = datetime(2017, 7, 10, 12, tzinfo=UTC)
+    assert not d.active_at(saturday) and d.active_at(monday)

@@ -161,8 +161,8 @@ class Schedule:
     exceptions: tuple[tuple[datetime, datetime], ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "days", tuple(d for d in WEEKDAYS if d in self.days))
         bad = [d for d in self.days if d not in WEEKDAYS]
+        object.__setattr__(self, "days", tuple(d for d in WEEKDAYS if d in self.days))
         for value in (self.start, self.end):
             if value is not None and _minutes(value) is None:
                 bad.append(value)

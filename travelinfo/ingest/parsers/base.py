@@ -55,7 +55,8 @@ class ParseContext:
             updated_at=updated_at or self.fetched_at,
             first_seen=self.fetched_at,
             last_seen=self.fetched_at,
-            status=status or compute_status(periods, self.fetched_at, ended=ended),
+            status=status
+            or compute_status(periods, self.fetched_at, ended=ended, schedules=fields.get("schedules", ())),
             periods=periods,
             provenance=Provenance(self.fetched_at, self.url),
             **fields,

@@ -40,6 +40,7 @@ from travelinfo.model import (
     Disruption,
     ModelError,
     Period,
+    Schedule,
     merge_texts,
 )
 from travelinfo.vocab import DEFAULT_TZ, parse_local_time
@@ -236,6 +237,8 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
     participant = child_text(elem, "ParticipantRef")
     upstream_id = f"{participant}:{number}" if participant else number
     periods = _periods(elem, tz, mine)
+    days = fields.repetition_days(elem, mine)
+    schedules = (Schedule(days, None, None, tz),) if days and len(days) < 7 else ()
     affects = _Affects(ctx.reference)
     for block in children(elem, "Affects") + fields.publishing_affects(elem):
         affects.walk(block)
@@ -288,6 +291,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
         severity=severity,
         categories=tuple(dict.fromkeys(categories)),
         periods=tuple(periods),
+        schedules=schedules,
         url=links[0] if links else None,
         geometry=affects.geometry(),
         affected=tuple(Affected(k, i, n) for (k, i), n in affects.items.items()),

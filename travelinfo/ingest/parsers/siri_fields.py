@@ -43,3 +43,33 @@ def section_quays(node: Any) -> list[str]:
         for q in node.iter("{*}FirstQuayRef", "{*}LastQuayRef")
         if (q.text or "").strip()
     ]
+
+
+# SIRI `Repetitions/DayType` -> days of week of a schedule (other day types are noted).
+DAY_TYPES = {
+    "monday": ("mon",),
+    "tuesday": ("tue",),
+    "wednesday": ("wed",),
+    "thursday": ("thu",),
+    "friday": ("fri",),
+    "saturday": ("sat",),
+    "sunday": ("sun",),
+    "weekdays": ("mon", "tue", "wed", "thu", "fri"),
+    "weekend": ("sat", "sun"),
+    "everyday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+}
+
+
+def repetition_days(elem: Any, notes: list[str]) -> tuple[str, ...]:
+    """Days of week from `Repetitions/DayType` (empty when none or none we can read)."""
+    days: list[str] = []
+    for block in elem:
+        if localname(block.tag) != "Repetitions":
+            continue
+        for node in block:
+            word = (node.text or "").strip()
+            if word.lower() in DAY_TYPES:
+                days += DAY_TYPES[word.lower()]
+            elif word:
+                notes.append(f"day type {word[:40]!r} not kept")
+    return tuple(dict.fromkeys(days))
