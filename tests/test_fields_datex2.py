@@ -147,3 +147,16 @@ def test_offsetless_time_is_read_in_the_source_time_zone() -> None:
     bad = body.replace(b"2024-07-01T18:00:00", b"22024-07-01T18:00")
     batch = parse(bad, ctx())
     assert any("unreadable time" in n for n in batch.notes)
+
+
+def test_unknown_source_time_zone_is_one_clear_parse_error() -> None:
+    from travelinfo.ingest.parsers.base import ParseError
+
+    body = (Path(__file__).parent / "fixtures" / "datex2" / "fields-offsetless.xml").read_bytes()
+    for fmt in ("datex2", "siri-sx"):
+        try:
+            get_parser(fmt)(body, ctx(tz="Mars/Olympus"))
+        except ParseError as exc:
+            assert str(exc) == "options.tz: unknown time zone 'Mars/Olympus'"
+        else:
+            raise AssertionError(f"{fmt}: no error for an unknown time zone")

@@ -112,6 +112,18 @@ def load_builtins() -> None:
                 raise
 
 
+def source_tz(ctx: ParseContext) -> str:
+    """The source's `options.tz` (default Europe/Stockholm); ParseError for an unknown zone."""
+    from travelinfo.vocab import DEFAULT_TZ, ModelError, zone
+
+    tz = str(ctx.options.get("tz") or DEFAULT_TZ)
+    try:
+        zone(tz)
+    except ModelError as exc:
+        raise ParseError(f"options.tz: {exc}") from None
+    return tz
+
+
 def check_size(data: bytes, ctx: ParseContext) -> None:
     """Refuse payloads over the configured maximum before any parsing."""
     if len(data) > ctx.max_bytes:

@@ -24,7 +24,7 @@ from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
 from travelinfo.ingest.parsers import siri_fields as fields
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, register, source_tz
 from travelinfo.ingest.parsers.siri_codes import _CONDITION as _CONDITION
 from travelinfo.ingest.parsers.siri_codes import _EFFECT_ORDER as _EFFECT_ORDER
 from travelinfo.ingest.parsers.siri_codes import _MODE as _MODE
@@ -229,7 +229,7 @@ class _Affects:
 def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | None = None) -> Disruption:
     """One `PtSituationElement` as a disruption (what it could not read goes to `notes`)."""
     lang = lang_tag(str(ctx.options.get("lang") or DEFAULT_LANG)) or DEFAULT_LANG
-    tz = str(ctx.options.get("tz") or DEFAULT_TZ)
+    tz = source_tz(ctx)
     mine: list[str] = []
     number = child_text(elem, "SituationNumber")
     if not number:
@@ -301,6 +301,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
 @register("siri-sx", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """SIRI `ServiceDelivery`/`SituationExchangeDelivery` bytes -> Batch of situations."""
+    source_tz(ctx)  # a misconfigured zone fails the payload once, not every situation
     items: list[Disruption] = []
     notes: list[str] = []
     skips = Skips()
