@@ -32,6 +32,7 @@ from travelinfo.vocab import (
     format_time,
     merge_texts,
     parse_time,
+    pick_lang,
     schedules_match,
     utc,
 )
@@ -343,10 +344,7 @@ class Disruption:
 
     def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
         """(lang, text) in `lang` if present, else Swedish, English, then any."""
-        for candidate in (lang, "sv", "en", *texts.keys()):
-            if candidate in texts:
-                return candidate, texts[candidate]
-        return None
+        return pick_lang(texts, (lang, "sv", "en"))
 
     def active_at(self, at: datetime) -> bool:
         if self.status == "ended":
