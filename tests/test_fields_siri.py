@@ -132,3 +132,16 @@ def test_siri_day_types_become_a_schedule(corpus: Path) -> None:
     saturday = datetime(2017, 7, 8, 12, tzinfo=UTC)
     monday = datetime(2017, 7, 10, 12, tzinfo=UTC)
     assert not d.active_at(saturday) and d.active_at(monday)
+
+
+async def test_pages_and_feeds_show_items_of_unknown_mode(tmp_path: Path) -> None:
+    """An `unknown`-mode item (GTFS-RT without reference data) is grouped and labelled, not a 500."""
+    from travelinfo.web.filters import group_by_mode
+    from travelinfo.web.i18n import t
+
+    body = (ROOT / "feeds/sl-alerts/001-morning.pb").read_bytes()
+    found = gtfsrt(body, ParseContext("sl", AT)).items
+    assert found and all(d.modes == ("unknown",) for d in found)
+    groups = group_by_mode(found, ())
+    assert [(m, len(g)) for m, g in groups] == [("unknown", len(found))]
+    assert (t("mode_unknown", "sv"), t("mode_unknown", "en")) == ("Kollektivtrafik", "Public transport")

@@ -32,7 +32,6 @@ from travelinfo.vocab import (
     format_time,
     merge_texts,
     parse_time,
-    pick_lang,
     schedules_match,
     utc,
 )
@@ -344,7 +343,10 @@ class Disruption:
 
     def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
         """(lang, text) in `lang` if present, else Swedish, English, then any."""
-        return pick_lang(texts, (lang, "sv", "en"))
+        for candidate in (lang, "sv", "en", *texts.keys()):
+            if candidate in texts:
+                return candidate, texts[candidate]
+        return None
 
     def active_at(self, at: datetime) -> bool:
         if self.status == "ended":

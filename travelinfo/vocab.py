@@ -323,20 +323,6 @@ def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, fl
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def pick_lang(texts: Mapping[str, str], wanted: Iterable[str]) -> tuple[str, str] | None:
-    """(key, text) for the first wanted language: exact tag, else same primary subtag
-    (`en` finds `en-GB`, `sv-SE` finds `sv`), else any text; None when there is none."""
-    keys = list(texts)
-    for want in wanted:
-        if want in texts:
-            return want, texts[want]
-        primary = want.split("-")[0].lower()
-        for key in keys:
-            if key.split("-")[0].lower() == primary:
-                return key, texts[key]
-    return (keys[0], texts[keys[0]]) if keys else None
-
-
 def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
     """Join texts per language, keeping order and dropping repeats."""
     out: dict[str, list[str]] = {}

@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
 
-from travelinfo.vocab import pick_lang
-
 LANGS = ("sv", "en")
 TZ = ZoneInfo("Europe/Stockholm")
 # en_GB: 24-hour clock and day-month order, what a Stockholm reader of English expects.
@@ -58,6 +56,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "mode_bus": {"sv": "Buss", "en": "Bus"},
     "mode_rail": {"sv": "Tåg", "en": "Rail"},
     "mode_ferry": {"sv": "Båt", "en": "Ferry"},
+    "mode_unknown": {"sv": "Kollektivtrafik", "en": "Public transport"},  # mode not stated (issue 19)
     "mode_shipping": {"sv": "Sjöfart", "en": "Shipping"},
     "details": {"sv": "Detaljer", "en": "Details"},
     "periods": {"sv": "Giltighet", "en": "Valid"},
@@ -172,8 +171,10 @@ def negotiate(query_lang: str | None, accept_language: str, default: str) -> str
 
 def pick(texts: Mapping[str, str], lang: str) -> tuple[str, str] | None:
     """(language, text) in the reader's language, else the other one, else any."""
-    # Region subtags are kept in keys (issue 19): `sv` finds `sv-SE`, `en` finds `en-GB`.
-    return pick_lang(texts, (lang, *(x for x in LANGS if x != lang)))
+    for candidate in (lang, *(x for x in LANGS if x != lang), *texts.keys()):
+        if candidate in texts:
+            return candidate, texts[candidate]
+    return None
 
 
 def when(value: datetime, lang: str) -> str:
