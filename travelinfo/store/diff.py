@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from travelinfo.model import Batch, Disruption, Period, compute_status, format_time, parse_time
 
@@ -139,9 +139,12 @@ def next_transition(d: Disruption, now: datetime) -> float | None:
         return None
     bounds = [p.start for p in d.periods if p.start > now]
     bounds += [p.end for p in d.periods if p.end is not None and p.end > now]
+    # Recurring validity (issue 19): the next occurrence's start or end within a week.
+    week = [o for s in d.schedules for o in s.occurrences(now, now + timedelta(days=8))]
+    bounds += [t for o in week for t in o if t > now]
     if not bounds:
         # Every period already behind us but status not ended: due now.
-        if d.periods and compute_status(d.periods, now) != d.status:
+        if d.periods and compute_status(d.periods, now, schedules=d.schedules) != d.status:
             return now.timestamp()
         return None
     return min(bounds).timestamp()
@@ -149,7 +152,7 @@ def next_transition(d: Disruption, now: datetime) -> float | None:
 
 def retimed(d: Disruption, now: datetime) -> Disruption | None:
     """The item with its status recomputed at `now`, or None when unchanged."""
-    status = compute_status(d.periods, now)
+    status = compute_status(d.periods, now, schedules=d.schedules)
     if status == d.status:
         return None
     return d.replace(status=status)

@@ -11,6 +11,7 @@ from typing import Any
 
 from travelinfo.filters import lines
 from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
+from travelinfo.vocab import schedules_match
 
 ACTIVE_STATUSES = ("active", "planned")
 
@@ -102,7 +103,7 @@ def _has_text(d: Disruption, text: str) -> bool:
 def _active_at(d: Disruption, at: datetime) -> bool:
     if not d.periods:
         return d.status == "active"
-    return any(p.contains(at) for p in d.periods)
+    return any(p.contains(at) for p in d.periods) and schedules_match(d.schedules, at)
 
 
 def sort_key(d: Disruption) -> tuple[int, float, str]:

@@ -17,7 +17,7 @@ from travelinfo.store.base import Query
 WHENS = ("now", "24h", "planned")
 MAX_TEXT = 100  # longer free-text filters are certainly not a line, road or area name
 # The order the issue asks the page to group in (rail-bound urban modes before buses).
-GROUP_ORDER = ("road", "metro", "tram", "bus", "rail", "ferry", "shipping")
+GROUP_ORDER = ("road", "metro", "tram", "bus", "rail", "ferry", "shipping", "unknown")  # unknown: issue 19
 
 
 @dataclass(frozen=True, slots=True)

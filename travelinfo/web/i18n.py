@@ -85,6 +85,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "mode_bus": {"sv": "Buss", "en": "Bus"},
     "mode_rail": {"sv": "Tåg", "en": "Rail"},
     "mode_ferry": {"sv": "Båt", "en": "Ferry"},
+    "mode_unknown": {"sv": "Kollektivtrafik", "en": "Public transport"},  # mode not stated (issue 19)
     "mode_shipping": {"sv": "Sjöfart", "en": "Shipping"},
     "details": {"sv": "Detaljer", "en": "Details"},
     "periods": {"sv": "Giltighet", "en": "Valid"},

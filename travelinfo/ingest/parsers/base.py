@@ -55,7 +55,8 @@ class ParseContext:
             updated_at=updated_at or self.fetched_at,
             first_seen=self.fetched_at,
             last_seen=self.fetched_at,
-            status=status or compute_status(periods, self.fetched_at, ended=ended),
+            status=status
+            or compute_status(periods, self.fetched_at, ended=ended, schedules=fields.get("schedules", ())),
             periods=periods,
             provenance=Provenance(self.fetched_at, self.url),
             **fields,
@@ -109,6 +110,18 @@ def load_builtins() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"travelinfo.ingest.parsers.{module}":
                 raise
+
+
+def source_tz(ctx: ParseContext) -> str:
+    """The source's `options.tz` (default Europe/Stockholm); ParseError for an unknown zone."""
+    from travelinfo.vocab import DEFAULT_TZ, ModelError, zone
+
+    tz = str(ctx.options.get("tz") or DEFAULT_TZ)
+    try:
+        zone(tz)
+    except ModelError as exc:
+        raise ParseError(f"options.tz: {exc}") from None
+    return tz
 
 
 def check_size(data: bytes, ctx: ParseContext) -> None:

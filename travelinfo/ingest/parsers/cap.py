@@ -12,6 +12,9 @@ Choices (see also MODEL.md):
   a note, as are Ack and Error messages.
 - Texts are keyed by the primary language subtag (`en-CA` -> `en`) unless two blocks
   would collide (`en-US` and `en-GB` stay full); no `language` means CAP's `en-US`.
+- Each language's `web` link is kept: `url` is the first, every one is a category
+  `cap:web:<lang>=<url>` when there are several; `certainty` Observed -> certain,
+  Likely -> likely, Possible/Unlikely -> possible, Unknown -> unknown.
 - Modes: `options["modes"]` when configured, else every land mode, plus shipping for
   Transport or marine alerts.
 - A single alert names only itself (complete=False); a feed is a full snapshot.
@@ -162,6 +165,12 @@ def _build(
         for name, value, desc in info.geocodes:
             affected.setdefault(f"{name}:{value}", Affected("area", f"{name}:{value}", desc or None))
     periods = _periods(infos, sent)
+    # Each language's own web link (issue 19): `url` is the first, the others stay readable.
+    webs = [(keys[i.lang], i.web) for i in infos if safe_url(i.web)]
+    first = webs[0][1] if webs else None
+    if len({w for _, w in webs}) > 1:
+        categories += [f"cap:web:{lang}={web}" for lang, web in dict.fromkeys(webs)]
+    certainty = next((ci.CERTAINTY[i.certainty] for i in infos if i.certainty in ci.CERTAINTY), "unknown")
     return ctx.disruption(
         "cap",
         upstream_id,
@@ -179,7 +188,8 @@ def _build(
         location_text={
             k: "; ".join(v.split("\n\n")) for k, v in _texts(infos, keys, lambda i: i.area_descs).items()
         },
-        url=next((i.web for i in infos if safe_url(i.web)), None) or url,
+        url=first or url,
+        certainty=certainty,
         geometry=_geometry(infos),
         affected=tuple(affected.values()),
     )

@@ -228,6 +228,16 @@ def language_keys(tags: Iterable[str]) -> dict[str, str]:
     return {t: primary[t] if counts[primary[t]] == 1 else t for t in tags}
 
 
+# CAP `certainty` -> model certainty.
+CERTAINTY = {
+    "Observed": "certain",
+    "Likely": "likely",
+    "Possible": "possible",
+    "Unlikely": "possible",
+    "Unknown": "unknown",
+}
+
+
 def modes_for(infos: Iterable[Info], options: Mapping[str, Any]) -> tuple[str, ...]:
     """Configured modes, else every land mode plus shipping for marine or transport alerts."""
     configured = options.get("modes")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from travelinfo.ingest.parsers import datex2_types as types
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, register, source_tz
 from travelinfo.ingest.parsers.datex2_situation import Pub, situation
 from travelinfo.ingest.parsers.vet import Skips
 from travelinfo.ingest.parsers.xmlsafe import iterparse, localname
@@ -89,7 +89,7 @@ def _clear(elem: Any) -> None:
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse a DATEX II publication into a Batch (ParseError on malformed or hostile input)."""
     state = _State()
-    pub = Pub(ctx=ctx, lang=str(ctx.options.get("lang") or "en"))
+    pub = Pub(ctx=ctx, lang=str(ctx.options.get("lang") or "en"), tz=source_tz(ctx))
     items: list[Disruption] = []
     skips = Skips()
     drain = False

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.base import ParseContext
 from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
@@ -17,11 +18,13 @@ from travelinfo.model import (
     Disruption,
     ModelError,
     Period,
+    Schedule,
     compute_status,
     merge_texts,
     parse_time,
 )
 from travelinfo.plaintext import clean_text, road_numbers, title_of
+from travelinfo.vocab import CERTAINTIES, DEFAULT_TZ, parse_local_time
 
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
@@ -37,6 +40,7 @@ class Pub:
     lang: str
     notes: list[str] = field(default_factory=list)
     times: dict[str, datetime | None] = field(default_factory=dict)
+    tz: str = DEFAULT_TZ
 
 
 @dataclass(slots=True)
@@ -58,6 +62,14 @@ class _Merged:
     geometries: list[Geometry] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
     url: str | None = None
+    schedules: list[Schedule] = field(default_factory=list)
+    validities: int = 0
+    unscheduled: int = 0
+    certainties: list[str] = field(default_factory=list)
+    restrictions: list[dict[str, Any]] = field(default_factory=list)
+    delays: list[int] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    locations: dict[tuple[str, str], str | None] = field(default_factory=dict)
     records: int = 0
     ended: int = 0
     suspended: int = 0
@@ -94,9 +106,9 @@ def _parse_time(text: str, pub: Pub) -> datetime | None:
     try:
         return parse_time(text)
     except ModelError:
-        try:  # a time without an offset: DATEX requires one, so assume the producer meant UTC
-            return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
-        except ValueError:
+        try:  # a time without an offset: DATEX requires one; read it in the source's time zone
+            return parse_local_time(text, pub.tz)
+        except (ModelError, OverflowError):
             pub.notes.append(f"unreadable time {text.strip()[:40]!r} ignored")
             return None
 
@@ -113,30 +125,25 @@ def _values(elem: Any, pub: Pub) -> dict[str, str]:
 
 
 def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> bool:
-    """Add the validity period; True when the record is suspended."""
-    status = start = end = None
-    for child in elem:
-        name = localname(child.tag)
-        if name == "validityStatus":
-            status = _enum(child)
-        elif name == "validityTimeSpecification":
-            for part in child:
-                part_name = localname(part.tag)
-                if part_name == "overallStartTime":
-                    start = _time(part.text, pub)
-                elif part_name == "overallEndTime":
-                    end = _time(part.text, pub)
-    start = start or rec_created
-    if start is not None:
-        if end is not None and end < start:
-            end = start
-        period = Period(start, end)
+    """Add the validity periods and schedules; True when the record is suspended."""
+    read = lambda t: _time(t, pub)  # noqa: E731
+    status, periods, schedules = fields.validity(elem, rec_created, read, pub.tz, pub.notes)
+    for period in periods:
         if period not in m.periods:
             m.periods.append(period)
+    m.validities += 1
+    for schedule in schedules:
+        if schedule not in m.schedules:
+            m.schedules.append(schedule)
+    m.unscheduled += not schedules
     return status == "suspended"
 
 
 def _location(elem: Any, m: _Merged, pub: Pub) -> None:
+    roads = [n for node in elem.iter("{*}roadNumber") for n in road_numbers(node.text or "")]
+    for item in fields.location_affected(elem, roads):
+        if m.locations.get((item.type, item.id)) in (None, "unknown"):
+            m.locations[(item.type, item.id)] = item.direction
     geoms, unreadable = location_geometries(elem)
     m.geometries.extend(geoms)
     if unreadable:
@@ -188,7 +195,14 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
             ended = ended or _enum(child) in _ENDED_ACTIONS
         elif name == "forVehiclesWithCharacteristicsOf":
             restricted_vehicles = True
-        elif name == "impact":
+            m.restrictions += [r for r in fields.restriction(child) if r not in m.restrictions]
+        elif name == "probabilityOfOccurrence":
+            m.certainties.append(fields.CERTAINTY.get(fields.enum(child), "unknown"))
+        elif name == "transitServiceType":
+            m.modes += [types.TRANSIT_MODES[v]] if (v := fields.enum(child)) in types.TRANSIT_MODES else []
+        elif name in ("impact", "delays"):
+            if (delay := fields.delay_minutes(child)) is not None:
+                m.delays.append(delay)
             if _lanes_restricted(child):
                 m.effects.add("REDUCED_SERVICE")
         elif name == "cause":
@@ -336,13 +350,26 @@ def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Di
         place = ", ".join(f"{k} {v}" if v else k for k, v in m.roads.items())
         places = {pub.lang: place}
     version = (elem.get("version") or "").strip() or (m.versions[-1] if m.versions else None)
+    # Schedules hold for the whole item only when every record's validity is recurring.
+    schedules = tuple(m.schedules) if m.schedules and not m.unscheduled else ()
+    if m.schedules and m.unscheduled:
+        pub.notes.append(f"situation {sid[:60]}: records with and without recurrence: recurrence not kept")
+    if schedules and status != "ended" and not (m.suspended and m.suspended + m.ended == m.records):
+        status = compute_status(periods, ctx.fetched_at, schedules=schedules)
+    certainty = next((c for c in CERTAINTIES if c in m.certainties), "unknown")
+    affected = [Affected("road", k, v, m.locations.get(("road", k))) for k, v in m.roads.items()]
+    affected += [Affected(t, i, None, d) for (t, i), d in m.locations.items() if t != "road"]
     return ctx.disruption(
         "datex2",
         sid,
         version=version or None,
         updated_at=max(m.times) if m.times else ctx.fetched_at,
         status=status,
-        modes=("road",),
+        modes=tuple(dict.fromkeys(m.modes)) or ("road",),
+        schedules=schedules,
+        certainty=certainty,
+        restrictions=tuple(m.restrictions),
+        delay_minutes=max(m.delays) if m.delays else None,
         cause=_pick(types.CAUSE_ORDER, m.causes, "UNKNOWN_CAUSE"),
         effect=_pick(types.EFFECT_ORDER, m.effects, "UNKNOWN_EFFECT"),
         severity=_severity(overall, m),
@@ -353,5 +380,5 @@ def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Di
         location_text=places,
         url=m.url,
         geometry=combine(m.geometries),
-        affected=tuple(Affected("road", k, v) for k, v in m.roads.items()),
+        affected=tuple(affected),
     )

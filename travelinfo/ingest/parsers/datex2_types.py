@@ -222,3 +222,14 @@ def norm_lang(code: str | None, default: str) -> str:
     if not code:
         return default
     return LANGS.get(code.lower()) or lang_tag(code) or default
+
+
+# `TransitInformation.transitServiceType` -> model mode (a suspended ferry is not a road).
+TRANSIT_MODES = {
+    "ferry": "ferry",
+    "rail": "rail",
+    "train": "rail",
+    "bus": "bus",
+    "tram": "tram",
+    "metro": "metro",
+}

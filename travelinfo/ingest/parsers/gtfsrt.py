@@ -221,7 +221,8 @@ def alert_to_disruption(entity: Any, ctx: ParseContext, updated_at: datetime) ->
         periods = []
     description = _texts(alert.description_text, lang)
     cause = _ALERT.Cause.Name(alert.cause)
-    default_modes = tuple(ctx.options.get("modes") or ("bus",))
+    # Without reference data nor route types, say so: `unknown`, never a guess (issue 19).
+    default_modes = tuple(ctx.options.get("modes") or ("unknown",))
     return ctx.disruption(
         "gtfsrt",
         entity.id,

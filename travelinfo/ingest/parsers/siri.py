@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers import siri_fields as fields
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, register, source_tz
 from travelinfo.ingest.parsers.siri_codes import _CONDITION as _CONDITION
 from travelinfo.ingest.parsers.siri_codes import _EFFECT_ORDER as _EFFECT_ORDER
 from travelinfo.ingest.parsers.siri_codes import _MODE as _MODE
@@ -39,9 +40,10 @@ from travelinfo.model import (
     Disruption,
     ModelError,
     Period,
+    Schedule,
     merge_texts,
-    parse_time,
 )
+from travelinfo.vocab import DEFAULT_TZ, parse_local_time
 
 _ROOTS = (
     "Siri",
@@ -129,21 +131,32 @@ def _texts(elem: Any, names: Iterable[str], lang: str) -> dict[str, str]:
     return merge_texts(parts)
 
 
-def _time(text: str) -> datetime | None:
+def _time(text: str, tz: str = DEFAULT_TZ, notes: list[str] | None = None) -> datetime | None:
+    """A SIRI time; one without offset is wall-clock time in `tz`; an unreadable one is noted."""
     if not text:
         return None
     try:
-        return parse_time(text)
-    except (ModelError, OverflowError):  # no offset, or out of datetime's range
+        return parse_local_time(text, tz)
+    except (ModelError, OverflowError):  # not a time, or out of datetime's range
+        if notes is not None:
+            notes.append(f"unreadable time {text.strip()[:40]!r}")
         return None
 
 
-def _periods(elem: Any) -> list[Period]:
+def _periods(elem: Any, tz: str, notes: list[str]) -> list[Period]:
     out = []
     for node in children(elem, "ValidityPeriod"):
-        start = _time(child_text(node, "StartTime"))
-        end = _time(child_text(node, "EndTime"))
-        if start is not None and (end is None or end > start):
+        start_text, end_text = child_text(node, "StartTime"), child_text(node, "EndTime")
+        start = _time(start_text, tz, notes)
+        end = _time(end_text, tz, notes)
+        if start is None:
+            # SIRI requires a StartTime: without a readable one the period cannot be placed.
+            notes.append(f"period without a readable StartTime dropped ({start_text[:40]!r})")
+        elif end is not None and end <= start:
+            notes.append(f"period ending before it starts dropped ({start_text[:40]!r}-{end_text[:40]!r})")
+        else:
+            if end is None and end_text:
+                notes.append(f"period kept open-ended: EndTime {end_text[:40]!r} unreadable")
             out.append(Period(start, end))
     return out
 
@@ -183,6 +196,9 @@ class _Affects:
                 self.add("stop", place, name or (ref.stop_name(place) if ref else None))
             elif tag in ("VehicleJourneyRef", "DatedVehicleJourneyRef"):
                 self.add("trip", text_of(node), None)
+            elif tag == "AffectedSection":
+                for quay in fields.section_quays(node):
+                    self.add("stop", quay, ref.stop_name(quay) if ref else None)
             elif tag == "PlaceRef":
                 self.add("area", text_of(node), child_text(node.getparent(), "PlaceName") or None)
             elif tag in ("VehicleMode", "AffectedMode", "TransportMode"):
@@ -210,17 +226,21 @@ class _Affects:
         return {"type": "MultiPoint", "coordinates": points}
 
 
-def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
-    """One `PtSituationElement` as a disruption."""
+def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | None = None) -> Disruption:
+    """One `PtSituationElement` as a disruption (what it could not read goes to `notes`)."""
     lang = lang_tag(str(ctx.options.get("lang") or DEFAULT_LANG)) or DEFAULT_LANG
+    tz = source_tz(ctx)
+    mine: list[str] = []
     number = child_text(elem, "SituationNumber")
     if not number:
         raise ParseError("PtSituationElement without a SituationNumber")
     participant = child_text(elem, "ParticipantRef")
     upstream_id = f"{participant}:{number}" if participant else number
-    periods = _periods(elem)
+    periods = _periods(elem, tz, mine)
+    days = fields.repetition_days(elem, mine)
+    schedules = (Schedule(days, None, None, tz),) if days and len(days) < 7 else ()
     affects = _Affects(ctx.reference)
-    for block in children(elem, "Affects"):
+    for block in children(elem, "Affects") + fields.publishing_affects(elem):
         affects.walk(block)
     consequences = [c for block in children(elem, "Consequences") for c in children(block, "Consequence")]
     for consequence in consequences:
@@ -233,8 +253,17 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     if severity == "UNKNOWN_SEVERITY" and severities:
         severity = max(severities, key=SEVERITY_RANK.__getitem__)
     links = [u for u in (safe_url(text_of(u)) for u in descendants(elem, "Uri")) if u][:MAX_RECORDS]
-    header = _texts(elem, ("Summary",), lang)
-    description = _texts(elem, ("Description", "Detail", "Advice"), lang)
+
+    def texts_of(node: Any, names: Iterable[str]) -> dict[str, str]:
+        return _texts(node, names, lang)
+
+    header = _texts(elem, ("Summary",), lang) or merge_texts(fields.summaries(elem, texts_of))
+    description = merge_texts(
+        [
+            _texts(elem, ("ReasonName", "Description", "Detail", "Advice"), lang),
+            *fields.publishing_texts(elem, texts_of),
+        ]
+    )
     if not header:
         header = {k: v.split("\n")[0][:140] for k, v in description.items()} or {lang: upstream_id}
     categories = cause_cats + [f"siri:condition={c}" for c in dict.fromkeys(conditions) if c]
@@ -242,7 +271,10 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
     for name in ("ReportType", "ScopeType", "Planned"):
         value = child_text(elem, name)
         categories += [f"siri:{name}={value}"] if value else []
-    updated = _time(child_text(elem, "VersionedAtTime")) or _time(child_text(elem, "CreationTime"))
+    updated = _time(child_text(elem, "VersionedAtTime"), tz, mine)
+    updated = updated or _time(child_text(elem, "CreationTime"), tz, mine)
+    if notes is not None:
+        notes.extend(f"situation {upstream_id[:60]}: {n}" for n in mine)
     closed = child_text(elem, "Progress").lower() == "closed"
     version = child_text(elem, "Version") or None
     return ctx.disruption(
@@ -251,7 +283,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
         version=version,
         updated_at=updated or ctx.fetched_at,
         ended=closed,
-        modes=tuple(dict.fromkeys(affects.modes)) or tuple(ctx.options.get("modes") or ("bus",)),
+        modes=tuple(dict.fromkeys(affects.modes)) or tuple(ctx.options.get("modes") or ("unknown",)),
         header=header,
         description=description,
         cause=cause,
@@ -259,6 +291,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
         severity=severity,
         categories=tuple(dict.fromkeys(categories)),
         periods=tuple(periods),
+        schedules=schedules,
         url=links[0] if links else None,
         geometry=affects.geometry(),
         affected=tuple(Affected(k, i, n) for (k, i), n in affects.items.items()),
@@ -268,6 +301,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext) -> Disruption:
 @register("siri-sx", lang=DEFAULT_LANG)
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """SIRI `ServiceDelivery`/`SituationExchangeDelivery` bytes -> Batch of situations."""
+    source_tz(ctx)  # a misconfigured zone fails the payload once, not every situation
     items: list[Disruption] = []
     notes: list[str] = []
     skips = Skips()
@@ -284,7 +318,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             continue
         if tag == "PtSituationElement":
             number = child_text(elem, "SituationNumber")[:60]
-            item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx)
+            item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx, notes)
             if item is not None:
                 items.append(item)
             elem.clear()

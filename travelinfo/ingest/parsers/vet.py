@@ -182,7 +182,7 @@ class _Vet:
 
     def lists(self, d: Disruption, changes: dict[str, Any], ident: str) -> None:
         affected = [
-            Affected(a.type, clean_text(a.id), clean_text(a.name) if a.name is not None else None)
+            Affected(a.type, clean_text(a.id), None if a.name is None else clean_text(a.name), a.direction)
             for a in d.affected[:MAX_AFFECTED]
         ]
         if affected != list(d.affected):
