@@ -27,7 +27,8 @@ from travelinfo.plaintext import clean_text, road_numbers, title_of
 from travelinfo.vocab import CERTAINTIES, DEFAULT_TZ, parse_local_time
 
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
-_LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName"})
+# v3 names an AreaLocation's polygon in gmlMultiPolygon/gmlAreaName.
+_LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName", "gmlAreaName"})
 _LOCATION_TAGS = tuple(f"{{*}}{n}" for n in (*_LOCATION_TEXT, "roadName", "roadNumber"))
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
 

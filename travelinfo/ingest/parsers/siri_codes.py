@@ -60,6 +60,7 @@ _CONDITION = {
     "shortformedservice": "REDUCED_SERVICE",
     "delayed": "SIGNIFICANT_DELAYS",
     "diverted": "DETOUR",
+    "stopmoved": "STOP_MOVED",
     "altered": "MODIFIED_SERVICE",
     "replacementtransport": "MODIFIED_SERVICE",
     "additionalservice": "ADDITIONAL_SERVICE",
