@@ -22,6 +22,7 @@ from travelinfo.ingest.collectors.base import AuthError, Collector, UpstreamErro
 from travelinfo.ingest.guard import ACCEPT_KIND, check_snapshot, confirmed
 from travelinfo.model import Batch
 from travelinfo.runtime.backoff import Backoff, is_store_error
+from travelinfo.runtime.backoff import delay as backoff_delay
 from travelinfo.store.base import ACTIVE_STATUSES, Query, SourceHealth, Store, put_health
 
 log = logging.getLogger("travelinfo.ingest.scheduler")
@@ -249,7 +250,7 @@ class SourceRunner:
         if result.ok:
             return max(0.0, interval - elapsed)
         n = max(1, self.health.consecutive_failures)
-        delay = min(self.backoff_max, interval * 2.0 ** (n - 1)) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(n, interval, self.backoff_max)
         if result.retry_after is not None:
             # Honoured, but a hostile Retry-After cannot park the source beyond backoff_max.
             delay = max(delay, min(result.retry_after, self.backoff_max))

@@ -42,9 +42,10 @@ from travelinfo.store.redis_codec import (
     stream_id,
     with_last_seen,
 )
+from travelinfo.store.redis_groups import RedisGroups
 
 
-class RedisStore:
+class RedisStore(RedisGroups):
     """Store backend on Redis: several processes and hosts share it."""
 
     def __init__(
@@ -67,7 +68,7 @@ class RedisStore:
 
     @property
     def redis(self) -> Any:
-        """The client (other Redis-aware parts, e.g. webhook consumer groups, use it)."""
+        """The client (this backend and its consumer groups use it)."""
         if self._redis is None:
             raise RuntimeError("store is not open")
         return self._redis
