@@ -142,7 +142,9 @@ class SourceRunner:
         _hook(self.collector, "commit")
         if changes and self.on_changes:
             self.on_changes(self.source.name, len(changes))
-        return await self._succeeded(now, len(batch.items), len(changes), batch=batch)
+        counted = getattr(self.collector, "item_count", None)  # a source of other things than items
+        items = counted if isinstance(counted, int) else len(batch.items)
+        return await self._succeeded(now, items, len(changes), batch=batch)
 
     def _log_notes(self, batch: Batch) -> None:
         """Notes at INFO once per distinct set (counts aside), so a wiped source says why."""
@@ -276,7 +278,9 @@ class Scheduler:
         *,
         expire_interval: float = 30.0,
         clock: Clock = utcnow,
+        first: list[SourceRunner] | None = None,
     ) -> None:
+        self.first = first or []  # polled once before the others start (reference data)
         self.runners = runners
         self.store = store
         self.expire_interval = expire_interval
@@ -285,13 +289,17 @@ class Scheduler:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
+            for runner in self.first:
+                tg.create_task(runner.run(), name=f"source:{runner.source.name}")
+            # Parsers name lines and stops from the reference data: load it before they run.
+            await asyncio.gather(*(r.first_poll.wait() for r in self.first))
             for runner in self.runners:
                 tg.create_task(runner.run(), name=f"source:{runner.source.name}")
             tg.create_task(self._watch_first_round())
             tg.create_task(self._expire_loop())
 
     async def _watch_first_round(self) -> None:
-        await asyncio.gather(*(r.first_poll.wait() for r in self.runners))
+        await asyncio.gather(*(r.first_poll.wait() for r in (*self.first, *self.runners)))
         self.first_round.set()
 
     async def _expire_loop(self) -> None:
