@@ -44,13 +44,13 @@ async def source_health(app: web.Application) -> list[dict[str, Any]]:
         out.append(data)
     ref = settings.reference
     if ref.gtfs_static:  # the reference data is a source of the scheduler too
-        h = records.pop(REFERENCE_SOURCE, None) or SourceHealth(
+        ref_health = records.pop(REFERENCE_SOURCE, None) or SourceHealth(
             REFERENCE_SOURCE,
             interval=ref.refresh,
             type=REFERENCE_SOURCE,
             url=redact_url(ref.gtfs_static) if "://" in ref.gtfs_static else ref.gtfs_static,
         )
-        out.append({**h.to_json(now), "enabled": True})
+        out.append({**ref_health.to_json(now), "enabled": True})
     for h in records.values():  # e.g. operators' notices, or sources since removed
         data = h.to_json(now)
         data["enabled"] = False
