@@ -95,7 +95,11 @@ def feature(data: dict[str, Any]) -> dict[str, Any]:
 async def geojson(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions.geojson: the filtered set as a FeatureCollection (not paged)."""
     req = _parse(request, FILTERS)
-    app = request.app
+    return respond(request, await rendered_geojson(request.app, req), cache_control=CACHE_CONTROL)
+
+
+async def rendered_geojson(app: web.Application, req: api_params.Request) -> Rendered:
+    """The FeatureCollection for `req`, rendered once per change (the handler and export)."""
 
     async def render() -> Rendered:
         items, _ = await app[appmod.STORE].query(req.query)
@@ -105,7 +109,7 @@ async def geojson(request: web.Request) -> web.Response:
         }
         return Rendered.make(dumps(body), GEOJSON, app[appmod.HUB].last_change_at)
 
-    return await _cached(request, ("api:geojson", req), render)
+    return await app[appmod.CACHE].get(("api:geojson", req), render)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

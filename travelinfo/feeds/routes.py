@@ -127,21 +127,25 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
                 variants.clear()
             variants[raw] = known
         filters, lang = known
-        app = request.app
-        key = ("feed", fmt, filters.key(), lang)
-
-        async def render() -> Rendered:
-            items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
-            items = filters.window(items, datetime.now(UTC))
-            last = app[appmod.HUB].last_change_at
-            body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)
-            return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
-
-        cache = app[appmod.CACHE]
-        rendered = cache.peek(key) or await cache.get(key, render)
+        rendered = await rendered_feed(request.app, fmt, filters, lang)
         return respond(request, rendered, cache_control="public, max-age=30")
 
     return serve
+
+
+async def rendered_feed(app: web.Application, fmt: str, filters: Filters, lang: str) -> Rendered:
+    """The feed `fmt` for `filters` and `lang`, rendered once per change (the handler and export)."""
+    key = ("feed", fmt, filters.key(), lang)
+
+    async def render() -> Rendered:
+        items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
+        items = filters.window(items, datetime.now(UTC))
+        last = app[appmod.HUB].last_change_at
+        body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last)
+        return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
+
+    cache = app[appmod.CACHE]
+    return cache.peek(key) or await cache.get(key, render)
 
 
 def setup(app: web.Application) -> None:

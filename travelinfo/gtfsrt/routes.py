@@ -20,6 +20,7 @@ JSON_KEY = ("gtfsrt", "json")
 
 
 async def _render(app: web.Application, kind: str) -> Rendered:
+    """Render the feed (`pb` or `json`) from the store; use `rendered` for the cached result."""
     query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
     items, _ = await app[appmod.STORE].query(query)
     last_change = app[appmod.HUB].last_change_at
@@ -28,18 +29,19 @@ async def _render(app: web.Application, kind: str) -> Rendered:
     return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)
 
 
-async def alerts_pb(request: web.Request) -> web.Response:
-    app = request.app
+async def rendered(app: web.Application, kind: str) -> Rendered:
+    """The feed (`pb` or `json`), rendered once per change (the handlers and export)."""
+    key = PB_KEY if kind == "pb" else JSON_KEY
     cache = app[appmod.CACHE]
-    rendered = cache.peek(PB_KEY) or await cache.get(PB_KEY, lambda: _render(app, "pb"))
-    return respond(request, rendered)
+    return cache.peek(key) or await cache.get(key, lambda: _render(app, kind))
+
+
+async def alerts_pb(request: web.Request) -> web.Response:
+    return respond(request, await rendered(request.app, "pb"))
 
 
 async def alerts_json(request: web.Request) -> web.Response:
-    app = request.app
-    cache = app[appmod.CACHE]
-    rendered = cache.peek(JSON_KEY) or await cache.get(JSON_KEY, lambda: _render(app, "json"))
-    return respond(request, rendered)
+    return respond(request, await rendered(request.app, "json"))
 
 
 def setup(app: web.Application) -> None:
