@@ -10,6 +10,7 @@ state `suspect` until the same result repeats or an operator accepts it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -281,6 +282,7 @@ class Scheduler:
         first: list[SourceRunner] | None = None,
     ) -> None:
         self.first = first or []  # polled once before the others start (reference data)
+        self.first_wait = 60.0  # the longest the others wait for that
         self.runners = runners
         self.store = store
         self.expire_interval = expire_interval
@@ -291,8 +293,11 @@ class Scheduler:
         async with asyncio.TaskGroup() as tg:
             for runner in self.first:
                 tg.create_task(runner.run(), name=f"source:{runner.source.name}")
-            # Parsers name lines and stops from the reference data: load it before they run.
-            await asyncio.gather(*(r.first_poll.wait() for r in self.first))
+            # Parsers name lines and stops from the reference data: load it before they run,
+            # but a hanging reference upstream must not hold collection back for long.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.first_wait):
+                    await asyncio.gather(*(r.first_poll.wait() for r in self.first))
             for runner in self.runners:
                 tg.create_task(runner.run(), name=f"source:{runner.source.name}")
             tg.create_task(self._watch_first_round())

@@ -107,6 +107,8 @@ class SubscriptionWorker:
             self.store_failures = 0
             engine.health.ok()
             dirty = bool(feed.gap)
+            if feed.gap and await store.get_record(KIND, self.id) is None:
+                return await self._deleted()  # e.g. the store lost its data, this subscription too
             if feed.gap:  # skipped (trimmed log, replaced store): the position jumped
                 state["last_error"], feed.gap = feed.gap, None
                 state["cursor"], state["epoch"] = feed.position, feed.epoch
