@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.base_events
+import asyncio.unix_events
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+import pytest
+from apputil import start_app
 from google.transit import gtfs_realtime_pb2
+from storeutil import batch, item
+
+from travelinfo.config import Settings
+from travelinfo.export import EXPORTS, export
+from travelinfo.store import make_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +61,110 @@ def test_export_writes_feeds_atomically(tmp_path: Path) -> None:
     msg.ParseFromString(pb.read_bytes())
     assert len(msg.entity) >= 1
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary files left behind"
+
+
+# -- in process: the same bytes as the HTTP endpoints, and no listening socket ---------------------
+
+
+def _no_listening(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every attempt to listen on a socket fail loudly (and record it)."""
+    tried: list[str] = []
+
+    async def refuse(*args: Any, **kw: Any) -> Any:
+        tried.append(repr(args[1:3]))
+        raise AssertionError("export must not start a server")
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "create_server", refuse)
+    monkeypatch.setattr(asyncio.unix_events._UnixSelectorEventLoop, "create_unix_server", refuse)
+    return tried
+
+
+async def _fill(settings: Settings) -> None:
+    now = datetime.now(UTC)
+    store = make_store(settings)
+    await store.open()
+    try:
+        road = item("e4-1", now, header="Olycka på E4 vid Hallunda")
+        metro = item("t14", now, source="sl", header="Röda linjen 14: inga tåg", modes=("metro",))
+        await store.apply(batch([road], now, complete=False))
+        await store.apply(batch([metro], now, source="sl", complete=False))
+    finally:
+        await store.close()
+
+
+async def _http_bytes(settings: Settings) -> dict[str, bytes]:
+    running = await start_app(settings, frozenset({"web"}))
+    try:
+        async with aiohttp.ClientSession(auto_decompress=True) as http:
+            out = {}
+            for name, (path, _render) in EXPORTS.items():
+                async with http.get(running.url + path) as resp:
+                    assert resp.status == 200, (path, resp.status)
+                    out[name] = await resp.read()
+            return out
+    finally:
+        await running.stop()
+
+
+async def test_export_writes_the_bytes_the_endpoints_serve_without_a_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings()
+    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
+    settings.web.base_url = "https://trafik.example"  # links in feeds: not the test server's port
+    await _fill(settings)
+    out = tmp_path / "public"
+    with monkeypatch.context() as m:
+        tried = _no_listening(m)
+        await export(settings, out, watch=False)
+    assert tried == [], "export listened on a socket"
+    served = await _http_bytes(settings)
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS)
+    for name, body in served.items():
+        assert (out / name).read_bytes() == body, f"{name} differs from {EXPORTS[name][0]}"
+    assert b"Hallunda" in served["disruptions.atom"] and b"Hallunda" in served["disruptions.geojson"]
+    msg = gtfs_realtime_pb2.FeedMessage()
+    msg.ParseFromString((out / "alerts.pb").read_bytes())
+    assert len(msg.entity) == 1, "the metro item, not the road item"
+
+
+async def test_export_watch_rewrites_after_each_change_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings()
+    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
+    settings.web.base_url = "https://trafik.example"  # links in feeds: not the test server's port
+    await _fill(settings)
+    out = tmp_path / "public"
+    tried = _no_listening(monkeypatch)
+    task = asyncio.create_task(export(settings, out, watch=True))
+    try:
+        atom = out / "disruptions.atom"
+        # The files are written in EXPORTS order: the last one there means the round is done.
+        last = out / list(EXPORTS)[-1]
+        for _ in range(500):
+            if last.exists():
+                break
+            await asyncio.sleep(0.02)
+        assert last.exists() and b"Norrtull" not in atom.read_bytes()
+        store = make_store(settings)
+        await store.open()
+        try:
+            now = datetime.now(UTC)
+            await store.apply(batch([item("e4-2", now, header="Kö vid Norrtull")], now, complete=False))
+        finally:
+            await store.close()
+        for _ in range(500):
+            if b"Norrtull" in last.read_bytes():
+                break
+            await asyncio.sleep(0.02)
+        assert b"Norrtull" in last.read_bytes(), "re-exported after the change"
+        assert b"Norrtull" in atom.read_bytes() and b"Norrtull" in (out / "disruptions.rss").read_bytes()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    monkeypatch.undo()
+    served = await _http_bytes(settings)
+    for name, body in served.items():
+        assert (out / name).read_bytes() == body, name
+    assert tried == []

@@ -13,6 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from travelinfo.config import redact_url
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import json_response
+from travelinfo.settings import REFERENCE_SOURCE
 from travelinfo.store.base import SourceHealth, list_health
 
 MetricsWriter = Callable[[CollectorRegistry], None]
@@ -41,6 +42,15 @@ async def source_health(app: web.Application) -> list[dict[str, Any]]:
         data = h.to_json(now)
         data["enabled"] = src.enabled
         out.append(data)
+    ref = settings.reference
+    if ref.gtfs_static:  # the reference data is a source of the scheduler too
+        ref_health = records.pop(REFERENCE_SOURCE, None) or SourceHealth(
+            REFERENCE_SOURCE,
+            interval=ref.refresh,
+            type=REFERENCE_SOURCE,
+            url=redact_url(ref.gtfs_static) if "://" in ref.gtfs_static else ref.gtfs_static,
+        )
+        out.append({**ref_health.to_json(now), "enabled": True})
     for h in records.values():  # e.g. operators' notices, or sources since removed
         data = h.to_json(now)
         data["enabled"] = False

@@ -119,6 +119,12 @@ class SchedulerSettings:
 class ReferenceSettings:
     gtfs_static: str = setting("", "GTFS static zip (path or URL) giving route/stop/agency names and modes.")
     refresh: float = setting(86400, "How often the GTFS static data is reloaded.", "duration")
+    max_bytes: int = setting(512 * 1024 * 1024, "Largest GTFS static zip (or folder) accepted, in bytes.")
+    timeout: float = setting(300, "Time limit to download, and to load, the GTFS static data.", "duration")
+
+
+# The GTFS static data is polled as a source of the scheduler under this name (health record).
+REFERENCE_SOURCE = "gtfs-static"
 
 
 @dataclass

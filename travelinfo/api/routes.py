@@ -6,6 +6,7 @@ Every response is rendered once per change per variant (app[CACHE]) and served w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -101,7 +102,13 @@ async def geojson(request: web.Request) -> web.Response:
     """GET /api/v1/disruptions.geojson: the filtered set as a FeatureCollection (not paged)."""
     req = _parse(request, (*FILTERS, history.AS_OF))
     at = history.read_as_of(request.query)
-    app = request.app
+    return respond(request, await rendered_geojson(request.app, req, at), cache_control=CACHE_CONTROL)
+
+
+async def rendered_geojson(
+    app: web.Application, req: api_params.Request, at: datetime | None = None
+) -> Rendered:
+    """The FeatureCollection for `req` (as it was `at`), rendered once per change."""
 
     async def render() -> Rendered:
         items, _ = await history.listing(app[appmod.STORE], req.query, at)
@@ -111,7 +118,7 @@ async def geojson(request: web.Request) -> web.Response:
         }
         return Rendered.make(dumps(body), GEOJSON, at or app[appmod.HUB].last_change_at)
 
-    return await _cached(request, ("api:geojson", req, at), render)
+    return await app[appmod.CACHE].get(("api:geojson", req, at), render)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

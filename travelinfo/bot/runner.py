@@ -1,6 +1,7 @@
 """The social media bot: posts selected disruptions to a Mastodon-compatible server.
 
-It tails the store's change log from a cursor kept in the store, threads updates and the
+It tails the store's change log through a `LogCursor` kept in the store (a replaced store is
+continued at its end, history is not posted), threads updates and the
 all-clear as replies to a disruption's first post, keeps to a rate budget (one digest post for
 the rest of a burst), and never posts twice (a claim record per post plus `Idempotency-Key`).
 """
@@ -8,12 +9,8 @@ the rest of a burst), and never posts twice (a claim record per post plus `Idemp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +27,9 @@ from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.backoff import Backoff, is_store_error
+from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.store.base import Change, Query, Store, sort_key
+from travelinfo.store.cursor import LogCursor
 
 log = logging.getLogger("travelinfo.bot")
 
@@ -65,7 +64,8 @@ class Bot:
         self.limit = limit
         self.channel = channel  # '' for the first channel: its records keep their old keys
         self.lock = f"{LOCK}:{channel}" if channel else LOCK
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.holder = holder or lock_holder()
+        self.cursor = LogCursor(store, f"bot:{channel}" if channel else "bot")
         self.records = Records(store, dry=dry, prefix=f"{channel}:" if channel else "")
         self.poster = Poster(
             self.records, network, holder=self.holder, visibility=self.cfg.visibility, claim_ttl=claim_ttl
@@ -80,7 +80,8 @@ class Bot:
         """Load the cursor; on the very first start begin at the log's end (no history)."""
         rec = await self.records.get(STATE, "cursor")
         if rec is None:
-            self.state = BotState(seq=await self.store.last_seq())
+            await self.cursor.attach()  # the log's end
+            self.state = BotState(seq=self.cursor.seq)
             await self.save()
             if self.records.dry:
                 log.info("the bot has not run on this store yet: no change log to preview")
@@ -88,10 +89,14 @@ class Bot:
                 log.info("bot starts at change %s (history is not posted)", self.state.seq)
         else:
             self.state = BotState.from_json(rec)
+            if await self.cursor.attach(rec):  # another data set: its history is not posted
+                self.state.seq = self.cursor.seq
+                await self.save()
         return self.state
 
     async def save(self) -> None:
-        await self.records.put(STATE, "cursor", self.state.to_json())
+        self.cursor.seq = self.state.seq
+        await self.records.put(STATE, "cursor", {**self.state.to_json(), "epoch": self.cursor.epoch})
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -100,19 +105,18 @@ class Bot:
         await self.load()
         before = self.poster.calls
         while True:
-            page = await self.store.changes_since(self.state.seq)
-            if page.reset:
-                log.warning("change log no longer reaches %s; skipping to %s", self.state.seq, page.last_seq)
-                self.state.seq = page.last_seq
+            got = await self.cursor.read(advance=False)  # moved on only once the page is done
+            if got.reset:
+                self.state.seq = self.cursor.seq
                 await self.save()
                 continue
-            if not page.changes:
+            if not got.changes:
                 break
             try:
-                await self._process(page.changes)
+                await self._process(got.changes)
             finally:
                 await self.save()  # keep the budget even when a post failed mid-page
-            self.state.seq = page.last_seq
+            self.state.seq = got.changes[-1].seq
             await self.save()
         await self._due_pending()
         await self._flush_digest()
@@ -317,7 +321,8 @@ class Bot:
         await self.save()
 
     async def run(self, tick: float = 30.0, retry: float = 30.0, lock_ttl: float = 60.0) -> None:
-        """Run until cancelled; only the process holding the store's `bot` lock posts."""
+        """Run until cancelled; only the process holding the store's `bot` lease posts."""
+        lease = Lease(self.store, self.lock, lock_ttl, self.holder)
         backoff = Backoff("bot: the store", log, cap=retry)
         while True:  # a store fault at start (Redis down) is waited out, not fatal
             try:
@@ -330,22 +335,22 @@ class Bot:
         backoff.succeeded()
         log.info("bot posting to %s as %s", self.cfg.base_url, self.holder)
         try:
-            await self._loop(tick, retry, lock_ttl, backoff)
+            await self._loop(tick, retry, lease, backoff)
         finally:
-            # Hand over at once to another bot process instead of after the lock's expiry.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release_lock(self.lock, self.holder))
+            # Hand over at once to another bot process instead of after the lease's expiry.
+            await lease.release()
 
-    async def _loop(self, tick: float, retry: float, lock_ttl: float, backoff: Backoff) -> None:
+    async def _loop(self, tick: float, retry: float, lease: Lease, backoff: Backoff) -> None:
         while True:
             wait = 0.0
             try:
-                if await self.store.try_lock(self.lock, self.holder, lock_ttl):
-                    await self.step()
+                if await lease.acquire():
+                    async with lease.kept():  # a long pass (many posts) keeps the lease
+                        await self.step()
                 else:
-                    wait = lock_ttl / 3
+                    wait = lease.renew_every
                 if not wait:
-                    await self.store.wait_for_change(self.state.seq, min(tick, lock_ttl / 3))
+                    await self.cursor.wait(min(tick, lease.renew_every))
                 backoff.succeeded()
             except asyncio.CancelledError:
                 raise

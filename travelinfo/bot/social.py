@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
 
+from travelinfo.runtime.backoff import delay as backoff_delay
 from travelinfo.runtime.server import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ class Mastodon:
         return f"Mastodon({self.url!r})"
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
-        return delay * (0.5 + random.random() / 2)  # jitter so retries of several bots spread
+        # The one retry law (jitter so retries of several bots spread); `attempt` counts from 0.
+        return backoff_delay(attempt + 1, self.backoff_base, self.backoff_max)
 
     async def post(
         self,

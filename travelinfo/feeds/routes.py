@@ -159,24 +159,37 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             variants[raw] = known
         filters, lang = known
         at = history.read_as_of(request.query) if "as_of" in request.query else None
-        app = request.app
         # The self link echoes the request's own (yarl-normalised) form, so the key holds it too.
-        self_path = str(request.rel_url)
-        key = ("feed", fmt, filters.key(), lang, self_path, at)
-
-        async def render() -> Rendered:
-            q = filters.query(app[appmod.SETTINGS].region_bbox)
-            items, _ = await history.listing(app[appmod.STORE], q, at)
-            items = filters.window(items, at or datetime.now(UTC))
-            last = at or app[appmod.HUB].last_change_at
-            body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last, self_path)
-            return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
-
-        cache = app[appmod.CACHE]
-        rendered = cache.peek(key) or await cache.get(key, render)
+        rendered = await rendered_feed(request.app, fmt, filters, lang, str(request.rel_url), at)
         return respond(request, rendered, cache_control="public, max-age=30")
 
     return serve
+
+
+async def rendered_feed(
+    app: web.Application,
+    fmt: str,
+    filters: Filters,
+    lang: str,
+    self_path: str | None = None,
+    at: datetime | None = None,
+) -> Rendered:
+    """The feed `fmt` for `filters` and `lang` (as it was `at`), rendered once per change.
+
+    `self_path`: the request's own path and query for the self link (export: the canonical one).
+    """
+    key = ("feed", fmt, filters.key(), lang, self_path, at)
+
+    async def render() -> Rendered:
+        q = filters.query(app[appmod.SETTINGS].region_bbox)
+        items, _ = await history.listing(app[appmod.STORE], q, at)
+        items = filters.window(items, at or datetime.now(UTC))
+        last = at or app[appmod.HUB].last_change_at
+        body = build(items, fmt, filters, lang, app[appmod.SETTINGS].public_url, last, self_path)
+        return Rendered.make(body, TYPES[fmt], last, {"Vary": "Accept-Encoding, Accept-Language"})
+
+    cache = app[appmod.CACHE]
+    return cache.peek(key) or await cache.get(key, render)
 
 
 def setup(app: web.Application) -> None:

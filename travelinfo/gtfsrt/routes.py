@@ -23,6 +23,7 @@ JSON_KEY = ("gtfsrt", "json")
 
 
 async def _render(app: web.Application, kind: str, at: datetime | None = None) -> Rendered:
+    """Render the feed (`pb` or `json`) from the store (as it was `at`); use `rendered`."""
     query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
     items, _ = await history.listing(app[appmod.STORE], query, at)
     last_change = at or app[appmod.HUB].last_change_at
@@ -31,32 +32,33 @@ async def _render(app: web.Application, kind: str, at: datetime | None = None) -
     return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)
 
 
+async def rendered(app: web.Application, kind: str) -> Rendered:
+    """The feed (`pb` or `json`), rendered once per change (the handlers and export)."""
+    key = PB_KEY if kind == "pb" else JSON_KEY
+    cache = app[appmod.CACHE]
+    return cache.peek(key) or await cache.get(key, lambda: _render(app, kind))
+
+
 async def _as_of(request: web.Request, kind: str) -> web.Response | None:
     # `?as_of=`: the feed as it was then (rendered per time, kept in the same cache).
     at = history.read_as_of(request.query)
     if at is None:
         return None
     app = request.app
-    rendered = await app[appmod.CACHE].get(("gtfsrt", kind, at), lambda: _render(app, kind, at))
-    return respond(request, rendered)
+    past = await app[appmod.CACHE].get(("gtfsrt", kind, at), lambda: _render(app, kind, at))
+    return respond(request, past)
 
 
 async def alerts_pb(request: web.Request) -> web.Response:
     if "as_of" in request.query and (past := await _as_of(request, "pb")) is not None:
         return past
-    app = request.app
-    cache = app[appmod.CACHE]
-    rendered = cache.peek(PB_KEY) or await cache.get(PB_KEY, lambda: _render(app, "pb"))
-    return respond(request, rendered)
+    return respond(request, await rendered(request.app, "pb"))
 
 
 async def alerts_json(request: web.Request) -> web.Response:
     if "as_of" in request.query and (past := await _as_of(request, "json")) is not None:
         return past
-    app = request.app
-    cache = app[appmod.CACHE]
-    rendered = cache.peek(JSON_KEY) or await cache.get(JSON_KEY, lambda: _render(app, "json"))
-    return respond(request, rendered)
+    return respond(request, await rendered(request.app, "json"))
 
 
 def setup(app: web.Application) -> None:

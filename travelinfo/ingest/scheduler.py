@@ -10,6 +10,7 @@ state `suspect` until the same result repeats or an operator accepts it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -22,6 +23,7 @@ from travelinfo.ingest.collectors.base import AuthError, Collector, UpstreamErro
 from travelinfo.ingest.guard import ACCEPT_KIND, check_snapshot, confirmed
 from travelinfo.model import Batch
 from travelinfo.runtime.backoff import Backoff, is_store_error
+from travelinfo.runtime.backoff import delay as backoff_delay
 from travelinfo.store.base import ACTIVE_STATUSES, Query, SourceHealth, Store, put_health
 
 log = logging.getLogger("travelinfo.ingest.scheduler")
@@ -141,7 +143,9 @@ class SourceRunner:
         _hook(self.collector, "commit")
         if changes and self.on_changes:
             self.on_changes(self.source.name, len(changes))
-        return await self._succeeded(now, len(batch.items), len(changes), batch=batch)
+        counted = getattr(self.collector, "item_count", None)  # a source of other things than items
+        items = counted if isinstance(counted, int) else len(batch.items)
+        return await self._succeeded(now, items, len(changes), batch=batch)
 
     def _log_notes(self, batch: Batch) -> None:
         """Notes at INFO once per distinct set (counts aside), so a wiped source says why."""
@@ -256,7 +260,7 @@ class SourceRunner:
         if result.ok:
             return max(0.0, interval - elapsed)
         n = max(1, self.health.consecutive_failures)
-        delay = min(self.backoff_max, interval * 2.0 ** (n - 1)) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(n, interval, self.backoff_max)
         if result.retry_after is not None:
             # Honoured, but a hostile Retry-After cannot park the source beyond backoff_max.
             delay = max(delay, min(result.retry_after, self.backoff_max))
@@ -282,7 +286,10 @@ class Scheduler:
         *,
         expire_interval: float = 30.0,
         clock: Clock = utcnow,
+        first: list[SourceRunner] | None = None,
     ) -> None:
+        self.first = first or []  # polled once before the others start (reference data)
+        self.first_wait = 60.0  # the longest the others wait for that
         self.runners = runners
         self.store = store
         self.expire_interval = expire_interval
@@ -291,13 +298,20 @@ class Scheduler:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
+            for runner in self.first:
+                tg.create_task(runner.run(), name=f"source:{runner.source.name}")
+            # Parsers name lines and stops from the reference data: load it before they run,
+            # but a hanging reference upstream must not hold collection back for long.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.first_wait):
+                    await asyncio.gather(*(r.first_poll.wait() for r in self.first))
             for runner in self.runners:
                 tg.create_task(runner.run(), name=f"source:{runner.source.name}")
             tg.create_task(self._watch_first_round())
             tg.create_task(self._expire_loop())
 
     async def _watch_first_round(self) -> None:
-        await asyncio.gather(*(r.first_poll.wait() for r in self.runners))
+        await asyncio.gather(*(r.first_poll.wait() for r in (*self.first, *self.runners)))
         self.first_round.set()
 
     async def _expire_loop(self) -> None:

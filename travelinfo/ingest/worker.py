@@ -1,74 +1,28 @@
-"""The collecting side: leader election, GTFS static reference data, the scheduler."""
+"""The collecting side: leader election (a `Lease`) and the scheduler of every source.
+
+GTFS static reference data is one of the sources (`travelinfo.ingest.reference`): polled,
+backed off and given a health record by the same scheduler, loaded before the others poll.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from travelinfo.config import Settings
-from travelinfo.filters import lines
 from travelinfo.ingest.collectors.base import make_collector
+from travelinfo.ingest.reference import GtfsStaticCollector, ReferenceData, reference_source
 from travelinfo.ingest.scheduler import Scheduler, SourceRunner
 from travelinfo.runtime.backoff import Backoff, is_store_error
-from travelinfo.store.base import Store, lock_holder
+from travelinfo.runtime.lease import Lease
+from travelinfo.store.base import Store
 
 log = logging.getLogger("travelinfo.ingest.worker")
 LOCK_NAME = "collectors"
-
-
-class ReferenceData:
-    """GTFS static names and modes, loaded at start and refreshed on a schedule."""
-
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
-        self.location = settings.reference.gtfs_static
-        self.refresh = settings.reference.refresh
-        self.root = settings.root()
-        self.session = session
-        self.current: Any = None
-
-    def get(self) -> Any:
-        return self.current
-
-    async def load(self) -> None:
-        if not self.location:
-            return
-        try:
-            from travelinfo.ingest.gtfs_static import load_gtfs, mode_for_route_type, read_capped
-        except ImportError:  # pragma: no cover - the module ships with the package
-            return
-        try:
-            if self.location.startswith(("http://", "https://")):
-                async with self.session.get(self.location, timeout=aiohttp.ClientTimeout(total=120)) as r:
-                    r.raise_for_status()
-                    data = await read_capped(r.content.iter_chunked(64 * 1024))  # size-capped
-                with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as f:
-                    f.write(data)
-                try:
-                    self.current = await asyncio.to_thread(load_gtfs, f.name)
-                finally:
-                    os.unlink(f.name)
-            else:
-                path = Path(self.location)
-                path = path if path.is_absolute() else self.root / path
-                self.current = await asyncio.to_thread(load_gtfs, path)
-            # The outputs' line filter (`route=14`, "röda linjen") resolves names through it.
-            lines.install(self.current.routes, mode_for_route_type)
-            log.info("GTFS static reference data loaded from %s", self.location)
-        except Exception as exc:  # keep the previous data; names are a nicety, not a must
-            log.warning("GTFS static reference data not loaded from %s: %s", self.location, exc)
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh)
-            await self.load()
 
 
 class Worker:
@@ -78,8 +32,12 @@ class Worker:
         self.settings = settings
         self.store = store
         self.session = session
-        self.reference = ReferenceData(settings, session)
-        self.holder = lock_holder()
+        self.reference = ReferenceData()
+        ref = reference_source(settings)
+        # Kept across leaderships: its validators make the next leader's first poll a 304.
+        self.reference_collector = GtfsStaticCollector(ref, session, self.reference) if ref else None
+        self.lease = Lease(store, LOCK_NAME, settings.scheduler.lock_ttl)
+        self.holder = self.lease.holder
         self.scheduler: Scheduler | None = None
         self.leader = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,7 +58,14 @@ class Worker:
             runners.append(
                 SourceRunner(collector, self.store, backoff_max=sched.backoff_max, jitter=sched.jitter)
             )
-        return Scheduler(runners, self.store, expire_interval=self.settings.store.expire_interval)
+        first = []
+        if self.reference_collector is not None:
+            first.append(
+                SourceRunner(self.reference_collector, self.store, backoff_max=sched.backoff_max, jitter=0)
+            )
+        return Scheduler(
+            runners, self.store, expire_interval=self.settings.store.expire_interval, first=first
+        )
 
     @property
     def collecting(self) -> bool:
@@ -116,18 +81,16 @@ class Worker:
         whole `lock_ttl` (another worker may lead by then). Other errors end it (and the
         process, which exits non-zero for its supervisor).
         """
-        ttl = self.settings.scheduler.lock_ttl
-        await self.reference.load()
-        refresher = asyncio.create_task(self.reference.run(), name="gtfs-static-refresh")
+        ttl = self.lease.ttl
         renewed = time.monotonic()
         restart_at = 0.0  # monotonic time before which a crashed scheduler is not restarted
         started = 0.0
         try:
             while True:
                 held: bool | None
-                wait = ttl / 3
+                wait = self.lease.renew_every
                 try:
-                    held = await self.store.try_lock(LOCK_NAME, self.holder, ttl)
+                    held = await self.lease.acquire()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -174,10 +137,8 @@ class Worker:
                 else:
                     await asyncio.sleep(wait)
         finally:
-            refresher.cancel()
             await self._stop_scheduler()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release_lock(LOCK_NAME, self.holder))
+            await self.lease.release()
 
     async def _stop_scheduler(self) -> None:
         task, self._task, self.scheduler = self._task, None, None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from travelinfo.runtime.backoff import Backoff, is_store_error
 from travelinfo.store.base import Change, Store
+from travelinfo.store.cursor import LogCursor
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,23 @@ class ChangeHub:
     def __init__(self, store: Store, poll_timeout: float = 10.0) -> None:
         self.store = store
         self.poll_timeout = poll_timeout
-        self.last_seq = "0"
+        self.cursor = LogCursor(store, "change log reader")
         self.generation = 0
         self.last_change_at: datetime = datetime.now(UTC)
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[list[Change]], None]] = []
         self._started = asyncio.Event()
-        self.epoch = ""
         self.backoff = Backoff("change log reader", log, cap=2.0)
+
+    @property
+    def last_seq(self) -> str:
+        """The position of this process's reader (the newest event broadcast)."""
+        return self.cursor.seq
+
+    @property
+    def epoch(self) -> str:
+        """The store epoch the reader's position belongs to."""
+        return self.cursor.epoch
 
     def subscribe(self) -> Subscription:
         sub = Subscription()
@@ -182,32 +192,25 @@ class ChangeHub:
                 await asyncio.sleep(self.backoff.failed(exc))
 
     async def _start(self) -> None:
-        self.epoch = await self.store.epoch()
-        self.last_seq = await self.store.last_seq()
+        await self.cursor.attach()  # the log's end: subscribers catch up from the store
         # Feeds say when data last changed, not when this process started.
         self.last_change_at = await self.store.last_change_at() or self.last_change_at
 
     async def _step(self) -> None:
-        # Every round checks it still reads the same data: a Redis restarted empty (or a
-        # replaced file) has new sequence numbers that may well sort after the old ones.
-        epoch = await self.store.epoch()
+        # Every round checks it still reads the same data (the cursor compares the store's
+        # epoch): a Redis restarted empty has new seqs that may well sort after the old ones.
+        reset = await self.cursor.check()
         self.backoff.succeeded()
-        if epoch != self.epoch:
-            log.warning("the store's data was replaced (epoch %s, was %s): reset", epoch, self.epoch)
-            self.epoch = epoch
-            self.last_seq = await self.store.last_seq()
+        if reset:
             self._reset()
             return
-        if not await self.store.wait_for_change(self.last_seq, self.poll_timeout):
+        if not await self.cursor.wait(self.poll_timeout):
             return
-        page = await self.store.changes_since(self.last_seq)
-        if page.reset:
-            self.last_seq = page.last_seq
+        read = await self.cursor.read()
+        if read.reset:
             self._reset()
-            return
-        if page.changes:
-            self.last_seq = page.last_seq
-            self._broadcast(list(page.changes))
+        elif read.changes:
+            self._broadcast(list(read.changes))
 
     def _reset(self) -> None:
         self._bump([])

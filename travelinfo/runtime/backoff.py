@@ -1,4 +1,9 @@
-"""One small retry helper for background loops: capped exponential backoff, log once per outage."""
+"""The one retry law: capped exponential backoff with jitter (`delay`), and `Backoff`, the helper
+for background loops that also logs once per outage and once on recovery.
+
+The scheduler (a failing source), webhook delivery (a failing receiver, a store error) and
+every background loop (hub, bot, worker, expiry sweep) take their delays from `delay`.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,14 @@ def is_store_error(exc: BaseException) -> bool:
     return isinstance(exc, STORE_ERRORS)
 
 
+def delay(failures: int, base: float, cap: float, *, spread: float = 0.5) -> float:
+    """Seconds to wait after `failures` (>= 1) failures in a row: `base` doubling per failure
+    up to `cap`, times a random factor in [1 - spread, 1] (several clients never retry in
+    lockstep, and the cap is never passed)."""
+    raw = min(cap, base * 2.0 ** min(max(failures, 1) - 1, 60))
+    return raw * random.uniform(1.0 - spread, 1.0)
+
+
 class Backoff:
     """Delays for one retrying loop, with one WARNING per outage and one INFO on recovery.
 
@@ -65,8 +78,7 @@ class Backoff:
         self.failures += 1
         if self.failures == 1:
             self.log.warning("%s failed: %s; retrying with backoff", self.what, _describe(exc))
-        delay = min(self.cap, self.base * 2.0 ** (self.failures - 1))
-        return delay * random.uniform(1.0 - self.jitter, 1.0)
+        return delay(self.failures, self.base, self.cap, spread=self.jitter)
 
     def succeeded(self) -> None:
         """Record a success; logs the recovery when there was an outage."""

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +16,7 @@ from travelinfo.model import (
     parse_time,
 )
 from travelinfo.runtime import secrets
+from travelinfo.runtime.lease import BOOT, holder_gone, lock_holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,33 +284,6 @@ async def list_health(store: Store) -> list[SourceHealth]:
         except (KeyError, ModelError, ValueError):
             continue
     return sorted(out, key=lambda h: h.source)
-
-
-# One token per process start: a lock holder id naming this host and pid but another token
-# is from an earlier run of a process that had the same pid (containers: pid 1 every time).
-BOOT = uuid.uuid4().hex[:8]
-
-
-def lock_holder() -> str:
-    """A lock holder id `host:pid:boot:nonce` that lets a store see whether its holder is gone."""
-    return f"{socket.gethostname()}:{os.getpid()}:{BOOT}:{uuid.uuid4().hex[:6]}"
-
-
-def holder_gone(holder: str) -> bool:
-    """True when `holder` (host:pid:...) names a process of this host that no longer runs."""
-    parts = holder.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return len(parts) == 4 and parts[2] != BOOT
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 def parse_seq_int(seq: str | None) -> int:

@@ -44,10 +44,11 @@ from travelinfo.store.redis_codec import (
     stream_id,
     with_last_seen,
 )
+from travelinfo.store.redis_groups import RedisGroups
 from travelinfo.store.redis_records import RedisRecords
 
 
-class RedisStore(RedisRecords, RedisHistory):
+class RedisStore(RedisRecords, RedisGroups, RedisHistory):
     """Store backend on Redis: several processes and hosts share it."""
 
     def __init__(
@@ -73,7 +74,7 @@ class RedisStore(RedisRecords, RedisHistory):
 
     @property
     def redis(self) -> Any:
-        """The client (other Redis-aware parts, e.g. webhook consumer groups, use it)."""
+        """The client (this backend and its consumer groups use it)."""
         if self._redis is None:
             raise RuntimeError("store is not open")
         return self._redis

@@ -11,13 +11,13 @@ ends; the breaker's fields live in the subscription's state record, so a restart
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 from typing import Any
 
 import redis.exceptions
 
 from travelinfo.config import WebhookSettings
+from travelinfo.runtime.backoff import delay as backoff_delay
 
 log = logging.getLogger("travelinfo.webhooks.delivery")
 
@@ -30,15 +30,14 @@ def backoff(settings: WebhookSettings, failures: int, retry_after: float | None)
 
     Retry-After is honoured up to `max_age`: a longer wait would only expire every event.
     """
-    delay = min(settings.backoff_max, settings.backoff_base * 2 ** min(failures - 1, 30))
-    delay = random.uniform(delay / 2, delay)  # jitter spreads retries of many subscriptions
+    # Jitter spreads retries of many subscriptions.
+    delay = backoff_delay(failures, settings.backoff_base, settings.backoff_max)
     return max(delay, min(retry_after or 0.0, settings.max_age))
 
 
 def retry_delay(failures: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Delay before retrying a store operation after `failures` consecutive errors."""
-    delay = min(cap, base * 2 ** min(failures - 1, 30))
-    return random.uniform(delay / 2, delay)
+    return backoff_delay(failures, base, cap)
 
 
 class Breaker:

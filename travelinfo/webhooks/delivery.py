@@ -1,7 +1,7 @@
 """Webhook delivery: signed POSTs, at-least-once, in order per subscription, retried with backoff.
 
 One task per subscription, so a slow receiver only delays itself. A subscription is served
-by the one engine holding its lease (`store.try_lock("webhook:<id>")`); live engines split the
+by the one engine holding its lease (a `Lease` named "webhook:<id>"); live engines split the
 subscriptions between them and hand them over when one joins or leaves.
 """
 
@@ -11,9 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -25,10 +22,11 @@ from travelinfo.api import params as api_params
 from travelinfo.config import Settings
 from travelinfo.filters import events
 from travelinfo.model import format_time
+from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.store.base import Change, Query, Store
 from travelinfo.webhooks import ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, Breaker, StoreHealth, retry_delay
-from travelinfo.webhooks.feed import forget, make_feed
+from travelinfo.webhooks.feed import GroupMissing, forget, make_feed
 from travelinfo.webhooks.send import send
 
 log = logging.getLogger(__name__)
@@ -78,9 +76,10 @@ async def wait(event: asyncio.Event, timeout: float) -> None:
 class SubscriptionWorker:
     """Delivers one subscription's events in order, one at a time, through its breaker."""
 
-    def __init__(self, engine: DeliveryEngine, sub_id: str) -> None:
+    def __init__(self, engine: DeliveryEngine, sub_id: str, lease: Lease) -> None:
         self.engine = engine
         self.id = sub_id
+        self.lease = lease
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.store_failures = 0
@@ -105,7 +104,8 @@ class SubscriptionWorker:
             return
         state = await store.get_record(STATE, self.id) or {"id": self.id}
         breaker = Breaker(self.id, state, engine.settings.webhooks)
-        feed = make_feed(store, self.id, engine.holder, state.get("cursor") or sub["start_seq"])
+        seq = state.get("cursor") or sub["start_seq"]
+        feed = make_feed(store, self.id, engine.holder, seq, str(state.get("epoch") or ""))
         await feed.start()
         if "held" not in state:  # before its first events
             held0 = sub.get("start_held")
@@ -117,9 +117,7 @@ class SubscriptionWorker:
             self.wake.clear()
             try:
                 changes = await feed.read(100)
-            except Exception as exc:  # redis ResponseError NOGROUP: deleted meanwhile, or group lost
-                if "NOGROUP" not in str(exc):
-                    raise
+            except GroupMissing:  # deleted meanwhile, or the group was lost
                 if await store.get_record(KIND, self.id) is None:
                     return await self._deleted()
                 await feed.start()  # recreate it at the saved cursor
@@ -127,8 +125,11 @@ class SubscriptionWorker:
             self.store_failures = 0
             engine.health.ok()
             dirty = bool(feed.gap)
-            if feed.gap:
+            if feed.gap and await store.get_record(KIND, self.id) is None:
+                return await self._deleted()  # e.g. the store lost its data, this subscription too
+            if feed.gap:  # skipped (trimmed log, replaced store): the position jumped
                 state["last_error"], feed.gap = feed.gap, None
+                state["cursor"], state["epoch"] = feed.position, feed.epoch
             if changes:
                 sub = await store.get_record(KIND, self.id)
                 if sub is None:
@@ -149,7 +150,7 @@ class SubscriptionWorker:
                     if outcome == "stopped":
                         break  # not acknowledged: the next owner sends it again
                 await feed.ack(change)
-                state["cursor"] = feed.position
+                state["cursor"], state["epoch"] = feed.position, feed.epoch
                 state["held"] = sorted(held)
                 dirty = not sent
                 if sent:  # a sent event's cursor is saved at once; skipped ones once per page
@@ -222,7 +223,7 @@ class DeliveryEngine:
         self.settings = settings
         self.store = store
         self.allow = ssrf.parse_allow(settings.webhooks.allow_hosts)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.holder = holder or lock_holder()
         self.lease_ttl = 30.0  # an engine that died without releasing is replaced after this
         self.refresh = 2.0  # how often subscriptions, leases and the engine heartbeat are renewed
         self.poll = 2.0  # idle workers re-read the log this often even without a wake-up
@@ -296,12 +297,13 @@ class DeliveryEngine:
             if sid not in mine:
                 worker.stop.set()  # hand over after the current delivery
                 worker.wake.set()
-            elif not await store.try_lock(f"webhook:{sid}", self.holder, self.lease_ttl):
+            elif not await worker.lease.acquire():  # renewed every refresh (< a third of the TTL)
                 log.warning("webhook %s: lost its lease; stopping", sid)
                 task.cancel()
         for sid in sorted(mine - self.workers.keys()):
-            if await store.try_lock(f"webhook:{sid}", self.holder, self.lease_ttl):
-                worker = SubscriptionWorker(self, sid)
+            lease = Lease(store, f"webhook:{sid}", self.lease_ttl, self.holder)
+            if await lease.acquire():
+                worker = SubscriptionWorker(self, sid, lease)
                 task = asyncio.create_task(self._serve(worker), name=f"webhook:{sid}")
                 self.workers[sid] = (worker, task)
 
@@ -319,8 +321,7 @@ class DeliveryEngine:
             await asyncio.sleep(retry_delay(crashes, 1.0, 60.0))
         finally:
             self.workers.pop(worker.id, None)
-            with contextlib.suppress(Exception):
-                await self.store.release_lock(f"webhook:{worker.id}", self.holder)
+            await worker.lease.release()
 
     async def shutdown(self) -> None:
         tasks = []

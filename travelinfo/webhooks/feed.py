@@ -1,25 +1,31 @@
-"""Where a webhook subscription reads its events: a cursor on the log, or a Redis consumer group.
+"""Where a webhook subscription reads its events: a log cursor, or a store consumer group.
 
-Both read the store's change log in order and remember how far the subscription got, so a
-restarted delivery engine resumes there (at-least-once: an event whose acknowledgement was
-lost is sent again). Only the engine holding the subscription's lease reads its feed.
+Both read the store's change log in order through a `LogCursor` (position, trimming, store
+epoch) and remember how far the subscription got, so a restarted delivery engine resumes there
+(at-least-once: an event whose acknowledgement was lost is sent again). When the store's data
+was replaced (a new epoch) the subscription continues at the end of the new log without
+replaying its history. Only the engine holding the subscription's lease reads its feed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from travelinfo.store.base import Change, Store
+from travelinfo.store.cursor import LogCursor
+from travelinfo.store.groups import ConsumerGroups, GroupMissing
 
 log = logging.getLogger(__name__)
+
+REPLACED = "the store's data was replaced (new epoch): events before seq {seq} of the new log were not sent"
+TRIMMED = "the change log no longer reached back to the subscription's position; events were skipped"
 
 
 class Feed(Protocol):
     """One subscription's view of the change log."""
 
-    gap: str | None  # set when events were lost to log trimming (shown as last_error)
+    gap: str | None  # set when events were lost (trimmed, store replaced): shown as last_error
 
     async def start(self) -> None:
         """Take over: events an earlier owner read but never acknowledged come first."""
@@ -36,127 +42,123 @@ class Feed(Protocol):
     @property
     def position(self) -> str: ...
 
+    @property
+    def epoch(self) -> str: ...
+
+
+def _gap(reason: str, cursor: LogCursor) -> str:
+    return REPLACED.format(seq=cursor.seq) if reason == "replaced" else TRIMMED
+
 
 class CursorFeed:
-    """A cursor (last acknowledged seq) kept in the subscription's state record (any store)."""
+    """A cursor (last acknowledged seq and its epoch) kept in the subscription's state record."""
 
-    def __init__(self, store: Store, cursor: str) -> None:
-        self.store = store
-        self.cursor = cursor
+    def __init__(self, store: Store, sub_id: str, seq: str, epoch: str = "") -> None:
+        self.cursor = LogCursor(store, f"webhook {sub_id}", seq, epoch)
+        self._saved = {"seq": seq, "epoch": epoch}
         self.gap: str | None = None
 
     async def start(self) -> None:
-        return None
+        reset = await self.cursor.attach(self._saved)
+        if reset:
+            self.gap = _gap(reset, self.cursor)
 
     async def read(self, count: int) -> list[Change]:
-        page = await self.store.changes_since(self.cursor, count)
-        if page.reset:
-            self.gap = f"the change log no longer reaches back to seq {self.cursor}; events were skipped"
-            log.warning(
-                "webhook cursor %s is outside the change log; skipping to %s", self.cursor, page.last_seq
-            )
-            self.cursor = page.last_seq
-            return []
-        return list(page.changes)
+        got = await self.cursor.read(count, advance=False)
+        if got.reset:
+            self.gap = _gap(got.reset, self.cursor)
+        return list(got.changes)
 
     async def ack(self, change: Change) -> None:
-        self.cursor = change.seq
+        self.cursor.ack(change)
 
     @property
     def position(self) -> str:
-        return self.cursor
+        return self.cursor.seq
+
+    @property
+    def epoch(self) -> str:
+        return self.cursor.epoch
 
 
 class GroupFeed:
-    """A Redis Stream consumer group on the change log, one group per subscription.
+    """A consumer group on the change log, one group per subscription (Redis Streams).
 
     The group's last-delivered id is the cursor and its pending entries list holds what an
-    owner read but did not acknowledge; a new owner takes those over with XAUTOCLAIM.
+    owner read but did not acknowledge; a new owner takes those over. The `LogCursor` watches
+    the store's epoch and keeps the last acknowledged seq, where a lost group is recreated.
     """
 
-    def __init__(self, redis: Any, stream: str, group: str, consumer: str, start_id: str) -> None:
-        self.redis = redis
-        self.stream = stream
-        self.group = group
+    def __init__(
+        self, groups: ConsumerGroups, store: Store, sub_id: str, consumer: str, seq: str, epoch: str = ""
+    ) -> None:
+        self.groups = groups
+        self.group = group_name(sub_id)
         self.consumer = consumer
-        self.start_id = start_id or "0-0"
+        self.cursor = LogCursor(store, f"webhook {sub_id}", seq or "0-0", epoch)
+        self._saved = {"seq": seq or "0-0", "epoch": epoch}
         self.gap: str | None = None
         self._pending = True
-        self._last = self.start_id
 
     async def start(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, self.group, id=self._last, mkstream=True)
-        except Exception as exc:  # redis.ResponseError BUSYGROUP: it exists, keep its position
-            if "BUSYGROUP" not in str(exc):
-                raise
+        reset = await self.cursor.attach(self._saved)
+        await self.groups.group_create(self.group, self.cursor.seq)
+        if reset:  # an old group (restored data) must not replay the replaced log either
+            await self.groups.group_move(self.group, self.cursor.seq)
+            self.gap = _gap(reset, self.cursor)
         # We hold the subscription's lease, so any other consumer's pending entries are orphans.
-        start = "0-0"
-        while True:
-            reply = await self.redis.xautoclaim(
-                self.stream, self.group, self.consumer, 0, start_id=start, count=500
-            )
-            start = reply[0]
-            if start in ("0-0", "0"):
-                break
-        for info in await self.redis.xinfo_consumers(self.stream, self.group):
-            if info["name"] != self.consumer and int(info["pending"]) == 0:
-                await self.redis.xgroup_delconsumer(self.stream, self.group, info["name"])
+        await self.groups.group_take_over(self.group, self.consumer)
         self._pending = True
 
     async def read(self, count: int) -> list[Change]:
+        reset = await self.cursor.check()
+        if reset:
+            await self.groups.group_create(self.group, self.cursor.seq)
+            await self.groups.group_move(self.group, self.cursor.seq)
+            self.gap = _gap(reset, self.cursor)
+            self._pending = False
+            return []
         if self._pending:
-            out = await self._read("0", count)
+            out = await self._read(count, pending=True)
             if out:
                 return out
             self._pending = False
-        return await self._read(">", count)
+        return await self._read(count, pending=False)
 
-    async def _read(self, from_id: str, count: int) -> list[Change]:
-        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: from_id}, count=count)
-        out: list[Change] = []
-        for _stream, entries in reply or ():
-            for entry_id, fields in entries:
-                if not fields:  # trimmed from the log while pending: nothing left to send
-                    await self.redis.xack(self.stream, self.group, entry_id)
-                    self.gap = f"event {entry_id} was trimmed from the change log before delivery"
-                    continue
-                body = json.loads(fields["data"])
-                body["seq"] = entry_id
-                out.append(Change.from_json(body))
-        if out:
-            self._last = out[-1].seq
-        return out
+    async def _read(self, count: int, *, pending: bool) -> list[Change]:
+        got = await self.groups.group_read(self.group, self.consumer, count, pending=pending)
+        if got.trimmed:
+            self.gap = f"event {got.trimmed[-1]} was trimmed from the change log before delivery"
+        return list(got.changes)
 
     async def ack(self, change: Change) -> None:
-        await self.redis.xack(self.stream, self.group, change.seq)
-        self._last = change.seq
+        await self.groups.group_ack(self.group, change.seq)
+        self.cursor.ack(change)
 
     @property
     def position(self) -> str:
-        return self._last
+        return self.cursor.seq
+
+    @property
+    def epoch(self) -> str:
+        return self.cursor.epoch
 
 
 def group_name(sub_id: str) -> str:
     return f"webhook:{sub_id}"
 
 
-def make_feed(store: Store, sub_id: str, consumer: str, cursor: str) -> Feed:
-    """A consumer-group feed on Redis, a cursor feed elsewhere."""
-    redis = getattr(store, "redis", None)
-    k = getattr(store, "k", None)
-    if redis is not None and k is not None:
-        return GroupFeed(redis, k("log"), group_name(sub_id), consumer, cursor)
-    return CursorFeed(store, cursor)
+def make_feed(store: Store, sub_id: str, consumer: str, seq: str, epoch: str = "") -> Feed:
+    """A consumer-group feed where the store has the capability, a cursor feed elsewhere."""
+    if isinstance(store, ConsumerGroups):
+        return GroupFeed(store, store, sub_id, consumer, seq, epoch)
+    return CursorFeed(store, sub_id, seq, epoch)
 
 
 async def forget(store: Store, sub_id: str) -> None:
-    """Drop a deleted subscription's consumer group (Redis); nothing to do elsewhere."""
-    redis = getattr(store, "redis", None)
-    k = getattr(store, "k", None)
-    if redis is None or k is None:
-        return
-    try:
-        await redis.xgroup_destroy(k("log"), group_name(sub_id))
-    except Exception:  # the log or the group does not exist: nothing to drop
-        log.debug("no consumer group for webhook %s", sub_id)
+    """Drop a deleted subscription's consumer group (where the store has them)."""
+    if isinstance(store, ConsumerGroups):
+        await store.group_destroy(group_name(sub_id))
+
+
+__all__ = ["CursorFeed", "Feed", "GroupFeed", "GroupMissing", "forget", "group_name", "make_feed"]

@@ -29,12 +29,13 @@ class HttpCollector:
         self,
         source: SourceConfig,
         session: aiohttp.ClientSession,
-        parser_name: str,
+        parser_name: str | None,
         reference: ReferenceGetter,
     ) -> None:
         self.source = source
         self.session = session
-        self.parser = get_parser(parser_name)
+        # None: a subclass loads the payload itself (GTFS static reference data).
+        self.parser = get_parser(parser_name) if parser_name else None
         self.reference = reference
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -59,6 +60,8 @@ class HttpCollector:
         return batch
 
     async def parse(self, data: bytes, fetched_at: datetime) -> Batch:
+        if self.parser is None:
+            raise UpstreamError(f"source {self.source.name} has no parser")
         ctx = ParseContext(
             source=self.source.name,
             fetched_at=fetched_at,

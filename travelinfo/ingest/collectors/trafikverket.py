@@ -37,6 +37,7 @@ from travelinfo.ingest.parsers import trafikverket as tvp
 from travelinfo.ingest.parsers import trafikverket_tree as tv
 from travelinfo.ingest.parsers.base import ParseContext, ParseError
 from travelinfo.model import Batch, Disruption
+from travelinfo.runtime.backoff import delay as backoff_delay
 from travelinfo.runtime.server import retry_after_seconds
 
 SCHEMA_VERSIONS = {"Situation": "1.5", "FerryAnnouncement": "1.2", "TrainMessage": "1.7"}
@@ -287,7 +288,8 @@ class TrafikverketCollector:
             q.stream.close()
         q.stream = None
         q.failures += 1
-        q.retry_at = time.monotonic() + min(self.backoff_max, self.backoff * 2 ** (q.failures - 1))
+        # The one retry law, without jitter: one stream per query, reconnected on a fixed ladder.
+        q.retry_at = time.monotonic() + backoff_delay(q.failures, self.backoff, self.backoff_max, spread=0.0)
 
     async def _listen(self, fetched_at: datetime) -> Batch | None:
         """Wait (bounded by the cadence) for events, then drain what is buffered; a broken or
