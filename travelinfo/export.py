@@ -43,7 +43,10 @@ def _lang(app: web.Application) -> str:
 
 
 def _feed(fmt: str) -> Renderer:
-    return lambda app: rendered_feed(app, fmt, parse_filters(MultiDict()), _lang(app))
+    # The self link names where the file is served: the same path as the live feed.
+    return lambda app: rendered_feed(
+        app, fmt, parse_filters(MultiDict()), _lang(app), f"/feeds/disruptions.{fmt}"
+    )
 
 
 def _geojson(app: web.Application) -> Awaitable[Rendered]:
