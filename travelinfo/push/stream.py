@@ -205,6 +205,10 @@ class Feed:
                 self.known.add(d.id)
             else:
                 self.known.discard(d.id)
+        elif change.type == "created":
+            # New to the store: no client held it, even when the set read at connect time
+            # already saw it (a change landing between subscribing and that read).
+            self.known.discard(d.id)
         out = events.track(change.type, d, self.query.matches, self.known)
         return None if out is None else self.state.event(change, out.type, self.lang)
 
