@@ -65,10 +65,19 @@ def start_task(app: web.Application, name: str, coro: Coroutine[Any, Any, None])
 
 
 async def stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel a task started by start_task; its own error was logged when it died."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-        await asyncio.wait_for(task, 1.0)
+    """Cancel a task started by start_task (within about a second); its error was logged.
+
+    The cancel is repeated: a library may swallow one that lands in its own timeout (redis-py
+    retrying a read does), and shutdown must not wait for the next round of its loop.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 1.0
+    while not task.done() and loop.time() < deadline:
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    if task.done() and not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.exception()  # retrieved: it was logged when the task died
 
 
 def add_background(
