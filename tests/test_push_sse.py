@@ -13,7 +13,7 @@ import pytest
 from apputil import Running, running_app
 from pushutil import hub_caught_up, read_events
 from storeutil import REDIS_URL, batch, item, open_store, redis_cleanup
-from waiting import subscribed, wait_until
+from waiting import streams_ready, subscribed, wait_until
 
 from travelinfo.app import HUB
 from travelinfo.config import Settings
@@ -108,6 +108,7 @@ async def test_filters_and_leaving_the_filter_ends(served: tuple[Running, Store]
         await wait_until(lambda: r.app[HUB].subscribers == base, what="the first stream to detach")
         async with s.get(r.url + "/api/v1/stream?severity=SEVERE&mode=road") as resp:
             await subscribed(r.app[HUB], base + 1)
+            await streams_ready(r.app, 1)  # i0 raised before this would already be held: `updated`
             await store.apply(batch(items(1, "SEVERE", NOW + timedelta(minutes=2)), NOW, complete=False))
             await store.apply(batch([item("b", NOW, severity="SEVERE", modes=("bus",))], NOW, complete=False))
             await store.apply(batch([], NOW, ended=["demo:s"], complete=False))

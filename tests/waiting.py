@@ -51,3 +51,14 @@ def wait_until_sync(
 async def subscribed(hub: object, count: int, timeout: float = 10.0) -> None:
     """Wait until a ChangeHub has at least `count` subscribers (a stream client is attached)."""
     await wait_until(lambda: hub.subscribers >= count, timeout, f"{count} hub subscriber(s)")  # type: ignore[attr-defined]
+
+
+async def streams_ready(app: object, count: int, timeout: float = 10.0) -> None:
+    """Wait until `count` push clients have read their connect-time set: a change applied
+    after this is news to each of them (before it, it may already be in what they hold)."""
+    from travelinfo.push.stream import PUSH
+
+    def ready() -> bool:
+        return sum(c.ready for c in app[PUSH].clients) >= count  # type: ignore[index]
+
+    await wait_until(ready, timeout, f"{count} ready push client(s)")

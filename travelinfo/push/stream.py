@@ -66,12 +66,13 @@ class Sink(Protocol):
 
 
 class Client:
-    """One connected push client (for shutdown)."""
+    """One connected push client (for shutdown; `ready` once its connect-time set is read)."""
 
-    __slots__ = ("wake",)
+    __slots__ = ("ready", "wake")
 
     def __init__(self, wake: Wake) -> None:
         self.wake = wake
+        self.ready = False
 
 
 @dataclass
@@ -228,6 +229,7 @@ async def run_stream(
     try:
         pos, items = await current(app, query)
         feed = Feed(state, req, {d.id for d in items}, query)
+        client.ready = True
         if since is not None:
             pos = await catch_up(app, feed, since, sink)
         elif snapshot:
