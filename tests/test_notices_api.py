@@ -18,7 +18,7 @@ from storeutil import REDIS_URL, redis_cleanup
 from travelinfo.api.keys import create_key
 from travelinfo.app import SETTINGS
 from travelinfo.config import Settings, SourceConfig
-from travelinfo.model import format_time
+from travelinfo.model import format_time, parse_time
 from travelinfo.notices.audit import read_audit
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Query, Store, list_health
@@ -151,8 +151,11 @@ async def test_create_update_end(env: Env) -> None:
 
     status, body = await env.call("DELETE", f"/api/v1/notices/{ident}")
     assert status == 200 and body["status"] == "ended" and body["ended_at"]
+    # Ending sets the end to now: the old end (hours ahead) would still read as valid.
+    assert [p["end"] for p in body["periods"]] == [body["ended_at"]]
     d = await store.get(ident)
     assert d is not None and d.status == "ended"
+    assert [p.end for p in d.periods] == [parse_time(body["ended_at"])]
     page = await store.changes_since(None)
     assert [c.type for c in page.changes] == ["created", "updated", "ended"]
     assert {h.source: h for h in await list_health(store)}[ORG].item_count == 0
@@ -170,7 +173,8 @@ async def test_create_update_end(env: Env) -> None:
         "header.en": {"from": "Frihamnen quay 3 closed", "to": "Frihamnen quay 3 closed all week"},
         "severity": {"from": "WARNING", "to": "SEVERE"},
     }
-    assert entries[2]["changes"] == {"status": {"from": "active", "to": "ended"}}
+    assert entries[2]["changes"]["status"] == {"from": "active", "to": "ended"}
+    assert entries[2]["changes"]["periods"]["to"][0]["end"] == body["ended_at"]
 
 
 async def test_generated_id_and_planned_status(env: Env) -> None:

@@ -49,6 +49,7 @@ PUBLISHERS = [
     "travelinfo.feeds.routes",
     "travelinfo.standards.routes",
     "travelinfo.web.routes",
+    "travelinfo.operator.routes",
     "travelinfo.bot.runner",
 ]
 

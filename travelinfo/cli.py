@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         required=True,
-        help="scope: read, webhooks, notices:write, admin (repeat or comma-separate)",
+        help="scope: read, webhooks, notices:write, notices:approve, admin (repeat or comma-separate)",
     )
     ks.add_parser("list", help="list keys (never tokens)")
     k = ks.add_parser("revoke", help="revoke a key by id")

@@ -140,6 +140,14 @@ class ApiSettings:
 
 
 @dataclass
+class NoticeSettings:
+    approval: bool = setting(
+        False, "Four-eyes: a notice made by a key without `notices:approve` waits for such a key's approval."
+    )
+    session_idle: float = setting(1800, "An operator web UI session ends after this long unused.", "duration")
+
+
+@dataclass
 class PushSettings:
     heartbeat: float = setting(15, "Seconds between SSE heartbeat comments.", "duration")
     retry_ms: int = setting(3000, "SSE `retry:` hint to clients, in milliseconds.")
@@ -299,6 +307,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     push: PushSettings = field(default_factory=PushSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)

@@ -12,7 +12,7 @@ from typing import Any
 from travelinfo.model import format_time
 from travelinfo.store.base import Store
 
-SCOPES = ("read", "webhooks", "notices:write", "admin")
+SCOPES = ("read", "webhooks", "notices:write", "notices:approve", "admin")
 KIND = "api_key"
 
 
@@ -59,7 +59,7 @@ async def create_key(
 
 
 async def list_keys(store: Store) -> list[ApiKey]:
-    return [_key(r) for r in await store.list_records(KIND)]
+    return [key_of(r) for r in await store.list_records(KIND)]
 
 
 async def revoke_key(store: Store, key_id: str) -> bool:
@@ -81,10 +81,11 @@ async def authenticate(store: Store, token: str) -> ApiKey | None:
         return None
     if not hmac.compare_digest(rec.get("hash", ""), _hash(parts[2])):
         return None
-    return _key(rec)
+    return key_of(rec)
 
 
-def _key(rec: dict[str, Any]) -> ApiKey:
+def key_of(rec: dict[str, Any]) -> ApiKey:
+    """The ApiKey of a stored key record."""
     return ApiKey(
         rec["id"],
         rec["name"],

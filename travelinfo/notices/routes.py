@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -75,7 +75,7 @@ def _invalid(exc: NoticeInvalid) -> web.HTTPException:
 
 
 @contextlib.asynccontextmanager
-async def _locked(store: Store, ident: str) -> AsyncIterator[None]:
+async def locked(store: Store, ident: str) -> AsyncIterator[None]:
     """Serialise changes to one notice across processes (a PATCH reads, merges, writes)."""
     holder = secrets.token_hex(8)
     name = f"notice:{ident}"
@@ -147,9 +147,100 @@ def _view(rec: dict[str, Any], status: str | None) -> dict[str, Any]:
     }
 
 
-async def _status_of(store: Store, ident: str) -> str | None:
+async def status_of(store: Store, ident: str) -> str | None:
     d = await store.get(ident)
     return d.status if d else None
+
+
+def check_new(fields: dict[str, Any], now: datetime) -> None:
+    """A new notice must not be over before it is published (NoticeInvalid)."""
+    ends = [parse_time(p["end"]) for p in fields["periods"] if p["end"]]
+    if fields["periods"] and len(ends) == len(fields["periods"]) and max(ends) <= now:
+        raise NoticeInvalid({"periods": "every period has already ended"})
+
+
+async def create_record(
+    store: Store, key: ApiKey, notice_id: str, fields: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], str]:
+    """Publish a new notice of the key's organisation (409 when the id is taken); (record, status)."""
+    assert key.org is not None
+    ident = make_id(key.org, notice_id)
+    async with locked(store, ident):
+        if await store.get_record(KIND, ident) is not None or await store.get(ident) is not None:
+            raise json_error(409, f"notice {notice_id!r} already exists (PATCH it, or choose another id)")
+        stamp = format_time(now)
+        rec: dict[str, Any] = {
+            "id": ident,
+            "org": key.org,
+            "notice_id": notice_id,
+            "revision": 1,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "ended_at": None,
+            "created_by": key.id,
+            "fields": fields,
+        }
+        status = await _publish(store, rec, now)
+        await record_audit(store, key, "create", rec, diff(None, fields), now)
+    return rec, status
+
+
+async def update_locked(
+    store: Store, key: ApiKey, rec: dict[str, Any], fields: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """Re-publish `rec` with new `fields` (caller holds the notice's lock); (record, status)."""
+    changes = diff(rec["fields"], fields)
+    if not changes:
+        return rec, await status_of(store, rec["id"])
+    now = datetime.now(UTC)
+    rec = {**rec, "fields": fields, "revision": rec["revision"] + 1, "updated_at": format_time(now)}
+    status = await _publish(store, rec, now)
+    await record_audit(store, key, "update", rec, changes, now)
+    return rec, status
+
+
+def ended_periods(periods: list[dict[str, Any]], created: str, now: datetime) -> list[dict[str, Any]]:
+    """The periods of a notice ended at `now`: later ones dropped, the rest closed by `now`.
+
+    An ended notice must not keep its old (future) end: feeds, GTFS-RT and the page would
+    still show it valid. One with no period left gets one from its creation to `now`.
+    """
+    out = []
+    for p in periods:
+        start = parse_time(p["start"])
+        if start >= now:
+            continue
+        end = parse_time(p["end"]) if p.get("end") else None
+        out.append({"start": p["start"], "end": format_time(end if end is not None and end <= now else now)})
+    if not out:
+        start = min(parse_time(created), now - timedelta(seconds=1))
+        out.append({"start": format_time(start), "end": format_time(now)})
+    return out
+
+
+async def end_locked(store: Store, key: ApiKey, rec: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """End `rec` now (caller holds the notice's lock): periods closed at now, status ended."""
+    before = await status_of(store, rec["id"])
+    fields = {**rec["fields"], "periods": ended_periods(rec["fields"]["periods"], rec["created_at"], now)}
+    changes = diff(rec["fields"], fields)
+    rec = {**rec, "fields": fields, "ended_at": format_time(now), "updated_at": format_time(now)}
+    rec["revision"] += 1
+    d = to_disruption(
+        rec["org"],
+        rec["notice_id"],
+        fields,
+        revision=rec["revision"],
+        now=now,
+        created=parse_time(rec["created_at"]),
+    )
+    await store.put_record(KIND, rec["id"], rec)
+    await store.apply(
+        Batch(source=rec["org"], fetched_at=now, items=(d.replace(status="ended"),), complete=False)
+    )
+    await _touch_health(store, rec["org"], now)
+    changes["status"] = {"from": before, "to": "ended"}
+    await record_audit(store, key, "end", rec, changes, now)
+    return rec
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -170,7 +261,7 @@ async def list_notices(request: web.Request) -> web.Response:
 async def get_notice(request: web.Request) -> web.Response:
     key = await _caller(request)
     rec = await _own_record(request, key)
-    return json_response(_view(rec, await _status_of(request.app[appmod.STORE], rec["id"])))
+    return json_response(_view(rec, await status_of(request.app[appmod.STORE], rec["id"])))
 
 
 async def create_notice(request: web.Request) -> web.Response:
@@ -181,30 +272,11 @@ async def create_notice(request: web.Request) -> web.Response:
     try:
         fields = validate(body)
         notice_id = local_id(body, key.org) or secrets.token_hex(6)
+        check_new(fields, now)
     except NoticeInvalid as exc:
         raise _invalid(exc) from None
-    ends = [parse_time(p["end"]) for p in fields["periods"] if p["end"]]
-    if fields["periods"] and len(ends) == len(fields["periods"]) and max(ends) <= now:
-        raise _invalid(NoticeInvalid({"periods": "every period has already ended"}))
-    store = request.app[appmod.STORE]
-    ident = make_id(key.org, notice_id)
-    async with _locked(store, ident):
-        if await store.get_record(KIND, ident) is not None or await store.get(ident) is not None:
-            raise json_error(409, f"notice {notice_id!r} already exists (PATCH it, or choose another id)")
-        stamp = format_time(now)
-        rec: dict[str, Any] = {
-            "id": ident,
-            "org": key.org,
-            "notice_id": notice_id,
-            "revision": 1,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "ended_at": None,
-            "created_by": key.id,
-            "fields": fields,
-        }
-        status = await _publish(store, rec, now)
-        await record_audit(store, key, "create", rec, diff(None, fields), now)
+    rec, status = await create_record(request.app[appmod.STORE], key, notice_id, fields, now)
+    ident = rec["id"]
     location = f"/api/v1/notices/{ident}"
     return json_response(_view(rec, status), 201, headers={"Location": location})
 
@@ -225,7 +297,7 @@ async def update_notice(request: web.Request) -> web.Response:
     if given is not None and given != rec["notice_id"]:
         raise _invalid(NoticeInvalid({"id": "cannot be changed"}))
     patch = {k: v for k, v in body.items() if k not in ID_FIELDS}
-    async with _locked(store, rec["id"]):
+    async with locked(store, rec["id"]):
         rec = await _own_record(request, key)  # re-read under the lock
         if rec.get("ended_at"):
             raise json_error(409, f"notice {rec['notice_id']!r} has ended; create a new one")
@@ -233,13 +305,7 @@ async def update_notice(request: web.Request) -> web.Response:
             fields = validate(merge_patch(rec["fields"], patch))
         except NoticeInvalid as exc:
             raise _invalid(exc) from None
-        changes = diff(rec["fields"], fields)
-        if not changes:
-            return json_response(_view(rec, await _status_of(store, rec["id"])))
-        now = datetime.now(UTC)
-        rec = {**rec, "fields": fields, "revision": rec["revision"] + 1, "updated_at": format_time(now)}
-        status = await _publish(store, rec, now)
-        await record_audit(store, key, "update", rec, changes, now)
+        rec, status = await update_locked(store, key, rec, fields)
     return json_response(_view(rec, status))
 
 
@@ -248,20 +314,11 @@ async def end_notice(request: web.Request) -> web.Response:
     key = await _caller(request)
     store = request.app[appmod.STORE]
     rec = await _own_record(request, key)
-    async with _locked(store, rec["id"]):
+    async with locked(store, rec["id"]):
         rec = await _own_record(request, key)
         if rec.get("ended_at"):
             return json_response(_view(rec, "ended"))
-        now = datetime.now(UTC)
-        before = await _status_of(store, rec["id"])
-        rec = {**rec, "ended_at": format_time(now), "updated_at": format_time(now)}
-        rec["revision"] += 1
-        await store.put_record(KIND, rec["id"], rec)
-        await store.apply(
-            Batch(source=rec["org"], fetched_at=now, items=(), complete=False, ended=(rec["id"],))
-        )
-        await _touch_health(store, rec["org"], now)
-        await record_audit(store, key, "end", rec, {"status": {"from": before, "to": "ended"}}, now)
+        rec = await end_locked(store, key, rec, datetime.now(UTC))
     return json_response(_view(rec, "ended"))
 
 

@@ -87,6 +87,11 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
     }
 
 
+def page_context(request: web.Request, lang: str, path: str) -> dict[str, Any]:
+    """The context every page template needs (the operator UI renders the public page with it)."""
+    return _base(request, lang, [], path)
+
+
 def page_headers(app: web.Application) -> dict[str, str]:
     """The page headers; a configured base-map tile server is the one extra image origin allowed."""
     tiles = app[appmod.SETTINGS].web.map_tiles
