@@ -17,7 +17,7 @@ from aiohttp import web
 
 from travelinfo.api.keys import ApiKey, authenticate
 from travelinfo.model import Batch, format_time, make_id, parse_time
-from travelinfo.notices import bootstrap
+from travelinfo.notices import bootstrap, drafts
 from travelinfo.notices.audit import add_commands as add_commands  # `travelinfo audit`
 from travelinfo.notices.audit import record_audit
 from travelinfo.notices.schema import (
@@ -243,6 +243,16 @@ async def end_locked(store: Store, key: ApiKey, rec: dict[str, Any], now: dateti
     return rec
 
 
+async def _held(
+    store: Store, key: ApiKey, notice_id: str, fields: dict[str, Any], *, exists: bool
+) -> web.Response:
+    """202: with `notices.approval`, the change waits for a key with notices:approve (in /operator)."""
+    draft = await drafts.save_draft(store, key, notice_id, fields, datetime.now(UTC), exists=exists)
+    await drafts.submit_draft(store, draft)
+    body = {"id": draft["id"], "status": "pending_approval", "draft": fields}
+    return json_response(body, 202, headers={"Location": f"/operator/n/{notice_id}/preview"})
+
+
 # -- handlers -----------------------------------------------------------------------------------
 
 
@@ -275,6 +285,8 @@ async def create_notice(request: web.Request) -> web.Response:
         check_new(fields, now)
     except NoticeInvalid as exc:
         raise _invalid(exc) from None
+    if drafts.needs_approval(request.app[appmod.SETTINGS].notices.approval, key):
+        return await _held(request.app[appmod.STORE], key, notice_id, fields, exists=False)
     rec, status = await create_record(request.app[appmod.STORE], key, notice_id, fields, now)
     ident = rec["id"]
     location = f"/api/v1/notices/{ident}"
@@ -305,6 +317,8 @@ async def update_notice(request: web.Request) -> web.Response:
             fields = validate(merge_patch(rec["fields"], patch))
         except NoticeInvalid as exc:
             raise _invalid(exc) from None
+        if drafts.needs_approval(request.app[appmod.SETTINGS].notices.approval, key):
+            return await _held(store, key, rec["notice_id"], fields, exists=True)
         rec, status = await update_locked(store, key, rec, fields)
     return json_response(_view(rec, status))
 

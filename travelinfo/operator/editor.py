@@ -19,7 +19,7 @@ from travelinfo.model import make_id, parse_time
 from travelinfo.notices import drafts
 from travelinfo.notices import routes as notices
 from travelinfo.notices.audit import record_audit
-from travelinfo.notices.schema import NoticeInvalid, local_id, to_disruption, validate
+from travelinfo.notices.schema import LOCAL_ID, NoticeInvalid, local_id, to_disruption, validate
 from travelinfo.operator import pages
 from travelinfo.operator.forms import FormInvalid, field_of, period_rows, to_body, to_form
 from travelinfo.operator.places import Places
@@ -101,6 +101,17 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     return _form_page(request, session, {**DEFAULT_FORM, **to_form(fields)}, nid=nid)
 
 
+async def _new_id(store: Store, org: str, chosen: str) -> str:
+    """The id of a new notice: the one typed (checked like the API's) or a random one."""
+    try:
+        nid = local_id({"id": chosen or None}, org) or secrets.token_hex(6)
+    except NoticeInvalid as exc:
+        raise FormInvalid({"notice_id": exc.fields["id"]}) from None
+    if await store.get_record(notices.KIND, make_id(org, nid)) or await store.get(make_id(org, nid)):
+        raise FormInvalid({"notice_id": "a notice with this id exists already; choose another"})
+    return nid
+
+
 async def save(request: web.Request) -> web.StreamResponse:
     """Search places (re-show the form), or validate the form, keep it as a draft and preview it."""
     session = await pages.require(request)
@@ -112,28 +123,28 @@ async def save(request: web.Request) -> web.StreamResponse:
     query = data.get("q", "").strip()[:100]
     if data.get("action") == "search" and query:
         return _form_page(request, session, data, nid=fixed, query=query)
-    errors: dict[str, str] = {}
+    if fixed and not LOCAL_ID.fullmatch(fixed):
+        raise web.HTTPBadRequest(reason="not a notice id")
     rec = await store.get_record(notices.KIND, make_id(key.org, fixed)) if fixed else None
     if rec is not None and rec.get("ended_at"):
         return pages.redirect(
             pages.href(f"/operator/n/{fixed}", pages.lang_of(request), m="ended_cannot_edit")
         )
     nid = fixed or ""
+    body, errors = to_body(data, (rec or {}).get("fields", {}).get("geometry"))
+    fields: dict[str, Any] = {}
     try:
-        body = to_body(data, (rec or {}).get("fields", {}).get("geometry"))
         fields = validate(body)
-        if not fixed:
-            nid = local_id({"id": data.get("notice_id", "").strip() or None}, key.org) or secrets.token_hex(6)
-            if await store.get_record(notices.KIND, make_id(key.org, nid)) or await store.get(
-                make_id(key.org, nid)
-            ):
-                raise FormInvalid({"notice_id": "a notice with this id exists already; choose another"})
         if rec is None:
             notices.check_new(fields, datetime.now(UTC))
-    except FormInvalid as exc:
-        errors = exc.fields
     except NoticeInvalid as exc:
-        errors = {("notice_id" if k == "id" else field_of(k)): v for k, v in exc.fields.items()}
+        for path, message in exc.fields.items():
+            errors.setdefault(field_of(path), message)  # the form's own reading is more precise
+    try:
+        if not fixed:
+            nid = await _new_id(store, key.org, data.get("notice_id", "").strip())
+    except FormInvalid as exc:
+        errors.update(exc.fields)
     if errors:
         return _form_page(request, session, data, nid=fixed, errors=errors, status=400)
     await drafts.save_draft(store, key, nid, fields, datetime.now(UTC), exists=rec is not None)

@@ -121,8 +121,10 @@ def _stop_points(affected: list[Any]) -> list[list[float]]:
     return out
 
 
-def to_body(form: Mapping[str, Any], old_geometry: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A notice body (for `validate`) from the form's fields; raises FormInvalid naming fields."""
+def to_body(
+    form: Mapping[str, Any], old_geometry: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A notice body (for `validate`) from the form's fields, and what could not be read, by field."""
     errors: dict[str, str] = {}
     body: dict[str, Any] = {}
     for name in TEXTS:
@@ -156,7 +158,7 @@ def to_body(form: Mapping[str, Any], old_geometry: dict[str, Any] | None = None)
     elif kind == "keep":
         body["geometry"] = old_geometry
     else:
-        body["geometry"] = _geometry(kind, points, errors)
+        body["geometry"] = None if "coords" in errors else _geometry(kind, points, errors)
         stops = _stop_points(affected)
         if body["geometry"] is None and kind in ("none", "") and stops:
             single = len(stops) == 1
@@ -169,9 +171,7 @@ def to_body(form: Mapping[str, Any], old_geometry: dict[str, Any] | None = None)
     ]
     url = str(form.get("url", "")).strip()
     body["url"] = url or None
-    if errors:
-        raise FormInvalid(errors)
-    return body
+    return body, errors
 
 
 def field_of(path: str) -> str:
