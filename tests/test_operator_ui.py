@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from operatorutil import ORG, OTHER, csrf_of, form, local, operator_app, operator_settings, person
+from test_web_pages import VNU
 
 from travelinfo.api.keys import create_key, revoke_key
 from travelinfo.model import format_time, parse_time, thaw
@@ -370,3 +374,36 @@ async def test_api_changes_wait_for_approval_too(tmp_path: Path) -> None:
             assert r.status == 202
         d = await store.get(f"{ORG}:kaj3")
         assert d is not None and d.severity == "UNKNOWN_SEVERITY"
+
+
+@pytest.mark.skipif(
+    shutil.which("java") is None or not VNU.exists(), reason="needs java and tests/node_modules/vnu-jar"
+)
+async def test_nu_html_checker_reports_no_errors_on_the_operator_pages(tmp_path: Path) -> None:
+    async with operator_app("sqlite", tmp_path) as (store, run), person(run.url) as op:
+        _, token = await create_key(store, "ports", ["notices:write"], ORG)
+        pages = {"signin": (await op.get("/operator?lang=en"))[1]}
+        await op.sign_in(token)
+        now = datetime.now(UTC)
+        pages["form"] = (await op.get("/operator/new"))[1]
+        pages["hits"] = (await op.save(form(now, action="search", q="Liljeholmen")))[1]
+        pages["errors"] = (await op.save(form(now, header_sv="", header_en="", start_0="x")))[1]
+        await op.save(form(now))
+        pages["preview"] = (await op.get("/operator/n/kaj3/preview"))[1]
+        await op.post("/operator/n/kaj3/publish", {})
+        pages["notice"] = (await op.get("/operator/n/kaj3?lang=en"))[1]
+        pages["list"] = (await op.get("/operator"))[1]
+        pages["edit"] = (await op.get("/operator/n/kaj3/edit"))[1]
+    files = []
+    for name, page in pages.items():
+        f = tmp_path / f"{name}.html"
+        f.write_text(page, encoding="utf-8")
+        files.append(str(f))
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        ["java", "-jar", str(VNU), "--errors-only", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -23,6 +23,7 @@ from travelinfo.operator.texts import choices, ot
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Query
 from travelinfo.web import routes as web_routes
+from travelinfo.web.render import iso
 
 WRITE_SCOPES = (notices.SCOPE, drafts.APPROVE)
 
@@ -126,7 +127,7 @@ def setup(app: web.Application) -> None:
     if "web" not in app[appmod.ROLES]:
         return
     env = app[web_routes.ENV]
-    env.globals.update(ot=ot, choices=choices, local=format_local)
+    env.globals.update(ot=ot, choices=choices, local=format_local, stamp=lambda s: iso(parse_time(s)))
     settings = app[appmod.SETTINGS]
     app[editor.PLACES] = load_places(settings.reference.gtfs_static, settings.root())
     app.router.add_get("/operator", home)
