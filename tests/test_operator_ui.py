@@ -407,3 +407,39 @@ async def test_nu_html_checker_reports_no_errors_on_the_operator_pages(tmp_path:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+async def test_hostile_input_is_escaped_or_refused(tmp_path: Path) -> None:
+    """A confused or hostile operator: markup, bidi tricks, tampered hidden fields, junk picks."""
+    async with operator_app("sqlite", tmp_path) as (store, run), person(run.url) as op:
+        _, token = await create_key(store, "ports", ["notices:write"], ORG)
+        await op.sign_in(token)
+        now = datetime.now(UTC)
+        xss = '<img src=x onerror="alert(1)">'
+        await op.save(form(now, header_sv=xss, location_text_sv=xss))
+        pages = [(await op.get("/operator/n/kaj3/preview"))[1]]
+        await op.post("/operator/n/kaj3/publish", {})
+        pages += [(await op.get(p))[1] for p in ("/operator", "/operator/n/kaj3", "/operator/n/kaj3/edit")]
+        for page in pages:
+            assert "<img src=x" not in page and "&lt;img src=x" in page
+        # Tampered or junk fields: each refused by name, nothing stored.
+        bad_pick = json.dumps({"type": "stop", "id": "9022\u202e001", "name": "x"})
+        cases = {
+            "affected": {"affected": [bad_pick]},
+            "affected ": {"affected": ["{not json"]},
+            "header_sv": {"header_sv": "x" * 201},
+            "geometry_kind": {"geometry_kind": "circle"},
+            "severity": {"severity": "APOCALYPTIC"},
+            "modes": {"modes": ["plane"]},
+        }
+        for name, over in cases.items():
+            status, page, _ = await op.save(form(now, notice_id="junk", **over))
+            assert status == 400 and f'id="{name.strip()}-error"' in page, name
+        status, _, _ = await op.save({**form(now), "nid": "../../etc"})
+        assert status == 400
+        status, _, _ = await op.get("/operator/new?lang=xx")
+        assert status == 400
+        assert await store.get(f"{ORG}:junk") is None
+        assert [d["notice_id"] for d in await store.list_records(DRAFT_KIND)] == []
+        status, page, _ = await op.save(form(now))  # the id is taken: said so, next to the field
+        assert status == 400 and 'id="notice_id-error"' in page
