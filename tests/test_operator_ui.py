@@ -83,6 +83,8 @@ async def test_cookies_are_httponly_samesite_strict_and_secure_on_https(tmp_path
         ) as r:
             cookie = r.cookies[sessions.COOKIE]
             assert r.status == 303 and r.headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in resp.headers["Content-Security-Policy"]
         assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/operator"
         assert not cookie["secure"]
         # Only a hash of the cookie's token is stored.
@@ -275,7 +277,11 @@ async def test_idle_sessions_expire_and_sign_out_ends_them(kind: str, tmp_path: 
         status, _, _ = await op.post("/operator/n/kaj3/end", {})
         assert status == 403
 
+        # A session left behind (a browser that never came back) is pruned at the next sign-in.
+        await store.put_record(sessions.KIND, "left", {**rec, "id": "left", "seen": old})
         await op.sign_in(token)
+        assert await store.get_record(sessions.KIND, "left") is None
+        assert len(await store.list_records(sessions.KIND)) == 1
         status, _, _ = await op.post("/operator/signout", {})
         assert status == 303 and await store.list_records(sessions.KIND) == []
         status, _, _ = await op.get("/operator/new")

@@ -73,7 +73,9 @@ async def signin(request: web.Request) -> web.StreamResponse:
     if key is None or not key.org or not any(s in key.scopes for s in WRITE_SCOPES):
         return _signin(request, lang, bad=True)
     resp = pages.redirect(pages.href("/operator", lang))
-    cookie = await sessions.start(store, key, datetime.now(UTC))
+    now = datetime.now(UTC)
+    await sessions.prune(store, now, request.app[appmod.SETTINGS].notices.session_idle)
+    cookie = await sessions.start(store, key, now)
     secure = _secure(request)
     sessions.set_cookie(resp, sessions.COOKIE, cookie, secure=secure)
     sessions.clear_cookie(resp, sessions.LOGIN_COOKIE, secure=secure)

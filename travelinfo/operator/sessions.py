@@ -41,8 +41,9 @@ def _hash(token: str) -> str:
 async def start(store: Store, key: ApiKey, now: datetime) -> str:
     """A new session for `key`; returns the cookie's token (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
-    rec = {"key_id": key.id, "csrf": secrets.token_urlsafe(24), "created": format_time(now)}
-    await store.put_record(KIND, _hash(token), {**rec, "seen": format_time(now)})
+    ident = _hash(token)
+    rec = {"id": ident, "key_id": key.id, "csrf": secrets.token_urlsafe(24), "created": format_time(now)}
+    await store.put_record(KIND, ident, {**rec, "seen": format_time(now)})
     return token
 
 
@@ -62,6 +63,15 @@ async def load(store: Store, token: str | None, now: datetime, idle: float) -> S
     if now - seen > TOUCH_EVERY:
         await store.put_record(KIND, ident, {**rec, "seen": format_time(now)})
     return Session(ident, keys.key_of(key_rec), rec["csrf"])
+
+
+async def prune(store: Store, now: datetime, idle: float) -> int:
+    """Delete sessions unused for longer than `idle` (a browser that never came back)."""
+    gone = 0
+    for rec in await store.list_records(KIND):
+        if "id" in rec and now - parse_time(rec["seen"]) > timedelta(seconds=idle):
+            gone += await store.delete_record(KIND, rec["id"])
+    return gone
 
 
 async def stop(store: Store, session: Session) -> None:
