@@ -295,3 +295,31 @@ async def test_axe_on_the_operator_pages(site: Any, browser: Any, scheme: str) -
     finally:
         await context.close()
     assert failures == [], failures
+
+
+async def test_drawing_on_the_map_fills_the_coordinates(site: Any, browser: Any) -> None:
+    """With JavaScript, clicks on the form's map become the typed coordinates the server reads."""
+    _, run, tokens = site
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await sign_in(page, run.url, tokens["ports"])
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(run.url + "/operator/new?lang=en")
+        await page.locator("#opmap:not([hidden])").scroll_into_view_if_needed()
+        box = await page.locator("#opmap").bounding_box()
+        assert box is not None
+        await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        assert await page.locator("#geometry_kind").input_value() == "point"
+        (lat, lon) = (float(x) for x in (await page.locator("#coords").input_value()).split(","))
+        assert abs(lat - 59.33) < 0.05 and abs(lon - 18.07) < 0.1  # the map opens on Stockholm
+        await page.select_option("#geometry_kind", "area")
+        for dx, dy in ((-60, -40), (60, -40), (0, 50)):
+            await page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
+        lines = (await page.locator("#coords").input_value()).splitlines()
+        assert len(lines) == 4
+        assert await page.locator("#opmap path.leaflet-interactive").count() >= 1  # the area drawn
+        assert errors == []
+    finally:
+        await context.close()
