@@ -161,7 +161,9 @@ def priority(d: Disruption) -> bool:
 
 # NAVTEX warnings that are about a hazard to a vessel (a closed or restricted fairway, an
 # unlit or missing aid, firing, explosives, a wreck, jamming, ice, shoals), by the parser's
-# categories; the rest (regattas, surveys, dredging, cables, aids changed) are routine.
+# categories or the warning's own words; the rest (regattas, surveys, dredging, cables laid,
+# aids changed) are routine.
+_NAVTEX_DANGER = re.compile(r"\bDANGER(?:OUS)?\b|\bHAZARD", re.IGNORECASE)  # not "caution": nearly all say it
 NAVTEX_SAFETY = frozenset(
     f"navtex:{kind}"
     for kind in (
@@ -183,7 +185,9 @@ def priority_class(d: Disruption) -> int:
     if d.source_type == "manual":
         return NOTICE
     if d.source_type == "navtex":
-        return NAVTEX_SAFETY_WARNING if NAVTEX_SAFETY.intersection(d.categories) else NAVTEX_ROUTINE
+        text = " ".join(d.description.values())[:4000]
+        safety = NAVTEX_SAFETY.intersection(d.categories) or _NAVTEX_DANGER.search(text)
+        return NAVTEX_SAFETY_WARNING if safety else NAVTEX_ROUTINE
     return OTHER
 
 
