@@ -196,7 +196,7 @@ class Bot:
             due = ended.timestamp() + self.cfg.all_clear_hold
             await self.records.put(POST, d.id, {**thread, "ending": due, "ending_item": d.to_json()})
             until = format_time(datetime.fromtimestamp(due, UTC))
-            log.info("%s ended: its all-clear is held back until %s", d.id, until)
+            log.info("%s ended: its all-clear is held back until %s (bot.all_clear_hold)", d.id, until)
         self.state.ending[d.id] = float(due)
 
     async def _resume(self, d: Disruption, thread: dict[str, Any]) -> dict[str, Any]:

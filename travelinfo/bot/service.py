@@ -39,7 +39,7 @@ async def serve(bot: Bot, tick: float = 30.0, retry: float = 30.0, lock_ttl: flo
                 raise
             await asyncio.sleep(backoff.failed(exc))
     backoff.succeeded()
-    log.info("bot posting to %s as %s", bot.channel or "the first channel", bot.holder)
+    log.info("bot started as %s (posting lease %r)", bot.holder, bot.lock)
     try:
         await _loop(bot, tick, retry, lease, backoff)
     finally:
@@ -51,7 +51,10 @@ async def _loop(bot: Bot, tick: float, retry: float, lease: Lease, backoff: Back
     while True:
         wait = 0.0
         try:
+            was = lease.held
             if await lease.acquire():
+                if not was:  # first start, or taking over from a bot process that stopped or died
+                    log.info("bot: this process holds the posting lease %r now", bot.lock)
                 async with lease.kept():  # a long pass (many posts) keeps the lease
                     await bot.step()
             else:
