@@ -256,6 +256,12 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
             raw = text.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode()
             feature = f["features"][0]
             assert raw == short_url(feature.get("uri", "")) or raw == "#" + feature.get("tag", "")
+    # Every SEVERE item and operator's notice of the home region: its own thread there too,
+    # ended by an all-clear in it.
+    for start in ("Röda linjen 14", "Båt 80 Vaxholm"):
+        head = next(p for p in skeets if "reply" not in p["value"] and p["value"]["text"].startswith(start))
+        replies = [p for p in skeets if p["value"].get("reply", {}).get("root", {}).get("uri") == head["uri"]]
+        assert replies and replies[-1]["value"]["text"].startswith("Klart: "), start
     cancel = next(p for p in skeets if "Regatta completed" in p["value"]["text"])
     parent = by_uri[cancel["value"]["reply"]["parent"]["uri"]]
     assert "sailing regatta" in parent["value"]["text"].casefold() and "reply" not in parent["value"]

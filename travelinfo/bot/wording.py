@@ -91,7 +91,11 @@ def sentence_case(text: str) -> str:
         low = w.lower()
         return low.capitalize() if low in PLACES else low
 
-    low = re.sub(r"[^\W\d_]+(?:\d+\w*)?|\w*\d\w*", word, text)
+    # Names and marks in quotes (`CS 'SIRIUS'`, `LIGHTBUOY 'FB 2'`) are kept as written.
+    parts = re.split(r"((?<!\w)'[^'\n]{1,40}'(?!\w))", text)
+    low = "".join(
+        p if i % 2 else re.sub(r"[^\W\d_]+(?:\d+\w*)?|\w*\d\w*", word, p) for i, p in enumerate(parts)
+    )
     return re.sub(r"(^|[.!?]\s+)([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), low)
 
 
