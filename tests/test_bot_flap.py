@@ -4,6 +4,7 @@ a real mastodon_mock, and bot restarts (a new Bot on a new store connection) mid
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from tests.botutil import TOKEN, Clock, Masto, bot_settings, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, open_store
-from travelinfo.bot.command import dry_run
+from travelinfo.bot.command import dry_run, print_posts
 from travelinfo.bot.runner import Bot
 from travelinfo.bot.social import Mastodon
 from travelinfo.config import Settings
@@ -176,7 +177,7 @@ async def test_hold_from_the_change_time_and_after_the_hold_a_flap_is_an_update(
 
 
 async def test_hold_zero_posts_the_all_clear_at_once_and_the_dry_run_names_held_ones(
-    masto: Masto, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    masto: Masto, tmp_path: Path
 ) -> None:
     clock = Clock(T0)
     held_settings = bot_settings(masto.base_url, second_language="")
@@ -190,6 +191,12 @@ async def test_hold_zero_posts_the_all_clear_at_once_and_the_dry_run_names_held_
         held: list[tuple[str, datetime]] = []
         assert await dry_run(held_settings, store, clock.at, held=held) == []
         assert held == [("sl:14-signal", T0 + timedelta(minutes=1, seconds=HOLD))]
+        out = io.StringIO()
+        print_posts([], out, held)
+        assert out.getvalue() == (
+            "held back: the all-clear of sl:14-signal, due 2026-11-25T07:06:00Z unless it comes back\n"
+            "0 post(s) would be made; nothing was posted.\n"
+        )
         # The same store read by a bot configured without a hold: the all-clear goes out now.
         now = bot_settings(masto.base_url, second_language="", all_clear_hold=0.0)
         assert [p["text"][:6] for p in await dry_run(now, store, clock.at)] == ["Klart:"]

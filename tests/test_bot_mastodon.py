@@ -215,7 +215,8 @@ async def test_faults_are_retried_and_posted_once(masto: Masto, tmp_path: Path) 
     assert len(texts) == 3 and len(set(texts)) == 3
 
 
-async def test_two_bot_processes_on_redis_never_post_twice(masto: Masto, tmp_path: Path) -> None:
+async def test_two_bots_racing_on_redis_never_post_twice(masto: Masto, tmp_path: Path) -> None:
+    """Two Bots on two connections stepping at once (real processes: test_bot_processes.py)."""
     settings = bot_settings(masto.base_url)
     clock = Clock(T0)
     async with open_store("redis", tmp_path) as store_a, aiohttp.ClientSession() as session:
