@@ -106,7 +106,9 @@ async def test_thread_limits_and_never_twice(pds: tuple[str, web.Application], t
         ended = T0 + timedelta(minutes=10)
         await store.apply(batch([], ended, source="sl"))
         clock.at = ended
-        assert await _bot(url, store, session, clock, "d").step() == 1
+        assert await _bot(url, store, session, clock, "d").step() == 0  # held: bot.all_clear_hold
+        clock.advance(300)
+        assert await _bot(url, store, session, clock, "e").step() == 1
     posts = [app[bskyfake.RECORDS][u] for u in app[bskyfake.ORDER]]
     assert len(posts) == 3, [p["value"]["text"] for p in posts]
     first, update, end = (p["value"] for p in posts)
@@ -178,26 +180,34 @@ async def test_flap_is_an_update_and_cap_cancel_closes_the_thread(
         await bot.load()
         await store.apply(batch([_metro(T0)], T0, source="sl"))
         assert await bot.step() == 1
-        for minutes in (5, 10):  # gone, then back 5 minutes later: within bot.flap_window
-            clock.at = T0 + timedelta(minutes=minutes)
-            items = [] if minutes == 5 else [_metro(clock.at, description="Glesare trafik.")]
-            await store.apply(batch(items, clock.at, source="sl"))
-            assert await bot.step() == 1
+        # Gone at minute 5, back at minute 8 (within bot.all_clear_hold): no all-clear, the
+        # changed text is an update in the same thread.
+        clock.at = T0 + timedelta(minutes=5)
+        await store.apply(batch([], clock.at, source="sl"))
+        assert await bot.step() == 0
+        clock.at = T0 + timedelta(minutes=8)
+        await store.apply(batch([_metro(clock.at, description="Glesare trafik.")], clock.at, source="sl"))
+        assert await bot.step() == 1
         vma = item("SE-SOS-1", T0, source="vma", header="VMA: brand i Värtahamnen", severity="WARNING")
         vma = vma.replace(source_type="cap")
         await store.apply(batch([vma], clock.at, source="vma", complete=False))
         assert await bot.step() == 1  # a public warning: its own thread, whatever the budget
         clock.advance(60)
         await store.apply(batch([], clock.at, source="vma", complete=False, ended=["vma:SE-SOS-1"]))
-        assert await bot.step() == 1
+        assert await bot.step() == 0  # held back
+        clock.advance(300)
+        assert await bot.step() == 1  # it stayed ended: the all-clear
     posts = [app[bskyfake.RECORDS][u] for u in app[bskyfake.ORDER]]
     texts = [p["value"]["text"] for p in posts]
-    assert len(posts) == 5, texts
+    assert len(posts) == 4, texts
     roots = [p for p in posts if "reply" not in p["value"]]
     assert len(roots) == 2  # the flap did not start a second metro thread
-    assert texts[1].startswith("Klart: ") and texts[2].startswith("Uppdatering: ")
-    assert posts[2]["value"]["reply"]["parent"]["uri"] == posts[1]["uri"]
+    assert not any(t.startswith("Klart: ") for t in texts[:3])
     assert (
-        texts[4].startswith("Klart: varningen")
-        and posts[4]["value"]["reply"]["root"]["uri"] == posts[3]["uri"]
+        texts[1].startswith("Uppdatering: ")
+        and posts[1]["value"]["reply"]["parent"]["uri"] == posts[0]["uri"]
+    )
+    assert (
+        texts[3].startswith("Klart: varningen")
+        and posts[3]["value"]["reply"]["root"]["uri"] == posts[2]["uri"]
     )

@@ -95,7 +95,7 @@ def _notice(at: datetime) -> Disruption:
     """An operator's notice (not SEVERE): it always gets its own thread."""
     header = "Båt 80 Vaxholm: inställda turer"
     return item("waxholm-1", at, source="waxholmsbolaget", header=header, modes=("ferry",)).replace(
-        source_type="manual"
+        source_type="manual", cause="OTHER_CAUSE"
     )
 
 
@@ -211,9 +211,14 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
         assert not any(
             "59-17.4N" in t or "CLOSED FOR SHIPPING" in t for t in texts
         )  # sentence case, no raw positions
-        assert any(t.startswith("Fler störningar:\n• Buss 17") for t in texts), (
-            channel
-        )  # digests list headlines
+        # Digests list headlines with their links (ranked: NAVTEX safety warnings before buses).
+        digests = [t for t in texts if t.startswith("Fler störningar:\n• ")]
+        assert digests and digests[0].count("\n• ") >= 2 and "… och " in digests[0], channel
+        assert "• Northern Baltic. Stockholm archipelago. Furusund." in digests[0], channel
+    mastodon_digest = next(t for t in seen["mastodon"] if t.startswith("Fler störningar:"))
+    assert mastodon_digest.index("NAV%20WARN%20061") < mastodon_digest.index(
+        "• Buss 170: hållplats Slussen flyttad https://trafik.example.se/d/sl:bus-0"
+    )
 
     # Mastodon threads; mastodon_mock counts links in full: every post within 500 plain characters.
     assert all(len(p["text"]) <= 500 for p in toots)
@@ -238,7 +243,7 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
         "Klart: det tekniska felet på röda linjen 14 är över, tågen går igen."
     )
     notice = thread_of("Båt 80 Vaxholm")
-    assert len(notice) == 2 and notice[1].startswith("Klart: ") and "båtarna går igen" in notice[1]
+    assert len(notice) == 2 and notice[1].startswith("Klart: störningen är över, båtarna går igen.")
 
     # Bluesky: the same threads as reply refs, within 300 graphemes, with link and tag facets.
     by_uri = {p["uri"]: p for p in skeets}
@@ -251,6 +256,12 @@ async def test_demo_replay_two_bots_two_networks(masto: Masto, bsky: str, tmp_pa
             raw = text.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode()
             feature = f["features"][0]
             assert raw == short_url(feature.get("uri", "")) or raw == "#" + feature.get("tag", "")
+    # Every SEVERE item and operator's notice of the home region: its own thread there too,
+    # ended by an all-clear in it.
+    for start in ("Röda linjen 14", "Båt 80 Vaxholm"):
+        head = next(p for p in skeets if "reply" not in p["value"] and p["value"]["text"].startswith(start))
+        replies = [p for p in skeets if p["value"].get("reply", {}).get("root", {}).get("uri") == head["uri"]]
+        assert replies and replies[-1]["value"]["text"].startswith("Klart: "), start
     cancel = next(p for p in skeets if "Regatta completed" in p["value"]["text"])
     parent = by_uri[cancel["value"]["reply"]["parent"]["uri"]]
     assert "sailing regatta" in parent["value"]["text"].casefold() and "reply" not in parent["value"]

@@ -12,6 +12,7 @@ from travelinfo.bot.digest import compose_digest
 from travelinfo.bot.text import (
     BLUESKY,
     MAX_CHARS,
+    bluesky_length,
     compose,
     grapheme_length,
     hashtags,
@@ -220,7 +221,10 @@ def test_digest_lists_headlines_within_limits() -> None:
     assert len(sv) <= MAX_CHARS  # plain characters: the links are the content here
     en = compose_digest(30, 0, "en", URL, items, BLUESKY).text
     assert en.startswith("More disruptions:\n•") and en.endswith(f"more: {URL}/")
-    assert grapheme_length(en) <= 300 and en.count("• ") < shown  # Bluesky counts URLs in full
+    # Bluesky shows links shortened (the facet holds the URL): the record's text within 300.
+    record = rich_text(en)[0]
+    assert grapheme_length(record) <= 300 and bluesky_length(en) == grapheme_length(record)
+    assert 2 <= en.count("• ") < shown and "trafik.example.se/d/x:0" in record
     two = compose_digest(2, 0, "en", URL, items[:2]).text
     assert two.count("• ") == 2 and "more" not in two
 
@@ -250,3 +254,18 @@ def test_bluesky_counts_graphemes_and_sentence_case() -> None:
     assert text.startswith("Sandhamnsleden fairway closed for shipping during sailing regatta"), text
     assert "59-17.4N" not in text and "in the area shown on the map" in text
     assert "VTS on VHF ch 12" in text and "openstreetmap.org/?mlat=59.2900&mlon=18.9100" in text
+
+
+def test_navtex_names_in_quotes_and_packed_positions() -> None:
+    from travelinfo.bot.wording import sentence_case, without_coordinates
+
+    text = "VAXHOLM. CABLE LAYING BY CS 'SIRIUS' ALONG LINE JOINING 5924.3N 01820.9E AND 5924.0N 01822.4E."
+    cased = sentence_case(text)
+    assert cased.startswith("Vaxholm. Cable laying by cs 'SIRIUS' along line joining")
+    assert sentence_case("VESSEL'S CREW DON'T LEAVE PORT") == "Vessel's crew don't leave port"
+    out, moved = without_coordinates(cased, "en")
+    assert moved and out.endswith("along line joining (see the map).") and "5924" not in out
+    lead, _ = without_coordinates("IN POSITION 59-17.4N 018-53.0E. Vessels to keep clear.", "en")
+    assert lead == "In the area shown on the map. Vessels to keep clear."
+    sv, _ = without_coordinates("Fartyg. IN POS 59-17.4N 018-53.0E.", "sv")
+    assert sv == "Fartyg. I området på kartan."

@@ -211,6 +211,14 @@ class BotSettings:
     flap_window: float = setting(
         1800, "An item back within this time of its all-clear is an update in its old thread.", "duration"
     )
+    all_clear_hold: float = setting(
+        300, "Hold an all-clear back this long; an item back within it continues its thread.", "duration"
+    )
+    lock_ttl: float = setting(
+        60,
+        "Expiry of a channel's posting lease (renewed every third; another bot takes over after it).",
+        "duration",
+    )
     links_count_in_full: bool = setting(
         False, "The Mastodon-API server counts links in full (GoToSocial, mastodon_mock), not as 23."
     )

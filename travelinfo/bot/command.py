@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from travelinfo.bot.channels import CHANNELS, channel_key, mastodon_limit
@@ -13,13 +13,18 @@ from travelinfo.bot.runner import Bot, _now
 from travelinfo.bot.social import Recorder
 from travelinfo.bot.text import BLUESKY
 from travelinfo.config import Settings
-from travelinfo.model import parse_time
+from travelinfo.model import format_time, parse_time
 from travelinfo.runtime import commands
 from travelinfo.store.base import Store
 
 
-def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:
-    """Print recorded posts in order, each with its language, visibility and reply target."""
+def print_posts(
+    posts: list[dict[str, str | None]], out: TextIO, held: list[tuple[str, datetime]] | None = None
+) -> None:
+    """Print recorded posts in order, each with its language, visibility and reply target.
+
+    `held`: all-clears held back (bot.all_clear_hold) and when they come due.
+    """
     number = {p["id"]: i for i, p in enumerate(posts, 1)}
     for i, p in enumerate(posts, 1):
         target = p["in_reply_to"]
@@ -27,6 +32,8 @@ def print_posts(posts: list[dict[str, str | None]], out: TextIO) -> None:
         if target:
             reply = f", reply to post {number[target]}" if target in number else f", reply to status {target}"
         out.write(f"--- post {i} ({p['language']}, {p['visibility']}{reply})\n{p['text']}\n\n")
+    for ident, due in held or []:
+        out.write(f"held back: the all-clear of {ident}, due {format_time(due)} unless it comes back\n")
     out.write(f"{len(posts)} post(s) would be made; nothing was posted.\n")
 
 
@@ -37,11 +44,13 @@ async def dry_run(
     *,
     from_start: bool = False,
     channel: str | None = None,
+    held: list[tuple[str, datetime]] | None = None,
 ) -> list[dict[str, str | None]]:
     """The posts the bot's next pass would make from its cursor, posting and storing nothing.
 
     `from_start`: first the whole current picture (what a bot new to the store would post if
-    it did post history), then the change log since the cursor.
+    it did post history), then the change log since the cursor. `held` gets the all-clears
+    still held back after that pass.
     """
     channel = channel or settings.bot.channels[0]
     recorder = Recorder()
@@ -54,6 +63,8 @@ async def dry_run(
     if from_start:
         await bot.preview_current()
     await bot.step()
+    if held is not None:
+        held.extend((i, datetime.fromtimestamp(t, UTC)) for i, t in sorted(bot.state.ending.items()))
     return recorder.posts
 
 
@@ -72,10 +83,14 @@ def cmd_bot(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise commands.CliError(str(exc)) from None
     if args.dry_run:
+        held: list[tuple[str, datetime]] = []
         posts = commands.with_store(
-            args, lambda store: dry_run(settings, store, at, from_start=args.from_start, channel=args.channel)
+            args,
+            lambda store: dry_run(
+                settings, store, at, from_start=args.from_start, channel=args.channel, held=held
+            ),
         )
-        print_posts(posts, sys.stdout)
+        print_posts(posts, sys.stdout, held)
         if not settings.web.base_url:  # the service would link the same way: say so
             sys.stderr.write(f"links use {settings.public_url} (web.base_url is not set)\n")
         return 0

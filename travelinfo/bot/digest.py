@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from travelinfo.bot.text import LABELS, MASTODON, Draft, Limit, _clean, _labels, _trim
+from travelinfo.bot.text import BLUESKY, LABELS, MASTODON, Draft, Limit, _clean, _labels, _trim
 
 
 def compose_digest(
@@ -22,8 +22,10 @@ def compose_digest(
     used = lang if lang in LABELS else "en"
     site = public_url.rstrip("/") + "/"
 
-    def measure(text: str) -> int:  # a list of links: plain characters, as a reader sees them
-        return max(limit.measure(text), len(text))
+    def measure(text: str) -> int:
+        if limit is BLUESKY:  # links are shown shortened there (their facets hold the URL)
+            return limit.measure(text)
+        return max(limit.measure(text), len(text))  # a list of links: as a reader sees them
 
     if items:
         lines = [labels["digest_head"]]
@@ -45,3 +47,12 @@ def compose_digest(
     if other:
         parts.append(labels["digest_other_1"] if other == 1 else labels["digest_other"].format(n=other))
     return Draft(f"{labels['and'].join(parts)}: {site}", used)
+
+
+def entry_rank(entry: list[str]) -> tuple[int, int]:
+    """The rank (`rules.rank` class and severity) kept with a held-back entry; older ones last."""
+    try:
+        cls, sev = entry[2].split(".")
+        return int(cls), int(sev)
+    except (IndexError, ValueError):
+        return 99, 0

@@ -156,11 +156,48 @@ def decide(
 
 def priority(d: Disruption) -> bool:
     """Public warnings (CAP/VMA), SEVERE items and operators' notices: always their own thread."""
-    return (
-        d.severity == "SEVERE"
-        or d.source_type in ("cap", "manual")
-        or any(c.casefold() == "cap:code=vma" for c in d.categories)
+    return priority_class(d) <= NOTICE
+
+
+# NAVTEX warnings that are about a hazard to a vessel (a closed or restricted fairway, an
+# unlit or missing aid, firing, explosives, a wreck, jamming, ice, shoals), by the parser's
+# categories or the warning's own words; the rest (regattas, surveys, dredging, cables laid,
+# aids changed) are routine.
+_NAVTEX_DANGER = re.compile(r"\bDANGER(?:OUS)?\b|\bHAZARD", re.IGNORECASE)  # not "caution": nearly all say it
+NAVTEX_SAFETY = frozenset(
+    f"navtex:{kind}"
+    for kind in (
+        "closed", "restricted", "unlit", "off-position", "military-exercise", "explosives",
+        "gnss-interference", "wreck", "ice", "depth",
     )
+)  # fmt: skip
+
+# Classes of `rank`, first posted first.
+PUBLIC_WARNING, SEVERE, NOTICE, NAVTEX_SAFETY_WARNING, OTHER, NAVTEX_ROUTINE = range(6)
+
+
+def priority_class(d: Disruption) -> int:
+    """Public warning, SEVERE, operator's notice, NAVTEX safety warning, other, routine NAVTEX."""
+    if d.source_type == "cap" or any(c.casefold() == "cap:code=vma" for c in d.categories):
+        return PUBLIC_WARNING
+    if d.severity == "SEVERE":
+        return SEVERE
+    if d.source_type == "manual":
+        return NOTICE
+    if d.source_type == "navtex":
+        text = " ".join(d.description.values())[:4000]
+        safety = NAVTEX_SAFETY.intersection(d.categories) or _NAVTEX_DANGER.search(text)
+        return NAVTEX_SAFETY_WARNING if safety else NAVTEX_ROUTINE
+    return OTHER
+
+
+def rank(d: Disruption) -> tuple[int, int, float]:
+    """Posting order under the budget: class, higher severity, then the newest news first.
+
+    (A warning issued today is news; one in force for a year, seen for the first time by a
+    bot that just started, is not.)
+    """
+    return priority_class(d), -SEVERITY_RANK.get(d.severity, 0), -d.updated_at.timestamp()
 
 
 def _warn_key(issuer: str, number: str, year: str) -> tuple[str, int, int]:

@@ -3,31 +3,31 @@
 It tails the store's change log through a `LogCursor` kept in the store (a replaced store is
 continued at its end, history is not posted), threads updates and the
 all-clear as replies to a disruption's first post, keeps to a rate budget (one digest post for
-the rest of a burst), and never posts twice (a claim record per post plus `Idempotency-Key`).
+the rest of a burst, in priority order: `rules.rank`), holds an all-clear back for
+`bot.all_clear_hold` (an item back within it continues its thread), and never posts twice (a
+claim record per post plus `Idempotency-Key`). The service loop is `bot/service.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from travelinfo.bot.channels import channel_key, make_network
-from travelinfo.bot.digest import compose_digest
-from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
-from travelinfo.bot.social import PostError, SocialNetwork
-from travelinfo.bot.state import POST, STATE, BotState, ClaimBusy, Poster, Records
+from travelinfo.bot.digest import compose_digest, entry_rank
+from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority, rank
+from travelinfo.bot.social import SocialNetwork
+from travelinfo.bot.state import POST, STATE, BotState, Poster, Records
 from travelinfo.bot.text import MASTODON, Limit, compose, link, title
 from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.runtime.backoff import Backoff, is_store_error
-from travelinfo.runtime.lease import Lease, lock_holder
+from travelinfo.runtime.lease import lock_holder
 from travelinfo.store.base import Change, Query, Store, sort_key
 from travelinfo.store.cursor import LogCursor
 
@@ -119,6 +119,7 @@ class Bot:
             self.state.seq = got.changes[-1].seq
             await self.save()
         await self._due_pending()
+        await self._due_ends()
         await self._flush_digest()
         await self.save()
         return self.poster.calls - before
@@ -129,12 +130,13 @@ class Bot:
         for change in changes:
             latest.pop(change.id, None)
             latest[change.id] = change
-        # Cancellations first: the warning they end is then closed in its thread by them.
-        ordered = sorted(latest.values(), key=lambda c: not cancelled_ids(c.disruption))
+        # Cancellations first: the warning they end is then closed in its thread by them. Then
+        # by priority (rules.rank), so the budget goes to what matters most in a burst.
+        ordered = sorted(latest.values(), key=lambda c: (not cancelled_ids(c.disruption), rank(c.disruption)))
         for change in ordered:
             if change.id in self.previewed:
                 continue
-            await self.handle(change.type, change.disruption)
+            await self.handle(change.type, change.disruption, change.at)
 
     async def _cancels(self, d: Disruption, now: datetime) -> bool:
         """A NAVTEX cancellation: the all-clear in each cancelled warning's thread; True if one."""
@@ -161,8 +163,8 @@ class Bot:
         )  # fmt: skip
         return True
 
-    async def handle(self, change_type: str, d: Disruption) -> None:
-        """Act on one change of `d`: post, reply, all-clear, defer or skip."""
+    async def handle(self, change_type: str, d: Disruption, at: datetime | None = None) -> None:
+        """Act on one change of `d` (made at `at`): post, reply, all-clear, defer or skip."""
         now = self.clock()
         if change_type != "ended" and d.status != "ended" and await self._cancels(d, now):
             return
@@ -174,8 +176,53 @@ class Bot:
                 self.state.pending[d.id] = due.timestamp()
             return
         self.state.pending.pop(d.id, None)
-        if action in ("new", "update", "end"):
+        if thread is not None and thread.get("ending") is not None and action != "end":
+            thread = await self._resume(d, thread)  # back within the hold-back: no all-clear
+        if action == "end" and thread is not None and self.cfg.all_clear_hold > 0:
+            await self._hold_end(d, thread, min(at or now, now))
+        elif action in ("new", "update", "end"):
             await self.publish(action, d, thread, now)
+
+    # -- the all-clear hold-back (flap suppression) ----------------------------------------
+
+    async def _hold_end(self, d: Disruption, thread: dict[str, Any], ended: datetime) -> None:
+        """Hold the all-clear of `d` back for `bot.all_clear_hold` from when it `ended`.
+
+        Kept in its thread record and the cursor record: a restart goes on holding it, and a
+        bot that was down longer than the hold posts it at once.
+        """
+        due = thread.get("ending")
+        if due is None:  # a second end while held keeps the first due time
+            due = ended.timestamp() + self.cfg.all_clear_hold
+            await self.records.put(POST, d.id, {**thread, "ending": due, "ending_item": d.to_json()})
+            until = format_time(datetime.fromtimestamp(due, UTC))
+            log.info("%s ended: its all-clear is held back until %s (bot.all_clear_hold)", d.id, until)
+        self.state.ending[d.id] = float(due)
+
+    async def _resume(self, d: Disruption, thread: dict[str, Any]) -> dict[str, Any]:
+        thread = {k: v for k, v in thread.items() if k not in ("ending", "ending_item")}
+        await self.records.put(POST, d.id, thread)
+        self.state.ending.pop(d.id, None)
+        log.info("%s is back within the hold-back: its thread goes on, no all-clear", d.id)
+        return thread
+
+    async def _due_ends(self) -> None:
+        """Post the held all-clears whose hold-back is over (the item stayed ended)."""
+        now = self.clock()
+        for ident, due in sorted(self.state.ending.items(), key=lambda kv: kv[1]):
+            if due > now.timestamp():
+                continue
+            thread = await self.records.get(POST, ident)
+            if thread is not None and thread.get("ending") is not None and not thread.get("ended"):
+                # The item as it ended: the same text and key from any process, even once purged.
+                await self.publish("end", Disruption.from_json(thread["ending_item"]), thread, now)
+            self.state.ending.pop(ident, None)
+
+    def next_due(self) -> float:
+        """Seconds until the next held all-clear is due (inf: none held)."""
+        if not self.state.ending:
+            return math.inf
+        return max(0.05, min(self.state.ending.values()) - self.clock().timestamp())
 
     async def _due_pending(self) -> None:
         now = self.clock()
@@ -223,6 +270,8 @@ class Bot:
             if status_id is not None:
                 self.state.sent.append(now.timestamp())
                 self.posts += 1
+        if kind == "end":
+            self.state.ending.pop(d.id, None)
         if status_id is None:  # rejected for good: keep the thread as it was
             if kind == "end" and thread is not None:
                 await self.records.put(POST, d.id, {**thread, "ended": True, "ended_at": now.timestamp()})
@@ -277,7 +326,9 @@ class Bot:
         log.info("rate budget used up; %s of %s goes into the digest", kind, d.id)
         if kind == "new":
             self.state.overflow_new += 1
-            self.state.digest.append([title(d, self.cfg.language)[1], link(d, self.settings.public_url)])
+            order = "{}.{}".format(*rank(d)[:2])  # class and severity: the digest lists by them
+            headline = title(d, self.cfg.language)[1]
+            self.state.digest.append([headline, link(d, self.settings.public_url), order])
             # No thread to reply to: later updates of it are not posted one by one either.
             await self.records.put(
                 POST,
@@ -295,7 +346,8 @@ class Bot:
         if not self.state.digest_due(now, self.cfg.budget_window):
             return
         new, other = self.state.overflow_new, self.state.overflow_other
-        items = [(h, u) for h, u in self.state.digest]
+        held = sorted(self.state.digest, key=entry_rank)  # stable: arrival order within a rank
+        items = [(e[0], e[1]) for e in held]
         draft = compose_digest(new, other, self.cfg.language, self.settings.public_url, items, self.limit)
         raw = f"digest\x1f{self.state.seq}\x1f{new}\x1f{other}\x1f{self.state.digest_at}"
         key = hashlib.sha256(raw.encode()).hexdigest()
@@ -313,7 +365,7 @@ class Bot:
         """(Dry run) first posts of the disruptions in the store that the rules select now."""
         now = self.clock()
         items, _ = await self.store.query(Query())
-        for d in sorted(items, key=lambda d: (d.first_seen, sort_key(d))):
+        for d in sorted(items, key=lambda d: (rank(d), d.first_seen, sort_key(d))):  # as a burst
             if self.rules.wants(d, now) and await self.records.get(POST, d.id) is None:
                 self.previewed.add(d.id)
                 await self.publish("new", d, None, now)
@@ -322,70 +374,17 @@ class Bot:
 
     async def run(self, tick: float = 30.0, retry: float = 30.0, lock_ttl: float = 60.0) -> None:
         """Run until cancelled; only the process holding the store's `bot` lease posts."""
-        lease = Lease(self.store, self.lock, lock_ttl, self.holder)
-        backoff = Backoff("bot: the store", log, cap=retry)
-        while True:  # a store fault at start (Redis down) is waited out, not fatal
-            try:
-                await self.load()
-                break
-            except Exception as exc:
-                if not is_store_error(exc):
-                    raise
-                await asyncio.sleep(backoff.failed(exc))
-        backoff.succeeded()
-        log.info("bot posting to %s as %s", self.cfg.base_url, self.holder)
-        try:
-            await self._loop(tick, retry, lease, backoff)
-        finally:
-            # Hand over at once to another bot process instead of after the lease's expiry.
-            await lease.release()
+        from travelinfo.bot.service import serve
 
-    async def _loop(self, tick: float, retry: float, lease: Lease, backoff: Backoff) -> None:
-        while True:
-            wait = 0.0
-            try:
-                if await lease.acquire():
-                    async with lease.kept():  # a long pass (many posts) keeps the lease
-                        await self.step()
-                else:
-                    wait = lease.renew_every
-                if not wait:
-                    await self.cursor.wait(min(tick, lease.renew_every))
-                backoff.succeeded()
-            except asyncio.CancelledError:
-                raise
-            except (PostError, ClaimBusy) as exc:
-                log.warning("bot: %s; retrying in %.0f s", exc, retry)
-                wait = retry
-            except Exception as exc:
-                if is_store_error(exc):  # logged once per outage by the backoff
-                    wait = backoff.failed(exc)
-                else:
-                    log.exception("bot pass failed; retrying in %.0f s", retry)
-                    wait = retry
-            if wait:
-                await asyncio.sleep(wait)
-
-
-async def _run_bot(app: web.Application) -> None:
-    settings = app[appmod.SETTINGS]
-    bots = []
-    for channel in settings.bot.channels:
-        try:
-            network, limit = make_network(settings, app[appmod.SESSION], channel)
-        except ValueError as exc:
-            log.error("bot channel %s not started: %s", channel, exc)
-            continue
-        ns = channel_key(settings, channel)
-        bots.append(Bot(settings, app[appmod.STORE], network, channel=ns, limit=limit))
-    if bots:
-        await asyncio.gather(*(b.run() for b in bots))
+        await serve(self, tick, retry, lock_ttl)
 
 
 def setup(app: web.Application) -> None:
     """Run the bot in the background when the app has the `bot` role."""
     if "bot" in app[appmod.ROLES]:
-        appmod.add_background(app, "bot", _run_bot)
+        from travelinfo.bot.service import run_channels
+
+        appmod.add_background(app, "bot", run_channels)
 
 
 # -- command line (travelinfo/bot/command.py) --------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from travelinfo.bot.social import PostError, PostRejected, SocialNetwork
 from travelinfo.bot.text import Draft
+from travelinfo.runtime.lease import holder_gone
 from travelinfo.store.base import Store
 
 log = logging.getLogger("travelinfo.bot")
@@ -72,7 +73,8 @@ class BotState:
     overflow_new: int = 0
     overflow_other: int = 0
     pending: dict[str, float] = field(default_factory=dict)  # id -> epoch when due
-    digest: list[list[str]] = field(default_factory=list)  # [headline, link] held back
+    digest: list[list[str]] = field(default_factory=list)  # [headline, link, rank] held back
+    ending: dict[str, float] = field(default_factory=dict)  # id -> epoch its held all-clear is due
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class BotState:
             "digest_at": self.digest_at,
             "overflow": {"new": self.overflow_new, "other": self.overflow_other},
             "pending": self.pending,
+            "ending": self.ending,
         }
 
     @classmethod
@@ -94,7 +97,8 @@ class BotState:
             overflow_new=int(over.get("new", 0)),
             overflow_other=int(over.get("other", 0)),
             pending={str(k): float(v) for k, v in (data.get("pending") or {}).items()},
-            digest=[[str(h), str(u)] for h, u in data.get("digest") or []],
+            digest=[[str(v) for v in entry] for entry in data.get("digest") or []],
+            ending={str(k): float(v) for k, v in (data.get("ending") or {}).items()},
         )
 
     def allow(self, now: datetime, budget: int, window: float) -> bool:
@@ -163,7 +167,9 @@ class Poster:
             if rec.get("state") == "rejected":
                 return None
             age = now.timestamp() - float(rec.get("claimed_at", 0))
-            if rec.get("holder") != self.holder and age < self.claim_ttl:
+            holder = str(rec.get("holder") or "")
+            # A claim of a process of this host that is gone (killed mid-post) is stale at once.
+            if holder != self.holder and age < self.claim_ttl and not holder_gone(holder):
                 raise ClaimBusy(f"post {key[:12]} for {about} is claimed by {rec.get('holder')}")
             # A stale claim (its process died mid-post): resending with the same
             # Idempotency-Key makes the server answer with the first status if it got there.

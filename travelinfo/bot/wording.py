@@ -65,8 +65,11 @@ PLACES = frozenset(
         "fehmarnbelt",
     }
 )
-# NAVTEX positions (`59-17.4N 018-53.0E`) and decimal pairs (`59.29N 18.91E`), in runs.
-_POS = r"\d{1,2}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[NS]\s*,?\s*\d{1,3}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[EW]"
+# NAVTEX positions (`59-17.4N 018-53.0E`, `5924.3N 01820.9E`) and decimal pairs, in runs.
+_POS = (
+    r"(?:\d{1,2}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[NS]\s*,?\s*\d{1,3}[-°]\d{1,2}(?:[.,]\d+)?\s?'?\s?[EW]"
+    r"|\b\d{4}(?:[.,]\d+)?\s?[NS]\s*,?\s*\d{5}(?:[.,]\d+)?\s?[EW]\b)"
+)
 COORDS_RE = re.compile(rf"(?:{_POS})(?:[\s,]*(?:AND\s+|and\s+|och\s+)?(?:{_POS}))*\.?")
 
 
@@ -88,7 +91,11 @@ def sentence_case(text: str) -> str:
         low = w.lower()
         return low.capitalize() if low in PLACES else low
 
-    low = re.sub(r"[^\W\d_]+(?:\d+\w*)?|\w*\d\w*", word, text)
+    # Names and marks in quotes (`CS 'SIRIUS'`, `LIGHTBUOY 'FB 2'`) are kept as written.
+    parts = re.split(r"((?<!\w)'[^'\n]{1,40}'(?!\w))", text)
+    low = "".join(
+        p if i % 2 else re.sub(r"[^\W\d_]+(?:\d+\w*)?|\w*\d\w*", word, p) for i, p in enumerate(parts)
+    )
     return re.sub(r"(^|[.!?]\s+)([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), low)
 
 
@@ -120,7 +127,10 @@ def without_coordinates(text: str, lang: str) -> tuple[str, bool]:
             out,
             flags=re.I,
         )
-    return " ".join(out.split()), found
+    out = " ".join(out.split())
+    # A replacement that now starts a sentence starts with a capital.
+    out = re.sub(r"(^|[.!?] )(in the area|i området)", lambda m: m.group(1) + m.group(2).capitalize(), out)
+    return out, found
 
 
 # -- all-clear --------------------------------------------------------------------------------
