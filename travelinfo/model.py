@@ -32,6 +32,7 @@ from travelinfo.vocab import (
     format_time,
     merge_texts,
     parse_time,
+    pick_lang,
     schedules_match,
     utc,
 )
@@ -111,13 +112,16 @@ class Affected:
     id: str
     name: str | None = None
     direction: str | None = None  # DIRECTIONS, for roads and line sections (docs/model.md)
+    # The id in the reference GTFS (`id` itself or mapped), "" when it knows no such id, None unchecked.
+    gtfs_id: str | None = None
 
     def to_json(self) -> JSON:
-        return {"type": self.type, "id": self.id, "name": self.name, "direction": self.direction}
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Affected:
-        return cls(str(data["type"]), str(data["id"]), data.get("name"), data.get("direction"))
+        get = data.get
+        return cls(str(data["type"]), str(data["id"]), get("name"), get("direction"), get("gtfs_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +332,7 @@ class Disruption:
             dict(self.location_text),
             self.url,
             repr(self.geometry),
-            [(a.type, a.id, a.name, a.direction) for a in self.affected],
+            [(a.type, a.id, a.name, a.direction, a.gtfs_id) for a in self.affected],
             self.related,
             [s.to_json() for s in self.schedules],
             self.certainty,
@@ -342,11 +346,8 @@ class Disruption:
         return dataclasses.replace(self, **changes)
 
     def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
-        """(lang, text) in `lang` if present, else Swedish, English, then any."""
-        for candidate in (lang, "sv", "en", *texts.keys()):
-            if candidate in texts:
-                return candidate, texts[candidate]
-        return None
+        """(key, text) in `lang` (`en` finds `en-GB`), else Swedish, English, then any."""
+        return pick_lang(texts, (lang, "sv", "en"))
 
     @property
     def public_warning(self) -> bool:

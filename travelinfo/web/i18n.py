@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
 
+from travelinfo.vocab import pick_lang
+
 LANGS = ("sv", "en")
 TZ = ZoneInfo("Europe/Stockholm")
 # en_GB: 24-hour clock and day-month order, what a Stockholm reader of English expects.
@@ -201,11 +203,8 @@ def negotiate(query_lang: str | None, accept_language: str, default: str) -> str
 
 
 def pick(texts: Mapping[str, str], lang: str) -> tuple[str, str] | None:
-    """(language, text) in the reader's language, else the other one, else any."""
-    for candidate in (lang, *(x for x in LANGS if x != lang), *texts.keys()):
-        if candidate in texts:
-            return candidate, texts[candidate]
-    return None
+    """(language, text) in the reader's language (`en` finds `en-GB`), else the other one, else any."""
+    return pick_lang(texts, (lang, *(x for x in LANGS if x != lang)))
 
 
 def when(value: datetime, lang: str) -> str:
