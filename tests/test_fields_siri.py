@@ -66,7 +66,11 @@ def test_vdv736_publishing_actions_texts_and_affects(corpus: Path) -> None:
     (d,) = siri(body, ctx()).items
     routes = [a for a in d.affected if a.type == "route"]
     stops = [a for a in d.affected if a.type == "stop"]
-    assert (len(routes), len(stops)) == (13, 80)  # was 3 and 36 before PublishingActions were read
+    assert (len({a.id for a in routes}), len(stops)) == (
+        13,
+        80,
+    )  # was 3 and 36 before PublishingActions were read
+    assert len(routes) == 24  # a line affected in two directions is two entries (issue 19)
     assert set(d.description) == {"de", "en"}
     en = d.description["en"]
     assert en.startswith("Fire brigade action at Haldenstrasse")  # ReasonName

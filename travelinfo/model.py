@@ -30,6 +30,8 @@ from travelinfo.vocab import (
     bbox_of,
     compute_status,
     format_time,
+    frozen_texts,
+    make_id,
     merge_texts,
     parse_time,
     pick_lang,
@@ -72,11 +74,6 @@ __all__ = [
 ]
 
 
-def _texts(value: Mapping[str, str] | None) -> Texts:
-    clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
-    return MappingProxyType(dict(sorted(clean.items())))
-
-
 @dataclass(frozen=True, slots=True)
 class Period:
     """One validity period; `end` None when open-ended."""
@@ -114,6 +111,7 @@ class Affected:
     direction: str | None = None  # DIRECTIONS, for roads and line sections (docs/model.md)
     # The id in the reference GTFS (`id` itself or mapped), "" when it knows no such id, None unchecked.
     gtfs_id: str | None = None
+    towards: str | None = None  # where a line runs in `direction` (SIRI DirectionName, a destination)
 
     def to_json(self) -> JSON:
         return dataclasses.asdict(self)
@@ -121,7 +119,9 @@ class Affected:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Affected:
         get = data.get
-        return cls(str(data["type"]), str(data["id"]), get("name"), get("direction"), get("gtfs_id"))
+        return cls(
+            str(data["type"]), str(data["id"]), get("name"), get("direction"), get("gtfs_id"), get("towards")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +183,7 @@ class Disruption:
         for name in ("modes", "categories", "periods", "affected", "related", "schedules"):
             set_(self, name, tuple(getattr(self, name)))
         for name in ("header", "description", "location_text"):
-            set_(self, name, _texts(getattr(self, name)))
+            set_(self, name, frozen_texts(getattr(self, name)))
         if self.geometry is not None:
             set_(self, "geometry", _freeze(self.geometry))
         set_(self, "restrictions", tuple(_freeze(r) for r in self.restrictions))
@@ -332,7 +332,7 @@ class Disruption:
             dict(self.location_text),
             self.url,
             repr(self.geometry),
-            [(a.type, a.id, a.name, a.direction, a.gtfs_id) for a in self.affected],
+            [dataclasses.astuple(a) for a in self.affected],
             self.related,
             [s.to_json() for s in self.schedules],
             self.certainty,
@@ -359,11 +359,6 @@ class Disruption:
             return False
         in_period = not self.periods or any(p.contains(at) for p in self.periods)
         return in_period and schedules_match(self.schedules, at)
-
-
-def make_id(source: str, upstream_id: str) -> str:
-    """The stable public id: `<source>:<upstream id>`."""
-    return f"{source}:{upstream_id}"
 
 
 @dataclass(frozen=True, slots=True)

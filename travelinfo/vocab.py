@@ -309,6 +309,17 @@ def pick_lang(texts: Mapping[str, str], wanted: Iterable[str]) -> tuple[str, str
     return (keys[0], texts[keys[0]]) if keys else None
 
 
+def frozen_texts(value: Mapping[str, str] | None) -> Texts:
+    """A read-only text map, sorted by language, without empty texts."""
+    clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
+    return MappingProxyType(dict(sorted(clean.items())))
+
+
+def make_id(source: str, upstream_id: str) -> str:
+    """The stable public id: `<source>:<upstream id>`."""
+    return f"{source}:{upstream_id}"
+
+
 def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
     """Join texts per language, keeping order and dropping repeats."""
     out: dict[str, list[str]] = {}
