@@ -30,6 +30,8 @@ class ParseContext:
     max_bytes: int = DEFAULT_MAX_BYTES
     # Reference data (e.g. GTFS static names) a parser may use to fill names and modes.
     reference: Any = None
+    # The ALERT-C location table (`alertc.AlertCTable`) of `options.alertc_table`, read by the collector.
+    locations: Any = None
 
     def disruption(
         self,
