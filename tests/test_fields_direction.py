@@ -127,3 +127,20 @@ async def test_detail_page_and_feed_show_the_direction(tmp_path: Path) -> None:
                 feed = await r.text()
     assert "<li>41 Uppsala C–Södertälje centrum (mot Södertälje centrum)</li>" in page
     assert "41 Uppsala C–Södertälje centrum (towards Södertälje centrum)" in feed
+
+
+async def test_a_hostile_direction_name_is_cleaned_escaped_and_stays_valid(tmp_path: Path) -> None:
+    hostile = "&lt;script&gt;alert(1)&lt;/script&gt;\u202e &amp; Märsta"
+    xml = DEMO.read_bytes().replace(
+        "Södertälje centrum</DirectionName>".encode(), f"{hostile}</DirectionName>".encode()
+    )
+    ctx = ParseContext("sl-siri", AT, reference=load_gtfs(ROOT / "feeds" / "sl-gtfs"))
+    (d,) = [x for x in get_parser("siri-sx")(xml, ctx).items if x.upstream_id == FAULT]
+    assert {a.towards for a in d.affected if a.type == "route"} == {"<script>alert(1)</script> & Märsta"}
+    assert_valid(SIRI_XSD, siri_out.render([d], AT), "hostile direction")
+    async with open_store("sqlite", tmp_path) as store, running_app(store, Settings()) as running:
+        await store.apply(Batch("sl-siri", AT, (d,), complete=False))
+        async with aiohttp.ClientSession() as s, s.get(f"{running.url}/d/{d.id}?lang=sv") as r:
+            page = await r.text()
+    assert "<script>alert(1)" not in page
+    assert "(mot &lt;script&gt;alert(1)&lt;/script&gt; &amp; Märsta)" in page

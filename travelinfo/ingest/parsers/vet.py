@@ -182,7 +182,12 @@ class _Vet:
 
     def lists(self, d: Disruption, changes: dict[str, Any], ident: str) -> None:
         affected = [
-            dataclasses.replace(a, id=clean_text(a.id), name=None if a.name is None else clean_text(a.name))
+            dataclasses.replace(
+                a,
+                id=clean_text(a.id),
+                name=None if a.name is None else clean_text(a.name),
+                towards=None if a.towards is None else _cut(clean_text(a.towards)),
+            )
             for a in d.affected[:MAX_AFFECTED]
         ]
         if affected != list(d.affected):
