@@ -132,3 +132,22 @@ async def test_notes_are_counted_per_source_on_the_sources_api(tmp_path: Path) -
     # 60 notes: the batch keeps 49 and one "... and 11 more notes"; every one is counted.
     assert src["note_count"] == 60 and len(src["notes"]) == 10
     assert src["notes"][0] == "SL:S0: not in the reference GTFS, left out of GTFS-RT: stop 9022001088000000"
+
+
+def test_an_alert_with_nothing_known_left_falls_back_to_its_mode_or_is_left_out() -> None:
+    one = many_unknown(1)
+    (d,) = siri(one, reference()).items
+    assert d.modes == ("unknown",) and [a.gtfs_id for a in d.affected] == [""]
+    assert build_message([d], AT).entity == []  # GTFS-RT needs an informed entity: none is left
+    bus = siri(
+        one.replace(
+            b"<Affects>",
+            b"<Affects><Networks><AffectedNetwork><VehicleMode>bus</VehicleMode>"
+            b"</AffectedNetwork></Networks>",
+        ),
+        reference(),
+    ).items[0]
+    (entity,) = build_message([bus], AT).entity
+    assert [(f.name, v) for s in entity.alert.informed_entity for f, v in s.ListFields()] == [
+        ("route_type", 3)
+    ]

@@ -204,6 +204,9 @@ def build_message(disruptions: Iterable[Disruption], last_change: datetime) -> A
         entity = msg.entity.add()
         entity.id = d.id
         fill_alert(entity.alert, d, last_change)
+        if not entity.alert.informed_entity:
+            # GTFS-RT requires one: nothing the reference GTFS knows and no known mode is left.
+            del msg.entity[-1]
     return msg
 
 
