@@ -101,6 +101,9 @@ class Period:
         return self.start <= at and (self.end is None or at < self.end)
 
 
+_AFFECTED_FIELDS = ("type", "id", "name", "direction", "gtfs_id", "towards")  # JSON order
+
+
 @dataclass(frozen=True, slots=True)
 class Affected:
     """Something a disruption touches: a route, stop, road, area, vessel..."""
@@ -114,7 +117,7 @@ class Affected:
     towards: str | None = None  # where a line runs in `direction` (SIRI DirectionName, a destination)
 
     def to_json(self) -> JSON:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _AFFECTED_FIELDS}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Affected:
@@ -332,7 +335,7 @@ class Disruption:
             dict(self.location_text),
             self.url,
             repr(self.geometry),
-            [dataclasses.astuple(a) for a in self.affected],
+            [(a.type, a.id, a.name, a.direction, a.gtfs_id, a.towards) for a in self.affected],
             self.related,
             [s.to_json() for s in self.schedules],
             self.certainty,
