@@ -63,6 +63,11 @@ def test_vdv736_every_direction_of_every_line_is_kept(corpus: Path) -> None:
     # no direction of our vocabulary, so `unknown`, with the name it gives.
     six = {(a.direction, a.towards) for a in d.affected if a.id == "ch:vbl:VBL006" and a.towards}
     assert six == {("unknown", "Büttenenhalde"), ("unknown", "Matthof"), ("unknown", "Büttenhalde")}
+    # The stops of a line's StopPoints are affected in that line's direction(s) ("in stop points").
+    haldensteig = {
+        (a.direction, a.towards) for a in d.affected if a.type == "stop" and a.id == "ch:vbl:617::02"
+    }
+    assert ("unknown", "Matthof") in haldensteig and ("unknown", "Büttenenhalde") not in haldensteig
 
 
 @pytest.mark.parametrize(

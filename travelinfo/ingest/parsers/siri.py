@@ -16,7 +16,8 @@ Choices:
 - `RoadSituationElement`s are skipped with a note (roads come from DATEX II).
 - Direction (issue 19): each `AffectedLine`'s `Direction` (`DirectionRef` -> `direction`,
   `DirectionName` -> `towards`), a journey's `DirectionRef`, else its `Destinations` names;
-  a line affected in two directions is two `route` entries.
+  a line affected in two directions is two `route` entries; the stops of a line's
+  `StopPoints` get the line's direction too.
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ class _Affects:
             elif tag == "StopPointRef":
                 stop = text_of(node)
                 name = child_text(node.getparent(), "StopPointName")
-                self.add("stop", stop, name or (ref.stop_name(stop) if ref else None))
+                # A stop of a line's StopPoints is affected in that line's direction(s).
+                for way in fields.directions(fields.line_of_stop(node)) or [(None, None)]:
+                    self.add("stop", stop, name or (ref.stop_name(stop) if ref else None), way)
             elif tag == "StopPlaceRef":
                 place = text_of(node)
                 name = child_text(node.getparent(), "StopPlaceName")

@@ -130,3 +130,13 @@ def directions(line: Any) -> list[tuple[str | None, str | None]]:
         if names:
             out.append((None, " / ".join(names)))
     return list(dict.fromkeys(out))
+
+
+def line_of_stop(ref: Any) -> Any:
+    """The `AffectedLine` whose `StopPoints` hold this `StopPointRef`, else an empty element."""
+    point = ref.getparent()
+    points = point.getparent() if point is not None else None
+    line = points.getparent() if points is not None else None
+    if line is not None and localname(points.tag) == "StopPoints" and localname(line.tag) == "AffectedLine":
+        return line
+    return ()
