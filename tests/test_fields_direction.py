@@ -149,3 +149,14 @@ async def test_a_hostile_direction_name_is_cleaned_escaped_and_stays_valid(tmp_p
             page = await r.text()
     assert "<script>alert(1)" not in page
     assert "(mot &lt;script&gt;alert(1)&lt;/script&gt; &amp; Märsta)" in page
+
+
+def test_siri_out_writes_a_stop_in_several_directions_once(corpus: Path) -> None:
+    (d,) = get_parser("siri-sx")((corpus / "siri" / VDV).read_bytes(), ParseContext("cen", AT)).items
+    doc = assert_valid(SIRI_XSD, siri_out.render([d], AT), VDV)
+    refs = [
+        e.text for e in doc.iter("{*}StopPointRef") if local(e.getparent().getparent().tag) == "StopPoints"
+    ]
+    assert len(refs) == len(set(refs)) == 80
+    lines = [e for e in doc.iter("{*}AffectedLine")]
+    assert len(lines) == 24  # one per line and direction

@@ -119,8 +119,11 @@ def _line(net: Any, a: Affected) -> None:
 def _affects(parent: Any, d: Disruption) -> None:
     affects = _sub(parent, "Affects")
     by_type: dict[str, list[tuple[str, str | None]]] = {}
-    for a in d.affected:
-        by_type.setdefault(a.type, []).append((a.id, a.name))
+    seen: set[tuple[str, str]] = set()
+    for a in d.affected:  # one entry per id: a stop affected in two directions is one StopPoint
+        if (a.type, a.id) not in seen:
+            seen.add((a.type, a.id))
+            by_type.setdefault(a.type, []).append((a.id, a.name))
     if by_type.get("agency"):
         ops = _sub(affects, "Operators")
         for ident, name in by_type["agency"]:
