@@ -91,6 +91,10 @@ DISRUPTION: J = {
                         "type": ["string", "null"],
                         "description": "The id in the reference GTFS; empty when it is unknown there.",
                     },
+                    "towards": {
+                        "type": ["string", "null"],
+                        "description": "Where a line runs in `direction`.",
+                    },
                 },
             },
         },
