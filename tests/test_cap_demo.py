@@ -38,10 +38,10 @@ def test_story(now: datetime) -> None:
     alert, update, cancel = _steps(now)
     (a,) = alert.items
     assert a.id == ID and a.status == "active" and a.severity == "SEVERE"
-    assert set(a.header) == {"sv", "en"}
-    assert a.header["sv"].startswith("Viktigt meddelande till allmänheten")
-    assert "stäng dörrar, fönster och ventilation" in a.description["sv"]
-    assert "close doors, windows and ventilation" in a.description["en"]
+    assert set(a.header) == {"sv-SE", "en-GB"}  # region subtags kept (issue 19)
+    assert a.header["sv-SE"].startswith("Viktigt meddelande till allmänheten")
+    assert "stäng dörrar, fönster och ventilation" in a.description["sv-SE"]
+    assert "close doors, windows and ventilation" in a.description["en-GB"]
     assert in_area(a.geometry, STOCKHOLM_AREA)
     assert a.geometry is not None and a.geometry["type"] == "Polygon"  # 2 km circle
     assert "cap:category=Fire" in a.categories and "cap:code=VMA" in a.categories
@@ -50,14 +50,14 @@ def test_story(now: datetime) -> None:
     (u,) = update.items
     assert u.id == ID  # same incident, new version
     assert u.version == "2026-11-25T08:58:00+01:00" and u.updated_at > a.updated_at
-    assert "Lidingö" in u.description["sv"] and "Lidingö" in u.location_text["en"]
+    assert "Lidingö" in u.description["sv-SE"] and "Lidingö" in u.location_text["en-GB"]
     assert u.geometry is not None and u.geometry["type"] == "MultiPolygon"
     assert {x.id for x in u.affected} == {"SE-kommunkod:0180", "SE-kommunkod:0186"}
     assert update.ended == ()
 
     (c,) = cancel.items
     assert c.id == ID and c.status == "ended"
-    assert c.header["sv"].startswith("Faran över")
+    assert c.header["sv-SE"].startswith("Faran över")
     assert cancel.ended == ("cap:SE-SOS-VMA-20261125-0018",)
 
 

@@ -37,7 +37,7 @@ def test_feed_publishes_only_actual_alerts(fixtures: Path) -> None:
     (d,) = batch.items
     assert d.geometry is not None and d.geometry["type"] == "Point"  # circle of radius 0
     assert list(d.geometry["coordinates"]) == [18.1037, 59.2947]
-    assert d.cause == "TECHNICAL_PROBLEM" and d.header == {"sv": d.header["sv"]}
+    assert d.cause == "TECHNICAL_PROBLEM" and d.header == {"sv-SE": d.header["sv-SE"]}
     assert d.periods[0].end == datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
     assert _parse(_file(fixtures, "feed-mixed-status.xml"), complete=False).complete is False
 
@@ -52,7 +52,7 @@ def test_cancel_without_info_ends_what_it_references(fixtures: Path) -> None:
 def test_languages_collide_only_when_needed(fixtures: Path) -> None:
     batch = _parse(_file(fixtures, "languages.xml"))
     (d,) = batch.items
-    # sv stays "sv"; en-US and en-GB would both be "en", so they keep their full tags.
+    # Every tag is kept as written: sv stays "sv", en-US and en-GB never collapse.
     assert set(d.header) == {"sv", "en-US", "en-GB"}
     assert d.description == {"sv": "Kraftig underkylning väntas.\n\nKör försiktigt."}
     assert d.severity == "SEVERE"  # Extreme

@@ -2,7 +2,10 @@
 
 Counted independently from the raw XML (lxml, not the parsers' code): every validity the
 upstream wrote must come out as a period or a schedule, or as a note in the batch; every
-situation/info with coordinates must come out with a geometry, or a note.
+situation/info with coordinates must come out with a geometry, or a note. The same for the
+fields added since: every stated direction, every SIRI line direction and ref, every NTIS
+road, every AlertC code with a location table configured (placed or noted), and every ref
+the reference GTFS does not know (kept, and noted).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers import datex2_fields
+from travelinfo.ingest.parsers.alertc import AlertCTable
 from travelinfo.ingest.parsers.base import ParseContext, get_parser
 from travelinfo.model import Batch
 from travelinfo.vocab import parse_local_time
@@ -124,3 +130,98 @@ def test_cap_every_area_shape_is_a_geometry_or_a_note(corpus: Path, name: str) -
     onsets = texts(root, "onset") + texts(root, "effective") + texts(root, "expires")
     if onsets and batch.items:
         assert all(d.periods for d in batch.items)
+
+
+# -- the fields added since (issue 19): direction, AlertC placement, NTIS roads, GTFS refs ----
+
+DIRECTION_TAGS = (
+    "alertCDirectionCoded",
+    "alertCAffectedDirection",
+    "directionBound",
+    "directionRelative",
+    "directionOnLinearSection",
+)
+MAPPED_DIRECTIONS = set(datex2_fields.DIRECTION) - {"unknown"}
+
+
+def test_datex2_no_direction_or_ntis_road_silently_dropped(corpus: Path) -> None:
+    checked = 0
+    for path in situation_files(corpus):
+        batch = run("datex2", path)
+        by_id = {d.upstream_id: d for d in batch.items}
+        for sit in etree.parse(str(path)).getroot().iter("{*}situation"):
+            d = by_id.get((sit.get("id") or "").strip())
+            if d is None:
+                continue
+            said = {v for tag in DIRECTION_TAGS for v in texts(sit, tag) if v in MAPPED_DIRECTIONS}
+            if said:
+                checked += 1
+                kept = {a.direction for a in d.affected}
+                expected = {datex2_fields.DIRECTION[v] for v in said}
+                assert kept & expected, (path.name, d.upstream_id, said, kept)
+            for value in texts(sit, "value"):
+                if " Location : The " in value:
+                    road = value.split(" Location : The ", 1)[1].split()[0]
+                    assert road in {a.id for a in d.affected if a.type == "road"}, (path.name, road)
+    assert checked > 100
+
+
+def test_datex2_alertc_codes_placed_from_the_table_or_noted(corpus: Path) -> None:
+    table = AlertCTable.parse(
+        (Path(__file__).parent / "fixtures" / "alertc" / "fi-17-sample.csv").read_bytes()
+    )
+    for path in sorted(corpus.glob("datex2-v*/fi-*.xml")):
+        batch = get_parser("datex2")(path.read_bytes(), ParseContext("corpus", AT, locations=table))
+        noted = " ".join(batch.notes)
+        for d in batch.items:
+            codes = [a.id for a in d.affected if a.type == "location"]
+            placed = [c for c in codes if c.rpartition(":")[2] in table.points]
+            for code in set(codes) - set(placed):
+                assert code in noted, (path.name, d.upstream_id, code)  # never silently unplaced
+            if placed:
+                assert d.geometry is not None, (path.name, d.upstream_id)
+
+
+SIRI_FILES = sorted(
+    p.name for p in (Path(__file__).parent.parent.parent / "shared" / "corpus" / "siri").glob("*.xml")
+)
+
+
+@pytest.mark.parametrize("name", SIRI_FILES)
+def test_siri_every_line_direction_and_ref_is_kept(corpus: Path, name: str) -> None:
+    path = corpus / "siri" / name
+    batch = run("siri-sx", path)
+    kept = {(a.type, a.id, a.towards) for d in batch.items for a in d.affected}
+    ids = {(t, i) for t, i, _ in kept}
+    for sit in etree.parse(str(path)).getroot().iter("{*}PtSituationElement"):
+        for line in sit.iter("{*}AffectedLine"):
+            ref = texts(line, "LineRef")[0]
+            for way in (c for c in line if local(c.tag) == "Direction"):
+                towards = (texts(way, "DirectionName") or [None])[0]
+                assert ("route", ref, towards) in kept, (name, ref, towards)
+        for tag, kind in (("LineRef", "route"), ("StopPointRef", "stop"), ("OperatorRef", "agency")):
+            for ref in texts(sit, tag):
+                assert (kind, ref) in ids, (name, tag, ref)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "folder", "pattern"), [("siri-sx", "siri", "*.xml"), ("gtfsrt", "gtfs-rt", "*Alerts.pb")]
+)
+def test_refs_unknown_to_the_reference_are_kept_and_noted(
+    corpus: Path, fmt: str, folder: str, pattern: str
+) -> None:
+    reference = load_gtfs(Path(__file__).parent.parent / "feeds" / "sl-gtfs")
+    unknown = 0
+    for path in sorted((corpus / folder).glob(pattern)):
+        bare = get_parser(fmt)(path.read_bytes(), ParseContext("corpus", AT))
+        batch = get_parser(fmt)(path.read_bytes(), ParseContext("corpus", AT, reference=reference))
+        noted = " ".join(batch.notes)
+        assert len(batch.items) == len(bare.items), path.name
+        for d, plain in zip(batch.items, bare.items, strict=True):
+            # Nothing is dropped from the model: the same entries, only checked.
+            assert [(a.type, a.id) for a in d.affected] == [(a.type, a.id) for a in plain.affected]
+            missing = [a for a in d.affected if a.gtfs_id == ""]
+            unknown += len(missing)
+            if missing:
+                assert f"{d.upstream_id[:60]}: not in the reference GTFS" in noted or "more notes" in noted
+    assert unknown > 0  # the corpus is not SL's: its refs are unknown to the demo reference

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 from pathlib import Path
 
@@ -79,8 +80,26 @@ async def test_combined_service_feed_has_no_validator_error(validator: Path, tmp
     finally:
         stop_proc(proc)
     assert len(samples) == 5
+    known = {
+        kind: {row[key] for row in csv.DictReader((FEEDS / "sl-gtfs" / name).open(encoding="utf-8"))}
+        for kind, name, key in (("stop_id", "stops.txt", "stop_id"), ("route_id", "routes.txt", "route_id"))
+    }
     for i, body in enumerate(samples):
         folder = tmp_path / f"moment{i}"
         folder.mkdir()
         found = validate(validator, folder, body)
         assert "ERROR" not in found, (i, found)
+        # Independently of the validator: every stop and route id written is in the static GTFS
+        # (refs it does not know are left out, issue 19), and every alert informs something.
+        msg = gtfs_realtime_pb2.FeedMessage()
+        msg.ParseFromString(body)
+        for e in msg.entity:
+            assert e.alert.informed_entity, (i, e.id)
+            for sel in e.alert.informed_entity:
+                for kind, ids in known.items():
+                    assert not sel.HasField(kind) or getattr(sel, kind) in ids, (
+                        i,
+                        e.id,
+                        kind,
+                        getattr(sel, kind),
+                    )

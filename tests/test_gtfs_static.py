@@ -31,7 +31,7 @@ def test_demo_names_and_modes() -> None:
     assert gtfs.modes_for_route("9011001007600000") == ("bus",)
     assert gtfs.modes_for_route("9011001020100000") == ("ferry",)
     assert gtfs.modes_for_route("nope") == () and gtfs.route_name("nope") is None
-    assert gtfs.modes_for_agency("14010000000001001") == ("metro", "tram", "bus", "ferry")
+    assert gtfs.modes_for_agency("14010000000001001") == ("metro", "tram", "bus", "ferry", "rail")
     names = {s.name for s in gtfs.stops.values()}
     assert {"Slussen", "T-Centralen", "Gamla stan", "Mörby centrum", "Fruängen"} <= names
     assert {"Djurgårdsbron", "Waldemarsudde", "Vaxholm", "Strömkajen"} <= names

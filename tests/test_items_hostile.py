@@ -90,10 +90,10 @@ def test_cap_web_link_language_and_text() -> None:
     batch = cap.parse(data.encode(), ctx())
     (d,) = batch.items
     assert d.url is None and any("not an http(s) URL" in n for n in batch.notes)
-    assert d.description["en"] == "Storm reversed"  # U+202E, NEL and CSI (C1) stripped
+    assert d.description["en-GB"] == "Storm reversed"  # U+202E, NEL and CSI (C1) stripped
     bad_lang = cap_alert("").replace("<category>", "<language>@@ not a tag</language><category>")
     (d,) = cap.parse(bad_lang.encode(), ctx()).items
-    assert set(d.header) == {"en"}  # the CAP default (en-US), keyed by its primary subtag
+    assert set(d.header) == {"en-US"}  # the CAP default, region subtag kept (issue 19)
 
 
 # -- NAVTEX ---------------------------------------------------------------------------------

@@ -32,15 +32,15 @@ def test_corpus_cap_json_against_an_independent_walk(corpus: Path) -> None:
             # Update/Cancel take the id of what they reference (bare identifiers here).
             assert d.upstream_id == (alert["references"] or alert["identifier"])
             assert d.status == ("ended" if alert["msgType"] == "Cancel" else "active")
-            langs = {i["language"].split("-")[0] for i in alert["info"]}
+            langs = {i["language"] for i in alert["info"]}  # region subtags kept (issue 19)
             assert set(d.header) == langs
             for info in alert["info"]:
-                assert d.header[info["language"].split("-")[0]] == info["headline"]
+                assert d.header[info["language"]] == info["headline"]
             assert d.severity == "SEVERE"
     (single,) = parse(
         (corpus / "krisinformation" / "nicxe-fixture-vma_single_alert.json").read_bytes(), ctx()
     ).items
-    assert single.description["sv"].startswith("Detta är ett testmeddelande.\nMed flera rader.")  # \r\n
+    assert single.description["sv-SE"].startswith("Detta är ett testmeddelande.\nMed flera rader.")  # \r\n
     assert [(a.id, a.name) for a in single.affected] == [("NUTS3:SE110", "Stockholms län")]
 
 
@@ -59,11 +59,12 @@ def test_the_demo_alert_update_cancel() -> None:
     alert, update, cancel = (parse(p.read_bytes(), ctx()) for p in DEMO)
     (a,) = alert.items
     assert a.id == "vma:SRVMA20261125T100500" and a.status == "active" and a.severity == "SEVERE"
-    assert set(a.header) == {"sv", "en"} and "Västberga" in a.header["sv"]
+    assert set(a.header) == {"sv-SE", "en-US"} and "Västberga" in a.header["sv-SE"]
+    assert a.text(a.header, "en") == ("en-US", a.header["en-US"])  # readers match the primary subtag
     assert thaw(a.geometry)["type"] == "Polygon"  # type: ignore[index]
     assert "cap:code=VMA" in a.categories and "ferry" in a.modes and "metro" in a.modes
     (u,) = update.items
-    assert u.id == a.id and "Årsta" in u.description["sv"] and u.updated_at > a.updated_at
+    assert u.id == a.id and "Årsta" in u.description["sv-SE"] and u.updated_at > a.updated_at
     assert cancel.items == () and cancel.ended[0] == a.id
 
 

@@ -185,6 +185,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
         except ModelError as exc:
             raise CliError(f"--tz: {exc} (an IANA name such as Europe/Oslo)") from None
         options["tz"] = args.tz
+    locations = None
+    if args.alertc_table:
+        from travelinfo.ingest.parsers.alertc import AlertCTable, TableError
+
+        try:
+            locations = AlertCTable.parse(Path(args.alertc_table).read_bytes())
+        except (OSError, TableError) as exc:
+            raise CliError(
+                f"--alertc-table {args.alertc_table}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
     ctx = ParseContext(
         source=args.source or args.format,
         fetched_at=datetime.now(UTC),
@@ -192,6 +202,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes or DEFAULT_MAX_BYTES,
         reference=reference,
         options=options,
+        locations=locations,
     )
     try:
         batch = parser(data, ctx)
@@ -309,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gtfs", help="GTFS static zip or folder for route/stop names and modes")
     s.add_argument("--lang", help="language of untagged upstream text (BCP 47; default per format)")
     s.add_argument("--tz", help="time zone of upstream times without offset (IANA; default Europe/Stockholm)")
+    s.add_argument("--alertc-table", help="ALERT-C location table (CSV) the DATEX II AlertC codes refer to")
     s.add_argument("-v", "--verbose", action="store_true", help="print a summary line on stderr")
     s.set_defaults(func=cmd_parse)
 

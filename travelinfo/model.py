@@ -30,8 +30,11 @@ from travelinfo.vocab import (
     bbox_of,
     compute_status,
     format_time,
+    frozen_texts,
+    make_id,
     merge_texts,
     parse_time,
+    pick_lang,
     schedules_match,
     utc,
 )
@@ -71,11 +74,6 @@ __all__ = [
 ]
 
 
-def _texts(value: Mapping[str, str] | None) -> Texts:
-    clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
-    return MappingProxyType(dict(sorted(clean.items())))
-
-
 @dataclass(frozen=True, slots=True)
 class Period:
     """One validity period; `end` None when open-ended."""
@@ -103,6 +101,9 @@ class Period:
         return self.start <= at and (self.end is None or at < self.end)
 
 
+_AFFECTED_FIELDS = ("type", "id", "name", "direction", "gtfs_id", "towards")  # JSON order
+
+
 @dataclass(frozen=True, slots=True)
 class Affected:
     """Something a disruption touches: a route, stop, road, area, vessel..."""
@@ -111,13 +112,19 @@ class Affected:
     id: str
     name: str | None = None
     direction: str | None = None  # DIRECTIONS, for roads and line sections (docs/model.md)
+    # The id in the reference GTFS (`id` itself or mapped), "" when it knows no such id, None unchecked.
+    gtfs_id: str | None = None
+    towards: str | None = None  # where a line runs in `direction` (SIRI DirectionName, a destination)
 
     def to_json(self) -> JSON:
-        return {"type": self.type, "id": self.id, "name": self.name, "direction": self.direction}
+        return {name: getattr(self, name) for name in _AFFECTED_FIELDS}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Affected:
-        return cls(str(data["type"]), str(data["id"]), data.get("name"), data.get("direction"))
+        get = data.get
+        return cls(
+            str(data["type"]), str(data["id"]), get("name"), get("direction"), get("gtfs_id"), get("towards")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +186,7 @@ class Disruption:
         for name in ("modes", "categories", "periods", "affected", "related", "schedules"):
             set_(self, name, tuple(getattr(self, name)))
         for name in ("header", "description", "location_text"):
-            set_(self, name, _texts(getattr(self, name)))
+            set_(self, name, frozen_texts(getattr(self, name)))
         if self.geometry is not None:
             set_(self, "geometry", _freeze(self.geometry))
         set_(self, "restrictions", tuple(_freeze(r) for r in self.restrictions))
@@ -328,7 +335,7 @@ class Disruption:
             dict(self.location_text),
             self.url,
             repr(self.geometry),
-            [(a.type, a.id, a.name, a.direction) for a in self.affected],
+            [(a.type, a.id, a.name, a.direction, a.gtfs_id, a.towards) for a in self.affected],
             self.related,
             [s.to_json() for s in self.schedules],
             self.certainty,
@@ -342,11 +349,8 @@ class Disruption:
         return dataclasses.replace(self, **changes)
 
     def text(self, texts: Texts, lang: str) -> tuple[str, str] | None:
-        """(lang, text) in `lang` if present, else Swedish, English, then any."""
-        for candidate in (lang, "sv", "en", *texts.keys()):
-            if candidate in texts:
-                return candidate, texts[candidate]
-        return None
+        """(key, text) in `lang` (`en` finds `en-GB`), else Swedish, English, then any."""
+        return pick_lang(texts, (lang, "sv", "en"))
 
     @property
     def public_warning(self) -> bool:
@@ -358,11 +362,6 @@ class Disruption:
             return False
         in_period = not self.periods or any(p.contains(at) for p in self.periods)
         return in_period and schedules_match(self.schedules, at)
-
-
-def make_id(source: str, upstream_id: str) -> str:
-    """The stable public id: `<source>:<upstream id>`."""
-    return f"{source}:{upstream_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,30 +22,12 @@ SELECTOR_FIELDS = ("agency_id", "route_id", "route_type", "direction_id", "stop_
 TRIP_FIELDS = ("trip_id", "route_id", "direction_id", "start_time", "start_date")
 
 CAUSES = (
-    "UNKNOWN_CAUSE",
-    "OTHER_CAUSE",
-    "TECHNICAL_PROBLEM",
-    "STRIKE",
-    "DEMONSTRATION",
-    "ACCIDENT",
-    "HOLIDAY",
-    "WEATHER",
-    "MAINTENANCE",
-    "CONSTRUCTION",
-    "POLICE_ACTIVITY",
-    "MEDICAL_EMERGENCY",
+    *("UNKNOWN_CAUSE", "OTHER_CAUSE", "TECHNICAL_PROBLEM", "STRIKE", "DEMONSTRATION", "ACCIDENT"),
+    *("HOLIDAY", "WEATHER", "MAINTENANCE", "CONSTRUCTION", "POLICE_ACTIVITY", "MEDICAL_EMERGENCY"),
 )
 EFFECTS = (
-    "NO_SERVICE",
-    "REDUCED_SERVICE",
-    "SIGNIFICANT_DELAYS",
-    "DETOUR",
-    "ADDITIONAL_SERVICE",
-    "MODIFIED_SERVICE",
-    "OTHER_EFFECT",
-    "UNKNOWN_EFFECT",
-    "STOP_MOVED",
-    "NO_EFFECT",
+    *("NO_SERVICE", "REDUCED_SERVICE", "SIGNIFICANT_DELAYS", "DETOUR", "ADDITIONAL_SERVICE"),
+    *("MODIFIED_SERVICE", "OTHER_EFFECT", "UNKNOWN_EFFECT", "STOP_MOVED", "NO_EFFECT"),
     "ACCESSIBILITY_ISSUE",
 )
 SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
@@ -58,18 +40,8 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # Issue 19 (docs/model.md): how sure the upstream is, and which way along a road or line.
 CERTAINTIES = ("certain", "likely", "possible", "unknown")
 DIRECTIONS = (
-    "both",
-    "positive",
-    "negative",
-    "inbound",
-    "outbound",
-    "northbound",
-    "southbound",
-    "eastbound",
-    "westbound",
-    "clockwise",
-    "anticlockwise",
-    "unknown",
+    *("both", "positive", "negative", "inbound", "outbound", "northbound", "southbound"),
+    *("eastbound", "westbound", "clockwise", "anticlockwise", "unknown"),
 )
 DEFAULT_TZ = "Europe/Stockholm"
 
@@ -321,6 +293,31 @@ def bbox_of(geometry: Mapping[str, Any] | None) -> tuple[float, float, float, fl
     if not xs:
         return None
     return min(xs), min(ys), max(xs), max(ys)
+
+
+def pick_lang(texts: Mapping[str, str], wanted: Iterable[str]) -> tuple[str, str] | None:
+    """(key, text) for the first wanted language: the exact tag, else one with the same primary
+    subtag (`en` finds `en-GB`, `sv-SE` finds `sv`), else any text; None when there is none."""
+    keys = list(texts)
+    for want in wanted:
+        if want in texts:
+            return want, texts[want]
+        primary = want.split("-")[0].lower()
+        for key in keys:
+            if key.split("-")[0].lower() == primary:
+                return key, texts[key]
+    return (keys[0], texts[keys[0]]) if keys else None
+
+
+def frozen_texts(value: Mapping[str, str] | None) -> Texts:
+    """A read-only text map, sorted by language, without empty texts."""
+    clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
+    return MappingProxyType(dict(sorted(clean.items())))
+
+
+def make_id(source: str, upstream_id: str) -> str:
+    """The stable public id: `<source>:<upstream id>`."""
+    return f"{source}:{upstream_id}"
 
 
 def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:

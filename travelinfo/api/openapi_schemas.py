@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from travelinfo.model import AFFECTED_TYPES, CAUSES, EFFECTS, MODES, SEVERITIES, SOURCE_TYPES, STATUSES
+from travelinfo.vocab import DIRECTIONS
 
 J = dict[str, Any]
 TIME: J = {"type": "string", "format": "date-time"}
@@ -85,6 +86,15 @@ DISRUPTION: J = {
                     "type": {"type": "string", "enum": list(AFFECTED_TYPES)},
                     "id": {"type": "string"},
                     "name": {"type": ["string", "null"]},
+                    "direction": {"type": ["string", "null"], "enum": [*DIRECTIONS, None]},
+                    "gtfs_id": {
+                        "type": ["string", "null"],
+                        "description": "The id in the reference GTFS; empty when it is unknown there.",
+                    },
+                    "towards": {
+                        "type": ["string", "null"],
+                        "description": "Where a line runs in `direction`.",
+                    },
                 },
             },
         },
@@ -201,6 +211,15 @@ SCHEMAS: J = {
             "transport": {
                 "enum": ["streaming", "polling", None],
                 "description": "How a push-capable source (Trafikverket with push) gets its data now.",
+            },
+            "note_count": {
+                "type": "integer",
+                "description": "Notes of the last parsed payload (fields skipped or dropped, unknown refs).",
+            },
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The first ten of those notes.",
             },
             "enabled": {"type": "boolean"},
         },

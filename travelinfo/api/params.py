@@ -117,11 +117,16 @@ def parse(
 
 
 def reduce_lang(data: dict[str, Any], lang: str | None) -> dict[str, Any]:
-    """Keep only `lang` in each text map that has it (others stay whole)."""
+    """Keep only `lang` in each text map that has it (others stay whole); `en` keeps `en-GB`
+    (the same primary subtag) when there is no plain `en`."""
     if not lang:
         return data
+    primary = lang.split("-")[0].lower()
     for field in ("header", "description", "location_text"):
         texts = data.get(field)
-        if isinstance(texts, dict) and lang in texts:
-            data[field] = {lang: texts[lang]}
+        if not isinstance(texts, dict):
+            continue
+        key = lang if lang in texts else next((k for k in texts if k.split("-")[0].lower() == primary), None)
+        if key is not None:
+            data[field] = {key: texts[key]}
     return data

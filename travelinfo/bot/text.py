@@ -8,7 +8,7 @@ as Mastodon counts them (`mastodon_length`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -233,12 +233,23 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.casefold()) if len(w) > 2}
 
 
+def primary(tag: str) -> str:
+    """The primary language subtag (`sv-SE` -> `sv`)."""
+    return tag.split("-")[0].lower()
+
+
+def same_lang(texts: Mapping[str, str], lang: str) -> str:
+    """The text in `lang` (its key `lang` itself or with a region, `sv-SE`), '' when none."""
+    return next((v for k, v in texts.items() if k == lang or primary(k) == primary(lang)), "")
+
+
 def title(d: Disruption, lang: str) -> tuple[str, str]:
     """(language, what and where): the header plus the location when it adds something."""
     found = d.text(d.header, lang)
     used, header = found if found else (lang, d.id)
+    used = primary(used)  # `sv-SE` texts are Swedish posts (labels, dates and the post's language)
     header = _clean(header).rstrip(" .")
-    loc = d.location_text.get(used)
+    loc = same_lang(d.location_text, used)
     if loc:
         loc = _clean(loc).rstrip(" .")
         words = _words(loc)
@@ -248,8 +259,8 @@ def title(d: Disruption, lang: str) -> tuple[str, str]:
 
 
 def _description(d: Disruption, lang: str, header: str) -> str:
-    text = _clean(d.description.get(lang, ""))
-    raw = _clean(d.header.get(lang, ""))
+    text = _clean(same_lang(d.description, lang))
+    raw = _clean(same_lang(d.header, lang))
     # Upstreams often repeat the header as the first sentence of the description.
     for lead in (raw, raw.rstrip(" ."), header):
         if lead and text.casefold().startswith(lead.casefold()):
@@ -332,7 +343,7 @@ def compose(
     otherwise the text falls back to another language and `Draft.language` says which.
     `cancel`: the message that ended `d` (a NAVTEX cancellation): its text goes in the all-clear.
     """
-    if strict and lang not in d.header:
+    if strict and not same_lang(d.header, lang):
         return None
     used, what = title(d, lang)
     labels = _labels(used)

@@ -59,7 +59,7 @@ def entry_text(d: Disruption, lang: str) -> str:
     loc = i18n.pick(d.location_text, lang)
     if loc:
         parts.append(f"{i18n.t('location', lang)}: {loc[1]}")
-    names = texts.affected_names(d)[:30]
+    names = texts.affected_names(d, lang)[:30]
     if names:
         parts.append(f"{i18n.t('affected', lang)}: {', '.join(names)}")
     return clean("\n\n".join(parts) or texts.header(d, lang)[1])

@@ -74,33 +74,47 @@ def _interval(value: str) -> Period | None:
     )
 
 
-def _selector(sel: Any, fields: Mapping[str, str]) -> set[tuple[str, str]]:
-    """Fill an EntitySelector from `gtfsrt:selector` fields; return the (type, id) it covers."""
-    covered: set[tuple[str, str]] = set()
-    kinds = {"agency_id": "agency", "route_id": "route", "route_type": "route_type"}
-    kinds |= {"stop_id": "stop", "trip.trip_id": "trip", "trip.route_id": "route"}
+_SELECTOR_KINDS = {"agency_id": "agency", "route_id": "route", "route_type": "route_type", "stop_id": "stop"}
+_SELECTOR_KINDS |= {"trip.trip_id": "trip", "trip.route_id": "route"}
+
+
+def _selector(
+    alert: Any, fields: Mapping[str, str], ids: Mapping[tuple[str, str], str]
+) -> set[tuple[str, str]]:
+    """Add an EntitySelector from `gtfsrt:selector` fields; return the (type, id) it covers.
+
+    `ids` maps (type, id) to the reference GTFS's id; a selector naming an id the reference
+    does not know ("") is left out whole (dropping one field would widen it).
+    """
+    covered = {(_SELECTOR_KINDS[k], v) for k, v in fields.items() if k in _SELECTOR_KINDS}
+    if any(ids.get(c) == "" for c in covered):
+        return covered
+    sel = alert.informed_entity.add()
     for key, value in fields.items():
         target, name = (sel.trip, key[5:]) if key.startswith("trip.") else (sel, key)
         if name not in (TRIP_FIELDS if target is sel.trip else SELECTOR_FIELDS):
             continue
+        value = ids.get((_SELECTOR_KINDS.get(key, ""), value)) or value
         setattr(target, name, int(value) if name in _INT_FIELDS else value)
-        if key in kinds:
-            covered.add((kinds[key], value))
     return covered
 
 
 def _informed(alert: Any, d: Disruption, selectors: list[str]) -> None:
+    # Informed entities the reference GTFS resolved are written with its ids; unknown ones
+    # (gtfs_id "") are left out (the ingest noted them; the API keeps them).
+    ids = {(a.type, a.id): a.gtfs_id for a in d.affected if a.gtfs_id is not None}
     covered: set[tuple[str, str]] = set()
     for query in selectors:
-        covered |= _selector(alert.informed_entity.add(), dict(parse_qsl(query)))
+        covered |= _selector(alert, dict(parse_qsl(query)), ids)
     for item in d.affected:
-        if (item.type, item.id) in covered:
+        if (item.type, item.id) in covered or item.gtfs_id == "":
             continue
         covered.add((item.type, item.id))
+        ident = item.gtfs_id or item.id
         if item.type in ("agency", "route", "stop"):
-            setattr(alert.informed_entity.add(), f"{item.type}_id", item.id)
+            setattr(alert.informed_entity.add(), f"{item.type}_id", ident)
         elif item.type == "trip":
-            alert.informed_entity.add().trip.trip_id = item.id
+            alert.informed_entity.add().trip.trip_id = ident
         elif item.type == "route_type" and item.id.isdigit():
             alert.informed_entity.add().route_type = int(item.id)
     if not alert.informed_entity:
@@ -190,6 +204,9 @@ def build_message(disruptions: Iterable[Disruption], last_change: datetime) -> A
         entity = msg.entity.add()
         entity.id = d.id
         fill_alert(entity.alert, d, last_change)
+        if not entity.alert.informed_entity:
+            # GTFS-RT requires one: nothing the reference GTFS knows and no known mode is left.
+            del msg.entity[-1]
     return msg
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from travelinfo.ingest.collectors.base import AuthError, Collector, UpstreamError
 from travelinfo.ingest.guard import ACCEPT_KIND, check_snapshot, confirmed
@@ -31,6 +32,8 @@ log = logging.getLogger("travelinfo.ingest.scheduler")
 Clock = Callable[[], datetime]
 TROUBLED = ("failing", "suspect")
 _DIGITS = re.compile(r"\d+")
+_MORE_NOTES = re.compile(r"\.\.\. and (\d+) more notes")
+MAX_HEALTH_NOTES = 10  # notes shown on /api/v1/sources (all of them are counted)
 
 
 def _hook(collector: Collector, name: str) -> None:
@@ -55,6 +58,19 @@ class PollResult:
     error: str | None = None
     retry_after: float | None = None
     held: str | None = None  # the guard held the snapshot, for this reason
+
+
+def _notes(batch: Batch) -> dict[str, Any]:
+    """`note_count` and the first `MAX_HEALTH_NOTES` notes of a batch for its health record.
+
+    The parser seam keeps at most `vet.MAX_NOTES` notes, the last one counting the rest
+    ("... and N more notes"): that count is added back.
+    """
+    count = len(batch.notes)
+    more = _MORE_NOTES.fullmatch(batch.notes[-1]) if batch.notes else None
+    if more:
+        count += int(more.group(1)) - 1
+    return {"note_count": count, "notes": batch.notes[:MAX_HEALTH_NOTES]}
 
 
 class SourceRunner:
@@ -192,6 +208,7 @@ class SourceRunner:
             held_checksum=verdict.fingerprint,
             skipped_items=batch.skipped,
             skip_reason=batch.skip_reason,
+            **_notes(batch),
         )
         await self._save()
         return PollResult(True, items=len(batch.items), held=verdict.reason)
@@ -250,6 +267,7 @@ class SourceRunner:
             item_count=self.health.item_count if items is None else items,
             skipped_items=batch.skipped if batch is not None else self.health.skipped_items,
             skip_reason=batch.skip_reason if batch is not None else self.health.skip_reason,
+            **(_notes(batch) if batch is not None else {}),
         )
         await self._save()
         return PollResult(True, changes=changes, items=items, not_modified=not_modified)

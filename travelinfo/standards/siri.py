@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from travelinfo.model import Disruption, format_time
+from travelinfo.model import Affected, Disruption, format_time
 from travelinfo.standards.text import clean, lang_tag
 
 NS = "http://www.siri.org.uk/siri"
@@ -102,11 +102,28 @@ def _points(geometry: Mapping[str, Any] | None) -> list[tuple[float, float]]:
     return []
 
 
+def _line(net: Any, a: Affected) -> None:
+    """One `AffectedLine`; its direction as `Direction` (DirectionRef: our direction word, as
+    `inbound`/`outbound` in SIRI's own usage; DirectionName: where it runs)."""
+    line = _sub(net, "AffectedLine")
+    _sub(line, "LineRef", nmtoken(a.id))
+    if a.name:
+        _sub(line, "PublishedLineName", a.name)
+    if a.direction or a.towards:
+        way = _sub(line, "Direction")
+        _sub(way, "DirectionRef", nmtoken(a.direction or "unknown"))
+        if a.towards:
+            _sub(way, "DirectionName", a.towards)
+
+
 def _affects(parent: Any, d: Disruption) -> None:
     affects = _sub(parent, "Affects")
     by_type: dict[str, list[tuple[str, str | None]]] = {}
-    for a in d.affected:
-        by_type.setdefault(a.type, []).append((a.id, a.name))
+    seen: set[tuple[str, str]] = set()
+    for a in d.affected:  # one entry per id: a stop affected in two directions is one StopPoint
+        if (a.type, a.id) not in seen:
+            seen.add((a.type, a.id))
+            by_type.setdefault(a.type, []).append((a.id, a.name))
     if by_type.get("agency"):
         ops = _sub(affects, "Operators")
         for ident, name in by_type["agency"]:
@@ -115,7 +132,7 @@ def _affects(parent: Any, d: Disruption) -> None:
             if name:
                 _sub(op, "OperatorName", name)
     modes = [VEHICLE_MODES[m] for m in d.modes if m in VEHICLE_MODES]
-    lines = by_type.get("route", [])
+    lines = [a for a in d.affected if a.type == "route"]
     if modes or lines:
         networks = _sub(affects, "Networks")
         # One network per mode; the lines go with the first (the model does not say which
@@ -125,11 +142,8 @@ def _affects(parent: Any, d: Disruption) -> None:
             if mode:
                 _sub(net, "VehicleMode", mode)
             if i == 0:
-                for ident, name in lines:
-                    line = _sub(net, "AffectedLine")
-                    _sub(line, "LineRef", nmtoken(ident))
-                    if name:
-                        _sub(line, "PublishedLineName", name)
+                for a in lines:
+                    _line(net, a)
             if not lines or i > 0:
                 _sub(net, "AllLines")
     if by_type.get("stop"):

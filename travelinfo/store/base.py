@@ -140,6 +140,10 @@ class SourceHealth:
     skip_reason: str | None = None
     # How a push-capable source gets its data now: "streaming" or "polling" (None: polls only).
     transport: str | None = None
+    # The last parsed payload's notes (skipped or dropped fields, unresolved refs): how many, and
+    # the first few (issue 19: nothing dropped silently).
+    note_count: int = 0
+    notes: tuple[str, ...] = ()
 
     def effective_state(self, now: datetime) -> str:
         """`stale` when the last success is older than `stale_after`, else the recorded state."""
@@ -169,6 +173,8 @@ class SourceHealth:
             "skipped_items": self.skipped_items,
             "skip_reason": self.skip_reason,
             "transport": self.transport,
+            "note_count": self.note_count,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -196,6 +202,8 @@ class SourceHealth:
             skipped_items=int(data.get("skipped_items", 0)),
             skip_reason=data.get("skip_reason"),
             transport=data.get("transport"),
+            note_count=int(data.get("note_count", 0)),
+            notes=tuple(str(n) for n in data.get("notes", ())),
         )
 
 

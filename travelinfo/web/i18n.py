@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
 
+from travelinfo.vocab import pick_lang
+
 LANGS = ("sv", "en")
 TZ = ZoneInfo("Europe/Stockholm")
 # en_GB: 24-hour clock and day-month order, what a Stockholm reader of English expects.
@@ -94,6 +96,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "open_start": {"sv": "till", "en": "until"},
     "from": {"sv": "från", "en": "from"},
     "affected": {"sv": "Påverkar", "en": "Affects"},
+    # Directions of roads and lines (issue 19; positive/negative are the road's own: not shown).
+    "towards": {"sv": "mot {place}", "en": "towards {place}"},
+    "dir_both": {"sv": "båda riktningarna", "en": "both directions"},
+    "dir_northbound": {"sv": "norrgående", "en": "northbound"},
+    "dir_southbound": {"sv": "södergående", "en": "southbound"},
+    "dir_eastbound": {"sv": "östergående", "en": "eastbound"},
+    "dir_westbound": {"sv": "västergående", "en": "westbound"},
+    "dir_inbound": {"sv": "mot centrum", "en": "inbound"},
+    "dir_outbound": {"sv": "från centrum", "en": "outbound"},
+    "dir_clockwise": {"sv": "medurs", "en": "clockwise"},
+    "dir_anticlockwise": {"sv": "moturs", "en": "anticlockwise"},
     "location": {"sv": "Plats", "en": "Location"},
     "coordinates": {"sv": "Koordinater", "en": "Coordinates"},
     "map_link": {"sv": "Visa på OpenStreetMap", "en": "Show on OpenStreetMap"},
@@ -201,11 +214,8 @@ def negotiate(query_lang: str | None, accept_language: str, default: str) -> str
 
 
 def pick(texts: Mapping[str, str], lang: str) -> tuple[str, str] | None:
-    """(language, text) in the reader's language, else the other one, else any."""
-    for candidate in (lang, *(x for x in LANGS if x != lang), *texts.keys()):
-        if candidate in texts:
-            return candidate, texts[candidate]
-    return None
+    """(language, text) in the reader's language (`en` finds `en-GB`), else the other one, else any."""
+    return pick_lang(texts, (lang, *(x for x in LANGS if x != lang)))
 
 
 def when(value: datetime, lang: str) -> str:

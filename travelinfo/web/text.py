@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from babel.core import Locale
 
-from travelinfo.model import Disruption
+from travelinfo.model import Affected, Disruption
 from travelinfo.web import i18n
 
 # What readers call each source; slugs like "sjofartsverket" are configuration, not names.
@@ -99,8 +99,18 @@ def _strip_lead(text: str, head: str) -> str | None:
     return None
 
 
-def affected_names(d: Disruption) -> list[str]:
-    """Names of what is affected: no raw ids, each name once, "X (E4)" + "X (E20)" as "X (E4, E20)"."""
+def direction_text(a: Affected, lang: str) -> str:
+    """Which way, for readers: "mot Södertälje centrum" / "towards ...", else "norrgående"...;
+    '' when the upstream says nothing a reader can use (positive/negative are the road's own)."""
+    if a.towards:
+        return i18n.t("towards", lang, place=a.towards)
+    key = f"dir_{a.direction}"
+    return i18n.t(key, lang) if key in i18n.CATALOGUE else ""
+
+
+def affected_names(d: Disruption, lang: str | None = None) -> list[str]:
+    """Names of what is affected: no raw ids, each name once, "X (E4)" + "X (E20)" as "X (E4, E20)";
+    with `lang`, each name's direction too ("41 (mot Södertälje centrum)")."""
     merged: dict[str, list[str]] = {}
     order: list[str] = []
     for a in d.affected:
@@ -117,8 +127,10 @@ def affected_names(d: Disruption) -> list[str]:
         if key not in merged:
             merged[key] = []
             order.append(base)
-        if inner and inner.casefold() not in (x.casefold() for x in merged[key]):
-            merged[key].append(inner)
+        way = direction_text(a, lang) if lang else ""
+        for part in (inner, way):
+            if part and part.casefold() not in (x.casefold() for x in merged[key]):
+                merged[key].append(part)
     return [
         f"{base} ({', '.join(merged[base.casefold()])})" if merged[base.casefold()] else base
         for base in order

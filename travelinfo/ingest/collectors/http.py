@@ -13,6 +13,7 @@ from yarl import URL
 from travelinfo.config import SourceConfig, redact_url
 from travelinfo.ingest.collectors import parse_pool, replay
 from travelinfo.ingest.collectors.base import AuthError, ReferenceGetter, UpstreamError
+from travelinfo.ingest.parsers.alertc import AlertCTable, TableError
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, get_parser
 from travelinfo.model import Batch
 from travelinfo.runtime import secrets
@@ -46,6 +47,7 @@ class HttpCollector:
         self._pending_validators: tuple[str | None, str | None] = (None, None)
         self._pending_mtime: float | None = None
         self.public_url = redact_url(source.url) if "://" in source.url else source.url
+        self._table: tuple[float, AlertCTable] | None = None  # (file mtime, table)
 
     async def collect(self, fetched_at: datetime) -> Batch | None:
         self._replay_loop = -1
@@ -69,12 +71,28 @@ class HttpCollector:
             options=self.source.options,
             max_bytes=self.source.max_bytes,
             reference=self.reference(),
+            locations=self._alertc_table(),
         )
         try:
             # In a separate process with a hard limit: a parser stuck in C holds the GIL.
             return await parse_pool.parse(self.parser, data, ctx, self.source.parse_timeout)
         except ParseError as exc:
             raise UpstreamError(f"unparsable payload: {exc}") from None
+
+    def _alertc_table(self) -> AlertCTable | None:
+        """The source's `options.alertc_table` (read again when the file changes), None when unset."""
+        path = str(self.source.options.get("alertc_table") or "")
+        if not path:
+            return None
+        try:
+            mtime = Path(path).stat().st_mtime
+            if self._table is None or self._table[0] != mtime:
+                self._table = (mtime, AlertCTable.parse(Path(path).read_bytes()))
+        except OSError as exc:
+            raise UpstreamError(f"options.alertc_table: cannot read {path}: {exc.strerror}") from None
+        except TableError as exc:
+            raise UpstreamError(f"options.alertc_table {path}: {exc}") from None
+        return self._table[1]
 
     async def fetch(self) -> bytes | None:
         scheme = urlsplit(self.source.url).scheme

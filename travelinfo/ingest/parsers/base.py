@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from travelinfo.ingest.parsers.resolve import resolve_batch
 from travelinfo.ingest.parsers.vet import vet_batch
 from travelinfo.model import Batch, Disruption, Period, Provenance, compute_status, make_id
 
@@ -29,6 +30,8 @@ class ParseContext:
     max_bytes: int = DEFAULT_MAX_BYTES
     # Reference data (e.g. GTFS static names) a parser may use to fill names and modes.
     reference: Any = None
+    # The ALERT-C location table (`alertc.AlertCTable`) of `options.alertc_table`, read by the collector.
+    locations: Any = None
 
     def disruption(
         self,
@@ -75,7 +78,8 @@ PARSERS: dict[str, Parser] = {}
 def register(name: str, *, lang: str = "en") -> Callable[[Parser], Parser]:
     """Register a parser under a format name (built-ins use this like any extension).
 
-    The registered (and returned) function passes every batch through `vet.vet_batch`:
+    The registered (and returned) function checks informed entities against the reference
+    GTFS (`resolve.resolve_batch`), then passes every batch through `vet.vet_batch`:
     texts cleaned, URLs and language keys checked (`lang`, or `options["lang"]`, stands in
     for an invalid key), geometries checked against RFC 7946 and bounded.
     """
@@ -83,7 +87,9 @@ def register(name: str, *, lang: str = "en") -> Callable[[Parser], Parser]:
     def deco(func: Parser) -> Parser:
         @functools.wraps(func)
         def vetted(data: bytes, ctx: ParseContext) -> Batch:
-            return vet_batch(func(data, ctx), str(ctx.options.get("lang") or lang))
+            return vet_batch(
+                resolve_batch(func(data, ctx), ctx.reference), str(ctx.options.get("lang") or lang)
+            )
 
         PARSERS[name] = vetted
         return vetted

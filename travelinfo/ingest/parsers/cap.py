@@ -10,8 +10,9 @@ Choices (see also MODEL.md):
   without `info` only lists the ids it ends.
 - Only `status` Actual is published; Exercise, Test, System and Draft are left out with
   a note, as are Ack and Error messages.
-- Texts are keyed by the primary language subtag (`en-CA` -> `en`) unless two blocks
-  would collide (`en-US` and `en-GB` stay full); no `language` means CAP's `en-US`.
+- Texts are keyed by the full language tag, region subtags kept (`en-CA`, `sv-SE`, and
+  `en-US` next to `en-GB`); readers match on the primary subtag (`en` finds `en-GB`,
+  `vocab.pick_lang`); no `language` means CAP's `en-US`.
 - Each language's `web` link is kept: `url` is the first, every one is a category
   `cap:web:<lang>=<url>` when there are several; `certainty` Observed -> certain,
   Likely -> likely, Possible/Unlikely -> possible, Unknown -> unknown.

@@ -219,13 +219,9 @@ def read_info(elem: Any, notes: list[str], default_lang: str = DEFAULT_LANGUAGE)
 
 
 def language_keys(tags: Iterable[str]) -> dict[str, str]:
-    """Full tag -> text key: the primary subtag (`en-CA` -> `en`) unless two tags would collide."""
-    tags = list(dict.fromkeys(tags))
-    primary = {t: t.split("-")[0].lower() for t in tags}
-    counts: dict[str, int] = {}
-    for p in primary.values():
-        counts[p] = counts.get(p, 0) + 1
-    return {t: primary[t] if counts[primary[t]] == 1 else t for t in tags}
+    """Full tag -> text key: the tag itself, region subtag kept (en-US and en-GB never collapse;
+    readers match on the primary subtag, `vocab.pick_lang`)."""
+    return {t: t for t in dict.fromkeys(tags)}
 
 
 # CAP `certainty` -> model certainty.

@@ -7,11 +7,14 @@ Choices (docs/model.md):
   `tz`, default Europe/Stockholm: the wall clock the producer means, whatever offset it
   wrote); `exceptionPeriod`s become the schedules' exceptions.
 - AlertC locations are kept as `location` entries `alertc:<country>:<table>:<code>`; no
-  geometry is guessed without a location table.
+  geometry is guessed without a location table (`options.alertc_table`, `alertc.py`).
+- UK NTIS names its roads only in labelled comment lines (`From Location : The A628
+  westbound ...`): those give `road` entries with their direction and the location text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -230,3 +233,23 @@ def delay_minutes(elem: Any) -> int | None:
             if 0 <= seconds < 10 * 86400:
                 return round(seconds / 60)
     return None
+
+
+# UK NTIS writes where an event is only in labelled comment lines ("From Location : The A628
+# westbound between the junctions with the A6024 and the A57"): the first road named is the one
+# the event is on, with its direction. Line by line, linear in the text.
+_NTIS_LINE = re.compile(
+    r"^(?:From|To|Event) Location : (?:The )?(?P<road>[AMB]\d{1,4}(?:\(M\))?)\b"
+    r"(?: (?P<way>northbound|southbound|eastbound|westbound|clockwise|anticlockwise))?(?P<rest>.{0,300})$",
+    re.M,
+)
+
+
+def labelled_roads(texts: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """(road, direction, place) from NTIS `Event`, `From` and `To Location` comment lines."""
+    out: list[tuple[str, str | None, str]] = []
+    for text in texts.values():
+        for found in _NTIS_LINE.finditer(text[:20_000]):
+            place = f"{found['road']}{' ' + found['way'] if found['way'] else ''}{found['rest']}".strip()
+            out.append((found["road"], found["way"], " ".join(place.split())))
+    return out

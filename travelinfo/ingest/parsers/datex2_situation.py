@@ -8,6 +8,7 @@ from typing import Any
 
 from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
+from travelinfo.ingest.parsers.alertc import AlertCTable, locate
 from travelinfo.ingest.parsers.base import ParseContext
 from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
 from travelinfo.ingest.parsers.datex2_types import local as localname
@@ -142,10 +143,13 @@ def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> 
 
 def _location(elem: Any, m: _Merged, pub: Pub) -> None:
     roads = [n for node in elem.iter("{*}roadNumber") for n in road_numbers(node.text or "")]
-    for item in fields.location_affected(elem, roads):
+    found = fields.location_affected(elem, roads)
+    for item in found:
         if m.locations.get((item.type, item.id)) in (None, "unknown"):
             m.locations[(item.type, item.id)] = item.direction
     geoms, unreadable = location_geometries(elem)
+    if not geoms and isinstance(table := pub.ctx.locations, AlertCTable):  # AlertC only: from the table
+        geoms = locate(elem, [i.id for i in found if i.type == "location"], table, pub.notes)
     m.geometries.extend(geoms)
     if unreadable:
         pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
@@ -239,6 +243,10 @@ def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
         elif name == "comment":
             texts = _values(child, pub)
     (m.places if kind == "locationDescriptor" else m.comments).append(texts)
+    for road, way, place in fields.labelled_roads(texts):  # NTIS: roads only in labelled lines
+        m.roads.setdefault(road, None)
+        m.locations.setdefault(("road", road), way)
+        m.names.append({pub.lang: place})
 
 
 def _cause_types(elem: Any, m: _Merged) -> list[str]:

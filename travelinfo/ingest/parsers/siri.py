@@ -14,6 +14,10 @@ Choices:
 - `Progress` closed -> status `ended`. A response is a full snapshot unless it says
   `IncrementalUpdates` true; `ctx.options["complete"]` overrides both.
 - `RoadSituationElement`s are skipped with a note (roads come from DATEX II).
+- Direction (issue 19): each `AffectedLine`'s `Direction` (`DirectionRef` -> `direction`,
+  `DirectionName` -> `towards`), a journey's `DirectionRef`, else its `Destinations` names;
+  a line affected in two directions is two `route` entries; the stops of a line's
+  `StopPoints` get the line's direction too.
 """
 
 from __future__ import annotations
@@ -166,14 +170,18 @@ class _Affects:
 
     def __init__(self, reference: Any) -> None:
         self.ref: GtfsStatic | None = reference if isinstance(reference, GtfsStatic) else None
-        self.items: dict[tuple[str, str], str | None] = {}
+        # (type, id, direction, towards) -> name: a line in two directions is two entries.
+        self.items: dict[tuple[str, str, str | None, str | None], str | None] = {}
         self.modes: list[str] = []
         self.points: dict[tuple[float, float], None] = {}  # an ordered set
 
-    def add(self, kind: str, ident: str, name: str | None) -> None:
+    def add(
+        self, kind: str, ident: str, name: str | None, way: tuple[str | None, str | None] = (None, None)
+    ) -> None:
         # The first mention wins, but a later one may supply a missing name.
-        if ident and ((kind, ident) not in self.items or not self.items[(kind, ident)]):
-            self.items[(kind, ident)] = name or None
+        key = (kind, ident, *way)
+        if ident and (key not in self.items or not self.items[key]):
+            self.items[key] = name or None
 
     def walk(self, affects: Any) -> None:
         ref = self.ref
@@ -184,18 +192,22 @@ class _Affects:
             elif tag == "LineRef":
                 line = text_of(node)
                 name = child_text(node.getparent(), "PublishedLineName")
-                self.add("route", line, name or (ref.route_name(line) if ref else None))
+                for way in fields.directions(node.getparent()) or [(None, None)]:
+                    self.add("route", line, name or (ref.route_name(line) if ref else None), way)
                 self.modes += ref.modes_for_route(line) if ref else ()
             elif tag == "StopPointRef":
                 stop = text_of(node)
                 name = child_text(node.getparent(), "StopPointName")
-                self.add("stop", stop, name or (ref.stop_name(stop) if ref else None))
+                # A stop of a line's StopPoints is affected in that line's direction(s).
+                for way in fields.directions(fields.line_of_stop(node)) or [(None, None)]:
+                    self.add("stop", stop, name or (ref.stop_name(stop) if ref else None), way)
             elif tag == "StopPlaceRef":
                 place = text_of(node)
                 name = child_text(node.getparent(), "StopPlaceName")
                 self.add("stop", place, name or (ref.stop_name(place) if ref else None))
             elif tag in ("VehicleJourneyRef", "DatedVehicleJourneyRef"):
-                self.add("trip", text_of(node), None)
+                for way in fields.directions(node.getparent()) or [(None, None)]:
+                    self.add("trip", text_of(node), None, way)
             elif tag == "AffectedSection":
                 for quay in fields.section_quays(node):
                     self.add("stop", quay, ref.stop_name(quay) if ref else None)
@@ -294,7 +306,7 @@ def situation_to_disruption(elem: Any, ctx: ParseContext, notes: list[str] | Non
         schedules=schedules,
         url=links[0] if links else None,
         geometry=affects.geometry(),
-        affected=tuple(Affected(k, i, n) for (k, i), n in affects.items.items()),
+        affected=tuple(Affected(k, i, n, w, towards=t) for (k, i, w, t), n in affects.items.items()),
     )
 
 

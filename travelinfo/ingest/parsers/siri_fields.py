@@ -73,3 +73,70 @@ def repetition_days(elem: Any, notes: list[str]) -> tuple[str, ...]:
             elif word:
                 notes.append(f"day type {word[:40]!r} not kept")
     return tuple(dict.fromkeys(days))
+
+
+# SIRI `DirectionRef` values that say a direction of our vocabulary (lower case); other refs
+# (an operator's own `ch:vbl:VBL006:A`, `0`/`1`, `H`/`R`) are a direction we cannot name.
+DIRECTION_REFS = {
+    "inbound": "inbound",
+    "outbound": "outbound",
+    "clockwise": "clockwise",
+    "anticlockwise": "anticlockwise",
+    "counterclockwise": "anticlockwise",
+    "northbound": "northbound",
+    "southbound": "southbound",
+    "eastbound": "eastbound",
+    "westbound": "westbound",
+    "both": "both",
+    "bothdirections": "both",
+}
+
+
+def _kids(node: Any, name: str) -> list[Any]:
+    return [c for c in node if localname(c.tag) == name]
+
+
+def _first_text(nodes: Iterable[Any]) -> str:
+    return next((" ".join((n.text or "").split()) for n in nodes if (n.text or "").strip()), "")
+
+
+def direction_of(ref: str) -> str:
+    """A SIRI `DirectionRef` as a model direction (`unknown` when it names none we know)."""
+    return DIRECTION_REFS.get(ref.strip().lower().replace("-", "").replace("_", ""), "unknown")
+
+
+def directions(line: Any) -> list[tuple[str | None, str | None]]:
+    """(direction, towards) pairs of an `AffectedLine`/`AffectedVehicleJourney`/`AffectedRoute`.
+
+    Each `Direction` (DirectionRef, DirectionName) is one pair; a bare `DirectionRef` child
+    another; without either, the `Destinations` names say where the line runs (direction None).
+    Empty when the element says nothing about direction.
+    """
+    out: list[tuple[str | None, str | None]] = []
+    for node in _kids(line, "Direction"):
+        ref = _first_text(_kids(node, "DirectionRef"))
+        towards = _first_text(_kids(node, "DirectionName")) or None
+        if ref or towards:
+            out.append((direction_of(ref) if ref else "unknown", towards))
+    ref = _first_text(_kids(line, "DirectionRef"))
+    if ref:
+        out.append((direction_of(ref), None))
+    if not out:
+        names = [
+            _first_text([*_kids(d, "StopPlaceName"), *_kids(d, "StopPointName")])
+            for d in _kids(line, "Destinations")
+        ]
+        names = [n for n in dict.fromkeys(names) if n]
+        if names:
+            out.append((None, " / ".join(names)))
+    return list(dict.fromkeys(out))
+
+
+def line_of_stop(ref: Any) -> Any:
+    """The `AffectedLine` whose `StopPoints` hold this `StopPointRef`, else an empty element."""
+    point = ref.getparent()
+    points = point.getparent() if point is not None else None
+    line = points.getparent() if points is not None else None
+    if line is not None and localname(points.tag) == "StopPoints" and localname(line.tag) == "AffectedLine":
+        return line
+    return ()

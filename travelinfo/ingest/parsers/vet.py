@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from travelinfo.geojson_check import check_geometry
-from travelinfo.model import Affected, Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
+from travelinfo.model import Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
 
 # Documented caps (docs/security.md): beyond them an item is trimmed, with a note.
 MAX_POSITIONS = 50_000  # per geometry (a real CAP polygon of Burkina Faso has 16,000)
@@ -182,7 +182,12 @@ class _Vet:
 
     def lists(self, d: Disruption, changes: dict[str, Any], ident: str) -> None:
         affected = [
-            Affected(a.type, clean_text(a.id), None if a.name is None else clean_text(a.name), a.direction)
+            dataclasses.replace(
+                a,
+                id=clean_text(a.id),
+                name=None if a.name is None else clean_text(a.name),
+                towards=None if a.towards is None else _cut(clean_text(a.towards)),
+            )
             for a in d.affected[:MAX_AFFECTED]
         ]
         if affected != list(d.affected):
