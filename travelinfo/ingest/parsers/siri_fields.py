@@ -137,6 +137,11 @@ def line_of_stop(ref: Any) -> Any:
     point = ref.getparent()
     points = point.getparent() if point is not None else None
     line = points.getparent() if points is not None else None
-    if line is not None and localname(points.tag) == "StopPoints" and localname(line.tag) == "AffectedLine":
+    if (
+        line is not None
+        and points is not None
+        and localname(points.tag) == "StopPoints"
+        and localname(line.tag) == "AffectedLine"
+    ):
         return line
     return ()
