@@ -124,15 +124,20 @@ async def test_outage_and_failing_forever(
         try:
             states: list[str] = []
 
+            seen: dict[str, Any] = {}
+
             async def poll_a() -> bool:
-                states.append((await _view(http, app.url, token, a["id"]))["state"])
-                return states[-1] == "failing"
+                # Failing, and caught while backing off: between two attempts the view names the
+                # next one (while an attempt is under way, or its time has passed, it says None).
+                seen.update(await _view(http, app.url, token, a["id"]))
+                states.append(seen["state"])
+                return seen["state"] == "failing" and seen["next_attempt"] is not None
 
             deadline = time.monotonic() + DOWN
             while not await poll_a():
-                assert time.monotonic() < deadline, f"A never showed failing: {states}"
+                assert time.monotonic() < deadline, f"A never showed failing while backing off: {states}"
                 await asyncio.sleep(0.05)
-            failing_a = await _view(http, app.url, token, a["id"])
+            failing_a = dict(seen)
             assert failing_a["consecutive_failures"] >= 5 and failing_a["next_attempt"] is not None
             assert "attempt" in failing_a["last_error"] and failing_a["dead_letters"] == 0
 
