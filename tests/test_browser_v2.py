@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +12,13 @@ import pytest_asyncio
 from apputil import Running
 from storeutil import open_store
 from test_browser_pages import ARGS, AXE, CHROMIUM
-from test_web_pages import fill, serve
+from test_web_pages import fill, serve, settings
 
 from travelinfo.model import Batch, Disruption, Period
 from travelinfo.store.base import Query
+from travelinfo.web import network
 
+ROOT = Path(__file__).resolve().parent.parent
 POINT = "/d/trafikverket:SE_STA_TRISSID_1_4000002"
 LINE = "/d/trafikverket:SE_STA_TRISSID_1_4000001"
 POLYGON = "/d/krisinformation:vma-1"
@@ -57,7 +60,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
         now = datetime.now(UTC)
         await fill(store, now)
         await store.apply(Batch(source="krisinformation", fetched_at=now, items=(vma(now),), complete=True))
-        async with serve(store) as running:
+        s = settings()
+        s.reference.gtfs_static = str(ROOT / "feeds" / "sl-gtfs")  # the board's lines, the map's network
+        async with serve(store, s) as running:
             yield running
 
 
@@ -142,10 +147,25 @@ async def test_map_draws_one_feature_per_geometry(site: Running, browser: Any) -
         listed = await p.locator("#list .item").count()
         await p.click("details.map-box > summary")
         await p.wait_for_selector("#map.drawn")
+        await p.wait_for_selector("#map.network-drawn")
         drawn = await p.locator("#map path.ti-feature").count()
         items, _ = await site.store.query(Query())
         with_geometry = [d for d in items if d.geometry is not None and not d.public_warning]
         assert drawn == len(with_geometry) and 0 < drawn <= listed
+        # The network base layer: its own classes and pane, under the items, one path each.
+        doc = network.build(ROOT / "feeds" / "sl-gtfs")
+        kinds = [f["properties"]["kind"] for f in doc["features"]]
+        assert (
+            await p.locator("#map .leaflet-network-pane path.ti-network").count() == kinds.count("line") > 0
+        )
+        assert await p.locator("#map .leaflet-network-pane path.ti-stop").count() == kinds.count("stop") > 0
+        assert await p.locator("#map .leaflet-network-pane path.ti-feature").count() == 0
+        z = await p.evaluate(
+            "[...document.querySelectorAll('#map .leaflet-pane')]"
+            ".map(e => [e.className, getComputedStyle(e).zIndex])"
+        )
+        panes = {name.split()[1]: int(zi) for name, zi in z if zi != "auto"}
+        assert panes["leaflet-network-pane"] < panes["leaflet-overlay-pane"]
     finally:
         await context.close()
     assert outside == []

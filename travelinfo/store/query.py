@@ -106,9 +106,15 @@ def _active_at(d: Disruption, at: datetime) -> bool:
     return any(p.contains(at) for p in d.periods) and schedules_match(d.schedules, at)
 
 
+# Public warnings lead every list (as they lead the pages and the feeds): their rank is lifted
+# above every severity (ranks 4-7), so the three-part cursor format stays the same.
+WARNING_RANK = len(SEVERITY_RANK)
+
+
 def sort_key(d: Disruption) -> tuple[int, float, str]:
-    """Stable list order: most severe first, then newest, then id."""
-    return (-SEVERITY_RANK[d.severity], -d.updated_at.timestamp(), d.id)
+    """Stable list order: public warnings first, then most severe, then newest, then id."""
+    rank = SEVERITY_RANK[d.severity] + (WARNING_RANK if d.public_warning else 0)
+    return (-rank, -d.updated_at.timestamp(), d.id)
 
 
 def encode_cursor(key: tuple[int, float, str]) -> str:

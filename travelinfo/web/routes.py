@@ -25,6 +25,7 @@ from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rende
 from travelinfo.runtime.stale import STALE_HTML
 from travelinfo.store.base import Query
 from travelinfo.web import board as boards
+from travelinfo.web import network
 from travelinfo.web import render as view
 from travelinfo.web.filters import Filters, group_by_mode, parse_filters
 from travelinfo.web.i18n import negotiate
@@ -79,6 +80,7 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
         "js": str(router["static"].url_for(filename="live.js")),
         "map_js": str(router["static"].url_for(filename="map.js")),
         "star_js": str(router["static"].url_for(filename="star.js")),
+        "network_url": str(router["network"].url_for()),
         "leaflet_js": str(router["leaflet"].url_for(filename="leaflet.js")),
         "leaflet_css": str(router["leaflet"].url_for(filename="leaflet.css")),
         "web": request.app[appmod.SETTINGS].web,
@@ -273,6 +275,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/board", board_page)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
+    network.setup(app)  # the maps' base layer: the reference's lines and stops
     from travelinfo.web import history_page  # imports this module's helpers
 
     app.router.add_get("/history", history_page.page)
