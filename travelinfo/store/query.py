@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from travelinfo.filters import lines
+from travelinfo.filters import lines, search
 from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
 from travelinfo.vocab import schedules_match
 
@@ -30,6 +30,7 @@ class Query:
     road: str | None = None
     area: str | None = None
     text: str | None = None
+    search: str | None = None  # the search box: a line, road, stop, place or mode name
     active_at: datetime | None = None
     ids: tuple[str, ...] = ()
     # The outputs' home region: items whose geometry lies wholly outside it are left out
@@ -60,6 +61,8 @@ class Query:
         if self.area and not _mentions_area(d, self.area):
             return False
         if self.text and not _has_text(d, self.text):
+            return False
+        if self.search and not search.matches(d, self.search):
             return False
         return not (self.active_at and not _active_at(d, self.active_at))
 
