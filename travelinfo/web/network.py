@@ -28,6 +28,7 @@ from aiohttp import web
 
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
+from travelinfo.web import propercase
 
 FILES = ("routes.txt", "trips.txt", "shapes.txt", "stop_times.txt", "stops.txt")
 MAX_ROWS = 2_000_000  # rows read of one file; a feed past this is drawn from what was read
@@ -308,6 +309,25 @@ async def handler(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    """Serve the base layer next to the pages."""
+    """Serve the base layer next to the pages; its stop names join the place-name gazetteer."""
     app[SERVED] = Served()
+    settings = app[appmod.SETTINGS]
+    propercase.install_stops(stop_names(local_path(settings.reference.gtfs_static, settings.root())))
     app.router.add_get("/map/network.geojson", handler, name="network")
+
+
+def stop_names(path: Path | None) -> list[str]:
+    """Every stop name of the reference (the gazetteer that keeps place names capitalised)."""
+    if path is None:
+        return []
+    try:
+        openers, archive = _openers(path)
+    except (OSError, zipfile.BadZipFile):
+        return []
+    try:
+        return [n for row in _rows(openers, "stops.txt") if (n := row.get("stop_name", ""))]
+    except (OSError, ValueError):
+        return []
+    finally:
+        if archive is not None:
+            archive.close()
