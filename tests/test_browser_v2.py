@@ -189,3 +189,52 @@ async def test_my_lines_star_moves_a_line_first_and_is_remembered(site: Running,
         assert label == "My lines: add E18"
     finally:
         await context.close()
+
+
+async def test_my_lines_lead_the_list_and_the_map_on_the_front_page(site: Running, browser: Any) -> None:
+    """A star on the board puts its items first on `/` (list and map); the cookie does it without JS."""
+    items, _ = await site.store.query(Query(status=("active",)))
+    e4 = [
+        d
+        for d in items
+        if not d.public_warning and any(a.type == "road" and a.id == "E4" for a in d.affected)
+    ]
+    assert e4
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    p = await context.new_page()
+    try:
+        await p.goto(f"{site.url}/board?lang=sv")
+        await p.click('tr[data-key="road:E4"] button.star')
+        await p.goto(f"{site.url}/?lang=sv")
+        first = p.locator("#list section.group").first
+        assert await first.get_attribute("class") == "group mine"
+        assert await first.locator("h2").inner_text() == f"Mina linjer ({len(e4)})"
+        listed = await first.locator("li.item").evaluate_all("els => els.map(e => e.dataset.id)")
+        assert sorted(listed) == sorted(d.id for d in e4)
+        assert not set(listed) & set(
+            await p.locator("#list section.group:not(.mine) li.item").evaluate_all(
+                "els => els.map(e => e.dataset.id)"
+            )
+        )  # each item once
+        await p.click("details.map-box > summary")
+        await p.wait_for_selector("#map.drawn")
+        mine_drawn = await p.locator("#map path.ti-feature.mine").count()
+        assert mine_drawn == len([d for d in e4 if d.geometry is not None]) > 0
+        # Unstarred on the front page's own board: the list is fetched again without the group.
+        await p.click('tr[data-key="road:E4"] button.star')
+        await p.wait_for_selector("#list section.group.mine", state="detached")
+        assert await p.locator("#list").get_attribute("data-mine") == ""
+    finally:
+        await context.close()
+    # Without JavaScript the server alone orders the list from the cookie star.js wrote.
+    nojs = await browser.new_context(java_script_enabled=False)
+    await nojs.add_cookies([{"name": "mylines", "value": "road%3AE4%2Cline%3Anonsense", "url": site.url}])
+    p = await nojs.new_page()
+    try:
+        await p.goto(f"{site.url}/?lang=en")
+        first = p.locator("#list section.group").first
+        assert await first.get_attribute("class") == "group mine"
+        assert await first.locator("h2").inner_text() == f"My lines ({len(e4)})"
+        assert await p.locator("#list").get_attribute("data-mine") == "road:E4"
+    finally:
+        await nojs.close()

@@ -43,10 +43,13 @@
     }
     network(el, map);
     var group = L.featureGroup().addTo(map);
-    features.forEach(function (f) {
+    // "My lines" (listed first) are drawn last, on top, with a heavier stroke.
+    features.filter(function (f) { return !f.mine; }).concat(features.filter(function (f) { return f.mine; }))
+      .forEach(function (f) {
       var style = {
         color: f.ended ? "#767676" : (COLOURS[f.severity] || "#0b57a4"),
-        weight: 4, opacity: 0.9, fillOpacity: 0.25, className: "ti-feature", interactive: false
+        weight: f.mine ? 7 : 4, opacity: 0.9, fillOpacity: 0.25, interactive: false,
+        className: f.mine ? "ti-feature mine" : "ti-feature"
       };
       L.geoJSON(f.geometry, {
         style: function () { return style; },

@@ -100,10 +100,17 @@ def page_headers(app: web.Application) -> dict[str, str]:
     return {**PAGE_HEADERS, "Content-Security-Policy": csp}
 
 
-async def _render(request: web.Request, template: str, context: dict[str, Any]) -> Rendered:
+# `/` lists "my lines" first from the star.js cookie: caches must keep a copy per cookie.
+MINE_VARY = {"Vary": "Accept-Encoding, Accept-Language, Cookie"}
+
+
+async def _render(
+    request: web.Request, template: str, context: dict[str, Any], extra: dict[str, str] | None = None
+) -> Rendered:
     env = request.app[ENV]
     body = env.get_template(template).render(**context)
-    return Rendered.make(body.encode(), HTML, datetime.now(UTC), page_headers(request.app))
+    headers = {**page_headers(request.app), **(extra or {})}
+    return Rendered.make(body.encode(), HTML, datetime.now(UTC), headers)
 
 
 async def _wait_for_change(request: web.Request, after: str) -> None:
@@ -129,7 +136,9 @@ async def index(request: web.Request) -> web.StreamResponse:
         await _wait_for_change(request, after)
     app = request.app
     records = view.depends_on(await view.health(app), filters.modes or None)
-    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute())
+    board_lines = app[LINES] + boards.road_lines()
+    mine = boards.mine_keys(request.cookies.get(boards.COOKIE, ""), board_lines)  # "my lines" first
+    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute(), mine)
 
     async def render() -> Rendered:
         items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
@@ -138,20 +147,24 @@ async def index(request: web.Request) -> web.StreamResponse:
         listed = [d for d in items if not d.public_warning]  # public warnings lead as the banner
         planned = [d for d in listed if d.status == "planned"] if not filters.when else []
         shown = [d for d in listed if d not in planned] if planned else listed
+        mine_items, shown = boards.split_mine(shown, board_lines, mine)
         ctx = _base(request, lang, records, "/")
         ctx.update(
+            mine=mine,
+            mine_items=mine_items[:MAX_ITEMS],
             filters=filters,
             groups=group_by_mode(shown[:MAX_ITEMS], filters.modes),
             planned=planned[:MAX_ITEMS],
             cleared=cleared[:MAX_CLEARED] if filters.empty else [],
-            total=len(shown),
+            total=len(shown) + len(mine_items),
             seq=str(app[appmod.HUB].last_seq),
             warnings=_warnings(active_warnings, cleared),
-            rows=boards.board(app[LINES] + boards.road_lines(), items) if filters.empty else [],
+            rows=boards.board(board_lines, items) if filters.empty else [],
             board_page=False,
-            mapped=shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
+            mapped=mine_items[:MAX_ITEMS] + shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
+            mine_ids={d.id for d in mine_items},
         )
-        return await _render(request, "_list.html" if fragment else "index.html", ctx)
+        return await _render(request, "_list.html" if fragment else "index.html", ctx, MINE_VARY)
 
     rendered = await app[appmod.CACHE].get(key, render)
     return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
