@@ -114,9 +114,12 @@ def _num(text: str) -> tuple[int, str]:
     return (int(digits.group()) if digits else 10**6, text)
 
 
+_ROADS = [Line(f"road:{r}", "road", r, "", "road") for r in MAIN_ROADS]
+
+
 def road_lines() -> list[Line]:
     """The main roads as board rows."""
-    return [Line(f"road:{r}", "road", r, "", "road") for r in MAIN_ROADS]
+    return list(_ROADS)
 
 
 def _norm(text: str) -> str:

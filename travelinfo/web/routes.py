@@ -137,7 +137,8 @@ async def index(request: web.Request) -> web.StreamResponse:
     app = request.app
     records = view.depends_on(await view.health(app), filters.modes or None)
     board_lines = app[LINES] + boards.road_lines()
-    mine = boards.mine_keys(request.cookies.get(boards.COOKIE, ""), board_lines)  # "my lines" first
+    starred = request.cookies.get(boards.COOKIE, "") if "Cookie" in request.headers else ""
+    mine = boards.mine_keys(starred, board_lines) if starred else ()  # "my lines" lead the list
     key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute(), mine)
 
     async def render() -> Rendered:
