@@ -207,11 +207,14 @@ def build(path: Path) -> dict[str, Any]:
     finally:
         if archive is not None:
             archive.close()
+    shapes_of: dict[str, dict[str, None]] = {}  # route -> its trips' shape ids, first seen first
+    for r, s in feed.trips.values():
+        if s in shapes:
+            shapes_of.setdefault(r, {})[s] = None
     features: list[dict[str, Any]] = []
     for route_id, route in feed.routes.items():
         if route_id in shaped:
-            ids = list(dict.fromkeys(s for r, s in feed.trips.values() if r == route_id and s in shapes))
-            drawings = [shapes[s] for s in ids[:MAX_PATTERNS]]
+            drawings = [shapes[s] for s in list(shapes_of[route_id])[:MAX_PATTERNS]]
         else:
             drawings = [_stop_points(feed, pat) for pat in patterns.get(route_id, [])]
         for coords in drawings:

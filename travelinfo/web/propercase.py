@@ -47,6 +47,9 @@ MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 COMMON = frozenset((
     "area", "port", "bay", "light", "north", "south", "east", "west", "island", "channel", "fairway",
     "harbour", "centrum", "city", "station", "strand", "center",
+    "skolan", "kyrkan", "torget", "hamnen", "stationen", "bron", "vägen", "gatan", "parken", "byn",
+    "skola", "kyrka", "torg", "hamn", "bro", "väg", "gata", "park", "norra", "södra", "östra",
+    "västra", "stora", "lilla", "nya", "gamla", "sjukhus", "sjukhuset", "strand", "udde", "ön",
 ))  # fmt: skip
 MAX_WORDS = 4  # the longest name, in words ("Eastern Gulf of Finland")
 
