@@ -238,3 +238,19 @@ async def test_my_lines_lead_the_list_and_the_map_on_the_front_page(site: Runnin
         assert await p.locator("#list").get_attribute("data-mine") == "road:E4"
     finally:
         await nojs.close()
+
+
+async def test_my_lines_work_where_the_browser_refuses_local_storage(site: Running, browser: Any) -> None:
+    context = await browser.new_context()
+    await context.add_init_script(
+        "Storage.prototype.getItem = Storage.prototype.setItem = function () { throw new Error('denied'); };"
+    )
+    p = await context.new_page()
+    try:
+        await p.goto(f"{site.url}/board?lang=en")
+        await p.click('tr[data-key="road:E18"] button.star')
+        await p.goto(f"{site.url}/board?lang=en")  # kept in the cookie alone
+        assert await p.locator("table.board tbody tr.row").first.get_attribute("data-key") == "road:E18"
+        assert "mylines=road%3AE18" in await p.evaluate("document.cookie")
+    finally:
+        await context.close()

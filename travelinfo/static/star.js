@@ -7,12 +7,22 @@
 (function () {
   "use strict";
   var KEY = "travelinfo.mylines";
-  function load() {
-    try { return JSON.parse(window.localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  function current() {
+    return document.cookie.split("; ").filter(function (c) { return c.indexOf("mylines=") === 0; })[0] || "";
+  }
+  function load() {  // localStorage; the cookie where storage is refused (private mode)
+    try {
+      var kept = window.localStorage.getItem(KEY);
+      if (kept !== null) { return JSON.parse(kept); }
+    } catch (e) { /* fall through */ }
+    try {
+      var value = decodeURIComponent(current().slice("mylines=".length));
+      return value ? value.split(",") : [];
+    } catch (e) { return []; }
   }
   function cookie(keys) {
     var value = encodeURIComponent(keys.join(","));
-    var now = document.cookie.split("; ").filter(function (c) { return c.indexOf("mylines=") === 0; })[0] || "";
+    var now = current();
     if (now === "mylines=" + value || (!keys.length && !now)) { return false; }
     document.cookie = "mylines=" + value + "; path=/; max-age=" + (keys.length ? 31536000 : 0) + "; SameSite=Lax";
     return true;
