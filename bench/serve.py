@@ -42,6 +42,7 @@ TARGETS: dict[str, float | None] = {
     "/": 0.5,
     "/board": 0.5,
     "/gtfs-rt/alerts.pb": None,
+    "/map/network.geojson": None,
 }
 PATHS = list(TARGETS)
 NGINX_CONF = """worker_processes 1;

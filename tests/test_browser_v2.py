@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +12,13 @@ import pytest_asyncio
 from apputil import Running
 from storeutil import open_store
 from test_browser_pages import ARGS, AXE, CHROMIUM
-from test_web_pages import fill, serve
+from test_web_pages import fill, serve, settings
 
 from travelinfo.model import Batch, Disruption, Period
 from travelinfo.store.base import Query
+from travelinfo.web import network
 
+ROOT = Path(__file__).resolve().parent.parent
 POINT = "/d/trafikverket:SE_STA_TRISSID_1_4000002"
 LINE = "/d/trafikverket:SE_STA_TRISSID_1_4000001"
 POLYGON = "/d/krisinformation:vma-1"
@@ -57,7 +60,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
         now = datetime.now(UTC)
         await fill(store, now)
         await store.apply(Batch(source="krisinformation", fetched_at=now, items=(vma(now),), complete=True))
-        async with serve(store) as running:
+        s = settings()
+        s.reference.gtfs_static = str(ROOT / "feeds" / "sl-gtfs")  # the board's lines, the map's network
+        async with serve(store, s) as running:
             yield running
 
 
@@ -142,10 +147,25 @@ async def test_map_draws_one_feature_per_geometry(site: Running, browser: Any) -
         listed = await p.locator("#list .item").count()
         await p.click("details.map-box > summary")
         await p.wait_for_selector("#map.drawn")
+        await p.wait_for_selector("#map.network-drawn")
         drawn = await p.locator("#map path.ti-feature").count()
         items, _ = await site.store.query(Query())
         with_geometry = [d for d in items if d.geometry is not None and not d.public_warning]
         assert drawn == len(with_geometry) and 0 < drawn <= listed
+        # The network base layer: its own classes and pane, under the items, one path each.
+        doc = network.build(ROOT / "feeds" / "sl-gtfs")
+        kinds = [f["properties"]["kind"] for f in doc["features"]]
+        assert (
+            await p.locator("#map .leaflet-network-pane path.ti-network").count() == kinds.count("line") > 0
+        )
+        assert await p.locator("#map .leaflet-network-pane path.ti-stop").count() == kinds.count("stop") > 0
+        assert await p.locator("#map .leaflet-network-pane path.ti-feature").count() == 0
+        z = await p.evaluate(
+            "[...document.querySelectorAll('#map .leaflet-pane')]"
+            ".map(e => [e.className, getComputedStyle(e).zIndex])"
+        )
+        panes = {name.split()[1]: int(zi) for name, zi in z if zi != "auto"}
+        assert panes["leaflet-network-pane"] < panes["leaflet-overlay-pane"]
     finally:
         await context.close()
     assert outside == []
@@ -167,5 +187,70 @@ async def test_my_lines_star_moves_a_line_first_and_is_remembered(site: Running,
         assert await p.locator("tr.grp.mine").is_hidden()
         label = await p.locator('tr[data-key="road:E18"] button.star').get_attribute("aria-label")
         assert label == "My lines: add E18"
+    finally:
+        await context.close()
+
+
+async def test_my_lines_lead_the_list_and_the_map_on_the_front_page(site: Running, browser: Any) -> None:
+    """A star on the board puts its items first on `/` (list and map); the cookie does it without JS."""
+    items, _ = await site.store.query(Query(status=("active",)))
+    e4 = [
+        d
+        for d in items
+        if not d.public_warning and any(a.type == "road" and a.id == "E4" for a in d.affected)
+    ]
+    assert e4
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    p = await context.new_page()
+    try:
+        await p.goto(f"{site.url}/board?lang=sv")
+        await p.click('tr[data-key="road:E4"] button.star')
+        await p.goto(f"{site.url}/?lang=sv")
+        first = p.locator("#list section.group").first
+        assert await first.get_attribute("class") == "group mine"
+        assert await first.locator("h2").inner_text() == f"Mina linjer ({len(e4)})"
+        listed = await first.locator("li.item").evaluate_all("els => els.map(e => e.dataset.id)")
+        assert sorted(listed) == sorted(d.id for d in e4)
+        assert not set(listed) & set(
+            await p.locator("#list section.group:not(.mine) li.item").evaluate_all(
+                "els => els.map(e => e.dataset.id)"
+            )
+        )  # each item once
+        await p.click("details.map-box > summary")
+        await p.wait_for_selector("#map.drawn")
+        mine_drawn = await p.locator("#map path.ti-feature.mine").count()
+        assert mine_drawn == len([d for d in e4 if d.geometry is not None]) > 0
+        # Unstarred on the front page's own board: the list is fetched again without the group.
+        await p.click('tr[data-key="road:E4"] button.star')
+        await p.wait_for_selector("#list section.group.mine", state="detached")
+        assert await p.locator("#list").get_attribute("data-mine") == ""
+    finally:
+        await context.close()
+    # Without JavaScript the server alone orders the list from the cookie star.js wrote.
+    nojs = await browser.new_context(java_script_enabled=False)
+    await nojs.add_cookies([{"name": "mylines", "value": "road%3AE4%2Cline%3Anonsense", "url": site.url}])
+    p = await nojs.new_page()
+    try:
+        await p.goto(f"{site.url}/?lang=en")
+        first = p.locator("#list section.group").first
+        assert await first.get_attribute("class") == "group mine"
+        assert await first.locator("h2").inner_text() == f"My lines ({len(e4)})"
+        assert await p.locator("#list").get_attribute("data-mine") == "road:E4"
+    finally:
+        await nojs.close()
+
+
+async def test_my_lines_work_where_the_browser_refuses_local_storage(site: Running, browser: Any) -> None:
+    context = await browser.new_context()
+    await context.add_init_script(
+        "Storage.prototype.getItem = Storage.prototype.setItem = function () { throw new Error('denied'); };"
+    )
+    p = await context.new_page()
+    try:
+        await p.goto(f"{site.url}/board?lang=en")
+        await p.click('tr[data-key="road:E18"] button.star')
+        await p.goto(f"{site.url}/board?lang=en")  # kept in the cookie alone
+        assert await p.locator("table.board tbody tr.row").first.get_attribute("data-key") == "road:E18"
+        assert "mylines=road%3AE18" in await p.evaluate("document.cookie")
     finally:
         await context.close()

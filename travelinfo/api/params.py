@@ -22,9 +22,10 @@ __all__ = ["FILTERS", "LANG_PATTERN", "PAGING", "STREAM", "Param", "Request", "p
 
 MAX_LIMIT = 1000
 
-# A cursor is a position in the sort order: severity rank, negated timestamp, hex of the id.
+# A cursor is a position in the sort order: severity rank (+4 for a public warning), negated
+# timestamp, hex of the id.
 # Every string of this shape is a valid position, so the document's pattern is the whole truth.
-CURSOR_PATTERN = r"^[0-3]~-?[0-9]{1,20}(\.[0-9]{1,20})?(e[+-]?[0-9]{1,3})?~([0-9a-f]{2}){0,512}$"
+CURSOR_PATTERN = r"^[0-7]~-?[0-9]{1,20}(\.[0-9]{1,20})?(e[+-]?[0-9]{1,3})?~([0-9a-f]{2}){0,512}$"
 SEQ_PATTERN = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
 _match = table.match
 

@@ -97,6 +97,14 @@ def _text(name: str, field: str, limit: int) -> Reader:
     return lambda v, _: {} if v is None else {field: bounded(name, v, limit)}
 
 
+def _search(v: str | None, _: Box | None) -> dict[str, Any]:
+    if v is None:
+        return {}
+    if any(ord(c) < 32 for c in v):
+        raise BadParameter("search", "control characters are not allowed")
+    return {"search": bounded("search", v, 100)}
+
+
 def _lang(v: str | None, _: Box | None) -> dict[str, Any]:
     if v is not None:
         match("lang", v, LANG_PATTERN, "a language tag such as sv or en")
@@ -180,6 +188,14 @@ FILTERS: tuple[Param, ...] = (
         {"type": "string", "minLength": 1, "maxLength": 200},
         "Free text (case-insensitive).",
         _text("q", "text", 200),
+    ),
+    Param(
+        "search",
+        {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001F]+$"},
+        "What a person types in a search box: a line (`14`, `tram 7`, `röda linjen`), road (`E4`, "
+        "`E 4`), stop or place (`Slussen`) or mode (`sjöfart`, `buss`) name; a mode word narrows "
+        "the rest (`tram 7` is line 7 among trams).",
+        _search,
     ),
     Param(
         "region",

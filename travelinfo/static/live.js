@@ -60,6 +60,9 @@
       .then(function () { busy = false; if (again) { again = false; refresh(); } });
   }
 
+  // Starred lines changed (star.js wrote the cookie): the server lists them first.
+  document.addEventListener("travelinfo:mylines", refresh);
+
   // Fallback: long-poll the fragment (the server answers when the change log moves).
   var polling = false;
   function longPoll() {

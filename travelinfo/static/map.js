@@ -3,6 +3,34 @@
 (function () {
   "use strict";
   var COLOURS = { SEVERE: "#a4000f", WARNING: "#8a4b00", INFO: "#205e2f" };
+  var NETWORK = { metro: "#4a6fa5", rail: "#6b5b95", tram: "#5b8a72", ferry: "#3f88a8", bus: "#8c8c8c" };
+
+  /* The reference network as a faint base layer in its own pane under the items: lines
+     (class ti-network) and stops (ti-stop), never counted as the items' features. */
+  function network(el, map) {
+    var url = el.getAttribute("data-network");
+    if (!url || !window.fetch) { return; }
+    map.createPane("network").style.zIndex = 350;
+    window.fetch(url, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (doc) {
+      if (!doc || !doc.features) { return; }
+      var STOP = { radius: 3, color: "#5a5a5a", weight: 1, opacity: 0.6, fillColor: "#ffffff", fillOpacity: 0.8,
+                   className: "ti-stop", interactive: false, pane: "network" };
+      L.geoJSON(doc, {
+        pane: "network",
+        interactive: false,
+        style: function (f) {  // Leaflet applies it to the stops' markers too
+          var p = f.properties || {};
+          if (p.kind === "stop") { return STOP; }
+          return { color: p.colour || NETWORK[p.mode] || "#767676", weight: 3, opacity: 0.45,
+                   className: "ti-network", interactive: false, pane: "network" };
+        },
+        pointToLayer: function (_, latlng) { return L.circleMarker(latlng, STOP); }
+      }).addTo(map);
+      el.classList.add("network-drawn");
+    }).catch(function () { /* the items are drawn without their context */ });
+  }
 
   function draw(el) {
     if (!window.L || el.getAttribute("data-drawn")) { return; }
@@ -13,11 +41,15 @@
     if (tiles) {
       L.tileLayer(tiles, { attribution: el.getAttribute("data-attribution") || "", maxZoom: 18 }).addTo(map);
     }
+    network(el, map);
     var group = L.featureGroup().addTo(map);
-    features.forEach(function (f) {
+    // "My lines" (listed first) are drawn last, on top, with a heavier stroke.
+    features.filter(function (f) { return !f.mine; }).concat(features.filter(function (f) { return f.mine; }))
+      .forEach(function (f) {
       var style = {
         color: f.ended ? "#767676" : (COLOURS[f.severity] || "#0b57a4"),
-        weight: 4, opacity: 0.9, fillOpacity: 0.25, className: "ti-feature", interactive: false
+        weight: f.mine ? 7 : 4, opacity: 0.9, fillOpacity: 0.25, interactive: false,
+        className: f.mine ? "ti-feature mine" : "ti-feature"
       };
       L.geoJSON(f.geometry, {
         style: function () { return style; },

@@ -1,18 +1,44 @@
 /* My lines: a star on each board row, kept in this browser only (localStorage, no account).
-   Starred rows are moved to a "My lines" group at the top of the board. Without JavaScript
-   every line name is still a plain link to the filtered list. */
+   Starred rows are moved to a "My lines" group at the top of the board. The keys are also
+   written to the `mylines` cookie, so that the server lists their disruptions first on `/`
+   (list and map) on every later load, with or without JavaScript; a change re-fetches the
+   list (live.js listens to "travelinfo:mylines"). Without JavaScript every line name is still
+   a plain link to the filtered list. */
 (function () {
   "use strict";
   var KEY = "travelinfo.mylines";
+  function current() {
+    return document.cookie.split("; ").filter(function (c) { return c.indexOf("mylines=") === 0; })[0] || "";
+  }
+  function load() {  // localStorage; the cookie where storage is refused (private mode)
+    try {
+      var kept = window.localStorage.getItem(KEY);
+      if (kept !== null) { return JSON.parse(kept); }
+    } catch (e) { /* fall through */ }
+    try {
+      var value = decodeURIComponent(current().slice("mylines=".length));
+      return value ? value.split(",") : [];
+    } catch (e) { return []; }
+  }
+  function cookie(keys) {
+    var value = encodeURIComponent(keys.join(","));
+    var now = current();
+    if (now === "mylines=" + value || (!keys.length && !now)) { return false; }
+    document.cookie = "mylines=" + value + "; path=/; max-age=" + (keys.length ? 31536000 : 0) + "; SameSite=Lax";
+    return true;
+  }
+  function changed() { document.dispatchEvent(new CustomEvent("travelinfo:mylines")); }
+  function save(keys) {
+    try { window.localStorage.setItem(KEY, JSON.stringify(keys)); } catch (e) { /* private mode */ }
+    cookie(keys);
+    changed();
+  }
+  var list = document.getElementById("list");
+  // Stars kept before the cookie existed (or a cleared cookie): the server learns them now.
+  if (cookie(load()) && list && list.getAttribute("data-mine") !== load().join(",")) { changed(); }
   var board = document.querySelector("table.board tbody");
   if (!board) { return; }
   var table = board.closest("table");
-  function load() {
-    try { return JSON.parse(window.localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
-  }
-  function save(keys) {
-    try { window.localStorage.setItem(KEY, JSON.stringify(keys)); } catch (e) { /* private mode */ }
-  }
   var head = document.createElement("tr");
   head.className = "grp mine";
   head.hidden = true;

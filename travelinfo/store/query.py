@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from travelinfo.filters import lines
+from travelinfo.filters import lines, search
 from travelinfo.model import SEVERITY_RANK, Disruption, bbox_of
 from travelinfo.vocab import schedules_match
 
@@ -30,6 +30,7 @@ class Query:
     road: str | None = None
     area: str | None = None
     text: str | None = None
+    search: str | None = None  # the search box: a line, road, stop, place or mode name
     active_at: datetime | None = None
     ids: tuple[str, ...] = ()
     # The outputs' home region: items whose geometry lies wholly outside it are left out
@@ -60,6 +61,8 @@ class Query:
         if self.area and not _mentions_area(d, self.area):
             return False
         if self.text and not _has_text(d, self.text):
+            return False
+        if self.search and not search.matches(d, self.search):
             return False
         return not (self.active_at and not _active_at(d, self.active_at))
 
@@ -106,9 +109,15 @@ def _active_at(d: Disruption, at: datetime) -> bool:
     return any(p.contains(at) for p in d.periods) and schedules_match(d.schedules, at)
 
 
+# Public warnings lead every list (as they lead the pages and the feeds): their rank is lifted
+# above every severity (ranks 4-7), so the three-part cursor format stays the same.
+WARNING_RANK = len(SEVERITY_RANK)
+
+
 def sort_key(d: Disruption) -> tuple[int, float, str]:
-    """Stable list order: most severe first, then newest, then id."""
-    return (-SEVERITY_RANK[d.severity], -d.updated_at.timestamp(), d.id)
+    """Stable list order: public warnings first, then most severe, then newest, then id."""
+    rank = SEVERITY_RANK[d.severity] + (WARNING_RANK if d.public_warning else 0)
+    return (-rank, -d.updated_at.timestamp(), d.id)
 
 
 def encode_cursor(key: tuple[int, float, str]) -> str:

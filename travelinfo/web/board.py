@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from travelinfo.model import SEVERITY_RANK, Disruption
 
@@ -113,9 +114,12 @@ def _num(text: str) -> tuple[int, str]:
     return (int(digits.group()) if digits else 10**6, text)
 
 
+_ROADS = [Line(f"road:{r}", "road", r, "", "road") for r in MAIN_ROADS]
+
+
 def road_lines() -> list[Line]:
     """The main roads as board rows."""
-    return [Line(f"road:{r}", "road", r, "", "road") for r in MAIN_ROADS]
+    return list(_ROADS)
 
 
 def _norm(text: str) -> str:
@@ -168,3 +172,31 @@ def groups(rows: Sequence[Row]) -> list[tuple[str, list[Row]]]:
     for r in rows:
         out.setdefault(r.line.group, []).append(r)
     return list(out.items())
+
+
+COOKIE = "mylines"  # star.js keeps "my lines" in localStorage and in this cookie, for the server
+MAX_COOKIE = 4000
+
+
+def mine_keys(raw: str, lines: Sequence[Line]) -> tuple[str, ...]:
+    """The starred keys of the `mylines` cookie that name a board line, in board order.
+
+    The cookie is what star.js wrote (the keys, comma-joined, URI-encoded); anything else in
+    it is ignored, never an error: a cookie is no reader's typing.
+    """
+    if not raw or len(raw) > MAX_COOKIE:
+        return ()
+    wanted = {k.strip() for k in unquote(raw).split(",")}
+    return tuple(dict.fromkeys(x.key for x in lines if x.key in wanted))
+
+
+def split_mine(
+    items: Sequence[Disruption], lines: Sequence[Line], mine: Sequence[str]
+) -> tuple[list[Disruption], list[Disruption]]:
+    """(items touching a starred line, the others), each in the order given."""
+    starred = [x for x in lines if x.key in mine]
+    if not starred:
+        return [], list(items)
+    hits = [d for d in items if any(affects(d, x) for x in starred)]
+    chosen = {d.id for d in hits}
+    return hits, [d for d in items if d.id not in chosen]

@@ -30,6 +30,7 @@ class Filters:
     area: str = ""
     severity: str = ""
     when: str = ""
+    search: str = ""  # the search box: a line, road, stop, place or mode name (filters.search)
 
     def key(self) -> tuple[object, ...]:
         return (
@@ -39,6 +40,7 @@ class Filters:
             self.area.casefold(),
             self.severity,
             self.when,
+            self.search.casefold(),
         )
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -52,6 +54,8 @@ class Filters:
             out.append(("severity", self.severity.lower()))
         if self.when:
             out.append(("when", self.when))
+        if self.search:
+            out.append(("search", self.search))
         return out
 
     def qs(self, **extra: str | None) -> str:
@@ -61,7 +65,8 @@ class Filters:
 
     def with_mode(self, mode: str | None) -> Filters:
         """The same filters with one mode (or none): the plain links of the mode list."""
-        return Filters((mode,) if mode else (), self.line, self.road, self.area, self.severity, self.when)
+        modes = (mode,) if mode else ()
+        return Filters(modes, self.line, self.road, self.area, self.severity, self.when, self.search)
 
     @property
     def empty(self) -> bool:
@@ -77,6 +82,7 @@ class Filters:
             "route": self.line or None,  # `line` is the pages' alias of `route`
             "road": self.road or None,
             "area": self.area or None,
+            "search": self.search or None,
         }
         rows = [table.BY_NAME[name] for name in raw]
         return Query(**table.read_filters(raw, rows, region))
@@ -126,6 +132,7 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
         area=_one(query, "area"),
         severity=severity,
         when=when,
+        search=_one(query, "search"),
     )
 
 

@@ -66,12 +66,14 @@ def make_env() -> jinja2.Environment:
 MAX_MAP_FEATURES = 500  # the overview map draws what the list shows, capped like the list
 
 
-def map_features(items: Iterable[Disruption]) -> str:
-    """The items' geometries as JSON for `data-features` (severity and ended state style them)."""
+def map_features(items: Iterable[Disruption], mine: Iterable[str] = ()) -> str:
+    """The items' geometries as JSON for `data-features` (severity, ended and "my lines" style them)."""
     out: list[dict[str, Any]] = []
+    starred = set(mine)
     for d in items:
         if d.geometry is not None and len(out) < MAX_MAP_FEATURES:
-            out.append({"geometry": thaw(d.geometry), "severity": d.severity, "ended": d.status == "ended"})
+            feature = {"geometry": thaw(d.geometry), "severity": d.severity, "ended": d.status == "ended"}
+            out.append({**feature, "mine": True} if d.id in starred else feature)
     return json.dumps(out, separators=(",", ":"), allow_nan=False)
 
 

@@ -25,6 +25,7 @@ from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rende
 from travelinfo.runtime.stale import STALE_HTML
 from travelinfo.store.base import Query
 from travelinfo.web import board as boards
+from travelinfo.web import network
 from travelinfo.web import render as view
 from travelinfo.web.filters import Filters, group_by_mode, parse_filters
 from travelinfo.web.i18n import negotiate
@@ -79,6 +80,7 @@ def _base(request: web.Request, lang: str, records: list[dict[str, Any]], path: 
         "js": str(router["static"].url_for(filename="live.js")),
         "map_js": str(router["static"].url_for(filename="map.js")),
         "star_js": str(router["static"].url_for(filename="star.js")),
+        "network_url": str(router["network"].url_for()),
         "leaflet_js": str(router["leaflet"].url_for(filename="leaflet.js")),
         "leaflet_css": str(router["leaflet"].url_for(filename="leaflet.css")),
         "web": request.app[appmod.SETTINGS].web,
@@ -103,10 +105,17 @@ def page_headers(app: web.Application) -> dict[str, str]:
     return {**PAGE_HEADERS, "Content-Security-Policy": csp}
 
 
-async def _render(request: web.Request, template: str, context: dict[str, Any]) -> Rendered:
+# `/` lists "my lines" first from the star.js cookie: caches must keep a copy per cookie.
+MINE_VARY = {"Vary": "Accept-Encoding, Accept-Language, Cookie"}
+
+
+async def _render(
+    request: web.Request, template: str, context: dict[str, Any], extra: dict[str, str] | None = None
+) -> Rendered:
     env = request.app[ENV]
     body = env.get_template(template).render(**context)
-    return Rendered.make(body.encode(), HTML, datetime.now(UTC), page_headers(request.app))
+    headers = {**page_headers(request.app), **(extra or {})}
+    return Rendered.make(body.encode(), HTML, datetime.now(UTC), headers)
 
 
 async def _wait_for_change(request: web.Request, after: str) -> None:
@@ -132,7 +141,10 @@ async def index(request: web.Request) -> web.StreamResponse:
         await _wait_for_change(request, after)
     app = request.app
     records = view.depends_on(await view.health(app), filters.modes or None)
-    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute())
+    board_lines = app[LINES] + boards.road_lines()
+    starred = request.cookies.get(boards.COOKIE, "") if "Cookie" in request.headers else ""
+    mine = boards.mine_keys(starred, board_lines) if starred else ()  # "my lines" lead the list
+    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute(), mine)
 
     async def render() -> Rendered:
         items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
@@ -141,20 +153,24 @@ async def index(request: web.Request) -> web.StreamResponse:
         listed = [d for d in items if not d.public_warning]  # public warnings lead as the banner
         planned = [d for d in listed if d.status == "planned"] if not filters.when else []
         shown = [d for d in listed if d not in planned] if planned else listed
+        mine_items, shown = boards.split_mine(shown, board_lines, mine)
         ctx = _base(request, lang, records, "/")
         ctx.update(
+            mine=mine,
+            mine_items=mine_items[:MAX_ITEMS],
             filters=filters,
             groups=group_by_mode(shown[:MAX_ITEMS], filters.modes),
             planned=planned[:MAX_ITEMS],
             cleared=cleared[:MAX_CLEARED] if filters.empty else [],
-            total=len(shown),
+            total=len(shown) + len(mine_items),
             seq=str(app[appmod.HUB].last_seq),
             warnings=_warnings(active_warnings, cleared),
-            rows=boards.board(app[LINES] + boards.road_lines(), items) if filters.empty else [],
+            rows=boards.board(board_lines, items) if filters.empty else [],
             board_page=False,
-            mapped=shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
+            mapped=mine_items[:MAX_ITEMS] + shown[:MAX_ITEMS] + planned[:MAX_ITEMS],
+            mine_ids={d.id for d in mine_items},
         )
-        return await _render(request, "_list.html" if fragment else "index.html", ctx)
+        return await _render(request, "_list.html" if fragment else "index.html", ctx, MINE_VARY)
 
     rendered = await app[appmod.CACHE].get(key, render)
     return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
@@ -278,6 +294,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/board", board_page)
     app.router.add_get("/d/{id:.+}", detail)
     app.router.add_get("/status", status)
+    network.setup(app)  # the maps' base layer: the reference's lines and stops
     from travelinfo.web import history_page  # imports this module's helpers
 
     app.router.add_get("/history", history_page.page)

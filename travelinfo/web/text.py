@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from babel.core import Locale
 
 from travelinfo.model import Affected, Disruption
-from travelinfo.web import i18n
+from travelinfo.web import i18n, propercase
 
 # What readers call each source; slugs like "sjofartsverket" are configuration, not names.
 SOURCE_TITLES: dict[str, tuple[str, str]] = {
@@ -54,10 +54,11 @@ def shouting(text: str) -> bool:
 
 
 def sentence_case(text: str) -> str:
-    """CAPITAL TEXT as sentences ("GALE WARNING. WIND 25 M/S" -> "Gale warning. Wind 25 m/s")."""
+    """CAPITAL TEXT as sentences ("GALE WARNING OFF SANDHAMN. WIND 25 M/S" -> "Gale warning off
+    Sandhamn. Wind 25 m/s"): proper nouns, acronyms and positions keep their capitals (propercase)."""
     if not shouting(text):
         return text
-    return _SENTENCE.sub(lambda m: m.group(1) + m.group(2).upper(), text.lower())
+    return propercase.restore(_SENTENCE.sub(lambda m: m.group(1) + m.group(2).upper(), text.lower()))
 
 
 def header(d: Disruption, lang: str) -> tuple[str, str]:
