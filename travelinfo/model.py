@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import pickle
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,35 +45,14 @@ from travelinfo.vocab import freeze as _freeze
 from travelinfo.vocab import has_unsafe_chars as has_unsafe_chars
 from travelinfo.vocab import thaw as thaw
 
+# fmt: off
 __all__ = [
-    "AFFECTED_TYPES",
-    "CAUSES",
-    "EFFECTS",
-    "JSON",
-    "MODES",
-    "SEVERITIES",
-    "SEVERITY_RANK",
-    "SOURCE_TYPES",
-    "STATUSES",
-    "Affected",
-    "Batch",
-    "Disruption",
-    "ModelError",
-    "Period",
-    "Provenance",
-    "Schedule",
-    "Texts",
-    "bbox_of",
-    "clean_text",
-    "compute_status",
-    "format_time",
-    "has_unsafe_chars",
-    "make_id",
-    "merge_texts",
-    "parse_time",
-    "thaw",
-    "utc",
+    "AFFECTED_TYPES", "CAUSES", "EFFECTS", "JSON", "MODES", "SEVERITIES", "SEVERITY_RANK", "SOURCE_TYPES",
+    "STATUSES", "Affected", "Batch", "Disruption", "ModelError", "Period", "Provenance", "Schedule", "Texts",
+    "bbox_of", "clean_text", "compute_status", "format_time", "has_unsafe_chars", "make_id", "merge_texts",
+    "parse_time", "thaw", "utc",
 ]
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,33 +297,33 @@ class Disruption:
         return self._digest(())
 
     def _digest(self, stamps: tuple[Any, ...]) -> str:
-        # A canonical tuple of plain values (texts are sorted by language at construction)
-        # pickled and hashed: about four times cheaper than canonical JSON, and the store
-        # computes one per item per poll.
-        key = (
-            stamps,
-            self.id,
-            self.source_type,
-            self.status,
-            self.modes,
-            self.cause,
-            self.effect,
-            self.severity,
-            self.categories,
-            [(p.start.timestamp(), p.end.timestamp() if p.end else None) for p in self.periods],
-            dict(self.header),
-            dict(self.description),
-            dict(self.location_text),
-            self.url,
-            repr(self.geometry),
-            [(a.type, a.id, a.name, a.direction, a.gtfs_id, a.towards) for a in self.affected],
-            self.related,
-            [s.to_json() for s in self.schedules],
-            self.certainty,
-            repr(self.restrictions),
-            self.delay_minutes,
+        # A canonical tuple of plain values (texts are sorted by language at construction),
+        # pickled and hashed: about four times cheaper than canonical JSON.
+        return _digest(
+            (
+                stamps,
+                self.id,
+                self.source_type,
+                self.status,
+                self.modes,
+                self.cause,
+                self.effect,
+                self.severity,
+                self.categories,
+                [(p.start.timestamp(), p.end.timestamp() if p.end else None) for p in self.periods],
+                dict(self.header),
+                dict(self.description),
+                dict(self.location_text),
+                self.url,
+                repr(self.geometry),
+                [(a.type, a.id, a.name, a.direction, a.gtfs_id, a.towards) for a in self.affected],
+                self.related,
+                [s.to_json() for s in self.schedules],
+                self.certainty,
+                repr(self.restrictions),
+                self.delay_minutes,
+            )
         )
-        return hashlib.blake2b(pickle.dumps(key, 5), digest_size=16).hexdigest()
 
     def replace(self, **changes: Any) -> Disruption:
         """A copy with some fields changed (validated again)."""
@@ -395,3 +376,21 @@ class Batch:
         object.__setattr__(self, "ended", tuple(self.ended))
         object.__setattr__(self, "notes", tuple(self.notes))
         object.__setattr__(self, "kept", tuple(self.kept))
+
+
+_PICKLING = threading.local()
+
+
+def _digest(key: tuple[Any, ...]) -> str:
+    """blake2b-128 of `key` pickled without a memo: equal values give equal bytes whatever
+    objects they share (a memo writes a string's second use as a back-reference)."""
+    state = _PICKLING.__dict__
+    if "pickler" not in state:
+        state["buf"] = io.BytesIO()
+        state["pickler"] = pickle.Pickler(state["buf"], 5)
+        state["pickler"].fast = True  # no memo (the key holds no cycles)
+    buf = state["buf"]
+    buf.seek(0)
+    buf.truncate()
+    state["pickler"].dump(key)
+    return hashlib.blake2b(buf.getvalue(), digest_size=16).hexdigest()
