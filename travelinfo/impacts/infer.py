@@ -125,10 +125,16 @@ def _along(road: LineString, index: ReferenceIndex, s: ImpactSettings, direction
     xy, owner = shapely.get_coordinates(parts, return_index=True)
     if len(xy) < 2:
         return []
-    proj = np.asarray(shapely.line_locate_point(road, shapely.points(xy)), dtype=float)
-    step = xy[1:] - xy[:-1]
+    points = shapely.points(xy)
+    proj = np.asarray(shapely.line_locate_point(road, points), dtype=float)
+    # GEOS may return a clipped piece reversed: orient each step as the pattern travels.
+    travel = np.asarray(
+        shapely.line_locate_point(index.lines[candidates][parent[owner]], points), dtype=float
+    )
+    forward = np.where(travel[1:] >= travel[:-1], 1.0, -1.0)
+    step = (xy[1:] - xy[:-1]) * forward[:, None]
     length = np.hypot(step[:, 0], step[:, 1])
-    along = proj[1:] - proj[:-1]
+    along = (proj[1:] - proj[:-1]) * forward
     cos_tol = math.cos(math.radians(s.heading_tolerance))
     ok = (owner[1:] == owner[:-1]) & (length > 1e-6) & (np.abs(along) >= cos_tol * length)
     if direction in COMPASS:
