@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from travelinfo.config import Settings
+from travelinfo.impacts import view as impacts
 from travelinfo.ingest.collectors import parse_pool
 from travelinfo.ingest.worker import Worker
 from travelinfo.push.hub import ChangeHub
@@ -75,6 +76,7 @@ def create_app(
     """The application for the given roles: `web`, `worker`, `deliver`, `bot` (any mix)."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.api.max_body)
     app[SETTINGS] = settings
+    impacts.configure(settings.impacts)
     app[STORE] = store or make_store(settings)
     app[ROLES] = roles
     app[FAILED] = asyncio.Event()
@@ -114,6 +116,9 @@ async def _line_names(app: web.Application) -> None:
         log.warning("GTFS static reference data not loaded from %s: %s", location, exc)
         return
     lines.install(gtfs.routes, mode_for_route_type)
+    from travelinfo.impacts.index import build_index
+
+    impacts.install(await asyncio.to_thread(build_index, gtfs, mode_for_route_type))
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
