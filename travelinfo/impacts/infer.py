@@ -166,7 +166,7 @@ def _along(road: LineString, index: ReferenceIndex, s: ImpactSettings, direction
         out.append(
             Impact(
                 p.route_id, p.name, p.mode, p.direction_id, p.headsign,
-                _compass(float(runs[sign][1][k]), float(runs[sign][2][k])),
+                direction if direction in COMPASS else _compass(runs[sign][1][k], runs[sign][2][k]),
                 _stops(p, road, s.buffer_m + STOP_MARGIN_M), round(overlap), round(confidence, 2),
                 "runs_along",
             )
@@ -186,6 +186,8 @@ def _near_point(pt: Point, index: ReferenceIndex, s: ImpactSettings, direction: 
     cos_tol = math.cos(math.radians(s.compass_tolerance))
     for i in _candidates(index, pt.buffer(s.point_radius_m), tuple(s.road_modes)):
         p, line = index.patterns[i], index.lines[i]
+        if not p.from_shape:
+            continue  # a straight line between two stops says nothing about the streets near a point
         vec = _heading_at(line, line.project(pt))
         norm = float(np.hypot(*vec))
         if norm == 0:
@@ -193,10 +195,11 @@ def _near_point(pt: Point, index: ReferenceIndex, s: ImpactSettings, direction: 
         if direction in COMPASS and float(np.dot(vec / norm, COMPASS[direction])) < cos_tol:
             continue
         dist = line.distance(pt)
-        confidence = (0.5 + 0.4 * (1 - dist / s.point_radius_m)) * (1.0 if p.from_shape else 0.7)
+        confidence = 0.5 + 0.4 * (1 - dist / s.point_radius_m)
         out.append(
             Impact(
-                p.route_id, p.name, p.mode, p.direction_id, p.headsign, _compass(*vec),
+                p.route_id, p.name, p.mode, p.direction_id, p.headsign,
+                direction if direction in COMPASS else _compass(*vec),
                 _stops(p, pt, 4 * s.point_radius_m + STOP_MARGIN_M), 0, round(confidence, 2), "passes_point",
             )
         )  # fmt: skip
@@ -219,7 +222,8 @@ def _area(area: BaseGeometry, index: ReferenceIndex, s: ImpactSettings, stops_on
         confidence = (0.8 if stops_only else 0.9) * (1.0 if p.from_shape else 0.7)
         out.append(
             Impact(
-                p.route_id, p.name, p.mode, p.direction_id, p.headsign, _compass(*vec), stops,
+                p.route_id, p.name, p.mode, p.direction_id, p.headsign,
+                _compass(*vec), stops,
                 round(inside), round(confidence, 2), reason,
             )
         )  # fmt: skip
