@@ -1,0 +1,76 @@
+"""The demo on the site: an inferred impact and a fused incident, through the real app and store.
+
+The demo payloads (feeds/) are parsed as the worker would and applied to a real SQLite store;
+a web-role app loads the demo GTFS (feeds/sl-gtfs, with its shapes) and serves the pages/API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from apputil import running_app
+from storeutil import open_store
+
+from travelinfo.config import Settings
+from travelinfo.ingest.gtfs_static import load_gtfs
+from travelinfo.ingest.parsers.base import ParseContext, get_parser, load_builtins
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCIDENT = "trafikverket:SE_STA_TRISSID_1_16519027"  # E4 norrgående vid Järva krog
+SL = "sl-deviations:90231999"  # buses 515/518 diverted because of it
+
+
+@pytest.mark.slow
+async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path) -> None:
+    load_builtins()
+    at = datetime(2026, 11, 25, 7, 20, tzinfo=UTC)
+    gtfs = load_gtfs(ROOT / "feeds" / "sl-gtfs")
+    settings = Settings()
+    settings.reference.gtfs_static = str(ROOT / "feeds" / "sl-gtfs")
+    payloads = [
+        ("trafikverket", "datex2", "trafikverket/003-2026-11-25T0815.xml"),
+        ("sl-deviations", "sl-deviations", "sl-deviations/001-2026-11-25T0745.json"),
+        ("sjofartsverket", "navtex", "navtex/001-navtex-in-force.html"),
+    ]
+    async with open_store("sqlite", tmp_path) as store:
+        for source, kind, name in payloads:
+            data = (ROOT / "feeds" / name).read_bytes()
+            await store.apply(get_parser(kind)(data, ParseContext(source, at, reference=gtfs)))
+        async with running_app(store, settings) as app, aiohttp.ClientSession() as http:
+            async with http.get(f"{app.url}/api/v1/disruptions/{ACCIDENT}") as r:
+                assert r.status == 200
+                acc = await r.json()
+            assert {(i["name"], i["direction"]) for i in acc["impacts"]} == {
+                ("515", "northbound"),
+                ("518", "northbound"),
+            }
+            assert all(i["inferred"] and i["reason"] == "passes_point" for i in acc["impacts"])
+            assert not [a for a in acc["affected"] if a["type"] == "route"]  # the source's entries only
+            incident = acc["incident"]
+            # Both first seen in the same poll: the members come in id order.
+            assert set(incident["members"]) == {ACCIDENT, SL} and incident["related"] == [SL]
+            async with http.get(f"{app.url}/api/v1/incidents/{incident['id']}") as r:
+                one = await r.json()
+            assert {i["id"] for i in one["items"]} == {ACCIDENT, SL} and one["status"] == "active"
+            async with http.get(f"{app.url}/api/v1/incidents/incident-0000000000000000") as r:
+                assert r.status == 404 and "error" in await r.json()
+            async with http.get(f"{app.url}/api/v1/disruptions?route=515&inferred=true") as r:
+                ids = {d["id"] for d in (await r.json())["disruptions"]}
+            assert {ACCIDENT, SL} <= ids
+            async with http.get(f"{app.url}/api/v1/disruptions?route=515") as r:
+                assert ACCIDENT not in {d["id"] for d in (await r.json())["disruptions"]}
+            async with http.get(f"{app.url}/api/v1/disruptions?route=515&inferred=maybe") as r:
+                assert r.status == 400 and "inferred" in (await r.json())["error"]
+            async with http.get(f"{app.url}/d/{ACCIDENT}?lang=en") as r:
+                page = await r.text()
+            assert "May affect: bus 515, 518 northbound (inferred from the accident on E4)" in page
+            assert f'href="/d/{SL}' in page or SL.replace(":", "%3A") in page
+            async with http.get(f"{app.url}/d/{ACCIDENT}?lang=sv") as r:
+                assert "Kan påverka: buss 515, 518 norrgående (härlett från olyckan på E4)" in await r.text()
+            async with http.get(f"{app.url}/board?lang=en") as r:
+                board = await r.text()
+            assert 'data-inferred="true"' in board and "May affect" in board
+            assert "boat Strömkajen–Sandhamn" in board  # the NAVTEX Sandhamnsleden closure
