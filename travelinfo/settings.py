@@ -131,8 +131,12 @@ REFERENCE_SOURCE = "gtfs-static"
 class ImpactSettings:
     """Impact inference and incident fusion (travelinfo/impacts; README explains each default)."""
 
-    enabled: bool = setting(True, "Infer which lines road and shipping events may affect, and fuse incidents.")
-    buffer_m: float = setting(30.0, "Half-width of the corridor around a road event a line must run inside (m).")
+    enabled: bool = setting(
+        True, "Infer which lines road and shipping events may affect, and fuse incidents."
+    )
+    buffer_m: float = setting(
+        30.0, "Half-width of the corridor around a road event a line must run inside (m)."
+    )
     min_overlap_m: float = setting(150.0, "Shortest run along a road event that counts as affected (m).")
     min_overlap_share: float = setting(
         0.5, "Or this share of a road event shorter than `min_overlap_m` (0-1)."
@@ -150,7 +154,9 @@ class ImpactSettings:
     )
     road_modes: list[str] = setting(["bus", "tram"], "Modes of lines that run on roads.")
     ferry_buffer_m: float = setting(50.0, "Margin around a shipping warning's area or fairway (m).")
-    fuse_distance_m: float = setting(300.0, "Largest distance between two items' places to be one incident (m).")
+    fuse_distance_m: float = setting(
+        300.0, "Largest distance between two items' places to be one incident (m)."
+    )
     fuse_slack: float = setting(
         1800, "Time slack when comparing two items' validity to be one incident.", "duration"
     )

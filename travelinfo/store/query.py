@@ -56,7 +56,8 @@ class Query:
         if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
             return False
         if self.route and not (
-            _affects(d, "route", self.route) or (self.inferred and lines.affects_route_inferred(d, self.route))
+            _affects(d, "route", self.route)
+            or (self.inferred and lines.affects_route_inferred(d, self.route))
         ):
             return False
         for kind, wanted in (("stop", self.stop), ("road", self.road)):
