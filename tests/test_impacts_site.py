@@ -6,6 +6,7 @@ a web-role app loads the demo GTFS (feeds/sl-gtfs, with its shapes) and serves t
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,28 +18,40 @@ from storeutil import open_store
 from travelinfo.config import Settings
 from travelinfo.ingest.gtfs_static import load_gtfs
 from travelinfo.ingest.parsers.base import ParseContext, get_parser, load_builtins
+from travelinfo.store.base import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCIDENT = "trafikverket:SE_STA_TRISSID_1_16519027"  # E4 norrgående vid Järva krog
 SL = "sl-deviations:90231999"  # buses 515/518 diverted because of it
 
 
-@pytest.mark.slow
-async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path) -> None:
+PAYLOADS = [
+    ("trafikverket", "datex2", "trafikverket/003-2026-11-25T0815.xml"),
+    ("sl-deviations", "sl-deviations", "sl-deviations/001-2026-11-25T0745.json"),
+    ("sjofartsverket", "navtex", "navtex/001-navtex-in-force.html"),
+]
+
+
+async def _load(store: Store) -> None:
     load_builtins()
     at = datetime(2026, 11, 25, 7, 20, tzinfo=UTC)
     gtfs = load_gtfs(ROOT / "feeds" / "sl-gtfs")
+    for source, kind, name in PAYLOADS:
+        data = (ROOT / "feeds" / name).read_bytes()
+        await store.apply(get_parser(kind)(data, ParseContext(source, at, reference=gtfs)))
+
+
+def _settings() -> Settings:
     settings = Settings()
     settings.reference.gtfs_static = str(ROOT / "feeds" / "sl-gtfs")
-    payloads = [
-        ("trafikverket", "datex2", "trafikverket/003-2026-11-25T0815.xml"),
-        ("sl-deviations", "sl-deviations", "sl-deviations/001-2026-11-25T0745.json"),
-        ("sjofartsverket", "navtex", "navtex/001-navtex-in-force.html"),
-    ]
+    return settings
+
+
+@pytest.mark.slow
+async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path) -> None:
+    settings = _settings()
     async with open_store("sqlite", tmp_path) as store:
-        for source, kind, name in payloads:
-            data = (ROOT / "feeds" / name).read_bytes()
-            await store.apply(get_parser(kind)(data, ParseContext(source, at, reference=gtfs)))
+        await _load(store)
         async with running_app(store, settings) as app, aiohttp.ClientSession() as http:
             async with http.get(f"{app.url}/api/v1/disruptions/{ACCIDENT}") as r:
                 assert r.status == 200
@@ -74,3 +87,31 @@ async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path
                 board = await r.text()
             assert 'data-inferred="true"' in board and "May affect" in board
             assert "boat Strömkajen–Sandhamn" in board  # the NAVTEX Sandhamnsleden closure
+
+
+@pytest.mark.slow
+async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(tmp_path: Path) -> None:
+    async with open_store("sqlite", tmp_path) as store:
+        await _load(store)
+        for enabled in (False, True):
+            settings = _settings()
+            settings.impacts.gtfsrt_inferred = enabled
+            async with (
+                running_app(store, settings) as app,
+                aiohttp.ClientSession() as http,
+                http.get(f"{app.url}/gtfs-rt/alerts.json") as r,
+            ):
+                feed = await r.json()
+            extra = [e for e in feed.get("entity", []) if e["id"].startswith("inferred:")]
+            if not enabled:
+                assert extra == []  # operator-given informed entities only
+                continue
+            (acc,) = [e for e in extra if e["id"] == f"inferred:{ACCIDENT}"]
+            routes = {i.get("route_id") for i in acc["alert"]["informed_entity"]}
+            assert routes == {"9011001051500000", "9011001051800000"}
+            texts = {t["language"]: t["text"] for t in acc["alert"]["header_text"]["translation"]}
+            assert texts["en"].startswith("May affect: bus 515, 518 northbound (inferred from")
+            assert texts["sv"].startswith("Kan påverka: buss 515, 518 norrgående")
+            # The SL alert itself is published as SL gave it: its own routes, its own text.
+            (sl,) = [e for e in feed["entity"] if e["id"] == SL]
+            assert "inferred" not in json.dumps(sl)

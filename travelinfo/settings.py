@@ -157,6 +157,9 @@ class ImpactSettings:
     fuse_distance_m: float = setting(
         300.0, "Largest distance between two items' places to be one incident (m)."
     )
+    gtfsrt_inferred: bool = setting(
+        False, "Also publish inferred impacts in GTFS-RT, as separate alerts worded as inferred."
+    )
     fuse_slack: float = setting(
         1800, "Time slack when comparing two items' validity to be one incident.", "duration"
     )

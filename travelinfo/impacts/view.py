@@ -100,11 +100,22 @@ async def incidents(store: Reader) -> dict[str, Incident]:
     return ANNOTATOR.incidents(items)
 
 
+def impacts_json(d: Disruption) -> list[dict[str, Any]]:
+    """The `impacts` field of one item (what push events and webhooks add to the item)."""
+    return [i.to_json() for i in ANNOTATOR.impacts(d)]
+
+
+def with_impacts(data: dict[str, Any], d: Disruption) -> dict[str, Any]:
+    """An item's JSON with its inferred `impacts` (push streams and webhooks)."""
+    data["impacts"] = impacts_json(d)
+    return data
+
+
 def extra(d: Disruption, fused: Mapping[str, Incident]) -> dict[str, Any]:
     """The derived fields of one item's JSON: `impacts` (inferred) and `incident`."""
     incident = fused.get(d.id)
     return {
-        "impacts": [i.to_json() for i in ANNOTATOR.impacts(d)],
+        "impacts": impacts_json(d),
         "incident": incident.to_json(d.id) if incident else None,
     }
 
