@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from apputil import running_app
 from storeutil import open_store
+from test_gtfsrt_render import validate, validator  # noqa: F401  (the fixture installs it)
 
 from travelinfo.config import Settings
 from travelinfo.ingest.gtfs_static import load_gtfs
@@ -90,7 +91,10 @@ async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path
 
 
 @pytest.mark.slow
-async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(tmp_path: Path) -> None:
+async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(
+    validator: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     async with open_store("sqlite", tmp_path) as store:
         await _load(store)
         for enabled in (False, True):
@@ -100,8 +104,9 @@ async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(tm
                 running_app(store, settings) as app,
                 aiohttp.ClientSession() as http,
                 http.get(f"{app.url}/gtfs-rt/alerts.json") as r,
+                http.get(f"{app.url}/gtfs-rt/alerts.pb") as pb,
             ):
-                feed = await r.json()
+                feed, body = await r.json(), await pb.read()
             extra = [e for e in feed.get("entity", []) if e["id"].startswith("inferred:")]
             if not enabled:
                 assert extra == []  # operator-given informed entities only
@@ -115,3 +120,8 @@ async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(tm
             # The SL alert itself is published as SL gave it: its own routes, its own text.
             (sl,) = [e for e in feed["entity"] if e["id"] == SL]
             assert "inferred" not in json.dumps(sl)
+            # A real consumer's validator accepts the feed with the extra alerts.
+            folder = tmp_path / "validate"
+            folder.mkdir()
+            found = validate(validator, folder, body)
+            assert "ERROR" not in found, found
