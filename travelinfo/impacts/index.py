@@ -85,8 +85,13 @@ class Projection:
         return out
 
     def geometry(self, geojson: Mapping[str, Any]) -> BaseGeometry:
-        """A GeoJSON geometry (WGS 84) as a shapely geometry in metres."""
-        return shapely.transform(shape(dict(geojson)), self.forward)
+        """A GeoJSON geometry (WGS 84) as a valid shapely geometry in metres.
+
+        Upstream polygons may cross themselves (a bow-tie warning area): GEOS would refuse
+        them in an intersection, so they are repaired (`make_valid`) here, once.
+        """
+        geom = shapely.transform(shape(dict(geojson)), self.forward)
+        return geom if geom.is_valid else shapely.make_valid(geom)
 
     def point(self, lon: float, lat: float) -> Point:
         x, y = self.forward(np.array([[lon, lat]], dtype=float))[0]

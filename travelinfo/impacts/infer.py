@@ -255,17 +255,27 @@ def infer(d: Disruption, index: ReferenceIndex | None, s: ImpactSettings) -> tup
     found: list[Impact] = []
     direction = event_direction(d) if kind == "road" else None
     for part in _parts(geom):
-        if kind == "warning":
-            if part.geom_type == "Polygon":
-                found += _area(part, index, s, stops_only=True)
-        elif kind == "shipping":
-            if part.geom_type in ("Polygon", "LineString"):
-                found += _area(part, index, s, stops_only=False)
-        elif isinstance(part, LineString) and part.length > 0:
-            found += _along(part, index, s, direction)
-        elif isinstance(part, Point):
-            found += _near_point(part, index, s, direction)
+        try:
+            found += _infer_part(part, kind, index, s, direction)
+        except shapely.errors.GEOSException:
+            continue  # a degenerate part GEOS cannot cut: it infers nothing, the rest still does
     return _merge(found)
+
+
+def _infer_part(
+    part: BaseGeometry, kind: str, index: ReferenceIndex, s: ImpactSettings, direction: str | None
+) -> list[Impact]:
+    """The impacts of one simple part (polygon, line or point) of an item's geometry."""
+    if kind == "warning":
+        return _area(part, index, s, stops_only=True) if part.geom_type == "Polygon" else []
+    if kind == "shipping":
+        ok = part.geom_type in ("Polygon", "LineString")
+        return _area(part, index, s, stops_only=False) if ok else []
+    if isinstance(part, LineString) and part.length > 0:
+        return _along(part, index, s, direction)
+    if isinstance(part, Point):
+        return _near_point(part, index, s, direction)
+    return []
 
 
 def _merge(found: list[Impact]) -> tuple[Impact, ...]:
