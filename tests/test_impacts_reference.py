@@ -102,3 +102,16 @@ def test_an_items_own_route_entries_are_never_mixed_with_inferred_ones() -> None
         assert data["incident"] is None
     finally:
         index_mod.install(None)
+
+
+def test_installing_new_geometry_invalidates_cached_renderings() -> None:
+    from travelinfo.runtime.server import RenderCache
+
+    cache = RenderCache()
+    view.on_install(cache.invalidate)
+    before = cache.generation
+    view.install(build_index(load_gtfs(DEMO), mode_for_route_type))
+    view.install(None)
+    assert cache.generation == before + 2
+    del cache  # held weakly: a dropped cache is forgotten, not kept alive
+    view.install(None)

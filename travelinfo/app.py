@@ -84,6 +84,7 @@ def create_app(
     app[STALE] = StaleCache()
     app[HUB] = ChangeHub(app[STORE])
     app[HUB].on_changes(app[CACHE].invalidate)
+    impacts.on_install(app[CACHE].invalidate)  # new reference geometry: new inferred impacts
     hub = app[HUB]
     app[STALE].down = lambda: hub.backoff.failing
     app.cleanup_ctx.append(_resources)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,10 +85,25 @@ def _inferred_routes(d: Disruption) -> Iterable[tuple[Affected, str | None]]:
     return ((Affected("route", i.route_id, i.name), i.mode) for i in ANNOTATOR.impacts(d))
 
 
+_LISTENERS: list[weakref.WeakMethod[Callable[[], None]]] = []
+
+
+def on_install(callback: Callable[[], None]) -> None:
+    """Call `callback` (a bound method, held weakly) when new reference geometry is installed:
+    renderings cached before it lack the impacts it infers (the app invalidates its cache)."""
+    _LISTENERS.append(weakref.WeakMethod(callback))
+
+
 def install(idx: ReferenceIndex | None) -> None:
     """Install the reference geometry and the `inferred` route filter that reads it."""
     index_mod.install(idx)
     lines.install_inferred(_inferred_routes if idx is not None else None)
+    for ref in list(_LISTENERS):
+        callback = ref()
+        if callback is None:
+            _LISTENERS.remove(ref)
+        else:
+            callback()
     if idx is not None:
         log.info("impact reference geometry: %d patterns", len(idx))
 
