@@ -17,15 +17,15 @@ from travelinfo.impacts.fusion import Incident
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, dumps, json_response, respond
-from travelinfo.store.base import Store
 
 PATH = "/api/v1/incidents/{id}"
 JSON = "application/json; charset=utf-8"
 
 
-async def fused(store: Store) -> dict[str, Incident]:
-    """Every stored item's incident (by item id)."""
-    return await view.incidents(store)
+async def fused(app: web.Application) -> dict[str, Incident]:
+    """Every stored item's incident (by item id), read once per change of this process's hub."""
+    hub = app[appmod.HUB]
+    return await view.incidents(app[appmod.STORE], hub, (hub.epoch, hub.last_seq))
 
 
 def item_json(d: Disruption, incidents: Mapping[str, Incident]) -> dict[str, Any]:
@@ -42,7 +42,7 @@ async def incident(request: web.Request) -> web.Response:
     store = app[appmod.STORE]
 
     async def render() -> Rendered:
-        incidents = await fused(store)
+        incidents = await fused(app)
         found = next((i for i in incidents.values() if i.id == ident), None)
         if found is None:
             raise LookupError(ident)

@@ -55,7 +55,7 @@ async def disruptions(request: web.Request) -> web.Response:
     async def render() -> Rendered:
         items, raw_cursor = await history.listing(app[appmod.STORE], req.query, at)
         cursor = raw_cursor  # the store's cursor is the public one (one format)
-        fused = {} if at else await incidents.fused(app[appmod.STORE])
+        fused = {} if at else await incidents.fused(app)
         body = {
             "disruptions": [api_params.reduce_lang(incidents.item_json(d, fused), req.lang) for d in items],
             "next_cursor": cursor,
@@ -84,7 +84,7 @@ async def disruption(request: web.Request) -> web.Response:
         d = await app[appmod.STORE].get(ident)
         if d is None:
             raise LookupError(ident)
-        fused = await incidents.fused(app[appmod.STORE])
+        fused = await incidents.fused(app)
         data = api_params.reduce_lang(incidents.item_json(d, fused), req.lang)
         return Rendered.make(dumps(data), JSON, d.last_seen)
 
@@ -114,7 +114,7 @@ async def rendered_geojson(
 
     async def render() -> Rendered:
         items, _ = await history.listing(app[appmod.STORE], req.query, at)
-        fused = {} if at else await incidents.fused(app[appmod.STORE])
+        fused = {} if at else await incidents.fused(app)
         body = {
             "type": "FeatureCollection",
             "features": [

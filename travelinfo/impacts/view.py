@@ -108,12 +108,28 @@ def install(idx: ReferenceIndex | None) -> None:
         log.info("impact reference geometry: %d patterns", len(idx))
 
 
-async def incidents(store: Reader) -> dict[str, Incident]:
-    """The incidents of every stored item (ended ones too: a member's end ends only itself)."""
+# Per reader (an app's change hub, held weakly): the last fusion and the log position it covers.
+_SEEN: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Incident]]] = weakref.WeakKeyDictionary()
+
+
+async def incidents(store: Reader, owner: Any = None, stamp: Any = None) -> dict[str, Incident]:
+    """The incidents of every stored item (ended ones too: a member's end ends only itself).
+
+    With `owner` (the caller's change hub) and `stamp` (its change-log position), the store is
+    read again only when the position moved: every filter variant of one change shares a read.
+    """
     from travelinfo.store.query import Query
 
+    idx = index_mod.current()
+    key = (stamp, idx.generation if idx else 0)
+    seen = _SEEN.get(owner) if owner is not None else None
+    if seen is not None and seen[0] == key:
+        return seen[1]
     items, _ = await store.query(Query(status=STATUSES, region=None))
-    return ANNOTATOR.incidents(items)
+    found = ANNOTATOR.incidents(items)
+    if owner is not None:
+        _SEEN[owner] = (key, found)
+    return found
 
 
 def impacts_json(d: Disruption) -> list[dict[str, Any]]:

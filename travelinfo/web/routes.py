@@ -188,7 +188,8 @@ def _may_affect(d: Disruption, lang: str) -> str | None:
 
 async def _derived(app: web.Application, d: Disruption, lang: str) -> dict[str, Any]:
     """The page's inferred impacts and the other members of the item's incident (travelinfo.impacts)."""
-    incident = (await impacts_view.incidents(app[appmod.STORE])).get(d.id)
+    hub = app[appmod.HUB]
+    incident = (await impacts_view.incidents(app[appmod.STORE], hub, (hub.epoch, hub.last_seq))).get(d.id)
     others = [
         m
         for i in (incident.members if incident else ())
