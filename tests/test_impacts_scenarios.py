@@ -179,3 +179,13 @@ def test_offsets_are_what_the_labels_assume() -> None:
     street = proj.geometry(line_geom(offset(ESS, 60.0)))
     assert 58 <= road.distance(proj.geometry(point_geom(*offset(ESS, 60.0)[2]))) <= 62
     assert street.hausdorff_distance(road) < 80
+
+
+def test_direction_words_in_the_text() -> None:
+    from travelinfo.impacts.infer import event_direction
+
+    assert event_direction(item("a", None, header="Olycka på E4 norrgående vid Järva krog")) == "northbound"
+    assert event_direction(item("b", None, header="E18 avstängd norrgående och södergående")) is None
+    assert event_direction(item("c", None, header="E4 norrgående: avstängt i båda riktningarna")) is None
+    stated = item("d", None, header="Olycka norrgående", direction="southbound", roads=("E4",))
+    assert event_direction(stated) == "southbound"  # the source's own field wins over its text

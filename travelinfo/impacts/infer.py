@@ -34,6 +34,7 @@ _TEXT_DIRECTIONS = (
     (re.compile(r"\b(östgående|eastbound)\b", re.I), "eastbound"),
     (re.compile(r"\b(västgående|westbound)\b", re.I), "westbound"),
 )
+_BOTH_WAYS = re.compile(r"\b(båda riktningar(na)?|i båda riktningarna|both directions|both ways)\b", re.I)
 STOP_MARGIN_M = 50.0  # stops stand beside the road: a stop this far outside the corridor counts
 
 
@@ -77,9 +78,13 @@ def event_direction(d: Disruption) -> str | None:
             return a.direction
     for texts in (d.header, d.location_text, d.description):
         for text in texts.values():
-            for pattern, word in _TEXT_DIRECTIONS:
-                if pattern.search(text):
-                    return word
+            if _BOTH_WAYS.search(text):
+                return None
+            words = {word for pattern, word in _TEXT_DIRECTIONS if pattern.search(text)}
+            if len(words) == 1:
+                return words.pop()
+            if words:
+                return None  # "norrgående och södergående": both ways
     return None
 
 
