@@ -78,10 +78,17 @@ async def test_demo_shows_an_inferred_impact_and_a_fused_incident(tmp_path: Path
                 assert ACCIDENT not in {d["id"] for d in (await r.json())["disruptions"]}
             async with http.get(f"{app.url}/api/v1/disruptions?route=515&inferred=maybe") as r:
                 assert r.status == 400 and "inferred" in (await r.json())["error"]
+            async with http.get(f"{app.url}/?line=515&inferred=true&lang=en") as r:
+                assert r.status == 200 and f'href="/d/{ACCIDENT}' in await r.text()
+            async with http.get(f"{app.url}/?line=515&lang=en") as r:
+                listed = await r.text()
+            assert f'href="/d/{SL}' in listed and f'href="/d/{ACCIDENT}' not in listed
+            async with http.get(f"{app.url}/?line=515&inferred=maybe") as r:
+                assert r.status == 400
             async with http.get(f"{app.url}/d/{ACCIDENT}?lang=en") as r:
                 page = await r.text()
             assert "May affect: bus 515, 518 northbound (inferred from the accident on E4)" in page
-            assert f'href="/d/{SL}' in page or SL.replace(":", "%3A") in page
+            assert f'href="/d/{SL}' in page  # the incident's other member
             async with http.get(f"{app.url}/d/{ACCIDENT}?lang=sv") as r:
                 assert "Kan påverka: buss 515, 518 norrgående (härlett från olyckan på E4)" in await r.text()
             async with http.get(f"{app.url}/board?lang=en") as r:
@@ -125,3 +132,15 @@ async def test_gtfs_rt_carries_inferred_impacts_only_when_the_setting_says_so(
             folder.mkdir()
             found = validate(validator, folder, body)
             assert "ERROR" not in found, found
+
+
+def test_webhook_filters_take_inferred() -> None:
+    from travelinfo.runtime.server import BadParameter
+    from travelinfo.webhooks.delivery import query_of
+    from travelinfo.webhooks.routes import parse_filters
+
+    assert query_of(parse_filters({"route": "515", "inferred": True})).inferred is True
+    assert query_of(parse_filters({"route": "515", "inferred": "false"})).inferred is False
+    with pytest.raises(BadParameter) as bad:
+        parse_filters({"route": "515", "inferred": "maybe"})
+    assert bad.value.parameter == "filters.inferred"

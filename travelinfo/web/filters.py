@@ -30,6 +30,7 @@ class Filters:
     area: str = ""
     severity: str = ""
     when: str = ""
+    inferred: bool = False  # `line` also matches lines inferred from road/shipping events
 
     def key(self) -> tuple[object, ...]:
         return (
@@ -39,6 +40,7 @@ class Filters:
             self.area.casefold(),
             self.severity,
             self.when,
+            self.inferred,
         )
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -52,6 +54,8 @@ class Filters:
             out.append(("severity", self.severity.lower()))
         if self.when:
             out.append(("when", self.when))
+        if self.inferred:
+            out.append(("inferred", "true"))
         return out
 
     def qs(self, **extra: str | None) -> str:
@@ -61,7 +65,9 @@ class Filters:
 
     def with_mode(self, mode: str | None) -> Filters:
         """The same filters with one mode (or none): the plain links of the mode list."""
-        return Filters((mode,) if mode else (), self.line, self.road, self.area, self.severity, self.when)
+        return Filters(
+            (mode,) if mode else (), self.line, self.road, self.area, self.severity, self.when, self.inferred
+        )
 
     @property
     def empty(self) -> bool:
@@ -77,6 +83,7 @@ class Filters:
             "route": self.line or None,  # `line` is the pages' alias of `route`
             "road": self.road or None,
             "area": self.area or None,
+            "inferred": "true" if self.inferred else None,
         }
         rows = [table.BY_NAME[name] for name in raw]
         return Query(**table.read_filters(raw, rows, region))
@@ -119,7 +126,11 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
     when = _one(query, "when").lower()
     if when and when not in WHENS:
         raise BadParameter("when", "one of now, 24h, planned")
+    inferred = _one(query, "inferred").lower()
+    if inferred not in ("", "true", "false"):
+        raise BadParameter("inferred", "true or false")
     return Filters(
+        inferred=inferred == "true",
         modes=tuple(m for m in GROUP_ORDER if m in modes),
         line=_one(query, "line"),
         road=_one(query, "road"),
