@@ -33,11 +33,14 @@ ROAD_SCENARIOS: list[tuple[str, dict[str, Any], set[Pair], set[Pair]]] = [
     ("short 200 m stretch with the bridge crossing in its middle",
      dict(geometry=line_geom([(18.00395, 59.3291), (18.00415, 59.3309)]), roads=("E4",)),
      {("E1", 0), ("E1", 1)}, {("1", 0)}),
-    # A point has no heading of its own: bus 509 crossing E4 here, heading north-east, is within
-    # the radius and the stated direction, so it is a (counted) false positive - a known limit.
-    ("point accident on E4 at Järva krog, northbound (from the text): not southbound or the service road",
+    # A point has no heading of its own: bus 509 crossing E4 here heads north-east, within the
+    # stated direction; it is left out because the other lines here share E4's axis.
+    ("point accident on E4 at Järva krog, northbound (from the text): not southbound, service road, crossing",
      dict(geometry=point_geom(*E4[3]), header="Trafikolycka på E4 norrgående vid Järva krog", roads=("E4",)),
-     {("515", 0), ("518", 0)}, {("515", 1), ("506", 0)}),
+     {("515", 0), ("518", 0)}, {("515", 1), ("506", 0), ("509", 0)}),
+    ("point accident on Essingeleden under the bridge bus 1 crosses",
+     dict(geometry=point_geom(18.00405, 59.3300), roads=("E4",)),
+     {("E1", 0), ("E1", 1)}, {("1", 0), ("49", 0)}),
     ("point accident on E4 at Frösunda, no direction: both carriageways, not the service road 70 m away",
      dict(geometry=point_geom(*E4[2]), roads=("E4",)),
      {("515", 0), ("515", 1), ("518", 0)}, {("506", 0)}),
@@ -189,3 +192,16 @@ def test_direction_words_in_the_text() -> None:
     assert event_direction(item("c", None, header="E4 norrgående: avstängt i båda riktningarna")) is None
     stated = item("d", None, header="Olycka norrgående", direction="southbound", roads=("E4",))
     assert event_direction(stated) == "southbound"  # the source's own field wins over its text
+
+
+def test_a_point_with_one_line_along_and_one_across_keeps_both() -> None:
+    # The known limit of point events: without a majority axis, a crossing cannot be told apart.
+    import numpy as np
+
+    from travelinfo.impacts.infer import _road_axis
+
+    along, across = np.array([0.0, 1.0]), np.array([1.0, 0.0])
+    assert _road_axis([along, across], 30.0) is None
+    axis = _road_axis([along, -along, across], 30.0)
+    assert axis is not None and abs(float(axis @ along)) == 1.0
+    assert _road_axis([along, -along], 30.0) is None  # all agree: nothing to leave out

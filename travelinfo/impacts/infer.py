@@ -186,8 +186,9 @@ def _heading_at(line: LineString, at: float) -> np.ndarray[Any, Any]:
 
 
 def _near_point(pt: Point, index: ReferenceIndex, s: ImpactSettings, direction: str | None) -> list[Impact]:
-    """Patterns passing within `point_radius_m`, heading the stated way when one is stated."""
-    out = []
+    """Patterns passing within `point_radius_m`, heading the stated way when one is stated,
+    and along the road's axis there (see `_road_axis`)."""
+    near = []
     cos_tol = math.cos(math.radians(s.compass_tolerance))
     for i in _candidates(index, pt.buffer(s.point_radius_m), tuple(s.road_modes)):
         p, line = index.patterns[i], index.lines[i]
@@ -199,8 +200,13 @@ def _near_point(pt: Point, index: ReferenceIndex, s: ImpactSettings, direction: 
             continue
         if direction in COMPASS and float(np.dot(vec / norm, COMPASS[direction])) < cos_tol:
             continue
-        dist = line.distance(pt)
-        confidence = 0.5 + 0.4 * (1 - dist / s.point_radius_m)
+        near.append((p, line, vec / norm))
+    axis = _road_axis([v for _, _, v in near], s.heading_tolerance)
+    out = []
+    for p, line, vec in near:
+        if axis is not None and abs(float(np.dot(vec, axis))) < math.cos(math.radians(s.heading_tolerance)):
+            continue  # across the axis most lines here share: a bridge or a junction crossing
+        confidence = 0.5 + 0.4 * (1 - line.distance(pt) / s.point_radius_m)
         out.append(
             Impact(
                 p.route_id, p.name, p.mode, p.direction_id, p.headsign,
@@ -209,6 +215,22 @@ def _near_point(pt: Point, index: ReferenceIndex, s: ImpactSettings, direction: 
             )
         )  # fmt: skip
     return out
+
+
+def _road_axis(headings: list[np.ndarray[Any, Any]], tolerance_deg: float) -> np.ndarray[Any, Any] | None:
+    """The axis (unit vector, either sense) a strict majority of the lines near a point share.
+
+    A point has no heading of its own. Where most lines passing it run along one axis (both
+    carriageways of a motorway, two lines on it), that axis is taken as the road's and a line
+    across it is crossing; without a strict majority (one line along, one across) none is.
+    """
+    cos_tol = math.cos(math.radians(tolerance_deg))
+    best: tuple[int, np.ndarray[Any, Any] | None] = (0, None)
+    for h in headings:
+        count = sum(abs(float(np.dot(h, other))) >= cos_tol for other in headings)
+        if count > best[0]:
+            best = (count, h)
+    return best[1] if best[0] * 2 > len(headings) and best[0] < len(headings) else None
 
 
 def _area(area: BaseGeometry, index: ReferenceIndex, s: ImpactSettings, stops_only: bool) -> list[Impact]:
