@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from travelinfo.filters.lines import norm, road_key
 from travelinfo.impacts.index import Projection
-from travelinfo.model import Disruption, thaw
+from travelinfo.model import Disruption
 from travelinfo.settings import ImpactSettings
 
 LOOSE_CAUSES = ("UNKNOWN_CAUSE", "OTHER_CAUSE")
@@ -111,7 +111,7 @@ def _geometry(d: Disruption, projection: Projection) -> BaseGeometry | None:
     if d.geometry is None:
         return None
     try:
-        return projection.geometry(thaw(d.geometry))
+        return projection.geometry(d.geometry)
     except (ValueError, TypeError, shapely.errors.GEOSException):
         return None
 

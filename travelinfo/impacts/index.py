@@ -18,6 +18,8 @@ from shapely import STRtree
 from shapely.geometry import LineString, Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from travelinfo.model import thaw
+
 EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -90,7 +92,11 @@ class Projection:
         Upstream polygons may cross themselves (a bow-tie warning area): GEOS would refuse
         them in an intersection, so they are repaired (`make_valid`) here, once.
         """
-        geom = shapely.transform(shape(dict(geojson)), self.forward)
+        if geojson.get("type") == "GeometryCollection":
+            parsed = shape(thaw(geojson))
+        else:  # the frozen coordinates are plain tuples shapely reads as they are
+            parsed = shape({"type": geojson.get("type"), "coordinates": geojson.get("coordinates")})
+        geom = shapely.transform(parsed, self.forward)
         return geom if geom.is_valid else shapely.make_valid(geom)
 
     def point(self, lon: float, lat: float) -> Point:
@@ -110,6 +116,7 @@ class IndexedPattern:
     headsign: str
     from_shape: bool  # False: the line joins the stops (the feed has no shapes.txt)
     stops: tuple[tuple[str, str, Point], ...]  # (stop id, name, position)
+    stop_points: np.ndarray[Any, Any]  # the positions alone (vectorised distance tests)
 
     @property
     def name(self) -> str:
@@ -159,6 +166,8 @@ def build_index(
         projection = Projection(18.07, 59.33)  # Stockholm: an empty index still projects
     for p, coords, stops in raw:
         route = feed.routes.get(p.route_id)
+        lonlat = np.array([(lon, lat) for _, _, lon, lat in stops], dtype=float).reshape(-1, 2)
+        points = np.asarray(shapely.points(projection.forward(lonlat)), dtype=object).reshape(-1)
         rows.append(
             IndexedPattern(
                 route_id=p.route_id,
@@ -168,11 +177,13 @@ def build_index(
                 direction_id=p.direction_id,
                 headsign=p.headsign,
                 from_shape=len(p.shape) >= 2,
-                stops=tuple((sid, name, projection.point(lon, lat)) for sid, name, lon, lat in stops),
+                stops=tuple((sid, name, pt) for (sid, name, _, _), pt in zip(stops, points, strict=True)),
+                stop_points=points,
             )
         )
         lines.append(LineString(projection.forward(coords)))
-    array = np.array(lines, dtype=object)
+    array = np.empty(len(lines), dtype=object)
+    array[:] = lines
     with _lock:
         _generation += 1
         generation = _generation

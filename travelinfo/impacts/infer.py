@@ -18,7 +18,7 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from travelinfo.impacts.index import IndexedPattern, ReferenceIndex
-from travelinfo.model import Disruption, thaw
+from travelinfo.model import Disruption
 from travelinfo.settings import ImpactSettings
 
 COMPASS = {
@@ -104,7 +104,10 @@ def _parts(geom: BaseGeometry) -> Iterator[BaseGeometry]:
 
 
 def _stops(p: IndexedPattern, near: BaseGeometry, within_m: float) -> tuple[tuple[str, str], ...]:
-    return tuple((sid, name) for sid, name, pt in p.stops if near.distance(pt) <= within_m)
+    if not p.stops:
+        return ()
+    close = shapely.dwithin(near, p.stop_points, within_m)
+    return tuple((sid, name) for (sid, name, _), hit in zip(p.stops, close, strict=True) if hit)
 
 
 def _candidates(index: ReferenceIndex, area: BaseGeometry, modes: tuple[str, ...] | None) -> list[int]:
@@ -276,7 +279,7 @@ def infer(d: Disruption, index: ReferenceIndex | None, s: ImpactSettings) -> tup
     if kind != "warning" and d.effect not in s.road_effects:
         return ()
     try:
-        geom = index.projection.geometry(thaw(d.geometry))
+        geom = index.projection.geometry(d.geometry)
     except (ValueError, TypeError, shapely.errors.GEOSException):
         return ()
     found: list[Impact] = []
