@@ -98,7 +98,8 @@ def test_the_same_place_from_two_sources_fuses_without_any_text(index: Reference
     )  # fmt: skip  (about 110 m away)
     far = _unrelated()
     fused = fuse([acc, twin, far], S, index.projection)
-    assert set(fused) == {acc.id, twin.id} and fused[acc.id].links == ((acc.id, twin.id, "place"),)
+    assert set(fused) == {acc.id, twin.id}
+    assert fused[acc.id].links == ((twin.id, acc.id, "place"),)  # a place link names its ids in order
 
 
 def test_no_fusion_across_time_cause_or_within_one_source(index: ReferenceIndex) -> None:
@@ -129,3 +130,23 @@ def test_a_source_given_reference_fuses_and_a_dangling_one_is_ignored(index: Ref
 def test_disabled_fuses_nothing(index: ReferenceIndex) -> None:
     acc, sl = _accident(), _sl_alert("Buss 515 leds om på grund av en olycka på E4 vid Järva krog.")
     assert fuse([acc, sl], ImpactSettings(enabled=False), index.projection, _routes(index)) == {}
+
+
+def test_fusion_does_not_depend_on_the_order_items_come_in(index: ReferenceIndex) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    acc, far = _accident(), _unrelated()
+    sl = _sl_alert("Buss 515 leds om på grund av en olycka på E4 vid Järva krog.")
+    twin = item("twin", point_geom(E4_JARVA[0] + 0.002, E4_JARVA[1]), source="trafikverket-api",
+                source_type="trafikverket", header="Trafikolycka", roads=("E4",))  # fmt: skip
+    items = [acc, sl, far, twin]
+    expected = fuse(items, S, index.projection, _routes(index))
+    assert {i.id for i in expected.values()} and set(expected) == {acc.id, sl.id, twin.id}
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.permutations(items))
+    def same(order: list[Disruption]) -> None:
+        assert fuse(order, S, index.projection, _routes(index)) == expected
+
+    same()

@@ -143,7 +143,8 @@ def fuse(
         for i, j in zip(left.tolist(), right.tolist(), strict=True):
             a, b = geoms[i][0], geoms[j][0]
             if i < j and compatible(a, b):
-                links.append((a.id, b.id, "place"))
+                first, second = sorted((a.id, b.id))  # one orientation, whatever the input order
+                links.append((first, second, "place"))
     roads = [d for d in items if "road" in d.modes and d.geometry is not None]
     hits = {r.id: {norm(x) for x in routes_hit(r)} for r in roads}
     for t in items:
