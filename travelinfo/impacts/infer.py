@@ -248,12 +248,11 @@ def _area(area: BaseGeometry, index: ReferenceIndex, s: ImpactSettings, stops_on
             continue
         inside = line.intersection(zone).length
         reason = "stops_in_area" if stops_only else "crosses_area"
-        vec = np.array(line.coords[-1]) - np.array(line.coords[0])
         confidence = (0.8 if stops_only else 0.9) * (1.0 if p.from_shape else 0.7)
         out.append(
             Impact(
                 p.route_id, p.name, p.mode, p.direction_id, p.headsign,
-                _compass(*vec), stops,
+                None, stops,  # an area stops a line whichever way it runs
                 round(inside), round(confidence, 2), reason,
             )
         )  # fmt: skip
