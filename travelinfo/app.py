@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from travelinfo.config import Settings
+from travelinfo.impacts import view as impacts
 from travelinfo.ingest.collectors import parse_pool
 from travelinfo.ingest.worker import Worker
 from travelinfo.push.hub import ChangeHub
@@ -76,6 +77,7 @@ def create_app(
     """The application for the given roles: `web`, `worker`, `deliver`, `bot` (any mix)."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.api.max_body)
     app[SETTINGS] = settings
+    impacts.configure(settings.impacts)
     app[STORE] = store or make_store(settings)
     app[ROLES] = roles
     app[FAILED] = asyncio.Event()
@@ -83,6 +85,7 @@ def create_app(
     app[STALE] = StaleCache()
     app[HUB] = ChangeHub(app[STORE])
     app[HUB].on_changes(app[CACHE].invalidate)
+    impacts.on_install(app[CACHE].invalidate)  # new reference geometry: new inferred impacts
     hub = app[HUB]
     app[STALE].down = lambda: hub.backoff.failing
     app.cleanup_ctx.append(_resources)
@@ -115,6 +118,9 @@ async def _line_names(app: web.Application) -> None:
         log.warning("GTFS static reference data not loaded from %s: %s", location, exc)
         return
     lines.install(gtfs.routes, mode_for_route_type)
+    from travelinfo.impacts.index import build_index
+
+    impacts.install(await asyncio.to_thread(build_index, gtfs, mode_for_route_type))
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -128,6 +128,44 @@ REFERENCE_SOURCE = "gtfs-static"
 
 
 @dataclass
+class ImpactSettings:
+    """Impact inference and incident fusion (travelinfo/impacts; README explains each default)."""
+
+    enabled: bool = setting(
+        True, "Infer which lines road and shipping events may affect, and fuse incidents."
+    )
+    buffer_m: float = setting(
+        30.0, "Half-width of the corridor around a road event a line must run inside (m)."
+    )
+    min_overlap_m: float = setting(150.0, "Shortest run along a road event that counts as affected (m).")
+    min_overlap_share: float = setting(
+        0.5, "Or this share of a road event shorter than `min_overlap_m` (0-1)."
+    )
+    point_radius_m: float = setting(25.0, "A point road event affects lines passing this close (m).")
+    heading_tolerance: float = setting(
+        30.0, "Largest angle (degrees) between a line and the road it runs along (else it crosses)."
+    )
+    compass_tolerance: float = setting(
+        75.0, "Largest angle (degrees) between a line and a point event's stated compass direction."
+    )
+    road_effects: list[str] = setting(
+        ["NO_SERVICE", "REDUCED_SERVICE", "SIGNIFICANT_DELAYS", "DETOUR"],
+        "Effects of road events that hinder traffic (others infer nothing).",
+    )
+    road_modes: list[str] = setting(["bus", "tram"], "Modes of lines that run on roads.")
+    ferry_buffer_m: float = setting(50.0, "Margin around a shipping warning's area or fairway (m).")
+    fuse_distance_m: float = setting(
+        300.0, "Largest distance between two items' places to be one incident (m)."
+    )
+    gtfsrt_inferred: bool = setting(
+        False, "Also publish inferred impacts in GTFS-RT, as separate alerts worded as inferred."
+    )
+    fuse_slack: float = setting(
+        1800, "Time slack when comparing two items' validity to be one incident.", "duration"
+    )
+
+
+@dataclass
 class ApiSettings:
     rate_per_key: float = setting(20, "Requests per second allowed per API key (token bucket).")
     rate_per_ip: float = setting(10, "Requests per second allowed per client address.")
@@ -314,6 +352,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
+    impacts: ImpactSettings = field(default_factory=ImpactSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     notices: NoticeSettings = field(default_factory=NoticeSettings)
     push: PushSettings = field(default_factory=PushSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from travelinfo.api import incidents
 from travelinfo.api.history import AS_OF
 from travelinfo.api.openapi_schemas import PERMISSIVE, SCHEMAS, J, ref
 from travelinfo.api.params import FILTERS, PAGING, STREAM, Param
@@ -265,7 +266,7 @@ def document() -> J:
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": paths(),
+        "paths": incidents.openapi_paths(paths()),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from travelinfo.api import history, openapi, ratelimit
+from travelinfo.api import history, incidents, openapi, ratelimit
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, PAGING, Param
 from travelinfo.runtime import appkeys as appmod
@@ -55,8 +55,9 @@ async def disruptions(request: web.Request) -> web.Response:
     async def render() -> Rendered:
         items, raw_cursor = await history.listing(app[appmod.STORE], req.query, at)
         cursor = raw_cursor  # the store's cursor is the public one (one format)
+        fused = {} if at else await incidents.fused(app)
         body = {
-            "disruptions": [api_params.reduce_lang(d.to_json(), req.lang) for d in items],
+            "disruptions": [api_params.reduce_lang(incidents.item_json(d, fused), req.lang) for d in items],
             "next_cursor": cursor,
             "count": len(items),
         }
@@ -83,7 +84,8 @@ async def disruption(request: web.Request) -> web.Response:
         d = await app[appmod.STORE].get(ident)
         if d is None:
             raise LookupError(ident)
-        data = api_params.reduce_lang(d.to_json(), req.lang)
+        fused = await incidents.fused(app)
+        data = api_params.reduce_lang(incidents.item_json(d, fused), req.lang)
         return Rendered.make(dumps(data), JSON, d.last_seen)
 
     try:
@@ -112,9 +114,12 @@ async def rendered_geojson(
 
     async def render() -> Rendered:
         items, _ = await history.listing(app[appmod.STORE], req.query, at)
+        fused = {} if at else await incidents.fused(app)
         body = {
             "type": "FeatureCollection",
-            "features": [feature(api_params.reduce_lang(d.to_json(), req.lang)) for d in items],
+            "features": [
+                feature(api_params.reduce_lang(incidents.item_json(d, fused), req.lang)) for d in items
+            ],
         }
         return Rendered.make(dumps(body), GEOJSON, at or app[appmod.HUB].last_change_at)
 
@@ -158,5 +163,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get(LIST_PATH, disruptions)
     app.router.add_get(LIST_PATH + ".geojson", geojson)
     history.add_routes(app, LIST_PATH)
+    incidents.add_routes(app)
     app.router.add_get(LIST_PATH + "/{id:.+}", disruption)
     app.router.add_get("/api/v1/openapi.json", openapi_json)

@@ -143,17 +143,41 @@ def _wanted(wanted: str) -> tuple[str, str | None, str]:
 
 def affects_route(d: Disruption, wanted: str) -> bool:
     """Whether `d` affects the route a person calls `wanted` (id, number, long or colloquial name)."""
+    return _route_matches(d.affected, d.modes, wanted)
+
+
+def _route_matches(entries: Iterable[Affected], modes: Iterable[str], wanted: str) -> bool:
     want, number, rest = _wanted(wanted)
     if not want:
         return False
     idx = _INDEX
-    for a in d.affected:
+    for a in entries:
         if a.type != "route":
             continue
-        keys = idx.keys_of(a, d.modes)
+        keys = idx.keys_of(a, modes)
         if want in keys or (number in keys and (rest in GENERIC or rest in keys)):
             return True
     return False
+
+
+# The lines an item is inferred to affect (travelinfo.impacts), as (route entry, mode) pairs:
+# installed with the reference geometry; never mixed into the item's own `affected`.
+InferredRoutes = Callable[[Disruption], Iterable[tuple[Affected, str | None]]]
+_INFERRED: list[InferredRoutes] = []
+
+
+def install_inferred(provider: InferredRoutes | None) -> None:
+    """Install (None: remove) the provider of inferred route entries the `inferred` filter reads."""
+    _INFERRED[:] = [provider] if provider else []
+
+
+def affects_route_inferred(d: Disruption, wanted: str) -> bool:
+    """Whether a line inferred to be affected by `d` is the route a person calls `wanted`."""
+    return any(
+        _route_matches((a,), (mode,) if mode else (), wanted)
+        for provider in _INFERRED
+        for a, mode in provider(d)
+    )
 
 
 def affects_road(d: Disruption, wanted: str) -> bool:

@@ -83,6 +83,12 @@ def _severity(v: str | None, _: Box | None) -> dict[str, Any]:
     return {"severity": v}
 
 
+def _flag(name: str, v: str) -> bool:
+    if v not in ("true", "false"):
+        raise BadParameter(name, "must be true or false")
+    return v == "true"
+
+
 def _sources(v: str) -> tuple[str, ...]:
     return tuple(match("source", bounded("source", v, 500), SOURCES_PATTERN, "source names").split(","))
 
@@ -164,6 +170,13 @@ FILTERS: tuple[Param, ...] = (
         "Affected line as people name it: GTFS route id, number (`14`), long name, or a colloquial "
         "name such as `röda linjen` (case-insensitive). The pages call it `line`.",
         _text("route", "route", 100),
+    ),
+    Param(
+        "inferred",
+        {"type": "string", "enum": ["true", "false"]},
+        "`true`: `route` also matches items whose inferred impacts (`impacts`, never an "
+        "operator's own entry) name that line, e.g. a road closure on the E4 for `route=515`.",
+        lambda v, _: {} if v is None else {"inferred": _flag("inferred", v)},
     ),
     Param(
         "stop",

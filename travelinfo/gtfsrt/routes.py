@@ -11,6 +11,7 @@ from datetime import datetime
 from aiohttp import web
 
 from travelinfo.api import history
+from travelinfo.gtfsrt import inferred
 from travelinfo.gtfsrt.render import PT_MODES, render_feed, render_json
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
@@ -27,6 +28,9 @@ async def _render(app: web.Application, kind: str, at: datetime | None = None) -
     query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
     items, _ = await history.listing(app[appmod.STORE], query, at)
     last_change = at or app[appmod.HUB].last_change_at
+    if app[appmod.SETTINGS].impacts.gtfsrt_inferred and at is None:
+        others, _ = await app[appmod.STORE].query(Query(region=query.region))
+        items = items + inferred.alerts(others)
     if kind == "pb":
         return Rendered.make(render_feed(items, last_change), PB_TYPE, last_change)
     return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)

@@ -35,7 +35,7 @@ _EXTENDED_MODES = (
     (1400, 1499, "rail"),  # funicular
 )
 # The basic route_type we write for each mode (GTFS-RT output, portable to every consumer).
-_FILES = ("agency.txt", "routes.txt", "stops.txt", "trips.txt")
+_FILES = ("agency.txt", "routes.txt", "stops.txt", "trips.txt", "shapes.txt", "stop_times.txt")
 
 # Caps against zip bombs and runaway feeds (issue 12: a 300 KB zip once took 1.58 GB).
 # Sweden's whole feed (Samtrafiken) has about 1 million trips and 50,000 stops.
@@ -44,6 +44,9 @@ MAX_ENTRY_BYTES = 256 * 1024 * 1024  # one of the files we read, uncompressed
 MAX_ENTRIES = 10_000  # members in the zip
 MAX_ROWS = 2_000_000  # rows read from one file
 MAX_FIELD_CHARS = 10_000  # one CSV field
+# shapes.txt and stop_times.txt are streamed and only the rows of one trip per pattern kept:
+# SL's stop_times.txt alone has several million rows.
+MAX_GEOMETRY_ROWS = 60_000_000
 
 
 class GtfsTooLarge(ValueError):
@@ -85,14 +88,30 @@ class Stop:
     parent: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One trip pattern: a route in one direction along one shape (or its stops when shapeless)."""
+
+    route_id: str
+    direction_id: int | None
+    headsign: str
+    shape: tuple[tuple[float, float], ...]  # (lon, lat), from shapes.txt; () when the feed has none
+    stop_ids: tuple[str, ...]  # in stop_sequence order
+
+
 @dataclass(slots=True)
 class GtfsStatic:
-    """Names and modes by id; `trips` maps trip_id to route_id (empty when trips.txt is absent)."""
+    """Names and modes by id; `trips` maps trip_id to route_id (empty when trips.txt is absent).
+
+    `patterns`: one per (route, direction_id, shape_id) with its shape and the stops of its first
+    trip (read from shapes.txt and stop_times.txt when present; the impacts' reference geometry).
+    """
 
     agencies: dict[str, str] = field(default_factory=dict)
     routes: dict[str, Route] = field(default_factory=dict)
     stops: dict[str, Stop] = field(default_factory=dict)
     trips: dict[str, str] = field(default_factory=dict)
+    patterns: tuple[Pattern, ...] = ()
 
     def route_name(self, route_id: str) -> str | None:
         """Display name of a route, None when unknown."""
@@ -147,7 +166,7 @@ class _Capped(io.RawIOBase):
         return len(chunk)
 
 
-def _rows(stream: IO[bytes] | None, name: str) -> Iterator[dict[str, str]]:
+def _rows(stream: IO[bytes] | None, name: str, max_rows: int = MAX_ROWS) -> Iterator[dict[str, str]]:
     """The rows of one GTFS file, streamed (never the whole text in memory), capped."""
     if stream is None:
         return
@@ -161,8 +180,8 @@ def _rows(stream: IO[bytes] | None, name: str) -> Iterator[dict[str, str]]:
     csv.field_size_limit(MAX_FIELD_CHARS)
     try:
         for count, row in enumerate(csv.DictReader(text)):
-            if count >= MAX_ROWS:
-                raise GtfsTooLarge(f"{name}: more than {MAX_ROWS} rows")
+            if count >= max_rows:
+                raise GtfsTooLarge(f"{name}: more than {max_rows} rows")
             yield {(k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str | None)}
     except csv.Error as exc:
         raise ValueError(f"{name}: not readable CSV: {exc}") from None
@@ -207,14 +226,47 @@ def _build(open_file: dict[str, Callable[[], IO[bytes]]]) -> GtfsStatic:
             lon=_float(row.get("stop_lon", "")),
             parent=row.get("parent_station", ""),
         )
+    first: dict[tuple[str, int | None, str], tuple[str, str]] = {}  # pattern -> (trip, headsign)
     for row in files("trips.txt"):
-        gtfs.trips[row.get("trip_id", "")] = row.get("route_id", "")
+        trip, route = row.get("trip_id", ""), row.get("route_id", "")
+        gtfs.trips[trip] = route
+        direction = _int(row.get("direction_id", ""))
+        key = (route, direction if direction in (0, 1) else None, row.get("shape_id", ""))
+        first.setdefault(key, (trip, row.get("trip_headsign", "")))
+    gtfs.patterns = _patterns(first, files)
     return gtfs
 
 
+def _patterns(
+    first: dict[tuple[str, int | None, str], tuple[str, str]],
+    files: Callable[[str], Iterator[dict[str, str]]],
+) -> tuple[Pattern, ...]:
+    """The shape and stops of each pattern's first trip (only those rows are kept)."""
+    wanted_shapes = {shape for (_, _, shape) in first if shape}
+    points: dict[str, list[tuple[int, float, float]]] = {s: [] for s in wanted_shapes}
+    for row in files("shapes.txt"):
+        pts = points.get(row.get("shape_id", ""))
+        lat, lon = _float(row.get("shape_pt_lat", "")), _float(row.get("shape_pt_lon", ""))
+        if pts is not None and lat is not None and lon is not None:
+            pts.append((_int(row.get("shape_pt_sequence", ""), len(pts)), lon, lat))
+    trips: dict[str, list[tuple[int, str]]] = {trip: [] for trip, _ in first.values()}
+    for row in files("stop_times.txt"):
+        seq = trips.get(row.get("trip_id", ""))
+        if seq is not None:
+            seq.append((_int(row.get("stop_sequence", ""), len(seq)), row.get("stop_id", "")))
+    out = []
+    for (route, direction, shape_id), (trip, headsign) in first.items():
+        shape = tuple((lon, lat) for _, lon, lat in sorted(points.get(shape_id, ())))
+        stops = tuple(stop for _, stop in sorted(trips[trip]))
+        if len(shape) >= 2 or len(stops) >= 2:
+            out.append(Pattern(route, direction, headsign, shape, stops))
+    return tuple(out)
+
+
 def _stream(opener: Callable[[], IO[bytes]], name: str) -> Iterator[dict[str, str]]:
+    limit = MAX_GEOMETRY_ROWS if name in ("shapes.txt", "stop_times.txt") else MAX_ROWS
     with opener() as stream:
-        yield from _rows(stream, name)
+        yield from _rows(stream, name, limit)
 
 
 def load_gtfs(path: str | Path) -> GtfsStatic:

@@ -22,6 +22,8 @@ import aiohttp
 
 from travelinfo.config import Settings, SourceConfig
 from travelinfo.filters import lines
+from travelinfo.impacts import view as impacts
+from travelinfo.impacts.index import ReferenceIndex, build_index
 from travelinfo.ingest.collectors.base import UpstreamError
 from travelinfo.ingest.collectors.http import HttpCollector
 from travelinfo.ingest.gtfs_static import GtfsStatic, load_gtfs, mode_for_route_type
@@ -76,6 +78,7 @@ class GtfsStaticCollector(HttpCollector):
         self.data = data
         self.item_count: int | None = None  # routes + stops of the loaded feed (health record)
         self._loaded: GtfsStatic | None = None
+        self._geometry: ReferenceIndex | None = None  # the loaded feed's patterns, indexed
         self._folder_mark: tuple[tuple[str, float, int], ...] | None = None
         self._pending_mark: tuple[tuple[str, float, int], ...] | None = None
 
@@ -103,6 +106,7 @@ class GtfsStaticCollector(HttpCollector):
             self.item_count = len(self.data.current.routes) + len(self.data.current.stops)
             # The outputs' line filter (`route=14`, "röda linjen") resolves names through it.
             lines.install(self.data.current.routes, mode_for_route_type)
+            impacts.install(self._geometry)  # the impacts' reference geometry, from the same load
             log.info("GTFS static reference data loaded from %s", self.public_url)
 
     def forget(self) -> None:
@@ -140,7 +144,9 @@ class GtfsStaticCollector(HttpCollector):
 
     async def _load(self, path: Path) -> GtfsStatic:
         try:
-            return await asyncio.to_thread(load_gtfs, path)
+            gtfs = await asyncio.to_thread(load_gtfs, path)
+            self._geometry = await asyncio.to_thread(build_index, gtfs, mode_for_route_type)
+            return gtfs
         except (
             ValueError,
             KeyError,

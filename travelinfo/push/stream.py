@@ -20,6 +20,7 @@ from aiohttp import web
 
 from travelinfo.api.params import Request, reduce_lang
 from travelinfo.filters import events
+from travelinfo.impacts.view import with_impacts
 from travelinfo.model import Disruption
 from travelinfo.push.hub import Pending, Wake
 from travelinfo.runtime import appkeys as appmod
@@ -130,7 +131,7 @@ class PushState:
             return hit
         data = change.to_json()
         data["type"] = type_
-        data["disruption"] = reduce_lang(data["disruption"], lang)
+        data["disruption"] = reduce_lang(with_impacts(data["disruption"], change.disruption), lang)
         if type_ == "ended":  # an item that stops matching may still be active upstream
             data["disruption"]["status"] = "ended"
         ev = Event(type_, change.seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
@@ -145,7 +146,11 @@ PUSH: web.AppKey[PushState] = web.AppKey("push_state", PushState)
 
 def snapshot_event(type_: str, seq: str, items: list[Disruption], lang: str | None) -> Event:
     """A `snapshot` or `reset` event carrying the whole filtered set."""
-    data = {"type": type_, "seq": seq, "disruptions": [reduce_lang(d.to_json(), lang) for d in items]}
+    data = {
+        "type": type_,
+        "seq": seq,
+        "disruptions": [reduce_lang(with_impacts(d.to_json(), d), lang) for d in items],
+    }
     return Event(type_, seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 

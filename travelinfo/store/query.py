@@ -26,6 +26,7 @@ class Query:
     severity: str | None = None  # minimum
     bbox: tuple[float, float, float, float] | None = None
     route: str | None = None
+    inferred: bool = False  # `route` also matches lines inferred from the item (travelinfo.impacts)
     stop: str | None = None
     road: str | None = None
     area: str | None = None
@@ -55,7 +56,12 @@ class Query:
             return False
         if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
             return False
-        for kind, wanted in (("route", self.route), ("stop", self.stop), ("road", self.road)):
+        if self.route and not (
+            _affects(d, "route", self.route)
+            or (self.inferred and lines.affects_route_inferred(d, self.route))
+        ):
+            return False
+        for kind, wanted in (("stop", self.stop), ("road", self.road)):
             if wanted and not _affects(d, kind, wanted):
                 return False
         if self.area and not _mentions_area(d, self.area):

@@ -31,6 +31,7 @@ class Filters:
     severity: str = ""
     when: str = ""
     search: str = ""  # the search box: a line, road, stop, place or mode name (filters.search)
+    inferred: bool = False  # `line` also matches lines inferred from road/shipping events
 
     def key(self) -> tuple[object, ...]:
         return (
@@ -41,6 +42,7 @@ class Filters:
             self.severity,
             self.when,
             self.search.casefold(),
+            self.inferred,
         )
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -56,6 +58,8 @@ class Filters:
             out.append(("when", self.when))
         if self.search:
             out.append(("search", self.search))
+        if self.inferred:
+            out.append(("inferred", "true"))
         return out
 
     def qs(self, **extra: str | None) -> str:
@@ -66,7 +70,9 @@ class Filters:
     def with_mode(self, mode: str | None) -> Filters:
         """The same filters with one mode (or none): the plain links of the mode list."""
         modes = (mode,) if mode else ()
-        return Filters(modes, self.line, self.road, self.area, self.severity, self.when, self.search)
+        return Filters(
+            modes, self.line, self.road, self.area, self.severity, self.when, self.search, self.inferred
+        )
 
     @property
     def empty(self) -> bool:
@@ -83,6 +89,7 @@ class Filters:
             "road": self.road or None,
             "area": self.area or None,
             "search": self.search or None,
+            "inferred": "true" if self.inferred else None,
         }
         rows = [table.BY_NAME[name] for name in raw]
         return Query(**table.read_filters(raw, rows, region))
@@ -125,7 +132,11 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
     when = _one(query, "when").lower()
     if when and when not in WHENS:
         raise BadParameter("when", "one of now, 24h, planned")
+    inferred = _one(query, "inferred").lower()
+    if inferred not in ("", "true", "false"):
+        raise BadParameter("inferred", "true or false")
     return Filters(
+        inferred=inferred == "true",
         modes=tuple(m for m in GROUP_ORDER if m in modes),
         line=_one(query, "line"),
         road=_one(query, "road"),

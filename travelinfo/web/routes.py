@@ -20,6 +20,9 @@ import jinja2
 from aiohttp import web
 from xstatic.pkg import leaflet as xleaflet  # type: ignore[import-untyped]
 
+from travelinfo.impacts import view as impacts_view
+from travelinfo.impacts import wording
+from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
 from travelinfo.runtime.stale import STALE_HTML
@@ -193,10 +196,27 @@ async def board_page(request: web.Request) -> web.StreamResponse:
             rows=boards.board(app[LINES] + boards.road_lines(), items),
             warnings=_warnings(active_warnings, cleared),
             board_page=True,
+            inferred=[(d, text) for d in items if (text := _may_affect(d, lang))],
         )
         return await _render(request, "board.html", ctx)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
+
+
+def _may_affect(d: Disruption, lang: str) -> str | None:
+    return wording.may_affect(impacts_view.ANNOTATOR.impacts(d), d, lang)
+
+
+async def _derived(app: web.Application, d: Disruption, lang: str) -> dict[str, Any]:
+    """The page's inferred impacts and the other members of the item's incident (travelinfo.impacts)."""
+    hub = app[appmod.HUB]
+    incident = (await impacts_view.incidents(app[appmod.STORE], hub, (hub.epoch, hub.last_seq))).get(d.id)
+    others = [
+        m
+        for i in (incident.members if incident else ())
+        if i != d.id and (m := await app[appmod.STORE].get(i))
+    ]
+    return {"may_affect": _may_affect(d, lang), "incident": incident, "incident_members": others}
 
 
 async def detail(request: web.Request) -> web.StreamResponse:
@@ -214,6 +234,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
         current = await app[appmod.STORE].get(ident) or item
         ctx = _base(request, lang, records, f"/d/{ident}")
         ctx.update(d=current, filters=Filters(), warnings=_warnings(*await recent(app)))
+        ctx.update(await _derived(app, current, lang))
         return await _render(request, "detail.html", ctx)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)

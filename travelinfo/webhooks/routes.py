@@ -27,7 +27,7 @@ from travelinfo.webhooks.send import ping as send_ping
 ENGINE = web.AppKey("webhook_engine", DeliveryEngine)
 PINGING = web.AppKey("webhook_pinging", set)  # ids of subscriptions with a ping in flight
 SCOPE = "webhooks"
-FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q", "region")
+FILTERS = ("mode", "status", "source", "severity", "bbox", "route", "stop", "road", "q", "region", "inferred")
 FIELDS = ("url", "secret", "filters", "description")
 MAX_PER_KEY = 100  # bounds the fan-out one key can cause
 MAX_TEXT = 200
@@ -97,6 +97,8 @@ def parse_filters(raw: Any) -> dict[str, Any]:
             out[name] = _words(name, [value] if isinstance(value, str) else value, SEVERITIES)[0]
         elif name == "bbox":
             out[name] = _bbox(value)
+        elif name == "inferred":  # JSON true/false, or the query string's "true"/"false"
+            out[name] = ("true" if value else "false") if isinstance(value, bool) else _text(name, value)
         elif name == "region":
             out[name] = _words(name, [value] if isinstance(value, str) else value, ("home", "all"))[0]
         else:

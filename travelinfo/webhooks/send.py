@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from travelinfo.config import Settings
+from travelinfo.impacts.view import with_impacts
 from travelinfo.model import format_time
 from travelinfo.runtime.server import retry_after_seconds
 from travelinfo.store.base import Change
@@ -25,8 +26,10 @@ RETRY_STATUSES = frozenset({408, 425, 429})
 
 
 def event_body(change: Change) -> bytes:
-    """The JSON body of a change event (the shape the SSE stream sends)."""
-    return json.dumps(change.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    """The JSON body of a change event (the shape the SSE stream sends, inferred `impacts` too)."""
+    data = change.to_json()
+    with_impacts(data["disruption"], change.disruption)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
