@@ -65,7 +65,9 @@ def test_the_output_check_finds_drift() -> None:
     assert problems(("<feed><entry>...",), "<feed><id/></feed>") == ["no element <entry>"]
     shown = ("HTTP/1.1 304 Not Modified", 'ETag: "3f0c"', "Age: 3")
     assert problems(shown, 'HTTP/1.1 304 Not Modified\nAge: 1\nETag: "99"') == []
-    assert problems(shown, "HTTP/1.1 200 OK\nETag: x\nAge: 1")[0] == "no line like 'HTTP/1.1 304 Not Modified'"
+    assert (
+        problems(shown, "HTTP/1.1 200 OK\nETag: x\nAge: 1")[0] == "no line like 'HTTP/1.1 304 Not Modified'"
+    )
     assert problems(
         ("HTTP/1.1 201 Created", '{"id": "a", "secret": "..."}'), 'HTTP/1.1 201 Created\n\n{"id":"b"}'
     ) == ["no JSON key 'secret'"]

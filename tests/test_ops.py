@@ -305,3 +305,18 @@ async def test_readyz_with_a_worker_turns_ready_when_the_first_poll_fails(tmp_pa
 
 async def status_is(want: int, probe: object) -> bool:
     return bool(await probe() == want)  # type: ignore[operator]
+
+
+def test_the_bootstrap_token_stands_out() -> None:
+    """Framed, on a line of its own: not one line among pip's output under `make run`."""
+    from travelinfo.api.keys import ApiKey
+    from travelinfo.notices.bootstrap import token_banner
+
+    token = "ti_0123456789ab_" + "x" * 43
+    key = ApiKey("0123456789ab", "ports", "ports-of-stockholm", ("notices:write",), "2026-12-02T00:00:00Z")
+    lines = token_banner(key, token).splitlines()
+    assert lines.count("=" * 76) == 2
+    [alone] = [line for line in lines if token in line]
+    assert alone.strip() == token  # copied with a double click, nothing else on the line
+    start, end = lines.index("=" * 76), len(lines) - 1 - lines[::-1].index("=" * 76)
+    assert start < lines.index(alone) < end and "shown ONCE" in "\n".join(lines[start:end])

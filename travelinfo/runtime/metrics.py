@@ -105,8 +105,8 @@ WEBPUSH_SENDS = Counter(
     ["result"],
     registry=REGISTRY,
 )
-BUILD = Gauge("travelinfo_up", "1 while this process runs", registry=REGISTRY)
-BUILD.set(1)
+UP = Gauge("travelinfo_up", "1 while this process runs", registry=REGISTRY)
+UP.set(1)
 
 
 def count_webpush(result: str) -> None:
