@@ -210,3 +210,27 @@ def test_webpush_counter_is_importable_and_counts() -> None:
     metrics.count_webpush("gone")
     assert sent() == before + 1
     assert b'travelinfo_webpush_sends_total{result="gone"}' in metrics.exposition()
+
+
+async def test_hostile_methods_and_paths_do_not_grow_the_label_set(tmp_path: Path) -> None:
+    """A client picks the method and the path: neither becomes a label value of its own (the
+    HTTP parser refuses unknown methods; the WebDAV ones it knows are counted as OTHER)."""
+    s = Settings()
+    s.store.url = f"sqlite:///{tmp_path / 'h.db'}"
+    from apputil import start_app as start_web
+
+    run = await start_web(s)
+    try:
+        async with aiohttp.ClientSession() as client:
+            for i, method in enumerate(("PROPFIND", "MKCOL", "LOCK", "SEARCH", "REPORT")):
+                async with client.request(method, f"{run.url}/nowhere-{i}") as resp:
+                    assert resp.status in (404, 405)
+            _text, data = await scrape(client, run.url)
+    finally:
+        await run.stop()
+    labels = {dict(lab).get("method") for name, lab in data if name == "travelinfo_http_requests_total"}
+    routes = {dict(lab).get("route") for name, lab in data if name == "travelinfo_http_requests_total"}
+    assert (
+        labels <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"} and "OTHER" in labels
+    )
+    assert not any(r and "nowhere" in r for r in routes) and "unmatched" in routes
