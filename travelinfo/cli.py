@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from travelinfo.config import ConfigError, Settings, documented_settings, load_settings, shown_default
+from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
 from travelinfo.runtime import clihelp
 from travelinfo.runtime.commands import CliError, run_async, with_store
 from travelinfo.runtime.commands import settings_of as _settings
@@ -115,7 +115,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     if args.list:
         for key, default, help_text in documented_settings():
-            shown = "" if default is None else f" (default: {shown_default(default)})"
+            shown = "" if default is None else f" (default: {clihelp.shown_default(default)})"
             print(f"{key}{shown}\n    {help_text}")
         return 0
     path = args.file or args.config

@@ -35,7 +35,6 @@ from travelinfo.settings import (
     documented_settings,
     parse_duration,
     setting,
-    shown_default,
 )
 
 DEFAULT_CONFIG = "config/travelinfo.toml"
@@ -60,7 +59,6 @@ __all__ = [
     "parse_duration",
     "redact_url",
     "setting",
-    "shown_default",
 ]
 
 

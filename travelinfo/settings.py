@@ -15,10 +15,8 @@ from typing import Any
 
 
 def setting(default: Any, help: str, kind: str | None = None) -> Any:
-    """A documented setting (help text shown by `check-config --list` and in README).
-
-    A duration may be given as written (`"24h"`): `--list` then shows it so, not as seconds.
-    """
+    """A documented setting (help shown by `check-config --list` and in README); a duration may
+    be given as written (`"24h"`), and `--list` then shows it so."""
     meta = {"help": help, "kind": kind}
     if kind == "duration" and isinstance(default, str):
         meta["written"] = default
@@ -339,13 +337,8 @@ def default_of(f: dataclasses.Field[Any]) -> Any:
 
 def format_duration(seconds: float) -> str:
     """A duration in the largest unit that divides it (21600 -> `6h`; 0 -> `0`)."""
-    if seconds == 0:
-        return "0"
-    for unit in ("d", "h", "m"):
-        n = seconds / _UNITS[unit]
-        if n == int(n):
-            return f"{int(n)}{unit}"
-    return f"{seconds:g}s"
+    unit = next((u for u in ("d", "h", "m") if seconds and seconds % _UNITS[u] == 0), "s")
+    return "0" if seconds == 0 else f"{seconds / _UNITS[unit]:g}{unit}"
 
 
 def _shown(f: dataclasses.Field[Any]) -> Any:
@@ -355,24 +348,9 @@ def _shown(f: dataclasses.Field[Any]) -> Any:
     return default_of(f)
 
 
-def shown_default(value: Any) -> str:
-    """A default as `check-config --list` and README show it: TOML-like, `(empty)` for ''."""
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value == "":
-        return "(empty)"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(", ", ": ")) if isinstance(value, list | dict) else str(value)
-
-
 def documented_settings() -> Iterator[tuple[str, Any, str]]:
-    """(key path, default as documented, help) of every setting, for docs and `check-config --list`.
-
-    Durations come as written (`6h`, not 21600); other defaults as their values.
-    """
+    """(key path, default as documented, help) of every setting, for docs and `check-config --list`
+    (durations as written: `6h`, not 21600)."""
     for section in dataclasses.fields(Settings):
         if section.name in ("sources", "path"):
             continue

@@ -5,6 +5,7 @@ environment, one-line usage errors, a quiet exit into a closed pipe.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -120,6 +121,17 @@ def finish(parser: argparse.ArgumentParser) -> None:
         sub.epilog = f"{sub.epilog}\n\n{extra}" if sub.epilog else extra
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = f"{parser.epilog or ''}\n\n{environment_epilog('travelinfo')}".lstrip()
+
+
+def shown_default(value: Any) -> str:
+    """A default as `check-config --list` and README show it: TOML-like, `(empty)` for ''."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return "(empty)"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(", ", ": "))
+    return str(value)
 
 
 def quiet_broken_pipe() -> int:
