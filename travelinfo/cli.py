@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from travelinfo.config import ConfigError, Settings, documented_settings, load_settings
+from travelinfo.runtime import clihelp
 from travelinfo.runtime.commands import CliError, run_async, with_store
 from travelinfo.runtime.commands import settings_of as _settings
+from travelinfo.runtime.logs import AccessLogger, LogOptionError, access_logger, resolve, setup_logging
 from travelinfo.runtime.textsafe import json_line, printable
 
 log = logging.getLogger("travelinfo")
@@ -31,18 +33,6 @@ COMMAND_MODULES = (
 )
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=os.environ.get("TRAVELINFO_LOG_LEVEL", level).upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    from travelinfo.runtime.secrets import install_log_filter
-
-    install_log_filter()  # configured secrets never reach the log
-
-
 # -- serving ------------------------------------------------------------------------------------
 
 
@@ -54,7 +44,14 @@ async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True)
 
     app = create_app(settings, roles=roles)
     # Connection caps, header read and idle timeouts live in the runner (travelinfo.runtime.limits).
-    runner = make_runner(app, shutdown_timeout=0.5, handle_signals=False, access_log=None)
+    access = access_logger()
+    runner = make_runner(
+        app,
+        shutdown_timeout=0.5,
+        handle_signals=False,
+        access_log_class=AccessLogger,
+        access_log=access if access.isEnabledFor(logging.INFO) else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,7 +115,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     if args.list:
         for key, default, help_text in documented_settings():
-            shown = "" if default is None else f" (default: {default!r})"
+            shown = "" if default is None else f" (default: {clihelp.shown_default(default)})"
             print(f"{key}{shown}\n    {help_text}")
         return 0
     path = args.file or args.config
@@ -126,7 +123,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         settings = load_settings(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"travelinfo: error: {problem}", file=sys.stderr)
+            print(printable(f"travelinfo: error: {problem}"), file=sys.stderr)
         return 2
     from travelinfo.ingest.parsers.base import PARSERS, load_builtins
 
@@ -290,19 +287,21 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = clihelp.Parser(
         prog="travelinfo",
         description="Real-time public travel information for the Stockholm region: collects DATEX II, "
         "GTFS-RT, SIRI-SX, NAVTEX and CAP, publishes a website, feeds, GTFS-RT and a push API.",
         epilog="Settings: config/travelinfo.toml, overridable by TRAVELINFO_* variables, PORT and REDIS_URL. "
         "`travelinfo check-config --list` shows every setting.",
     )
-    p.add_argument("-c", "--config", help="TOML settings file (default config/travelinfo.toml)")
+    clihelp.add_global_options(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("run", help="everything in one process: collectors, web, push, webhooks (and bot)")
+    clihelp.add_serve_options(s)
     s.set_defaults(func=cmd_run)
     s = sub.add_parser("web", help="serve the website, feeds, GTFS-RT and API (no collecting)")
+    clihelp.add_serve_options(s)
     s.set_defaults(func=cmd_web)
     s = sub.add_parser("worker", help="poll the sources into the store (one leader per store)")
     s.set_defaults(func=cmd_worker)
@@ -348,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
+    clihelp.finish(p)
     return p
 
 
@@ -355,9 +355,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.serve = serve  # feature commands run the service through runtime.commands.serve_roles
-    setup_logging()
     try:
-        return int(args.func(args) or 0)
+        setup_logging(*resolve(args.log_level, args.log_format, getattr(args, "access_log", None)))
+    except LogOptionError as exc:
+        print(f"travelinfo: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return clihelp.quiet_broken_pipe()
     except CliError as exc:
         print(printable(f"travelinfo: error: {exc}"), file=sys.stderr)
         return 2

@@ -101,48 +101,72 @@ def _check_literal_url(url: str, path: str, problems: list[str]) -> None:
             )
 
 
+def _got(value: Any) -> str:
+    """The offending value as TOML would write it, cut short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:40] + "..."
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)[:40]
+
+
 def _coerce(value: Any, f: dataclasses.Field[Any], path: str, problems: list[str]) -> Any:
+    """`value` as the field's type, or the default with a problem naming the expected type."""
     kind = f.metadata.get("kind")
     default = default_of(f)
-    try:
-        if kind == "duration":
-            return parse_duration(value)
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off", ""):
-                    return False
-                raise ValueError(f"not a boolean: {value!r}")
-            if not isinstance(value, bool):
-                raise ValueError(f"not a boolean: {value!r}")
-            return value
-        if isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, bool):
-                raise ValueError(f"not an integer: {value!r}")
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, list):
-            if isinstance(value, str):
-                import json
+    expected, result = _convert(value, kind, default)
+    if expected is not None:
+        problems.append(f"{path}: expected {expected}, got {_got(value)}")
+        return default
+    return result
 
+
+def _convert(value: Any, kind: str | None, default: Any) -> tuple[str | None, Any]:
+    """(None, converted) or (the expected type in words, None)."""
+    if kind == "duration":
+        try:
+            return None, parse_duration(value)
+        except ValueError:
+            return "a duration (seconds, or e.g. 90s, 15m, 6h, 30d)", None
+    if isinstance(default, bool):
+        text = value.strip().lower() if isinstance(value, str) else None
+        if isinstance(value, bool):
+            return None, value
+        if text in ("1", "true", "yes", "on"):
+            return None, True
+        if text in ("0", "false", "no", "off", ""):
+            return None, False
+        return "a boolean (true or false)", None
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None, value
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return None, int(value)
+        return "an integer", None
+    if isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return None, float(value)
+        try:
+            return (None, float(value)) if isinstance(value, str) else ("a number", None)
+        except ValueError:
+            return "a number", None
+    if isinstance(default, list):
+        if isinstance(value, str):
+            import json
+
+            try:
                 value = (
                     json.loads(value)
                     if value.strip().startswith("[")
                     else [v.strip() for v in value.split(",") if v.strip()]
                 )
-            if not isinstance(value, list):
-                raise ValueError(f"not a list: {value!r}")
-            return value
-        if isinstance(default, str):
-            if not isinstance(value, str):
-                raise ValueError(f"not a string: {value!r}")
-            return value
-    except (TypeError, ValueError) as exc:
-        problems.append(f"{path}: {exc}")
-        return default
-    return value
+            except ValueError:
+                return "a list (e.g. [1, 2] or a,b)", None
+        return (None, value) if isinstance(value, list) else ("a list", None)
+    if isinstance(default, str):
+        return (None, value) if isinstance(value, str) else ("a string", None)
+    return None, value
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -183,21 +207,34 @@ def _load_source(
     src = SourceConfig(name=raw["name"], type=raw["type"], url=raw["url"])
     sched = s.scheduler
     defaults = TYPE_DEFAULTS.get(src.type, {})
-    try:
-        src.interval = parse_duration(raw.get("interval", defaults.get("interval", sched.interval)))
-        src.timeout = parse_duration(raw.get("timeout", sched.timeout))
-        default_stale = defaults.get("stale_after") or sched.stale_after or 3 * src.interval
-        src.stale_after = parse_duration(raw.get("stale_after", default_stale))
-        src.parse_timeout = parse_duration(raw.get("parse_timeout", sched.parse_timeout))
-    except ValueError as exc:
-        problems.append(f"{path}: {exc}")
+
+    def duration(key: str, default: float) -> float:
+        expected, value = _convert(raw.get(key, default), "duration", default)
+        if expected is None:
+            return float(value)
+        problems.append(f"{path}.{key}: expected {expected}, got {_got(raw.get(key))}")
+        return default
+
+    src.interval = duration("interval", defaults.get("interval", sched.interval))
+    src.timeout = duration("timeout", sched.timeout)
+    src.stale_after = duration(
+        "stale_after", defaults.get("stale_after") or sched.stale_after or 3 * src.interval
+    )
+    src.parse_timeout = duration("parse_timeout", sched.parse_timeout)
     if src.interval <= 0:
         problems.append(f"{path}.interval: must be positive")
     if src.parse_timeout <= 0:
         problems.append(f"{path}.parse_timeout: must be positive")
     _check_literal_url(src.url, f"{path}.url", problems)
-    src.max_bytes = int(raw.get("max_bytes", sched.max_bytes))
-    src.enabled = bool(raw.get("enabled", True))
+    max_bytes, enabled = raw.get("max_bytes", sched.max_bytes), raw.get("enabled", True)
+    if isinstance(max_bytes, int) and not isinstance(max_bytes, bool) and max_bytes > 0:
+        src.max_bytes = max_bytes
+    else:
+        problems.append(f"{path}.max_bytes: expected a positive integer, got {_got(max_bytes)}")
+    if isinstance(enabled, bool):
+        src.enabled = enabled
+    else:
+        problems.append(f"{path}.enabled: expected a boolean (true or false), got {_got(enabled)}")
     options = raw.get("options", {})
     if not isinstance(options, dict):
         problems.append(f"{path}.options: must be a table")
@@ -289,11 +326,13 @@ def load_settings(
         for key in values:
             if key not in fields:
                 problems.append(f"{section.name}.{key}: unknown setting")
-        values.update(overrides.get(section.name, {}))
+        from_env = overrides.get(section.name, {})
+        values.update(from_env)
         for key, value in values.items():
             if key in fields:
+                where = f"{section.name}.{key}" + (" (from the environment)" if key in from_env else "")
                 value = _resolve_secret(value, f"{section.name}.{key}", env, problems)
-                setattr(obj, key, _coerce(value, fields[key], f"{section.name}.{key}", problems))
+                setattr(obj, key, _coerce(value, fields[key], where, problems))
     _check_secrets(raw, s, problems)
     if not (
         s.store.url.startswith("sqlite://") or s.store.url.startswith(("redis://", "rediss://", "unix://"))

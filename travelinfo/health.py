@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from travelinfo.config import redact_url
 from travelinfo.runtime import appkeys as appmod
+from travelinfo.runtime import metrics as ops_metrics
 from travelinfo.runtime.server import json_response
 from travelinfo.settings import REFERENCE_SOURCE
 from travelinfo.store.base import SourceHealth, list_health
@@ -63,24 +66,36 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 once the store answers and every enabled source has succeeded once or reported failing.
+
+    503 with the reason otherwise: the store unreachable, a source still `pending` (named in
+    `pending`), the worker of this process waiting for the collector lock or not collecting.
+    """
     app = request.app
     try:
         await app[appmod.STORE].last_seq()
     except Exception as exc:
         return json_response({"ready": False, "reason": f"store unreachable: {exc}"}, 503)
     worker = app.get(appmod.WORKER)
-    sched = worker.scheduler if worker else None
-    if sched is not None and not sched.first_round.is_set():
-        return json_response({"ready": False, "reason": "first collection not done"}, 503)
-    if worker is None and app[appmod.SETTINGS].sources:
-        records = await list_health(app[appmod.STORE])
-        if not any(h.last_attempt for h in records):
-            return json_response({"ready": False, "reason": "no collection done yet"}, 503)
-    if worker is not None and sched is None:
+    if worker is not None and worker.scheduler is None:
         return json_response({"ready": False, "reason": "waiting for the collector lock"}, 503)
     if worker is not None and not worker.collecting:
         return json_response({"ready": False, "reason": "the worker is not collecting"}, 503)
+    if worker is not None and worker.scheduler is not None and not worker.scheduler.first_round.is_set():
+        return json_response({"ready": False, "reason": "first collection not done"}, 503)
+    try:
+        pending = [h["source"] for h in await source_health(app) if h["enabled"] and _pending(h)]
+    except Exception as exc:
+        return json_response({"ready": False, "reason": f"store unreachable: {exc}"}, 503)
+    if pending:
+        reason = f"no poll has succeeded or failed yet for: {', '.join(pending)}"
+        return json_response({"ready": False, "reason": reason, "pending": pending}, 503)
     return json_response({"ready": True})
+
+
+def _pending(health: dict[str, Any]) -> bool:
+    """Neither a success nor a failure reported yet (a held snapshot is a reported result)."""
+    return not health["last_success"] and not health["last_error"] and health["state"] != "suspect"
 
 
 async def sources(request: web.Request) -> web.Response:
@@ -109,14 +124,32 @@ async def metrics(request: web.Request) -> web.Response:
             age.labels(h["source"]).set((now - last).total_seconds())
     hub = app[appmod.HUB]
     Gauge("travelinfo_push_subscribers", "Open push subscriptions", registry=registry).set(hub.subscribers)
-    Gauge("travelinfo_render_count", "Renders since start", registry=registry).set(app[appmod.CACHE].renders)
+    registry.register(_Renders(app[appmod.CACHE].renders))
     for write in app.get(METRICS_WRITERS, ()):
         write(registry)
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = generate_latest(registry) + ops_metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class _Renders(Collector):
+    """The render cache's count as a counter (`travelinfo_renders_total`): it only grows."""
+
+    def __init__(self, renders: int) -> None:
+        self.renders = renders
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("travelinfo_renders", "Renders since start", value=self.renders)
 
 
 def setup(app: web.Application) -> None:
+    ops_metrics.setup(app)
+    app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/sources", sources)
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name the service, never the versions of Python and aiohttp (no help to an attacker)."""
+    response.headers["Server"] = "travelinfo"

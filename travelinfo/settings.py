@@ -15,8 +15,12 @@ from typing import Any
 
 
 def setting(default: Any, help: str, kind: str | None = None) -> Any:
-    """A documented setting (help text shown by `check-config --list` and in README)."""
+    """A documented setting (help shown by `check-config --list` and in README); a duration may
+    be given as written (`"24h"`), and `--list` then shows it so."""
     meta = {"help": help, "kind": kind}
+    if kind == "duration" and isinstance(default, str):
+        meta["written"] = default
+        default = parse_duration(default)
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -51,7 +55,7 @@ class StoreSettings:
         30 * 86400, "How long archived (ended) items are kept before pruning.", "duration"
     )
     log_retention: float = setting(
-        24 * 3600, "How long the change log keeps events for resuming clients.", "duration"
+        "24h", "How long the change log keeps events for resuming clients.", "duration"
     )
     expire_interval: float = setting(30, "How often ended/archived/started items are swept.", "duration")
 
@@ -91,7 +95,7 @@ class WebSettings:
 
 @dataclass
 class SchedulerSettings:
-    interval: float = setting(60, "Default poll interval of a source.", "duration")
+    interval: float = setting("60s", "Default poll interval of a source.", "duration")
     timeout: float = setting(20, "Default per-request timeout.", "duration")
     stale_after: float = setting(
         0, "Default age after which a source counts as stale (0: 3 x interval).", "duration"
@@ -205,7 +209,7 @@ class LimitSettings:
     header_timeout: float = setting(
         10, "A connection that has not sent a request's complete headers within this is closed.", "duration"
     )
-    idle_timeout: float = setting(60, "An idle keep-alive connection is closed after this.", "duration")
+    idle_timeout: float = setting("60s", "An idle keep-alive connection is closed after this.", "duration")
     body_timeout: float = setting(30, "A request body not received within this is refused (408).", "duration")
     retry_after: int = setting(5, "`Retry-After` seconds sent with a 429/503 from these limits.")
     backlog: int = setting(1024, "Listen backlog of the web server socket.")
@@ -217,7 +221,7 @@ class WebhookSettings:
         [],
         "Addresses/networks (e.g. 127.0.0.1, 10.0.0.0/8) webhooks may target despite the SSRF guard.",
     )
-    max_age: float = setting(86400, "How long a delivery is retried before dead-lettering.", "duration")
+    max_age: float = setting("24h", "How long a delivery is retried before dead-lettering.", "duration")
     timeout: float = setting(10, "Per-delivery request timeout.", "duration")
     backoff_base: float = setting(2, "First retry delay of a failed delivery.", "duration")
     backoff_max: float = setting(
@@ -235,7 +239,7 @@ class BotSettings:
     second_language: str = setting("en", "Second language, posted as a reply (empty: none).")
     visibility: str = setting("public", "Visibility of posts (public, unlisted, private).")
     min_severity: str = setting("WARNING", "Post disruptions at or above this severity.")
-    within: float = setting(86400, "Post planned disruptions starting within this time.", "duration")
+    within: float = setting("24h", "Post planned disruptions starting within this time.", "duration")
     modes: list[str] = setting([], "Only these modes (empty: all).")
     sources: list[str] = setting([], "Only these sources (empty: all).")
     routes: list[str] = setting([], "Only these lines/roads (empty: all).")
@@ -387,15 +391,28 @@ def default_of(f: dataclasses.Field[Any]) -> Any:
     return factory()
 
 
+def format_duration(seconds: float) -> str:
+    """A duration in the largest unit that divides it (21600 -> `6h`; 0 -> `0`)."""
+    unit = next((u for u in ("d", "h", "m") if seconds and seconds % _UNITS[u] == 0), "s")
+    return "0" if seconds == 0 else f"{seconds / _UNITS[unit]:g}{unit}"
+
+
+def _shown(f: dataclasses.Field[Any]) -> Any:
+    """A field's default as documented: a duration as written, anything else as it is."""
+    if f.metadata.get("kind") == "duration":
+        return f.metadata.get("written") or format_duration(default_of(f))
+    return default_of(f)
+
+
 def documented_settings() -> Iterator[tuple[str, Any, str]]:
-    """(key path, default, help) of every setting, for docs and `check-config --list`."""
+    """(key path, default as documented, help) of every setting, for docs and `check-config --list`
+    (durations as written: `6h`, not 21600)."""
     for section in dataclasses.fields(Settings):
         if section.name in ("sources", "path"):
             continue
         for f in dataclasses.fields(default_of(section)):
-            default = default_of(f)
-            yield f"{section.name}.{f.name}", default, f.metadata["help"]
+            yield f"{section.name}.{f.name}", _shown(f), f.metadata["help"]
     for key in SOURCE_HELP:
         yield f"sources[].{key}", None, SOURCE_HELP[key]
     for f in dataclasses.fields(GuardConfig):
-        yield f"sources[].guard.{f.name}", default_of(f), f.metadata["help"]
+        yield f"sources[].guard.{f.name}", _shown(f), f.metadata["help"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from travelinfo.bot.social import PostError, PostRejected, SocialNetwork
 from travelinfo.bot.text import Draft
+from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import holder_gone
 from travelinfo.store.base import Store
 
@@ -132,6 +133,7 @@ class Poster:
         self.visibility = visibility
         self.claim_ttl = claim_ttl
         self.calls = 0  # posts this process sent and the network accepted
+        self.network_name = str(getattr(network, "name", "") or type(network).__name__.lower())
 
     async def posted(self, key: str) -> tuple[bool, str | None]:
         """(claim settled?, status id): posted -> (True, id), rejected -> (True, None)."""
@@ -185,7 +187,9 @@ class Poster:
         except PostRejected as exc:
             log.warning("post about %s rejected, skipped: %s", about, exc)
             await self.records.put(POST, ckey, {**claim, "state": "rejected", "error": str(exc)[:300]})
+            metrics.BOT_POSTS.labels(self.network_name, "rejected").inc()
             return None
         self.calls += 1
+        metrics.BOT_POSTS.labels(self.network_name, "posted").inc()
         await self.records.put(POST, ckey, {**claim, "state": "posted", "status_id": status_id})
         return status_id

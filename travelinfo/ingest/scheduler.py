@@ -23,6 +23,7 @@ from typing import Any
 from travelinfo.ingest.collectors.base import AuthError, Collector, UpstreamError
 from travelinfo.ingest.guard import ACCEPT_KIND, check_snapshot, confirmed
 from travelinfo.model import Batch
+from travelinfo.runtime import metrics
 from travelinfo.runtime.backoff import Backoff, is_store_error
 from travelinfo.runtime.backoff import delay as backoff_delay
 from travelinfo.store.base import ACTIVE_STATUSES, Query, SourceHealth, Store, put_health
@@ -41,6 +42,17 @@ def _hook(collector: Collector, name: str) -> None:
     method = getattr(collector, name, None)
     if callable(method):
         method()
+
+
+def _result_label(result: PollResult | None) -> str:
+    """The poll's result as a metrics label (None: the poll itself raised, e.g. cancelled)."""
+    if result is None:
+        return "aborted"
+    if not result.ok:
+        return "failed"
+    if result.held:
+        return "held"
+    return "not_modified" if result.not_modified else "ok"
 
 
 def utcnow() -> datetime:
@@ -118,10 +130,16 @@ class SourceRunner:
 
     async def poll(self) -> PollResult:
         """Fetch, parse and apply once; record health; never raises for upstream trouble."""
+        started = time.perf_counter()
+        result: PollResult | None = None
         try:
-            return await self._poll()
+            result = await self._poll()
+            return result
         finally:
             self.first_poll.set()
+            name = self.source.name
+            metrics.POLL_SECONDS.labels(name).observe(time.perf_counter() - started)
+            metrics.POLLS.labels(name, _result_label(result)).inc()
 
     async def _poll(self) -> PollResult:
         now = self.clock()
@@ -155,7 +173,11 @@ class SourceRunner:
             held = await self._guard(batch, now)
             if held is not None:
                 return held
+        applying = time.perf_counter()
         changes = await self.store.apply(batch)
+        metrics.STORE_APPLY_SECONDS.labels(self.source.name).observe(time.perf_counter() - applying)
+        metrics.STORE_APPLIES.labels(self.source.name).inc()
+        metrics.STORE_CHANGES.labels(self.source.name).inc(len(changes))
         _hook(self.collector, "commit")
         if changes and self.on_changes:
             self.on_changes(self.source.name, len(changes))

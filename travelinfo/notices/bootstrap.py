@@ -68,16 +68,19 @@ async def ensure_keys(store: Store, entries: Sequence[Any]) -> list[tuple[keys.A
         key, token = await keys.create_key(store, name, list(entry["scopes"]), entry.get("org"))
         existing.add(name)
         created.append((key, token))
-        log.warning(
-            "created bootstrap API key %r (id %s, org %s, scopes %s); its token is shown ONCE, "
-            "here, and never again, store it now: %s",
-            key.name,
-            key.id,
-            key.org or "-",
-            ",".join(key.scopes),
-            token,
-        )
+        log.warning(token_banner(key, token))
     return created
+
+
+def token_banner(key: keys.ApiKey, token: str) -> str:
+    """The framed block that announces a new key's token: it must not scroll past unseen."""
+    rule = "=" * 76
+    return (
+        f"created bootstrap API key {key.name!r} (id {key.id}, org {key.org or '-'}, "
+        f"scopes {','.join(key.scopes)})\n{rule}\n"
+        f"  NEW API KEY {key.name!r}: its token is shown ONCE, here, and never again.\n"
+        f"  Store it now (e.g. export TOKEN=...):\n\n      {token}\n\n{rule}"
+    )
 
 
 def cleanup_ctx(store_key: web.AppKey[Store], entries: Sequence[Any]) -> Any:

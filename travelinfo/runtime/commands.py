@@ -23,13 +23,18 @@ class CliError(Exception):
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """The settings the command line names, or a one-line error."""
+    """The settings the command line names (`--host`/`--port` win over them), or a one-line error."""
     try:
-        return load_settings(args.config)
+        settings = load_settings(args.config)
     except ConfigError as exc:
         more = len(exc.problems) - 1
         tail = f" (and {more} more; run `travelinfo check-config`)" if more else ""
         raise CliError(f"configuration: {exc.problems[0]}{tail}") from None
+    if getattr(args, "host", None):
+        settings.web.host = args.host
+    if getattr(args, "port", None):
+        settings.web.port = args.port
+    return settings
 
 
 def with_store(args: argparse.Namespace, func: Callable[[Store], Awaitable[Any]]) -> Any:

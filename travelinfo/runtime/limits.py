@@ -183,6 +183,12 @@ class GuardedHandler(RequestHandler):
         self.header_mark = 0
         self.streaming = False  # set by ConnectionLimits.stream
 
+    def handle_error(self, request: Any, status: int = 500, exc: Any = None, message: Any = None) -> Any:
+        """aiohttp's own answer to a request it could not parse, without its version in `Server`."""
+        resp = super().handle_error(request, status, exc, message)
+        resp.headers["Server"] = "travelinfo"
+        return resp
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         addr = str(peer[0]) if isinstance(peer, tuple) and peer else "?"

@@ -22,6 +22,7 @@ from travelinfo.api import params as api_params
 from travelinfo.config import Settings
 from travelinfo.filters import events
 from travelinfo.model import format_time
+from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.store.base import Change, Query, Store
 from travelinfo.webhooks import ssrf
@@ -212,6 +213,7 @@ class SubscriptionWorker:
             "event": change.to_json(),
         }
         await self.engine.store.put_record(DEAD, f"{self.id}:{change.seq}", record)
+        metrics.WEBHOOK_DEAD_LETTERS.inc()
         breaker.dead_letter()
         await self.engine.store.put_record(STATE, self.id, breaker.state)
 

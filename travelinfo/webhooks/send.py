@@ -18,6 +18,7 @@ import aiohttp
 from travelinfo.config import Settings
 from travelinfo.impacts.view import with_impacts
 from travelinfo.model import format_time
+from travelinfo.runtime import metrics
 from travelinfo.runtime.server import retry_after_seconds
 from travelinfo.store.base import Change
 from travelinfo.webhooks import ssrf
@@ -101,8 +102,10 @@ async def send(
     settings: Settings,
     allow: tuple[ssrf.IPNetwork, ...],
 ) -> Outcome:
-    """One signed POST of `change` to the subscription's URL."""
-    return await post(session, sub, event_body(change), (change.seq, change.type), settings, allow)
+    """One signed POST of `change` to the subscription's URL (counted in /metrics by result)."""
+    out = await post(session, sub, event_body(change), (change.seq, change.type), settings, allow)
+    metrics.WEBHOOK_DELIVERIES.labels("ok" if out.ok else "retry" if out.retry else "failed").inc()
+    return out
 
 
 def ping_body(sub_id: str) -> tuple[str, bytes]:

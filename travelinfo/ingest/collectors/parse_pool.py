@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -31,6 +32,7 @@ from travelinfo.ingest.collectors.base import UpstreamError
 from travelinfo.ingest.collectors.parse_worker import worker_main
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, Parser
 from travelinfo.model import Batch
+from travelinfo.runtime import metrics
 
 log = logging.getLogger("travelinfo.parse_pool")
 
@@ -214,8 +216,20 @@ def pool() -> ParsePool:
 
 
 async def parse(parser: Parser, data: bytes, ctx: ParseContext, timeout: float) -> Batch:
-    """Parse one payload in the process-wide pool (see `ParsePool.parse`)."""
-    return await _pool.parse(parser, data, ctx, timeout)
+    """Parse one payload in the process-wide pool (see `ParsePool.parse`), counted in /metrics."""
+    metrics.POLL_BYTES.labels(ctx.source).inc(len(data))
+    started = time.perf_counter()
+    try:
+        batch = await _pool.parse(parser, data, ctx, timeout)
+    except Exception:
+        metrics.PARSES.labels(ctx.source, "error").inc()
+        raise
+    finally:
+        metrics.PARSE_SECONDS.labels(ctx.source).observe(time.perf_counter() - started)
+    metrics.PARSES.labels(ctx.source, "ok").inc()
+    metrics.PARSED_ITEMS.labels(ctx.source).inc(len(batch.items))
+    metrics.PARSE_SKIPPED.labels(ctx.source).inc(batch.skipped)
+    return batch
 
 
 def app_ctx(workers: int) -> Callable[[Any], AsyncIterator[None]]:
