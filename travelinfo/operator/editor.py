@@ -26,6 +26,7 @@ from travelinfo.operator.places import Places
 from travelinfo.operator.sessions import Session
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Store
+from travelinfo.web import routes as web_routes
 from travelinfo.web.filters import Filters
 
 PLACES = web.AppKey("operator_places", Places)
@@ -173,6 +174,8 @@ async def preview(request: web.Request) -> web.StreamResponse:
         "exists": rec is not None,
         "needs_approval": drafts.needs_approval(approval, session.key),
         "may_approve": drafts.may_approve(session.key, draft),
+        # what the public page derives (inferred impacts, the incident) is previewed too
+        **await web_routes.derived(request.app, d, pages.lang_of(request)),
     }
     return pages.render(request, "operator/preview.html", ctx)
 

@@ -207,7 +207,7 @@ def _may_affect(d: Disruption, lang: str) -> str | None:
     return wording.may_affect(impacts_view.ANNOTATOR.impacts(d), d, lang)
 
 
-async def _derived(app: web.Application, d: Disruption, lang: str) -> dict[str, Any]:
+async def derived(app: web.Application, d: Disruption, lang: str) -> dict[str, Any]:
     """The page's inferred impacts and the other members of the item's incident (travelinfo.impacts)."""
     hub = app[appmod.HUB]
     incident = (await impacts_view.incidents(app[appmod.STORE], hub, (hub.epoch, hub.last_seq))).get(d.id)
@@ -234,7 +234,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
         current = await app[appmod.STORE].get(ident) or item
         ctx = _base(request, lang, records, f"/d/{ident}")
         ctx.update(d=current, filters=Filters(), warnings=_warnings(*await recent(app)))
-        ctx.update(await _derived(app, current, lang))
+        ctx.update(await derived(app, current, lang))
         return await _render(request, "detail.html", ctx)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
