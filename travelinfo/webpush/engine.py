@@ -1,0 +1,302 @@
+"""The Web Push engine: one reader of the change log fans each change out to per-subscription queues.
+
+Webhooks give each subscription its own log reader; with tens of thousands of browsers that
+would be tens of thousands of readers and leases, so here one engine (a `Lease`, "only one of
+us") reads the log once through a `LogCursor`, matches every change against every
+subscription in memory (the one filter vocabulary and event semantics), and writes what each
+person is to be told into that subscription's durable queue in the store. Per-subscription
+workers (`deliver.py`) then send each queue in order with the webhooks' breaker and backoff.
+The position is saved after the queue entries it covers, and a queue entry's key is
+(subscription, seq), so a crash in between writes the same entries again, never new ones;
+entries already delivered are skipped by the subscription's `delivered_upto`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from travelinfo.runtime.lease import Lease, lock_holder
+from travelinfo.settings import Settings
+from travelinfo.store.base import Change, Store
+from travelinfo.store.cursor import LogCursor
+from travelinfo.webhooks import ssrf
+from travelinfo.webhooks.breaker import STORE_ERRORS, StoreHealth, retry_delay
+from travelinfo.webhooks.delivery import wait
+from travelinfo.webpush import vapid
+from travelinfo.webpush.deliver import Worker
+from travelinfo.webpush.message import Notice, decide, encode, payload, topic, urgency
+from travelinfo.webpush.records import CURSOR, HELD, QUEUE, STATE, SUB, forget, order, queue_key
+from travelinfo.webpush.subscription import Compiled, compile_record
+
+log = logging.getLogger(__name__)
+PAGE = 500
+
+
+class PushEngine:
+    """Fans changes out to push subscriptions and runs a worker per non-empty queue."""
+
+    def __init__(self, settings: Settings, store: Store, *, holder: str | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.allow = ssrf.parse_allow(settings.webpush.allow_hosts)
+        self.holder = holder or lock_holder()
+        self.lease = Lease(store, "webpush:engine", 30.0, self.holder)
+        self.refresh = 2.0  # lease renewal and subscription re-read without a poke
+        self.poll = 2.0  # the log is re-read this often without a wake-up
+        self.clock: Callable[[], float] = time.time  # wall time: TTLs count from the change's time
+        self.health = StoreHealth()
+        self.inflight = asyncio.Semaphore(max(1, settings.webpush.concurrency))
+        self.stopping = asyncio.Event()
+        self.subs: dict[str, Compiled] = {}
+        self.tracked: dict[str, dict[str, Any]] = {}  # id -> {"held": set, "told": dict}
+        self.queues: dict[str, deque[dict[str, Any]]] = {}
+        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.accepted = 0  # notifications the push services accepted
+        self.cursor: LogCursor | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self._keys: vapid.Keys | None = None
+        self._subs_upto = ""  # `order` of the log's end read before the subscriptions were
+        self.upto: dict[str, str] = {}  # id -> delivered_upto
+        self._wake = asyncio.Event()
+        self._renewed = 0.0
+        self._refreshed = 0.0
+        self._refresh_due = False
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self.session is None:
+            raise RuntimeError("push engine is not running")
+        return self.session
+
+    @property
+    def keys(self) -> vapid.Keys:
+        if self._keys is None:
+            raise RuntimeError("push engine is not running")
+        return self._keys
+
+    def notify(self, *_: Any) -> None:
+        """New changes in the log (a ChangeHub listener): read now."""
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Subscriptions changed: re-read them now."""
+        self._refresh_due = True
+        self._wake.set()
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        """Run until cancelled; store errors are retried with backoff, anything else is raised."""
+        self.session = session
+        failures = 0
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    busy = await self.tick()
+                except STORE_ERRORS as exc:
+                    failures += 1
+                    self.health.failed("fanning out push notifications", exc)
+                    await asyncio.sleep(retry_delay(failures, self.refresh))
+                    continue
+                if failures:
+                    self.health.ok()
+                failures = 0
+                if not busy:
+                    await wait(self._wake, self.poll if self.cursor else self.refresh)
+        finally:
+            await self.shutdown()
+
+    async def tick(self) -> bool:
+        """Hold the lease, load state once, fan out one page; True when there may be more."""
+        now = self.clock()
+        if self.lease.renewed_at is None or now - self._renewed > self.refresh:
+            if not await self.lease.acquire():
+                await self._standby()  # someone else serves push; load afresh if we take over
+                return False
+            self._renewed = now
+        if self.cursor is None:
+            await self._load()
+        elif self._refresh_due or now - self._refreshed > 5 * self.refresh:
+            await self.refresh_subs()
+        return await self.fan_out()
+
+    async def _standby(self) -> None:
+        if self.cursor is None and not self.workers:
+            return
+        log.warning("web push: the engine lease is held elsewhere; standing by")
+        self.cursor = None
+        for sid in list(self.subs):
+            self.discard(sid)
+
+    async def _load(self) -> None:
+        self._keys = await vapid.ensure(self.store)
+        await self.refresh_subs()
+        for rec in await self.store.list_records(HELD):
+            if rec.get("id") in self.subs:
+                self.tracked[rec["id"]] = {
+                    "held": set(rec.get("held") or ()),
+                    "told": dict(rec.get("told") or {}),
+                }
+        states = await self.store.list_records(STATE)
+        self.upto = {str(r["id"]): str(r.get("delivered_upto") or "") for r in states if r.get("id")}
+        for item in await self.store.list_records(QUEUE):  # sorted by key: per subscription, in log order
+            sid = str(item.get("sub"))
+            if sid in self.subs and str(item.get("order")) > self.upto.get(sid, ""):
+                self._enqueue(item)
+        for sid in list(self.queues):
+            self._start(sid)
+        cursor = LogCursor(self.store, "web push")
+        await cursor.attach(await self.store.get_record(CURSOR, "engine"))
+        self.cursor = cursor
+
+    async def refresh_subs(self) -> None:
+        """Re-read the subscriptions (the log's end is read first: see `fan_out`)."""
+        upto = order(await self.store.last_seq() or "0")
+        home = self.settings.region_bbox
+        fresh: dict[str, Compiled] = {}
+        for rec in await self.store.list_records(SUB):
+            sid = str(rec.get("id") or "")
+            if not sid:
+                continue
+            old = self.subs.get(sid)
+            try:
+                fresh[sid] = old if old is not None and old.record == rec else compile_record(rec, home)
+            except Exception as exc:  # one bad record must not stop every other subscriber
+                log.warning("push %s: unreadable subscription skipped (%s)", sid, type(exc).__name__)
+                continue
+            if sid not in self.tracked:
+                self.tracked[sid] = {"held": set(rec.get("start_held") or ()), "told": {}}
+        for sid in set(self.subs) - set(fresh):
+            self.discard(sid)
+        self.subs, self._subs_upto = fresh, upto
+        self._refreshed, self._refresh_due = self.clock(), False
+
+    async def fan_out(self) -> bool:
+        cursor = self.cursor
+        assert cursor is not None
+        got = await cursor.read(PAGE, advance=False)
+        if got.reset:
+            await self.store.put_record(CURSOR, "engine", cursor.to_json())
+            return True
+        if not got.changes:
+            return False
+        if order(got.changes[-1].seq) > self._subs_upto:
+            await self.refresh_subs()  # every subscription made before these changes is known
+        dirty: set[str] = set()
+        new: list[dict[str, Any]] = []
+        for change in got.changes:
+            self._one(change, dirty, new)
+            cursor.ack(change)
+        for item in new:  # in the store before a worker may send (and then delete) it
+            await self.store.put_record(QUEUE, item["key"], item)
+        for sid in dirty:
+            t = self.tracked.get(sid)
+            if t is not None and sid in self.subs:
+                rec = {"id": sid, "held": sorted(t["held"]), "told": t["told"]}
+                await self.store.put_record(HELD, sid, rec)
+        for item in new:
+            self._enqueue(item)
+        for sid in sorted({str(item["sub"]) for item in new}):
+            self._start(sid)
+        await self.store.put_record(CURSOR, "engine", cursor.to_json())
+        return len(got.changes) >= PAGE
+
+    def _one(self, change: Change, dirty: set[str], new: list[dict[str, Any]]) -> None:
+        at_order = order(change.seq)
+        did = change.disruption.id
+        for sid, sub in self.subs.items():
+            if at_order <= order(str(sub.record.get("start_seq") or "0")):
+                continue  # subscribed after this change
+            t = self.tracked[sid]
+            before = (did in t["held"], t["told"].get(did))
+            notice = decide(sub, change.type, change.disruption, change.at, t["held"], t["told"])
+            if (did in t["held"], t["told"].get(did)) != before:
+                dirty.add(sid)
+            if notice is None or at_order <= self.upto.get(sid, ""):
+                continue
+            new.append(self._item(sub, notice, change))
+
+    def _item(self, sub: Compiled, notice: Notice, change: Change) -> dict[str, Any]:
+        unsubscribe = {
+            "url": f"{self.settings.public_url}/api/v1/push/subscriptions/{sub.id}",
+            "secret": self.keys.delete_secret(sub.id),
+        }
+        body = encode(payload(notice, sub.lang, self.settings.public_url, unsubscribe))
+        urg, ttl = urgency(notice)
+        return {
+            "key": queue_key(sub.id, change.seq),
+            "sub": sub.id,
+            "order": order(change.seq),
+            "seq": change.seq,
+            "kind": notice.kind,
+            "body": body.decode(),
+            "topic": topic(notice.disruption.id),
+            "urgency": urg,
+            "ttl": ttl,
+            "at": self.clock(),  # TTLs count from the decision to notify, not from the change
+            "changed_at": notice.at.timestamp(),
+        }
+
+    def _enqueue(self, item: dict[str, Any]) -> None:
+        queue = self.queues.setdefault(str(item["sub"]), deque())
+        if not queue or queue[-1]["key"] < item["key"]:  # a page read again adds nothing twice
+            queue.append(item)
+
+    def _start(self, sid: str) -> None:
+        if sid in self.workers or not self.queues.get(sid):
+            return
+        task = asyncio.create_task(self._serve(Worker(self, sid, self.queues[sid])), name=f"push:{sid}")
+        self.workers[sid] = task
+
+    async def _serve(self, worker: Worker) -> None:
+        failures = 0
+        try:
+            while True:
+                try:
+                    await worker.run()
+                    return
+                except STORE_ERRORS as exc:  # progress is in the store: resume at the queue's head
+                    failures += 1
+                    self.health.failed(f"delivering push {worker.id}", exc)
+                    await wait(self.stopping, retry_delay(failures, self.refresh))
+                    if self.stopping.is_set():
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("push %s: worker failed; it restarts with the next change", worker.id)
+        finally:
+            self.workers.pop(worker.id, None)
+            if worker.queue and worker.id in self.subs and not self.stopping.is_set():
+                asyncio.get_running_loop().call_later(1.0, self._start, worker.id)
+
+    def discard(self, sid: str) -> None:
+        self.subs.pop(sid, None)
+        self.tracked.pop(sid, None)
+        self.queues.pop(sid, None)
+        self.upto.pop(sid, None)
+        task = self.workers.pop(sid, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def drop(self, sid: str) -> None:
+        """The push service said the subscription is gone: delete it and all kept for it."""
+        self.discard(sid)
+        await forget(self.store, sid)
+
+    async def shutdown(self) -> None:
+        self.stopping.set()
+        tasks = list(self.workers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.lease.release()
+
+
+__all__ = ["STATE", "PushEngine"]
