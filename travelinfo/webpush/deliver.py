@@ -43,8 +43,8 @@ class Worker:
         while self.queue and not engine.stopping.is_set():
             item = self.queue[0]
             sub = await store.get_record(SUB, self.id)
-            if sub is None:  # deleted meanwhile (DELETE removed its records)
-                engine.discard(self.id)
+            if sub is None:  # deleted meanwhile: whatever was queued since goes too
+                await engine.drop(self.id)
                 return
             outcome = await self._deliver(sub, item, breaker)
             if outcome == "stopped":

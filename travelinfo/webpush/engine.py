@@ -147,7 +147,9 @@ class PushEngine:
         self.upto = {str(r["id"]): str(r.get("delivered_upto") or "") for r in states if r.get("id")}
         for item in await self.store.list_records(QUEUE):  # sorted by key: per subscription, in log order
             sid = str(item.get("sub"))
-            if sid in self.subs and str(item.get("order")) > self.upto.get(sid, ""):
+            if sid not in self.subs:  # left by an interrupted delete
+                await self.store.delete_record(QUEUE, str(item.get("key")))
+            elif str(item.get("order")) > self.upto.get(sid, ""):
                 self._enqueue(item)
         for sid in list(self.queues):
             self._start(sid)

@@ -16,6 +16,7 @@ STATE = "webpush_state"
 HELD = "webpush_held"
 QUEUE = "webpush_queue"
 CURSOR = "webpush_cursor"
+VAPID_KIND = "webpush_vapid"
 
 
 def order(seq: str) -> str:
@@ -32,11 +33,13 @@ def queue_key(sub_id: str, seq: str) -> str:
 
 
 async def forget(store: Store, sub_id: str) -> None:
-    """Delete everything kept for one subscription (subscribe record last: it is the identity)."""
+    """Delete everything kept for one subscription; the subscription itself first, so that
+    nothing reading the subscriptions meanwhile brings it back (what is left of an interrupted
+    delete is an orphan the engine removes when it next loads)."""
+    await store.delete_record(SUB, sub_id)
     prefix = f"{sub_id}:"
     for item in await store.list_records(QUEUE):
         if str(item.get("key", "")).startswith(prefix):
             await store.delete_record(QUEUE, str(item["key"]))
     await store.delete_record(HELD, sub_id)
     await store.delete_record(STATE, sub_id)
-    await store.delete_record(SUB, sub_id)
