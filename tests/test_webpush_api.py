@@ -138,14 +138,14 @@ async def test_vapid_key_made_once_kept_and_private_key_never_served(tmp_path: P
             text = await r.text()
         assert record["private"] not in text and json.loads(text)["public_key"] == first["public_key"]
     async with running(settings) as app, aiohttp.ClientSession() as http:  # a restart keeps it
-        async with http.get(app.url + "/api/v1/push/vapid-public-key") as r:
-            assert (await r.json())["public_key"] == first["public_key"]
+        r = await http.get(app.url + "/api/v1/push/vapid-public-key")
+        assert (await r.json())["public_key"] == first["public_key"]
 
 
 async def test_service_worker_is_served_same_origin_with_a_csp(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path)
     async with running(settings, frozenset({"web"})) as app, aiohttp.ClientSession() as http:
-        async with http.get(app.url + "/sw.js") as r:
-            assert r.status == 200 and r.content_type == "text/javascript"
-            assert "default-src 'none'" in r.headers["Content-Security-Policy"]
-            assert "showNotification" in await r.text()
+        r = await http.get(app.url + "/sw.js")
+        assert r.status == 200 and r.content_type == "text/javascript"
+        assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+        assert "showNotification" in await r.text()
