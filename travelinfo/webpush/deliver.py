@@ -18,7 +18,7 @@ from travelinfo.model import format_time
 from travelinfo.webhooks.breaker import Breaker
 from travelinfo.webhooks.delivery import wait
 from travelinfo.webpush.message import trimmed
-from travelinfo.webpush.records import QUEUE, STATE, SUB
+from travelinfo.webpush.records import QUEUE, STATE
 from travelinfo.webpush.send import Push, send
 
 if TYPE_CHECKING:
@@ -38,15 +38,18 @@ class Worker:
 
     async def run(self) -> None:
         engine, store = self.engine, self.engine.store
-        state = await store.get_record(STATE, self.id) or {"id": self.id}
+        # Only the engine writes a subscription's state, so its copy is current; the
+        # subscription is the engine's copy too (re-read with every new change, and at least
+        # every few seconds).
+        state = engine.states.setdefault(self.id, {"id": self.id})
         breaker = Breaker(f"push {self.id}", state, engine.settings.webpush)
         while self.queue and not engine.stopping.is_set():
             item = self.queue[0]
-            sub = await store.get_record(SUB, self.id)
-            if sub is None:  # deleted meanwhile: whatever was queued since goes too
+            sub = engine.subs.get(self.id)
+            if sub is None:  # deleted: what was queued since goes too
                 await engine.drop(self.id)
                 return
-            outcome = await self._deliver(sub, item, breaker)
+            outcome = await self._deliver(sub.record, item, breaker)
             if outcome == "stopped":
                 return
             if outcome == "gone":
@@ -54,9 +57,10 @@ class Worker:
                 await engine.drop(self.id)
                 return
             self.queue.popleft()
-            state["delivered_upto"] = engine.upto[self.id] = item["order"]
-            await store.put_record(STATE, self.id, state)
-            await store.delete_record(QUEUE, item["key"])
+            state["delivered_upto"] = item["order"]
+            async with engine.store_gate:
+                await store.put_record(STATE, self.id, state)
+                await store.delete_record(QUEUE, item["key"])
 
     async def _deliver(self, sub: dict[str, Any], item: dict[str, Any], breaker: Breaker) -> str:
         """ "sent", "expired", "refused", "gone", or "stopped" (shutdown)."""
@@ -97,7 +101,8 @@ class Worker:
                 return self._expired(item, breaker, f"the push service refused it ({out.error})")
             if now + delay > deadline:
                 return self._expired(item, breaker, f"its TTL would run out before a retry ({out.error})")
-            await engine.store.put_record(STATE, self.id, state)
+            async with engine.store_gate:
+                await engine.store.put_record(STATE, self.id, state)
 
     def _expired(self, item: dict[str, Any], breaker: Breaker, why: str) -> str:
         breaker.state["last_error"] = f"{item['order']}: dropped, {why}"

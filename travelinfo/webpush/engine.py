@@ -37,6 +37,7 @@ from travelinfo.webpush.subscription import Compiled, compile_record
 
 log = logging.getLogger(__name__)
 PAGE = 500
+STORE_CALLS = 16  # store calls in flight at once (workers and the fan-out's writes)
 
 
 class PushEngine:
@@ -53,6 +54,7 @@ class PushEngine:
         self.clock: Callable[[], float] = time.time  # wall time: TTLs count from the change's time
         self.health = StoreHealth()
         self.inflight = asyncio.Semaphore(max(1, settings.webpush.concurrency))
+        self.store_gate = asyncio.Semaphore(STORE_CALLS)  # a store's connection pool is finite
         self.stopping = asyncio.Event()
         self.subs: dict[str, Compiled] = {}
         self.tracked: dict[str, dict[str, Any]] = {}  # id -> {"held": set, "told": dict}
@@ -63,7 +65,7 @@ class PushEngine:
         self.session: aiohttp.ClientSession | None = None
         self._keys: vapid.Keys | None = None
         self._subs_upto = ""  # `order` of the log's end read before the subscriptions were
-        self.upto: dict[str, str] = {}  # id -> delivered_upto
+        self.states: dict[str, dict[str, Any]] = {}  # id -> its state record (breaker, delivered_upto)
         self._wake = asyncio.Event()
         self._renewed = 0.0
         self._refreshed = 0.0
@@ -136,6 +138,10 @@ class PushEngine:
 
     async def _load(self) -> None:
         self._keys = await vapid.ensure(self.store)
+        # The position first: a subscription made after it is read below, or by the refresh
+        # that the first change after its `start_seq` triggers.
+        cursor = LogCursor(self.store, "web push")
+        await cursor.attach(await self.store.get_record(CURSOR, "engine"))
         await self.refresh_subs()
         for rec in await self.store.list_records(HELD):
             if rec.get("id") in self.subs:
@@ -143,18 +149,15 @@ class PushEngine:
                     "held": set(rec.get("held") or ()),
                     "told": dict(rec.get("told") or {}),
                 }
-        states = await self.store.list_records(STATE)
-        self.upto = {str(r["id"]): str(r.get("delivered_upto") or "") for r in states if r.get("id")}
+        self.states = {str(r["id"]): r for r in await self.store.list_records(STATE) if r.get("id")}
         for item in await self.store.list_records(QUEUE):  # sorted by key: per subscription, in log order
             sid = str(item.get("sub"))
             if sid not in self.subs:  # left by an interrupted delete
                 await self.store.delete_record(QUEUE, str(item.get("key")))
-            elif str(item.get("order")) > self.upto.get(sid, ""):
+            elif str(item.get("order")) > self._upto(sid):
                 self._enqueue(item)
         for sid in list(self.queues):
             self._start(sid)
-        cursor = LogCursor(self.store, "web push")
-        await cursor.attach(await self.store.get_record(CURSOR, "engine"))
         self.cursor = cursor
 
     async def refresh_subs(self) -> None:
@@ -195,19 +198,30 @@ class PushEngine:
         for change in got.changes:
             self._one(change, dirty, new)
             cursor.ack(change)
-        for item in new:  # in the store before a worker may send (and then delete) it
-            await self.store.put_record(QUEUE, item["key"], item)
-        for sid in dirty:
+        # In the store before a worker may send (and then delete) it.
+        await self._put_all([(QUEUE, item["key"], item) for item in new])
+        held = []
+        for sid in sorted(dirty):
             t = self.tracked.get(sid)
             if t is not None and sid in self.subs:
-                rec = {"id": sid, "held": sorted(t["held"]), "told": t["told"]}
-                await self.store.put_record(HELD, sid, rec)
+                held.append((HELD, sid, {"id": sid, "held": sorted(t["held"]), "told": t["told"]}))
+        await self._put_all(held)
         for item in new:
             self._enqueue(item)
         for sid in sorted({str(item["sub"]) for item in new}):
             self._start(sid)
         await self.store.put_record(CURSOR, "engine", cursor.to_json())
         return len(got.changes) >= PAGE
+
+    async def _put_all(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Write records, a few at a time (concurrent calls share the store's connections)."""
+
+        async def put(kind: str, key: str, value: dict[str, Any]) -> None:
+            async with self.store_gate:
+                await self.store.put_record(kind, key, value)
+
+        for i in range(0, len(records), STORE_CALLS * 4):
+            await asyncio.gather(*(put(*r) for r in records[i : i + STORE_CALLS * 4]))
 
     def _one(self, change: Change, dirty: set[str], new: list[dict[str, Any]]) -> None:
         at_order = order(change.seq)
@@ -220,9 +234,12 @@ class PushEngine:
             notice = decide(sub, change.type, change.disruption, change.at, t["held"], t["told"])
             if (did in t["held"], t["told"].get(did)) != before:
                 dirty.add(sid)
-            if notice is None or at_order <= self.upto.get(sid, ""):
+            if notice is None or at_order <= self._upto(sid):
                 continue
             new.append(self._item(sub, notice, change))
+
+    def _upto(self, sid: str) -> str:
+        return str(self.states.get(sid, {}).get("delivered_upto") or "")
 
     def _item(self, sub: Compiled, notice: Notice, change: Change) -> dict[str, Any]:
         unsubscribe = {
@@ -282,7 +299,7 @@ class PushEngine:
         self.subs.pop(sid, None)
         self.tracked.pop(sid, None)
         self.queues.pop(sid, None)
-        self.upto.pop(sid, None)
+        self.states.pop(sid, None)
         task = self.workers.pop(sid, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
