@@ -85,7 +85,8 @@ async def main() -> None:
     from travelinfo.webpush.subscription import parse_body
 
     port = free_port()
-    service = subprocess.Popen(  # noqa: ASYNC220 - before anything is timed[sys.executable, "-c", SERVICE, str(port)], stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-c", SERVICE, str(port)]
+    service = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220 - before timing
     assert service.stdout is not None and service.stdout.readline().strip() == "ready"
     base = f"http://127.0.0.1:{port}"
     tmp = tempfile.TemporaryDirectory()

@@ -23,7 +23,7 @@ from travelinfo.runtime.appkeys import HUB, ROLES, SETTINGS, STORE
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import BadParameter, json_error, json_response
 from travelinfo.webhooks import ssrf
-from travelinfo.webpush import vapid
+from travelinfo.webpush import page, vapid
 from travelinfo.webpush.engine import PushEngine
 from travelinfo.webpush.records import STATE, SUB, forget
 from travelinfo.webpush.send import check_endpoint
@@ -164,6 +164,7 @@ def setup(app: web.Application) -> None:
         app.router.add_delete(f"{BASE}/subscriptions/{{id}}", delete_one)
         app.router.add_get(f"{BASE}/vapid-public-key", public_key)
         app.router.add_get("/sw.js", service_worker)
+        app.router.add_get("/watch", page.watch)
     if "deliver" in roles and settings.webpush.enabled:
         engine = PushEngine(settings, app[STORE])
         app[ENGINE] = engine
