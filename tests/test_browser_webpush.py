@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pushservice import push_service
 from storeutil import batch, item
-from test_browser_pages import ARGS, CHROMIUM
+from test_browser_pages import ARGS, AXE, CHROMIUM
 from waiting import wait_until
 from webpushutil import running, settings_for
 
@@ -109,10 +109,11 @@ async def test_watch_by_keyboard_then_a_push_shows_the_notification(tmp_path: Pa
             await wait_until(lambda: registrations, 10, "the service worker registration")
             scope = f"{app.url}/"
             reg = next(r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"])
-            await cdp.send(
-                "ServiceWorker.deliverPushMessage",
-                {"origin": app.url, "registrationId": reg["registrationId"], "data": json.dumps(payload)},
-            )
+            message = {
+                "origin": app.url,
+                "registrationId": reg["registrationId"],
+                "data": json.dumps(payload),
+            }
 
             async def notifications() -> list[dict[str, Any]]:
                 return await page.evaluate(  # type: ignore[no-any-return]
@@ -120,7 +121,17 @@ async def test_watch_by_keyboard_then_a_push_shows_the_notification(tmp_path: Pa
                         .map(n => ({title: n.title, body: n.body, tag: n.tag, lang: n.lang, data: n.data}))"""
                 )
 
-            shown = await wait_until(notifications, 30, "the notification", interval=0.25)
+            shown: list[dict[str, Any]] = []
+            for _ in range(3):
+                # An idle worker is stopped by the browser (30 s); start it, then hand it the push.
+                await cdp.send("ServiceWorker.startWorker", {"scopeURL": scope})
+                await cdp.send("ServiceWorker.deliverPushMessage", message)
+                try:
+                    shown = await wait_until(notifications, 10, "the notification", interval=0.25)
+                    break
+                except AssertionError:
+                    continue  # the same tag: a second delivery replaces, never adds
+            assert len(shown) == 1, shown
             assert shown[0]["title"] == "New disruption: Cancelled sailing Vaxholmsbåten"
             assert shown[0]["data"]["url"] == f"/d/{d.id}" and shown[0]["tag"] == payload["tag"]
             assert shown[0]["lang"] == "en"
@@ -132,5 +143,30 @@ async def test_watch_by_keyboard_then_a_push_shows_the_notification(tmp_path: Pa
             await status.filter(has_text="no longer").wait_for(timeout=15000)
             assert await app.store.list_records(SUB) == []
             assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+async def test_axe_finds_nothing_on_watch(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    settings, _ = settings_for("sqlite", tmp_path)
+    async with running(settings, frozenset({"web"})) as app, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            for scheme in ("light", "dark"):
+                # bypass_csp only so axe itself can be injected; the page under test is unchanged.
+                context = await browser.new_context(bypass_csp=True, color_scheme=scheme)
+                page = await context.new_page()
+                for lang, width in (("sv", 320), ("en", 1280)):
+                    await page.set_viewport_size({"width": width, "height": 800})
+                    await page.goto(f"{app.url}/watch?lang={lang}")
+                    await page.add_script_tag(path=str(AXE))
+                    violations = await page.evaluate("axe.run(document).then(r => r.violations)")
+                    assert violations == [], (scheme, lang, [v["id"] for v in violations])
+                    reflow = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+                    assert await page.evaluate(reflow), (scheme, lang, width)
+                await context.close()
         finally:
             await browser.close()
