@@ -74,7 +74,7 @@ class Worker:
             if now + pause > deadline:
                 return self._expired(item, breaker, "its TTL ran out while the push service was failing")
             if pause > 0:
-                await wait(engine.stopping, pause)
+                await wait(engine.nudge, pause)  # set at shutdown, or to re-check pauses now
                 if engine.stopping.is_set():
                     return "stopped"
                 continue

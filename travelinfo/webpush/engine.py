@@ -56,6 +56,7 @@ class PushEngine:
         self.inflight = asyncio.Semaphore(max(1, settings.webpush.concurrency))
         self.store_gate = asyncio.Semaphore(STORE_CALLS)  # a store's connection pool is finite
         self.stopping = asyncio.Event()
+        self.nudge = asyncio.Event()  # waiting workers re-check their pause when it is set
         self.subs: dict[str, Compiled] = {}
         self.tracked: dict[str, dict[str, Any]] = {}  # id -> {"held": set, "told": dict}
         self.queues: dict[str, deque[dict[str, Any]]] = {}
@@ -86,6 +87,11 @@ class PushEngine:
     def notify(self, *_: Any) -> None:
         """New changes in the log (a ChangeHub listener): read now."""
         self._wake.set()
+
+    def wake_workers(self) -> None:
+        """Workers waiting out a backoff or the hourly limit look again now (e.g. the clock moved)."""
+        self.nudge.set()
+        self.nudge = asyncio.Event()
 
     def poke(self) -> None:
         """Subscriptions changed: re-read them now."""
@@ -311,6 +317,7 @@ class PushEngine:
 
     async def shutdown(self) -> None:
         self.stopping.set()
+        self.nudge.set()
         tasks = list(self.workers.values())
         for task in tasks:
             task.cancel()
