@@ -66,6 +66,9 @@ class PushEngine:
         self.session: aiohttp.ClientSession | None = None
         self._keys: vapid.Keys | None = None
         self._subs_upto = ""  # `order` of the log's end read before the subscriptions were
+        # Deleted ones (id -> its `created`) that a refresh read just before the delete must not
+        # bring back; a new subscription of the same endpoint has another `created`.
+        self.gone: dict[str, str] = {}
         self.states: dict[str, dict[str, Any]] = {}  # id -> its state record (breaker, delivered_upto)
         self._wake = asyncio.Event()
         self._renewed = 0.0
@@ -171,9 +174,10 @@ class PushEngine:
         upto = order(await self.store.last_seq() or "0")
         home = self.settings.region_bbox
         fresh: dict[str, Compiled] = {}
-        for rec in await self.store.list_records(SUB):
+        listed = await self.store.list_records(SUB)
+        for rec in listed:
             sid = str(rec.get("id") or "")
-            if not sid:
+            if not sid or self.gone.get(sid) == rec.get("created"):
                 continue
             old = self.subs.get(sid)
             try:
@@ -185,6 +189,7 @@ class PushEngine:
                 self.tracked[sid] = {"held": set(rec.get("start_held") or ()), "told": {}}
         for sid in set(self.subs) - set(fresh):
             self.discard(sid)
+        self.gone = {sid: c for sid, c in self.gone.items() if any(r.get("id") == sid for r in listed)}
         self.subs, self._subs_upto = fresh, upto
         self._refreshed, self._refresh_due = self.clock(), False
 
@@ -301,8 +306,11 @@ class PushEngine:
             if worker.queue and worker.id in self.subs and not self.stopping.is_set():
                 asyncio.get_running_loop().call_later(1.0, self._start, worker.id)
 
-    def discard(self, sid: str) -> None:
-        self.subs.pop(sid, None)
+    def discard(self, sid: str, *, gone: bool = False) -> None:
+        """Forget a subscription in memory; `gone`: it was deleted (a stale read must not revive it)."""
+        sub = self.subs.pop(sid, None)
+        if gone and sub is not None:
+            self.gone[sid] = str(sub.record.get("created"))
         self.tracked.pop(sid, None)
         self.queues.pop(sid, None)
         self.states.pop(sid, None)
@@ -312,7 +320,7 @@ class PushEngine:
 
     async def drop(self, sid: str) -> None:
         """The push service said the subscription is gone: delete it and all kept for it."""
-        self.discard(sid)
+        self.discard(sid, gone=True)
         await forget(self.store, sid)
 
     async def shutdown(self) -> None:

@@ -131,7 +131,7 @@ async def delete_one(request: web.Request) -> web.Response:
     await forget(request.app[STORE], sub["id"])
     engine = request.app.get(ENGINE)
     if engine is not None:
-        engine.discard(sub["id"])
+        engine.discard(sub["id"], gone=True)
     return web.Response(status=204)
 
 
