@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import aiohttp
@@ -144,3 +145,21 @@ async def test_too_large_is_sent_again_without_its_body(tmp_path: Path) -> None:
         message = ps.of("big")[0]
         assert message.payload["body"] == "" and message.payload["url"].endswith(f"/d/{d.id}")
         assert seen[1] < seen[0]
+
+
+async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path)
+    arrivals: list[float] = []
+
+    async def limited(_request: web.Request, _ps: PushService) -> web.StreamResponse | None:
+        arrivals.append(time.monotonic())
+        return web.Response(status=429, headers={"Retry-After": "1"}) if len(arrivals) == 1 else None
+
+    async with push_service() as ps, running(settings) as app, aiohttp.ClientSession() as http:
+        ps.add("slow")
+        ps.behaviours["slow"] = limited
+        await subscribe(http, app.url, ps.subscribers["slow"].subscription(ps.base))
+        changes = await _changes(app.store, "limited", 2)
+        await wait_until(lambda: len(ps.of("slow")) == 2, 20, "the pushes after the 429")
+        assert [m.payload["id"] for m in ps.of("slow")] == [c.disruption.id for c in changes]
+        assert arrivals[1] - arrivals[0] >= 0.95  # backoff alone would have waited at most 0.05 s
