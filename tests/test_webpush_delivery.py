@@ -14,6 +14,7 @@ from waiting import wait_until
 from webpushutil import running, settings_for, subscribe
 
 from travelinfo.webpush.records import HELD, QUEUE, STATE, SUB
+from travelinfo.webpush.routes import ENGINE
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
 
@@ -163,3 +164,39 @@ async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
         await wait_until(lambda: len(ps.of("slow")) == 2, 20, "the pushes after the 429")
         assert [m.payload["id"] for m in ps.of("slow")] == [c.disruption.id for c in changes]
         assert arrivals[1] - arrivals[0] >= 0.95  # backoff alone would have waited at most 0.05 s
+
+
+@pytest.mark.redis
+async def test_web_and_deliver_in_separate_processes_share_one_store(tmp_path: Path) -> None:
+    # Two apps on one Redis, as `travelinfo web` and `travelinfo deliver` run: the API in one, the
+    # engine in the other; a DELETE in the web process stops the other's deliveries.
+    settings, prefix = settings_for("redis", tmp_path)
+    try:
+        async with (
+            push_service() as ps,
+            running(settings, frozenset({"web"})) as web_app,
+            running(settings, frozenset({"deliver"})) as deliver_app,
+            aiohttp.ClientSession() as http,
+        ):
+            sub = await subscribe(http, web_app.url, ps.add("two").subscription(ps.base))
+            first = await _changes(web_app.store, "two", 1)
+            await wait_until(lambda: ps.of("two"), 20, "a push from the deliver process")
+            assert ps.of("two")[0].payload["id"] == first[0].disruption.id
+            headers = {"Authorization": f"Bearer {sub['secret']}"}
+            async with http.delete(
+                f"{web_app.url}/api/v1/push/subscriptions/{sub['id']}", headers=headers
+            ) as r:
+                assert r.status == 204
+            await _changes(web_app.store, "after-delete", 2)
+            marker = ps.add("marker")
+            await subscribe(http, web_app.url, marker.subscription(ps.base))
+            last = await _changes(web_app.store, "marker", 1)
+            await wait_until(lambda: ps.of("marker"), 20, "the marker's push")
+            assert ps.of("marker")[0].payload["id"] == last[0].disruption.id
+            engine = deliver_app.app[ENGINE]
+            assert sub["id"] not in engine.subs and not engine.queues.get(sub["id"])
+            assert not [q for q in await web_app.store.list_records(QUEUE) if q["sub"] == sub["id"]]
+            assert len(ps.of("two")) == 1  # nothing after the delete
+            assert deliver_app.store is not web_app.store
+    finally:
+        await redis_cleanup(prefix)
