@@ -62,6 +62,8 @@ BAD: list[tuple[Any, str]] = [
     ({"subscription": _sub(), "lang": "de"}, "lang"),
     ({"subscription": _sub(), "min_severity": "HIGH"}, "min_severity"),
     ({"subscription": _sub(), "planned": "yes"}, "planned"),
+    ({"subscription": _sub(), "ahead": "8pm"}, "ahead"),
+    ({"subscription": _sub(), "ahead": "20:00", "planned": False}, "ahead"),
     ({"subscription": _sub(), "filters": {"mode": "zeppelin"}}, "filters.mode"),
     ({"subscription": _sub(), "filters": {"colour": "red"}}, "filters.colour"),
     ({"subscription": _sub(), "windows": {"from": "06:30"}}, "windows"),

@@ -19,6 +19,7 @@ from test_cli import run
 from waiting import wait_until
 from webpushutil import local, running, settings_for, subscribe
 
+from travelinfo.model import Period
 from travelinfo.webpush import vapid
 from travelinfo.webpush.message import decide, topic
 from travelinfo.webpush.records import QUEUE, STATE, order
@@ -199,3 +200,48 @@ async def test_restart_mid_queue_sends_the_rest_once(
     async with open_store("sqlite", tmp_path) as store:
         record = await store.get_record(vapid.KIND, vapid.KEY)
     assert record is not None and record["private"] not in caplog.text
+
+
+async def test_planned_works_are_told_the_evening_before_once(tmp_path: Path) -> None:
+    settings, _ = settings_for("sqlite", tmp_path)
+    async with push_service() as ps, running(settings) as app, aiohttp.ClientSession() as http:
+        engine = app.app[ENGINE]
+        clock = [local("2026-12-01 19:00").timestamp()]
+        engine.clock = lambda: clock[0]
+        sub = await subscribe(
+            http,
+            app.url,
+            ps.add("eve").subscription(ps.base),
+            filters={"mode": "ferry"},
+            windows=[{"from": "06:30", "to": "07:00"}],
+            ahead="20:00",
+            lang="en",
+        )
+        assert sub["ahead"] == "20:00"
+        fetched = local("2026-12-01 12:00")
+        tomorrow = item("works-1", fetched, modes=("ferry",), periods=[Period(local("2026-12-02 08:00"))])
+        later = item("works-2", fetched, modes=("ferry",), periods=[Period(local("2026-12-05 08:00"))])
+        road = item("works-3", fetched, modes=("road",), periods=[Period(local("2026-12-02 08:00"))])
+        # Applied at noon, outside the window: nothing now (planned, but quiet).
+        await app.store.apply(batch([tomorrow, later, road], fetched, complete=False))
+        assert tomorrow.status == "planned"
+
+        async def caught_up() -> bool:
+            return engine.cursor is not None and engine.cursor.seq == await app.store.last_seq()
+
+        await wait_until(caught_up, 20, "the engine past the changes")
+        clock[0] = local("2026-12-01 20:01").timestamp()
+        engine.notify()
+        await wait_until(lambda: ps.of("eve"), 20, "the evening-before push")
+        message = ps.of("eve")[0]
+        assert message.payload["kind"] == "ahead" and message.payload["id"] == tomorrow.id
+        assert message.payload["title"] == "Planned for tomorrow: Olycka på E4"
+        assert message.headers["Urgency"] == "low"
+        clock[0] = local("2026-12-01 21:00").timestamp()  # later the same evening: nothing again
+        engine._ahead_at = 0.0
+        await engine.evening()
+        # The next change that matters reaches the same queue after it: the all-clear of works-1.
+        await app.store.apply(batch([tomorrow.replace(status="ended")], fetched, complete=False))
+        await wait_until(lambda: len(ps.of("eve")) == 2, 20, "the all-clear")
+        assert ps.of("eve")[1].payload["kind"] == "cleared" and ps.of("eve")[1].payload["id"] == tomorrow.id
+        assert [m.payload["id"] for m in ps.of("eve")].count(later.id) == 0

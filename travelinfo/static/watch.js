@@ -42,6 +42,7 @@
       lang: form.dataset.lang,
       min_severity: data.get("min_severity"),
       planned: data.get("planned") === "1",
+      ahead: data.get("planned") === "1" && data.get("ahead") ? String(data.get("ahead")) : null,
     };
   }
 

@@ -18,21 +18,22 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.settings import Settings
-from travelinfo.store.base import Change, Store
+from travelinfo.store.base import Change, Query, Store
 from travelinfo.store.cursor import LogCursor
 from travelinfo.webhooks import ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, StoreHealth, retry_delay
 from travelinfo.webhooks.delivery import wait
-from travelinfo.webpush import vapid
+from travelinfo.webpush import ahead, vapid
 from travelinfo.webpush.deliver import Worker
 from travelinfo.webpush.message import Notice, decide, encode, payload, topic, urgency
-from travelinfo.webpush.records import CURSOR, HELD, QUEUE, STATE, SUB, forget, order, queue_key
+from travelinfo.webpush.records import CURSOR, HELD, QUEUE, STATE, SUB, forget, order
 from travelinfo.webpush.subscription import Compiled, compile_record
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class PushEngine:
         self._renewed = 0.0
         self._refreshed = 0.0
         self._refresh_due = False
+        self._ahead_at = 0.0
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -135,7 +137,9 @@ class PushEngine:
             await self._load()
         elif self._refresh_due or now - self._refreshed > 5 * self.refresh:
             await self.refresh_subs()
-        return await self.fan_out()
+        busy = await self.fan_out()
+        await self.evening()
+        return busy
 
     async def _standby(self) -> None:
         if self.cursor is None and not self.workers:
@@ -157,6 +161,7 @@ class PushEngine:
                 self.tracked[rec["id"]] = {
                     "held": set(rec.get("held") or ()),
                     "told": dict(rec.get("told") or {}),
+                    "ahead_day": rec.get("ahead_day"),
                 }
         self.states = {str(r["id"]): r for r in await self.store.list_records(STATE) if r.get("id")}
         for item in await self.store.list_records(QUEUE):  # sorted by key: per subscription, in log order
@@ -209,20 +214,49 @@ class PushEngine:
         for change in got.changes:
             self._one(change, dirty, new)
             cursor.ack(change)
-        # In the store before a worker may send (and then delete) it.
+        await self._save(new, dirty)
+        await self.store.put_record(CURSOR, "engine", cursor.to_json())
+        return len(got.changes) >= PAGE
+
+    async def _save(self, new: list[dict[str, Any]], dirty: set[str]) -> None:
+        """Queue entries first (in the store before a worker may send and delete one), then
+        what changed in held/told, then the entries go to the workers."""
         await self._put_all([(QUEUE, item["key"], item) for item in new])
         held = []
         for sid in sorted(dirty):
             t = self.tracked.get(sid)
             if t is not None and sid in self.subs:
-                held.append((HELD, sid, {"id": sid, "held": sorted(t["held"]), "told": t["told"]}))
+                rec = {
+                    "id": sid,
+                    "held": sorted(t["held"]),
+                    "told": t["told"],
+                    "ahead_day": t.get("ahead_day"),
+                }
+                held.append((HELD, sid, rec))
         await self._put_all(held)
         for item in new:
             self._enqueue(item)
         for sid in sorted({str(item["sub"]) for item in new}):
             self._start(sid)
-        await self.store.put_record(CURSOR, "engine", cursor.to_json())
-        return len(got.changes) >= PAGE
+
+    async def evening(self) -> None:
+        """Planned works ahead (`ahead.py`): at most every 30 s, for the subscriptions now due."""
+        now = self.clock()
+        if now - self._ahead_at < 30 or self.cursor is None:
+            return
+        self._ahead_at = now
+        at = datetime.fromtimestamp(now, UTC)
+        subs = [s for s in self.subs.values() if ahead.due_today(s, self.tracked[s.id], at)]
+        if not subs:
+            return
+        planned, _ = await self.store.query(Query(status=("planned",), region=self.settings.region_bbox))
+        base = order(self.cursor.seq or "0")
+        new: list[dict[str, Any]] = []
+        for sub in subs:
+            for i, notice in enumerate(ahead.notices(sub, self.tracked[sub.id], planned, at)):
+                day = self.tracked[sub.id]["ahead_day"]
+                new.append(self._item(sub, notice, f"{base}~{day}-{i:04d}", self.cursor.seq))
+        await self._save(new, {s.id for s in subs})
 
     async def _put_all(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Write records, a few at a time (concurrent calls share the store's connections)."""
@@ -247,12 +281,12 @@ class PushEngine:
                 dirty.add(sid)
             if notice is None or at_order <= self._upto(sid):
                 continue
-            new.append(self._item(sub, notice, change))
+            new.append(self._item(sub, notice, order(change.seq), change.seq))
 
     def _upto(self, sid: str) -> str:
         return str(self.states.get(sid, {}).get("delivered_upto") or "")
 
-    def _item(self, sub: Compiled, notice: Notice, change: Change) -> dict[str, Any]:
+    def _item(self, sub: Compiled, notice: Notice, at_order: str, seq: str) -> dict[str, Any]:
         unsubscribe = {
             "url": f"{self.settings.public_url}/api/v1/push/subscriptions/{sub.id}",
             "secret": self.keys.delete_secret(sub.id),
@@ -260,10 +294,10 @@ class PushEngine:
         body = encode(payload(notice, sub.lang, self.settings.public_url, unsubscribe))
         urg, ttl = urgency(notice)
         return {
-            "key": queue_key(sub.id, change.seq),
+            "key": f"{sub.id}:{at_order}",
             "sub": sub.id,
-            "order": order(change.seq),
-            "seq": change.seq,
+            "order": at_order,
+            "seq": seq,
             "kind": notice.kind,
             "body": body.decode(),
             "topic": topic(notice.disruption.id),

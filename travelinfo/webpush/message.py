@@ -21,7 +21,7 @@ from travelinfo.model import SEVERITY_RANK, Disruption
 from travelinfo.web import text as web_text
 from travelinfo.webpush.subscription import Compiled, in_windows
 
-NEW, WORSE, BETTER, STARTED, CLEARED = "new", "worse", "better", "started", "cleared"
+NEW, WORSE, BETTER, STARTED, CLEARED, AHEAD = "new", "worse", "better", "started", "cleared", "ahead"
 # (Urgency, TTL seconds) by severity (RFC 8030 5.2, 5.3): a severe one may wake a phone.
 URGENCY = {"SEVERE": ("high", 3600), "WARNING": ("normal", 3 * 3600)}
 DEFAULT_URGENCY = ("low", 6 * 3600)
@@ -34,6 +34,7 @@ WORDS = {
         BETTER: "Bättre",
         STARTED: "Gäller nu",
         CLEARED: "Trafiken går som vanligt igen",
+        AHEAD: "Planerat i morgon",
         "warning": "Viktigt meddelande till allmänheten",
         "unsubscribe": "Sluta bevaka",
         "open": "Visa",
@@ -44,6 +45,7 @@ WORDS = {
         BETTER: "Better",
         STARTED: "In effect now",
         CLEARED: "Traffic is back to normal",
+        AHEAD: "Planned for tomorrow",
         "warning": "Important public warning",
         "unsubscribe": "Stop watching",
         "open": "Open",
@@ -93,7 +95,7 @@ def topic(disruption_id: str) -> str:
 
 def urgency(notice: Notice) -> tuple[str, int]:
     """(Urgency, TTL) for the notice: by severity; an all-clear is never urgent."""
-    if notice.kind == CLEARED:
+    if notice.kind in (CLEARED, AHEAD):
         return DEFAULT_URGENCY
     return URGENCY.get(notice.disruption.severity, DEFAULT_URGENCY)
 

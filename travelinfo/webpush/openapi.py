@@ -59,6 +59,11 @@ SUBSCRIBE: J = {
         "lang": {"enum": list(LANGS), "default": "sv"},
         "min_severity": {"enum": list(SEVERITIES)},
         "planned": {"type": "boolean", "default": True, "description": "Also planned works ahead."},
+        "ahead": {
+            "type": ["string", "null"],
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "description": "Local time the evening before when planned works starting tomorrow are told.",
+        },
     },
 }
 SUBSCRIPTION: J = {
@@ -71,6 +76,7 @@ SUBSCRIPTION: J = {
         "windows": {"type": "array", "items": WINDOW},
         "lang": {"enum": list(LANGS)},
         "planned": {"type": "boolean"},
+        "ahead": {"type": ["string", "null"]},
         "created": {"type": "string", "format": "date-time"},
         "secret": {"type": "string", "description": "Shown at subscribe: deletes the subscription."},
         "vapid_public_key": {"type": "string"},

@@ -42,6 +42,7 @@ WORDS = {
         "Viktiga meddelanden till allmänheten (VMA) kommer alltid.",
         "severity": "Minsta allvarlighet",
         "planned": "Även planerade arbeten",
+        "ahead": "Berätta kvällen före (kl. 20) om planerade arbeten nästa dag",
         "submit": "Bevaka",
         "unsubscribe": "Sluta bevaka",
         "privacy": "Vi sparar bara webbläsarens push-adress och nycklar, dina val och tider. "
@@ -74,6 +75,7 @@ WORDS = {
         "Important public warnings always come through.",
         "severity": "Lowest severity",
         "planned": "Planned works too",
+        "ahead": "Tell me the evening before (20:00) about planned works the next day",
         "submit": "Watch",
         "unsubscribe": "Stop watching",
         "privacy": "We keep only the browser's push address and keys, your choices and times. "

@@ -60,6 +60,7 @@ def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
         "windows": sub.get("windows", []),
         "lang": sub.get("lang", "sv"),
         "planned": sub.get("planned", True),
+        "ahead": sub.get("ahead"),
         "created": sub["created"],
         "sent": int(state.get("sent") or 0),
         "dropped": int(state.get("dead_letters") or 0),

@@ -24,7 +24,7 @@ from travelinfo.webpush.vapid import unb64url
 ZONE = ZoneInfo("Europe/Stockholm")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGS = ("sv", "en")
-FIELDS = ("subscription", "filters", "windows", "lang", "min_severity", "planned")
+FIELDS = ("subscription", "filters", "windows", "lang", "min_severity", "planned", "ahead")
 MAX_WINDOWS = 14
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
@@ -132,12 +132,18 @@ def parse_body(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(planned, bool):
         raise BadParameter("planned", "must be true or false")
     windows = windows_of(data.get("windows"))
+    ahead = data.get("ahead")
+    if ahead is not None:
+        ahead = _clock("ahead", ahead).strftime("%H:%M")
+        if not planned:
+            raise BadParameter("ahead", "needs planned: true (it is about planned works)")
     return {
         **sub,
         "filters": filters,
         "windows": [w.to_json() for w in windows],
         "lang": lang,
         "planned": planned,
+        "ahead": ahead,
     }
 
 
