@@ -38,7 +38,7 @@ test-slow: $(TEST_STAMP)  ## the slow end-to-end process tests (CI runs them aft
 	$(BIN)/pytest -q -ra -m slow
 
 bench: $(TEST_STAMP)  ## run the benchmarks (ratios against baselines measured in the same run)
-	@failed=""; for b in store datex2_parse serve push impacts; do echo "== bench/$$b.py (load average: $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	@failed=""; for b in store datex2_parse serve push impacts push_web; do echo "== bench/$$b.py (load average: $$(cut -d' ' -f1-3 /proc/loadavg))"; \
 	  $(BIN)/python bench/$$b.py || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "benches missing their targets:$$failed"; exit 1; fi
 

@@ -46,6 +46,7 @@ PUBLISHERS = [
     "travelinfo.notices.routes",
     "travelinfo.push.routes",
     "travelinfo.webhooks.routes",
+    "travelinfo.webpush.routes",
     "travelinfo.gtfsrt.routes",
     "travelinfo.feeds.routes",
     "travelinfo.standards.routes",

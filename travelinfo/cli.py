@@ -27,6 +27,7 @@ log = logging.getLogger("travelinfo")
 # Feature modules that add subcommands (`add_commands(subparsers)`), like an extension would.
 COMMAND_MODULES = (
     "travelinfo.webhooks.routes",
+    "travelinfo.webpush.routes",
     "travelinfo.bot.runner",
     "travelinfo.notices.routes",
     "travelinfo.export",

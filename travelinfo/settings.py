@@ -206,6 +206,19 @@ class WebhookSettings:
 
 
 @dataclass
+class WebPushSettings(WebhookSettings):
+    """Web Push: the webhook delivery knobs (backoff, breaker, SSRF allowlist) plus its own."""
+
+    enabled: bool = setting(True, "Deliver Web Push notifications (the `deliver` role; `travelinfo run`).")
+    subject: str = setting(
+        "mailto:ops@travelinfo.invalid", "VAPID `sub` claim: a mailto: or https: contact for push services."
+    )
+    max_subscriptions: int = setting(100000, "Push subscriptions kept in total; beyond: 409 at subscribe.")
+    per_hour: int = setting(20, "Notifications per subscription per hour; more wait (never dropped).")
+    concurrency: int = setting(200, "Push requests in flight at once (across subscriptions).")
+
+
+@dataclass
 class BotSettings:
     enabled: bool = setting(False, "Run the social media bot inside `travelinfo run`.")
     base_url: str = setting("", "Mastodon server base URL (e.g. https://mastodon.example).")
@@ -337,6 +350,7 @@ class Settings:
     push: PushSettings = field(default_factory=PushSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    webpush: WebPushSettings = field(default_factory=WebPushSettings)
     bot: BotSettings = field(default_factory=BotSettings)
     sources: list[SourceConfig] = field(default_factory=list)
     path: str | None = None

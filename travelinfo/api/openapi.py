@@ -6,6 +6,7 @@ from travelinfo.api import incidents
 from travelinfo.api.history import AS_OF
 from travelinfo.api.openapi_schemas import PERMISSIVE, SCHEMAS, J, ref
 from travelinfo.api.params import FILTERS, PAGING, STREAM, Param
+from travelinfo.webpush import openapi as webpush_openapi
 
 
 def _param(p: Param, where: str = "query") -> J:
@@ -266,9 +267,12 @@ def document() -> J:
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": incidents.openapi_paths(paths()),
+        "paths": {**incidents.openapi_paths(paths()), **webpush_openapi.paths()},
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                **webpush_openapi.security_schemes(),
+            },
         },
     }

@@ -1,0 +1,154 @@
+"""The Web Push paths of the OpenAPI document (`travelinfo.api.openapi` adds them in one line)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from travelinfo.model import MODES, SEVERITIES
+from travelinfo.webpush.subscription import DAYS, LANGS, MAX_WINDOWS
+
+J = dict[str, Any]
+B64URL = "^[A-Za-z0-9_-]+={0,2}$"
+ERROR: J = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "parameter": {"type": "string"}},
+}
+WINDOW: J = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from", "to"],
+    "properties": {
+        "days": {"type": "array", "minItems": 1, "items": {"enum": list(DAYS)}},
+        "from": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+        "to": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+    },
+    "description": "Local Europe/Stockholm time; `to` before `from` runs past midnight.",
+}
+SUBSCRIBE: J = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["subscription"],
+    "properties": {
+        "subscription": {
+            "type": "object",
+            "description": "The browser's `PushSubscription.toJSON()` (endpoint: https, public address).",
+            "required": ["endpoint", "keys"],
+            "properties": {
+                "endpoint": {"type": "string", "format": "uri"},
+                "expirationTime": {"type": ["number", "null"]},
+                "keys": {
+                    "type": "object",
+                    "required": ["p256dh", "auth"],
+                    "properties": {
+                        "p256dh": {"type": "string", "pattern": B64URL, "minLength": 86, "maxLength": 88},
+                        "auth": {"type": "string", "pattern": B64URL, "minLength": 22, "maxLength": 24},
+                    },
+                },
+            },
+        },
+        "filters": {
+            "type": "object",
+            "description": "The webhook filters (docs/webhooks.md): mode, status, source, severity, bbox, "
+            "route, stop, road, q, region.",
+            "properties": {
+                "mode": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"enum": list(MODES)}}]}
+            },
+        },
+        "windows": {"type": "array", "maxItems": MAX_WINDOWS, "items": WINDOW},
+        "lang": {"enum": list(LANGS), "default": "sv"},
+        "min_severity": {"enum": list(SEVERITIES)},
+        "planned": {"type": "boolean", "default": True, "description": "Also planned works ahead."},
+        "ahead": {
+            "type": ["string", "null"],
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "description": "Local time the evening before when planned works starting tomorrow are told.",
+        },
+    },
+}
+SUBSCRIPTION: J = {
+    "type": "object",
+    "required": ["id", "endpoint", "filters", "windows", "lang", "created"],
+    "properties": {
+        "id": {"type": "string"},
+        "endpoint": {"type": "string"},
+        "filters": {"type": "object"},
+        "windows": {"type": "array", "items": WINDOW},
+        "lang": {"enum": list(LANGS)},
+        "planned": {"type": "boolean"},
+        "ahead": {"type": ["string", "null"]},
+        "created": {"type": "string", "format": "date-time"},
+        "secret": {"type": "string", "description": "Shown at subscribe: deletes the subscription."},
+        "vapid_public_key": {"type": "string"},
+        "sent": {"type": "integer"},
+        "dropped": {"type": "integer"},
+        "state": {"type": "string"},
+        "last_error": {"type": ["string", "null"]},
+    },
+}
+SECRET: list[J] = [{"pushSecret": []}]
+ID: J = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+
+
+def _json(schema: J, description: str) -> J:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _owned(summary: str, ok: J) -> J:
+    return {
+        "summary": summary,
+        "security": SECRET,
+        "parameters": [ID],
+        "responses": {
+            **ok,
+            "401": _json(ERROR, "No `Authorization: Bearer <secret>`."),
+            "404": _json(ERROR, "No such subscription with this secret."),
+        },
+    }
+
+
+def paths() -> J:
+    """`/api/v1/push/...`: subscribe, read, delete, the VAPID public key."""
+    return {
+        "/api/v1/push/subscriptions": {
+            "post": {
+                "summary": "Subscribe a browser to Web Push alerts (no account: the secret deletes it)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": SUBSCRIBE}}},
+                "responses": {
+                    "201": _json(SUBSCRIPTION, "Subscribed; the response holds the secret."),
+                    "200": _json(SUBSCRIPTION, "The same endpoint again: its settings replaced."),
+                    "400": _json(ERROR, "A bad field (named in `parameter`) or an unsafe endpoint."),
+                    "409": _json(ERROR, "The service keeps no more subscriptions."),
+                },
+            }
+        },
+        "/api/v1/push/subscriptions/{id}": {
+            "get": _owned(
+                "What is stored about a push subscription", {"200": _json(SUBSCRIPTION, "Stored.")}
+            ),
+            "delete": _owned(
+                "Unsubscribe (everything kept for it is deleted)", {"204": {"description": "Gone."}}
+            ),
+        },
+        "/api/v1/push/vapid-public-key": {
+            "get": {
+                "summary": "The VAPID public key (`applicationServerKey`)",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["public_key"],
+                            "properties": {"public_key": {"type": "string"}, "created": {"type": "string"}},
+                        },
+                        "The key, base64url.",
+                    )
+                },
+            }
+        },
+    }
+
+
+def security_schemes() -> J:
+    return {
+        "pushSecret": {"type": "http", "scheme": "bearer", "description": "A push subscription's secret."}
+    }
