@@ -131,6 +131,8 @@ def shown_default(value: Any) -> str:
         return "(empty)"
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(", ", ": "))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 30.0 is written `30`, as README and a TOML file say it
     return str(value)
 
 
