@@ -12,7 +12,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "travelinfo"
 DOC = ROOT / "docs" / "architecture.md"
 
-OUTPUTS = ("web", "feeds", "gtfsrt", "api", "push", "webhooks", "webpush", "bot", "notices", "operator", "standards")
+OUTPUTS = (
+    "web",
+    "feeds",
+    "gtfsrt",
+    "api",
+    "push",
+    "webhooks",
+    "webpush",
+    "bot",
+    "notices",
+    "operator",
+    "standards",
+)
 WIRING = ("travelinfo.cli", "travelinfo.app")
 # What a parser may import besides the standard library and third-party packages: the model,
 # its vocabulary and geometry helpers, each other, and the GTFS reference data they are handed.
