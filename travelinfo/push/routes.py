@@ -21,7 +21,7 @@ from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime import limits
 from travelinfo.runtime.jsonbody import BadJson, decode_json
-from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter
+from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter, json_error
 
 MAX_WS_MESSAGE = 16 * 1024
 
@@ -76,9 +76,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with caps.stream(request):
             resp = web.StreamResponse(headers=SSE_HEADERS)
             await resp.prepare(request)
-            await resp.write(f"retry: {app[appmod.SETTINGS].push.retry_ms}\n\n".encode())
-            with contextlib.suppress(ConnectionError):
-                await run_stream(app, req, since, snapshot, SseSink(resp))
+            push = app[appmod.SETTINGS].push
+            await resp.write(f"retry: {push.retry_ms}\n\n".encode())
+            # A bounded life spreads long-lived clients over restarted or added web processes;
+            # EventSource reconnects by itself and resumes with Last-Event-ID.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(push.max_duration or None):
+                    await run_stream(app, req, since, snapshot, SseSink(resp))
             return resp
     except limits.TooMany as exc:
         return caps.too_many_response(exc)
@@ -149,6 +153,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def _ws(request: web.Request) -> web.StreamResponse:
     app = request.app
     ws = web.WebSocketResponse(heartbeat=app[appmod.SETTINGS].push.heartbeat, max_msg_size=MAX_WS_MESSAGE)
+    if not ws.can_prepare(request).ok:
+        raise json_error(
+            400, "a WebSocket endpoint: send the upgrade (Upgrade: websocket, Sec-WebSocket-Key, ...)"
+        )
     await ws.prepare(request)
     app[PUSH].sockets.add(ws)
     task: asyncio.Task[None] | None = None
