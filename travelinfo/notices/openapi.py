@@ -99,6 +99,10 @@ def _nullable(schema: J) -> J:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+PATCH_TEXTS: J = {
+    k: _nullable({**texts(k), "additionalProperties": _nullable(texts(k)["additionalProperties"])})
+    for k in s.TEXT_LIMITS
+}
 PATCH: J = {
     "type": "object",
     "description": (
@@ -106,14 +110,7 @@ PATCH: J = {
         "text); the result is validated as a whole notice."
     ),
     "additionalProperties": False,
-    "properties": {
-        **{k: _nullable(v) for k, v in FIELDS.items()},
-        **{
-            k: {**texts(k), "additionalProperties": _nullable(texts(k)["additionalProperties"])}
-            for k in s.TEXT_LIMITS
-        },
-        **IDS,
-    },
+    "properties": {**{k: _nullable(v) for k, v in FIELDS.items()}, **PATCH_TEXTS, **IDS},
 }
 NOTICE: J = {
     "type": "object",

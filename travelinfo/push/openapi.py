@@ -6,9 +6,13 @@ the text with the component schema of its `data:` (`Change`, `Snapshot`).
 
 from __future__ import annotations
 
+import json
+
+from travelinfo.api import openapi_examples as ex
 from travelinfo.api.openapi import FILTER_PARAMS, param
 from travelinfo.api.openapi_parts import RATE_HEADERS, J, operation, ref
 from travelinfo.api.params import SEQ_PATTERN, STREAM
+from travelinfo.push.handshake import HANDSHAKE
 
 EVENTS: tuple[tuple[str, str, str], ...] = (
     ("snapshot", "Snapshot", "first, with `snapshot=1`: the whole filtered set when you connect"),
@@ -26,12 +30,11 @@ STREAM_TEXT = (
     "is replayed in order. With `push.max_duration` set, the server ends a stream after that "
     "long and the client reconnects and resumes."
 )
-SSE_EXAMPLE = (
-    "retry: 3000\n\n"
-    'id: 1841\nevent: snapshot\ndata: {"type":"snapshot","seq":"1841","disruptions":[...]}\n\n'
-    'id: 1842\nevent: updated\ndata: {"seq":"1842","type":"updated","id":"trafikverket:...",...}\n\n'
-    ": heartbeat\n\n"
-)
+EVENT_EXAMPLE: J = {
+    "event": "updated",
+    "id": ex.CHANGE["seq"],
+    "data": json.dumps(ex.CHANGE, ensure_ascii=False),
+}
 WS_TEXT = (
     "WebSocket of changes. Send one text message to subscribe (another one replaces it):\n\n"
     '`{"subscribe": {<the filters of /api/v1/stream, as strings>}, "since": "<seq>", '
@@ -45,19 +48,37 @@ WS_TEXT = (
 )
 
 
+def _event(types: tuple[str, ...], data: str) -> J:
+    return {
+        "type": "object",
+        "title": data,
+        "required": ["event", "id", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(types)},
+            "id": {"type": "string", "description": "The `seq` (send it back as `Last-Event-ID`)."},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": ref(data)},
+            "retry": {"type": "integer"},
+        },
+    }
+
+
+# Without 3.2's `itemSchema`, tools read an event stream's `schema` as that of one event: its
+# fields `event`, `id`, `data` (a JSON text; its schema named by event type).
+EVENT_DATA: J = {
+    "description": "One event: created/updated/ended carry a `Change`, snapshot/reset a `Snapshot`.",
+    "oneOf": [
+        _event(("created", "updated", "ended"), "Change"),
+        _event(("snapshot", "reset"), "Snapshot"),
+    ],
+}
+
+
 def _header(name: str, schema: J, description: str) -> J:
     return {"name": name, "in": "header", "required": True, "schema": schema, "description": description}
 
 
 UPGRADE_HEADERS: list[J] = [
-    _header("Upgrade", {"type": "string", "enum": ["websocket"]}, "RFC 6455 handshake."),
-    _header("Connection", {"type": "string", "enum": ["Upgrade"]}, "RFC 6455 handshake."),
-    _header("Sec-WebSocket-Version", {"type": "string", "enum": ["13"]}, "RFC 6455 handshake."),
-    _header(
-        "Sec-WebSocket-Key",
-        {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"},
-        "RFC 6455 handshake: 16 random bytes in base64.",
-    ),
+    _header(name, {"type": "string", "pattern": pattern}, about) for name, pattern, about in HANDSHAKE
 ]
 SUBSCRIBE: J = {
     "type": "object",
@@ -85,7 +106,7 @@ def paths() -> J:
     sse: J = {
         "description": "The event stream (see the table above).",
         "headers": RATE_HEADERS,
-        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}},
+        "content": {"text/event-stream": {"schema": EVENT_DATA, "example": EVENT_EXAMPLE}},
     }
     upgraded: J = {"description": "Switching protocols: the socket is open.", "headers": RATE_HEADERS}
     bad_upgrade = ref("BadRequest", "responses")

@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
+from travelinfo.push import handshake
 from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime import limits
@@ -153,10 +154,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def _ws(request: web.Request) -> web.StreamResponse:
     app = request.app
     ws = web.WebSocketResponse(heartbeat=app[appmod.SETTINGS].push.heartbeat, max_msg_size=MAX_WS_MESSAGE)
-    if not ws.can_prepare(request).ok:
-        raise json_error(
-            400, "a WebSocket endpoint: send the upgrade (Upgrade: websocket, Sec-WebSocket-Key, ...)"
-        )
+    why = handshake.problem(request.headers)
+    if why is not None or not ws.can_prepare(request).ok:
+        raise json_error(400, why or "a WebSocket endpoint: send the RFC 6455 upgrade headers")
     await ws.prepare(request)
     app[PUSH].sockets.add(ws)
     task: asyncio.Task[None] | None = None
