@@ -63,7 +63,10 @@ def _stream_params(request: web.Request) -> tuple[api_params.Request, str | None
         since = _seq("Last-Event-ID", since.strip())
     elif (v := api_params._one(raw, "since")) is not None:
         since = _seq("since", v)
-    return req, since, api_params._one(raw, "snapshot") == "1"
+    snapshot = api_params._one(raw, "snapshot")
+    if snapshot not in (None, "0", "1"):
+        raise BadParameter("snapshot", "must be 0 or 1")
+    return req, since, snapshot == "1"
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
