@@ -100,8 +100,8 @@ def paths() -> J:
         "name": "Last-Event-ID",
         "in": "header",
         "required": False,
-        "description": "Resume after this `seq` (wins over `since`).",
-        "schema": {"type": "string", "pattern": SEQ_PATTERN},
+        "description": "Resume after this `seq` (wins over `since`); empty: from now.",
+        "schema": {"type": "string", "pattern": f"^({SEQ_PATTERN[1:-1]})?$"},
     }
     sse: J = {
         "description": "The event stream (see the table above).",

@@ -59,10 +59,10 @@ def _stream_params(request: web.Request) -> tuple[api_params.Request, str | None
     raw = {k: request.query.getall(k) for k in request.query}
     req = api_params.parse(raw, allowed=FILTERS + STREAM, home=request.app[appmod.SETTINGS].region_bbox)
     since = request.headers.get("Last-Event-ID") or None
-    if since is not None:
-        since = _seq("Last-Event-ID", since.strip())
-    elif (v := api_params._one(raw, "since")) is not None:
-        since = _seq("since", v)
+    query_since = api_params._one(raw, "since")
+    if query_since is not None:  # checked also when the header wins: a bad parameter is a 400
+        query_since = _seq("since", query_since)
+    since = _seq("Last-Event-ID", since.strip()) if since is not None else query_since
     snapshot = api_params._one(raw, "snapshot")
     if snapshot not in (None, "0", "1"):
         raise BadParameter("snapshot", "must be 0 or 1")
