@@ -4,6 +4,7 @@ schemathesis (an independent tool) finds no failure against a running instance w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import jsonschema_rs
 import pytest
+from aiohttp import web
 from apputil import Running, running_app
 from pushutil import apply_demo, hub_caught_up
 
@@ -26,6 +28,7 @@ from travelinfo.store import open_store_from_url
 
 DEMO_AT = datetime(2026, 11, 25, 8, 5, tzinfo=UTC)
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+TESTS = str(Path(__file__).resolve().parent)  # where fuzzhooks.py is
 
 
 @pytest.fixture
@@ -36,6 +39,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[Running]:
     s.api.rate_per_key = 0
     s.limits.streams_per_ip = 0
     s.push.max_duration = 0.3  # schemathesis reads an event stream to its end
+    s.webhooks.allow_hosts = ["127.0.0.1"]  # the receiver in run_schemathesis
     async with running_app(store, s) as r:
         assert await apply_demo(store, DEMO_AT) > 5
         await hub_caught_up(r.app)
@@ -112,6 +116,31 @@ FUZZ_EXAMPLES = int(os.environ.get("TRAVELINFO_FUZZ_EXAMPLES", "200"))
 
 async def run_schemathesis(demo: Running, tmp_path: Path, examples: int, timeout: float) -> str:
     """`schemathesis run --checks all` over every operation with a key holding every scope."""
+    async with receiver() as url:
+        return await _run(demo, tmp_path, examples, timeout, url)
+
+
+@contextlib.asynccontextmanager
+async def receiver() -> AsyncIterator[str]:
+    """A webhook receiver on loopback answering 204 (the outside network, faked)."""
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", accept)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    finally:
+        await runner.cleanup()
+
+
+async def _run(demo: Running, tmp_path: Path, examples: int, timeout: float, hook_url: str) -> str:
     _, token = await create_key(demo.store, "fuzz", list(SCOPES), org="ports-of-stockholm")
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
@@ -123,12 +152,15 @@ async def run_schemathesis(demo: Running, tmp_path: Path, examples: int, timeout
         "--request-timeout", "10", "--workers", "1",
         "--report-dir", str(tmp_path / "report"),
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzzhooks", "TRAVELINFO_FUZZ_RECEIVER": hook_url,
+             "PYTHONPATH": TESTS},
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     text = out.decode(errors="replace")
     shutil.rmtree(tmp_path / "report", ignore_errors=True)
     assert proc.returncode == 0, text[-6000:]
+    created = [r for r in await demo.store.list_records("webhook") if r["url"] == hook_url]
+    assert created, "no schema-valid webhook was created: the fuzzing never reached past validation"
     selected = re.search(r"Selected: (\d+)/(\d+)", text)
     assert selected and selected.group(1) == selected.group(2), text[-2000:]
     # Every operation but the document's own URL, which schemathesis leaves out.

@@ -73,13 +73,13 @@ NEW_WEBHOOK: J = {
             "description": "http(s) URL whose host resolves only to public addresses (or allow_hosts).",
         },
         "secret": {
-            "type": "string",
+            "type": ["string", "null"],
             "minLength": 16,
             "maxLength": 256,
             "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$",
-            "description": "HMAC key of the signatures (printable); omitted: one is made and returned once.",
+            "description": "HMAC key for the signatures (printable); null or omitted: one is made.",
         },
-        "filters": FILTERS,
+        "filters": {"anyOf": [FILTERS, {"type": "null", "description": "No filters: every change."}]},
         "description": {"type": ["string", "null"], "maxLength": hooks.MAX_TEXT},
     },
 }
