@@ -104,10 +104,11 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
             examples = [e["value"] for e in content.get("examples", {}).values()]
             out.append(
                 {
-                    "id": op["operationId"],
+                    "id": op.get("operationId")
+                    or re.sub(r"[^A-Za-z0-9]+", "-", f"{method}{path}").strip("-"),
                     "method": method.upper(),
                     "path": path,
-                    "tag": op["tags"][0],
+                    "tag": (op.get("tags") or ["other"])[0],
                     "summary": text(op.get("summary")),
                     "blocks": blocks(op.get("description")),
                     "public": op.get("security") == [],
@@ -125,6 +126,16 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def sections(
+    doc: dict[str, Any], ops: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], Markup, list[Any]]]:
+    """(tag, its text, its operations) in the document's order; untagged ones last, never dropped."""
+    tags = list(doc.get("tags", []))
+    known = {t["name"] for t in tags}
+    tags += [{"name": name} for name in dict.fromkeys(o["tag"] for o in ops) if name not in known]
+    return [(t, text(t.get("description")), [o for o in ops if o["tag"] == t["name"]]) for t in tags]
 
 
 def _response(doc: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
@@ -151,10 +162,7 @@ async def docs_page(request: web.Request) -> web.StreamResponse:
             filters=Filters(),
             doc=doc,
             ops=ops,
-            tags=[
-                (t, text(t.get("description")), [o for o in ops if o["tag"] == t["name"]])
-                for t in doc["tags"]
-            ],
+            tags=sections(doc, ops),
             say=say,
             schemas=[
                 (name, json.dumps(s, ensure_ascii=False, indent=2))
