@@ -27,3 +27,15 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
             body["url"] = RECEIVER
     if isinstance(case.body, dict) and "url" in case.body:
         case.body["url"] = RECEIVER
+
+
+LOG = os.environ.get("TRAVELINFO_FUZZ_LOG", "")
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """Note each status of a write, so the test can tell the writes really happened."""
+    op_id = case.operation.definition.raw.get("operationId", "")
+    if LOG and case.operation.method.upper() in ("POST", "PATCH", "DELETE"):
+        with open(LOG, "a", encoding="utf-8") as out:
+            out.write(f"{op_id} {response.status_code}\n")
