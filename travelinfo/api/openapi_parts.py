@@ -16,6 +16,12 @@ def ref(name: str, kind: str = "schemas") -> J:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
+RATE_HEADERS: J = {
+    "RateLimit-Policy": ref("RateLimit-Policy", "headers"),
+    "RateLimit": ref("RateLimit", "headers"),
+}
+
+
 def error_example(message: str, **extra: Any) -> J:
     return {"error": message, **extra}
 
@@ -25,16 +31,14 @@ def error(description: str, example: J | None = None, headers: J | None = None) 
     media: J = {"schema": ref("Error")}
     if example is not None:
         media["example"] = example
-    out: J = {"description": description, "content": {"application/json": media}}
-    if headers:
-        out["headers"] = headers
-    return out
+    # Every /api/ answer charged to a bucket carries the RateLimit fields, errors included.
+    return {
+        "description": description,
+        "headers": {**(headers or {}), **RATE_HEADERS},
+        "content": {"application/json": media},
+    }
 
 
-RATE_HEADERS: J = {
-    "RateLimit-Policy": ref("RateLimit-Policy", "headers"),
-    "RateLimit": ref("RateLimit", "headers"),
-}
 RETRY_AFTER: J = {"Retry-After": ref("Retry-After", "headers")}
 
 HEADERS: J = {

@@ -308,10 +308,7 @@ class SqliteStore(SqliteRecords, history_sqlite.SqliteHistory):
         return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
 
     async def changes_since(self, seq: str | None, limit: int = 1000) -> ChangesPage:
-        try:
-            after = parse_seq_int(seq)
-        except ValueError:
-            after = -1  # a position this log never had (a Redis stream id): the client needs a reset
+        after = parse_seq_int(seq)
 
         def page(conn: sqlite3.Connection) -> ChangesPage:
             last = sql.max_seq(conn)
