@@ -73,3 +73,50 @@ async def test_a_stream_counts_once_at_connect(tmp_path: Path) -> None:
             assert again.status == 200
         async with c.get(r.url + "/api/v1/disruptions") as again:
             assert again.status == 429
+
+
+async def test_ratelimit_fields_say_where_the_caller_stands(tmp_path: Path) -> None:
+    s = Settings()
+    s.api.rate_per_ip = 2
+    s.api.rate_per_key = 10
+    s.api.burst = 4
+    async with open_store("sqlite", tmp_path) as store, running_app(store, s) as r:
+        _, token = await create_key(store, "app", ["read"])
+        async with aiohttp.ClientSession() as c:
+            seen = []
+            for _ in range(5):
+                async with c.get(r.url + "/api/v1/disruptions") as resp:
+                    seen.append((resp.status, resp.headers.get("RateLimit")))
+                    # The IETF draft's fields: 4 requests, refilled completely in 2 s at 2/s.
+                    assert resp.headers["RateLimit-Policy"] == '"address";q=4;w=2'
+                    assert "RateLimit" in resp.headers["Access-Control-Expose-Headers"]
+            remaining = [int(v.split(";r=")[1].split(";")[0]) for _, v in seen if v]
+            assert [code for code, _ in seen] == [200, 200, 200, 200, 429]
+            assert remaining == [3, 2, 1, 0, 0]
+            assert seen[-1][1] is not None and seen[-1][1].endswith(";t=2")
+            # A 304 and an error are charged too, and say so; a key has its own policy.
+            auth = {"Authorization": f"Bearer {token}"}
+            async with c.get(r.url + "/api/v1/disruptions?nope=1", headers=auth) as resp:
+                assert resp.status == 400
+                assert resp.headers["RateLimit-Policy"] == '"key";q=4;w=1'
+                assert resp.headers["RateLimit"] == '"key";r=3;t=1'
+            async with c.get(r.url + "/api/v1/sources", headers=auth) as resp:
+                etag = resp.headers.get("ETag")
+            if etag:
+                async with c.get(r.url + "/api/v1/sources", headers={**auth, "If-None-Match": etag}) as resp:
+                    assert resp.status == 304 and resp.headers["RateLimit"].startswith('"key";r=')
+            async with c.get(r.url + "/status") as resp:  # pages are not limited
+                assert "RateLimit" not in resp.headers
+
+
+async def test_no_ratelimit_fields_while_the_limit_is_off(tmp_path: Path) -> None:
+    s = Settings()
+    s.api.rate_per_ip = 0
+    async with (
+        open_store("sqlite", tmp_path) as store,
+        running_app(store, s) as r,
+        aiohttp.ClientSession() as c,
+        c.get(r.url + "/api/v1/disruptions") as resp,
+    ):
+        assert resp.status == 200
+        assert "RateLimit" not in resp.headers and "RateLimit-Policy" not in resp.headers

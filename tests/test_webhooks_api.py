@@ -81,7 +81,11 @@ async def test_validation_names_the_parameter(
         assert resp.status == 400, data
         assert data["parameter"] == parameter
         assert words in data["error"]
-        async with http.post(f"{app.url}/api/v1/webhooks", data=b"[1,", headers=auth(token)) as resp:
+        async with http.post(
+            f"{app.url}/api/v1/webhooks",
+            data=b"[1,",
+            headers={**auth(token), "Content-Type": "application/json"},
+        ) as resp:
             assert resp.status == 400
             assert "JSON object" in (await resp.json())["error"]
 

@@ -168,6 +168,9 @@ class NoticeSettings:
 class PushSettings:
     heartbeat: float = setting(15, "Seconds between SSE heartbeat comments.", "duration")
     retry_ms: int = setting(3000, "SSE `retry:` hint to clients, in milliseconds.")
+    max_duration: float = setting(
+        0, "An SSE stream is ended after this long (clients reconnect and resume). 0: never.", "duration"
+    )
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from travelinfo.api import openapi_schemas
+from travelinfo.api.openapi_parts import ok, operation, ref
 from travelinfo.impacts import view
 from travelinfo.impacts.fusion import Incident
 from travelinfo.model import Disruption
@@ -95,27 +96,43 @@ INCIDENT: dict[str, Any] = {
 }
 
 
-def openapi_paths(paths: dict[str, Any]) -> dict[str, Any]:
-    """`paths` with the incident endpoint; the schemas gain Impact, Incident and the item fields."""
-    schemas = openapi_schemas.SCHEMAS
-    schemas["Impact"], schemas["Incident"] = IMPACT, INCIDENT
-    props = schemas["Disruption"].setdefault("properties", {})
-    props["impacts"] = {"type": "array", "items": {"$ref": "#/components/schemas/Impact"}}
-    props["incident"] = {"anyOf": [{"$ref": "#/components/schemas/Incident"}, {"type": "null"}]}
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    paths[PATH] = {
-        "get": {
-            "summary": "One incident: items from several sources that are one real-world event",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {
-                "200": {
-                    "description": "The incident and its members",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}},
-                },
-                "304": {"description": "Not modified"},
-                "400": {"description": "Bad request", **error},
-                "404": {"description": "No such incident", **error},
-            },
+def schemas() -> dict[str, Any]:
+    """Impact and Incident, and the item fields they add (the OpenAPI document's PATH_SOURCES)."""
+    item = openapi_schemas.SCHEMAS["Disruption"]
+    props = {
+        **item.get("properties", {}),
+        "impacts": {"type": "array", "items": ref("Impact")},
+        "incident": {"anyOf": [ref("Incident"), {"type": "null"}]},
+    }
+    return {"Impact": IMPACT, "Incident": INCIDENT, "Disruption": {**item, "properties": props}}
+
+
+def paths() -> dict[str, Any]:
+    """`GET /api/v1/incidents/{id}`."""
+    example = {
+        "id": "incident-3f2a9c1d7e4b5a60",
+        "status": "active",
+        "members": ["trafikverket:e4-jarva", "sl-deviations:90231999"],
+        "links": [],
+    }
+    return {
+        PATH: {
+            "get": operation(
+                "getIncident",
+                "incidents",
+                "One incident: items from several sources that are one real-world event",
+                {"200": ok(ref("Incident"), "The incident and its members", example)},
+                errors=("NotModified", "BadRequest", "NotFound"),
+                params=[
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The incident id (`incident-<hash of its first member's id>`).",
+                        "schema": {"type": "string", "minLength": 1},
+                        "example": example["id"],
+                    }
+                ],
+            )
         }
     }
-    return paths

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from travelinfo.api import openapi_examples as ex
 from travelinfo.model import AFFECTED_TYPES, CAUSES, EFFECTS, MODES, SEVERITIES, SOURCE_TYPES, STATUSES
 from travelinfo.vocab import DIRECTIONS
 
@@ -108,26 +109,55 @@ DISRUPTION: J = {
         ),
     },
 }
+LON: J = {"type": "number", "minimum": -180, "maximum": 180}
+LAT: J = {"type": "number", "minimum": -90, "maximum": 90}
+POSITION: J = {
+    "type": "array",
+    "description": "`[longitude, latitude]` or with altitude (WGS 84).",
+    "prefixItems": [LON, LAT, {"type": "number"}],
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 3,
+}
+LINE: J = {"type": "array", "items": POSITION, "minItems": 2}
+RING: J = {"type": "array", "items": POSITION, "minItems": 4, "description": "Closed: first = last."}
+POLYGON: J = {"type": "array", "items": RING, "minItems": 1}
+
+
+def _shape(kind: str, coordinates: J) -> J:
+    return {
+        "type": "object",
+        "title": kind,
+        "required": ["type", "coordinates"],
+        "additionalProperties": False,
+        "properties": {"type": {"const": kind}, "coordinates": coordinates},
+    }
+
+
 GEOMETRY: J = {
-    "type": "object",
-    "description": "RFC 7946 geometry, WGS 84 `[lon, lat]`.",
-    "required": ["type"],
-    "properties": {
-        "type": {
-            "type": "string",
-            "enum": [
-                "Point",
-                "MultiPoint",
-                "LineString",
-                "MultiLineString",
-                "Polygon",
-                "MultiPolygon",
-                "GeometryCollection",
-            ],
+    "description": "RFC 7946 geometry in WGS 84 (`travelinfo/geojson_check.py` is the check).",
+    "oneOf": [
+        _shape("Point", POSITION),
+        _shape("MultiPoint", {"type": "array", "items": POSITION, "minItems": 1}),
+        _shape("LineString", LINE),
+        _shape("MultiLineString", {"type": "array", "items": LINE, "minItems": 1}),
+        _shape("Polygon", POLYGON),
+        _shape("MultiPolygon", {"type": "array", "items": POLYGON, "minItems": 1}),
+        {
+            "type": "object",
+            "title": "GeometryCollection",
+            "required": ["type", "geometries"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"const": "GeometryCollection"},
+                "geometries": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Geometry"},
+                    "minItems": 1,
+                },
+            },
         },
-        "coordinates": {"type": "array"},
-        "geometries": {"type": "array", "items": ref("Geometry")},
-    },
+    ],
 }
 CHANGE: J = {
     "type": "object",
@@ -142,9 +172,9 @@ CHANGE: J = {
     },
 }
 SCHEMAS: J = {
-    "Disruption": DISRUPTION,
+    "Disruption": {**DISRUPTION, "examples": [ex.DISRUPTION]},
     "Geometry": GEOMETRY,
-    "Change": CHANGE,
+    "Change": {**CHANGE, "examples": [ex.CHANGE]},
     "Snapshot": {
         "type": "object",
         "description": "SSE `snapshot`/`reset` event (WebSocket: with `type`): the whole filtered set.",
@@ -230,19 +260,10 @@ SCHEMAS: J = {
         "properties": {
             "error": {"type": "string"},
             "parameter": {"type": "string", "description": "The offending query parameter (400)."},
-        },
-    },
-    "Webhook": {
-        **PERMISSIVE,
-        "description": "A webhook subscription (see docs/webhooks.md).",
-        "properties": {
-            "state": {
-                "type": "string",
-                "enum": ["active", "retrying", "failing"],
-                "description": (
-                    "`retrying`: the last request failed; `failing`: `webhooks.failure_threshold` "
-                    "failed requests in a row or an event dead-lettered since the last success."
-                ),
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Each bad field of a notice and what is wrong with it (400).",
             },
         },
     },
@@ -259,5 +280,4 @@ SCHEMAS: J = {
             "elapsed": {"type": "number", "description": "Seconds the ping took."},
         },
     },
-    "Notice": {**PERMISSIVE, "description": "An operator's notice (see docs/notices.md)."},
 }

@@ -4,6 +4,11 @@ Buckets live in memory, per process: behind a load balancer with N web processes
 gets up to N times the configured rate. Streams (SSE, WebSocket) take one token at connect;
 how many may stay open at once is capped per address by `travelinfo.runtime.limits` (a bucket alone
 let one address hold hundreds of streams opened slowly enough).
+
+Every limited response says where its caller stands, in the fields of the IETF draft
+(draft-ietf-httpapi-ratelimit-headers-09): `RateLimit-Policy: "key";q=60;w=3` (the bucket holds
+60 requests and refills completely in 3 s) and `RateLimit: "key";r=59;t=1` (59 left, full again
+in 1 s). The policy is `key` for a request with a valid API key, else `address`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ class Bucket:
             return 0.0
         return (1 - self.tokens) / self.rate if self.rate > 0 else math.inf
 
+    def fields(self, policy: str) -> dict[str, str]:
+        """`RateLimit-Policy` and `RateLimit` (IETF draft) for this bucket as it stands now."""
+        window = max(1, math.ceil(self.capacity / self.rate))
+        full_in = max(0, math.ceil((self.capacity - self.tokens) / self.rate))
+        return {
+            "RateLimit-Policy": f'"{policy}";q={int(self.capacity)};w={window}',
+            "RateLimit": f'"{policy}";r={max(0, math.floor(self.tokens))};t={full_in}',
+        }
+
 
 class Limiter:
     """Buckets by name, bounded in number (full, idle buckets are dropped first)."""
@@ -62,6 +76,10 @@ class Limiter:
             cap = float(max(1, burst))
             bucket = self.buckets[name] = Bucket(rate, cap, cap, now)
         return bucket.take(now)
+
+    def bucket(self, name: str) -> Bucket | None:
+        """The bucket `name` as the last check left it (None when its limit is off)."""
+        return self.buckets.get(name)
 
     def _prune(self, now: float) -> None:
         for name, b in list(self.buckets.items()):
@@ -92,6 +110,8 @@ class KeyCache:
 
 
 LIMITER: web.AppKey[Limiter] = web.AppKey("rate_limiter", Limiter)
+# Request-scoped: the RateLimit fields of the bucket the request was charged to.
+FIELDS: web.RequestKey[dict[str, str]] = web.RequestKey("ratelimit_fields", dict)
 KEYS: web.AppKey[KeyCache] = web.AppKey("rate_key_cache", KeyCache)
 
 
@@ -113,19 +133,35 @@ async def ratelimit_guard(request: web.Request) -> web.StreamResponse | None:
     # A valid key gets its own allowance (an organisation behind one NAT address);
     # unknown tokens count against the address, so random tokens cannot dodge the limit.
     if key is not None:
-        wait = app[LIMITER].check("key:" + key.id, api.rate_per_key, api.burst)
-        who = "API key"
+        name, policy, who, rate = "key:" + key.id, "key", "API key", api.rate_per_key
     else:
-        wait = app[LIMITER].check("ip:" + (request.remote or "?"), api.rate_per_ip, api.burst)
-        who = "client address"
+        name, policy, who, rate = (
+            "ip:" + (request.remote or "?"),
+            "address",
+            "client address",
+            api.rate_per_ip,
+        )
+    wait = app[LIMITER].check(name, rate, api.burst)
+    bucket = app[LIMITER].bucket(name) if rate > 0 else None
+    fields = bucket.fields(policy) if bucket is not None else {}
+    if fields:
+        request[FIELDS] = fields
     if wait > 0:
         retry = max(1, math.ceil(wait)) if math.isfinite(wait) else 3600
         return json_response(
             {"error": f"rate limit exceeded for this {who}; retry in {retry} s"},
             429,
-            {"Retry-After": str(retry)},
+            {"Retry-After": str(retry), **fields},
         )
     return None
+
+
+async def add_fields(request: web.Request, response: web.StreamResponse) -> None:
+    """Put the caller's RateLimit fields on every response its bucket was charged for."""
+    fields = request.get(FIELDS)
+    if fields:
+        for name, value in fields.items():
+            response.headers[name] = value
 
 
 def install(app: web.Application) -> None:
@@ -133,3 +169,4 @@ def install(app: web.Application) -> None:
     app[LIMITER] = Limiter()
     app[KEYS] = KeyCache()
     add_api_guard(app, ratelimit_guard)
+    app.on_response_prepare.append(add_fields)

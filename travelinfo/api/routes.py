@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from travelinfo.api import history, incidents, openapi, ratelimit
+from travelinfo.api import docs, history, incidents, openapi, ratelimit
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, PAGING, Param
 from travelinfo.runtime import appkeys as appmod
@@ -166,3 +166,4 @@ def setup(app: web.Application) -> None:
     incidents.add_routes(app)
     app.router.add_get(LIST_PATH + "/{id:.+}", disruption)
     app.router.add_get("/api/v1/openapi.json", openapi_json)
+    docs.add_routes(app)

@@ -21,7 +21,9 @@ from travelinfo.notices import bootstrap, drafts
 from travelinfo.notices.audit import add_commands as add_commands  # `travelinfo audit`
 from travelinfo.notices.audit import record_audit
 from travelinfo.notices.schema import (
+    EDITABLE,
     ID_FIELDS,
+    SERVICE_FIELDS,
     NoticeInvalid,
     diff,
     local_id,
@@ -308,6 +310,13 @@ async def update_notice(request: web.Request) -> web.Response:
         raise _invalid(exc) from None
     if given is not None and given != rec["notice_id"]:
         raise _invalid(NoticeInvalid({"id": "cannot be changed"}))
+    unknown = {
+        k: "set by the service, not editable" if k in SERVICE_FIELDS else "unknown field"
+        for k in body
+        if k not in EDITABLE and k not in ID_FIELDS
+    }
+    if unknown:  # also with null, which the merge would silently drop
+        raise _invalid(NoticeInvalid(unknown))
     patch = {k: v for k, v in body.items() if k not in ID_FIELDS}
     async with locked(store, rec["id"]):
         rec = await _own_record(request, key)  # re-read under the lock

@@ -214,8 +214,11 @@ def _url(value: Any, errors: dict[str, str]) -> str | None:
     if len(value) > URL_MAX:
         errors["url"] = f"longer than {URL_MAX} characters"
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or CONTROL.search(value) or " " in value:
+    try:  # urlsplit drops tabs and newlines silently, and raises on a bad IPv6 host
+        parts = None if LINE_CONTROL.search(value) or " " in value else urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         errors["url"] = "must be an absolute http(s) URL"
         return None
     return value

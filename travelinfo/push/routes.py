@@ -17,11 +17,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
+from travelinfo.push import handshake
 from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime import limits
 from travelinfo.runtime.jsonbody import BadJson, decode_json
-from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter
+from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter, json_error
 
 MAX_WS_MESSAGE = 16 * 1024
 
@@ -58,11 +59,14 @@ def _stream_params(request: web.Request) -> tuple[api_params.Request, str | None
     raw = {k: request.query.getall(k) for k in request.query}
     req = api_params.parse(raw, allowed=FILTERS + STREAM, home=request.app[appmod.SETTINGS].region_bbox)
     since = request.headers.get("Last-Event-ID") or None
-    if since is not None:
-        since = _seq("Last-Event-ID", since.strip())
-    elif (v := api_params._one(raw, "since")) is not None:
-        since = _seq("since", v)
-    return req, since, api_params._one(raw, "snapshot") == "1"
+    query_since = api_params._one(raw, "since")
+    if query_since is not None:  # checked also when the header wins: a bad parameter is a 400
+        query_since = _seq("since", query_since)
+    since = _seq("Last-Event-ID", since.strip()) if since is not None else query_since
+    snapshot = api_params._one(raw, "snapshot")
+    if snapshot not in (None, "0", "1"):
+        raise BadParameter("snapshot", "must be 0 or 1")
+    return req, since, snapshot == "1"
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -76,9 +80,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with caps.stream(request):
             resp = web.StreamResponse(headers=SSE_HEADERS)
             await resp.prepare(request)
-            await resp.write(f"retry: {app[appmod.SETTINGS].push.retry_ms}\n\n".encode())
-            with contextlib.suppress(ConnectionError):
-                await run_stream(app, req, since, snapshot, SseSink(resp))
+            push = app[appmod.SETTINGS].push
+            await resp.write(f"retry: {push.retry_ms}\n\n".encode())
+            # A bounded life spreads long-lived clients over restarted or added web processes;
+            # EventSource reconnects by itself and resumes with Last-Event-ID.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(push.max_duration or None):
+                    await run_stream(app, req, since, snapshot, SseSink(resp))
             return resp
     except limits.TooMany as exc:
         return caps.too_many_response(exc)
@@ -149,6 +157,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def _ws(request: web.Request) -> web.StreamResponse:
     app = request.app
     ws = web.WebSocketResponse(heartbeat=app[appmod.SETTINGS].push.heartbeat, max_msg_size=MAX_WS_MESSAGE)
+    why = handshake.problem(request.headers)
+    if why is not None or not ws.can_prepare(request).ok:
+        raise json_error(400, why or "a WebSocket endpoint: send the RFC 6455 upgrade headers")
     await ws.prepare(request)
     app[PUSH].sockets.add(ws)
     task: asyncio.Task[None] | None = None

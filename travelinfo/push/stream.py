@@ -289,7 +289,10 @@ async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> 
 
 async def _replay(store: Store, state: PushState, feed: Feed, pos: str, sink: Sink) -> str:
     while not state.stopping:
-        page = await store.changes_since(pos)
+        try:
+            page = await store.changes_since(pos)
+        except ValueError:  # a position this store never had (a Redis id given to SQLite)
+            return await send_reset(store, feed, sink)
         if page.reset:
             return await send_reset(store, feed, sink)
         if not page.changes:

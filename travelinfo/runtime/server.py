@@ -222,7 +222,7 @@ HTML_ERRORS: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_errors")
 # feeds do not pay for API-only middleware layers on every request.
 ApiGuard = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 API_GUARDS: web.AppKey[list[ApiGuard]] = web.AppKey("api_guards", list)
-EXPOSE_HEADERS = "ETag, Last-Modified, Link, Retry-After"
+EXPOSE_HEADERS = "ETag, Last-Modified, Link, Retry-After, RateLimit, RateLimit-Policy"
 
 
 def add_api_guard(app: web.Application, guard: ApiGuard) -> None:

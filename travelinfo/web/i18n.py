@@ -24,6 +24,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nav_status": {"sv": "Källornas status", "en": "Source status"},
     "nav_feed": {"sv": "Atom-flöde", "en": "Atom feed"},
     "nav_rss": {"sv": "RSS-flöde", "en": "RSS feed"},
+    "nav_api": {"sv": "API för utvecklare", "en": "API for developers"},
     "switch_lang": {"sv": "In English", "en": "På svenska"},
     "filters": {"sv": "Filtrera", "en": "Filter"},
     "apply": {"sv": "Visa", "en": "Show"},

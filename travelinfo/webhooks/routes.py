@@ -119,6 +119,9 @@ def _secret(value: Any) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    ctype = request.content_type
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise json_error(415, f"send JSON (Content-Type: application/json), not {ctype}")
     data = await read_json(request, "the body must be a JSON object")
     if not isinstance(data, dict):
         raise json_error(400, "the body must be a JSON object")

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from travelinfo.api.openapi_parts import BODY, J, ok, operation
 from travelinfo.model import MODES, SEVERITIES
 from travelinfo.webpush.subscription import DAYS, LANGS, MAX_WINDOWS
 
-J = dict[str, Any]
 B64URL = "^[A-Za-z0-9_-]+={0,2}$"
-ERROR: J = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string"}, "parameter": {"type": "string"}},
-}
 WINDOW: J = {
     "type": "object",
     "additionalProperties": False,
@@ -87,54 +80,69 @@ SUBSCRIPTION: J = {
     },
 }
 SECRET: list[J] = [{"pushSecret": []}]
-ID: J = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-
-
-def _json(schema: J, description: str) -> J:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _owned(summary: str, ok: J) -> J:
-    return {
-        "summary": summary,
-        "security": SECRET,
-        "parameters": [ID],
-        "responses": {
-            **ok,
-            "401": _json(ERROR, "No `Authorization: Bearer <secret>`."),
-            "404": _json(ERROR, "No such subscription with this secret."),
-        },
-    }
+ID: J = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The subscription id (given at subscribe).",
+    "schema": {"type": "string", "minLength": 1},
+}
+SUB_EXAMPLE: J = {
+    "id": "wp_3f2a9c1d",
+    "endpoint": "https://push.example.net/send/abc",
+    "filters": {"route": "14"},
+    "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "06:30", "to": "09:00"}],
+    "lang": "sv",
+    "created": "2026-12-01T06:00:00Z",
+}
+OWNED_ERRORS = ("Unauthorized", "NotFound")
 
 
 def paths() -> J:
     """`/api/v1/push/...`: subscribe, read, delete, the VAPID public key."""
+    body: J = {"required": True, "content": {"application/json": {"schema": SUBSCRIBE}}}
     return {
         "/api/v1/push/subscriptions": {
-            "post": {
-                "summary": "Subscribe a browser to Web Push alerts (no account: the secret deletes it)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": SUBSCRIBE}}},
-                "responses": {
-                    "201": _json(SUBSCRIPTION, "Subscribed; the response holds the secret."),
-                    "200": _json(SUBSCRIPTION, "The same endpoint again: its settings replaced."),
-                    "400": _json(ERROR, "A bad field (named in `parameter`) or an unsafe endpoint."),
-                    "409": _json(ERROR, "The service keeps no more subscriptions."),
+            "post": operation(
+                "createPushSubscription",
+                "webpush",
+                "Subscribe a browser to Web Push alerts (no account: the secret deletes it)",
+                {
+                    "201": ok(SUBSCRIPTION, "Subscribed; the response holds the secret.", SUB_EXAMPLE),
+                    "200": ok(SUBSCRIPTION, "The same endpoint again: its settings replaced."),
                 },
-            }
+                errors=(*BODY, "Conflict"),
+                body=body,
+                description="400 also for an endpoint that is not https on a public address (SSRF guard).",
+            )
         },
         "/api/v1/push/subscriptions/{id}": {
-            "get": _owned(
-                "What is stored about a push subscription", {"200": _json(SUBSCRIPTION, "Stored.")}
+            "get": operation(
+                "getPushSubscription",
+                "webpush",
+                "What is stored about a push subscription",
+                {"200": ok(SUBSCRIPTION, "Stored.", SUB_EXAMPLE)},
+                errors=OWNED_ERRORS,
+                security=SECRET,
+                params=[ID],
             ),
-            "delete": _owned(
-                "Unsubscribe (everything kept for it is deleted)", {"204": {"description": "Gone."}}
+            "delete": operation(
+                "deletePushSubscription",
+                "webpush",
+                "Unsubscribe (everything kept for it is deleted)",
+                {"204": {"description": "Gone."}},
+                errors=OWNED_ERRORS,
+                security=SECRET,
+                params=[ID],
             ),
         },
         "/api/v1/push/vapid-public-key": {
-            "get": {
-                "summary": "The VAPID public key (`applicationServerKey`)",
-                "responses": {
-                    "200": _json(
+            "get": operation(
+                "getVapidPublicKey",
+                "webpush",
+                "The VAPID public key (`applicationServerKey`)",
+                {
+                    "200": ok(
                         {
                             "type": "object",
                             "required": ["public_key"],
@@ -143,7 +151,7 @@ def paths() -> J:
                         "The key, base64url.",
                     )
                 },
-            }
+            )
         },
     }
 
