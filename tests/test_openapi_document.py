@@ -97,12 +97,13 @@ async def test_real_responses_validate(demo: Running) -> None:
 # Rules no JSON Schema can state, which the handlers answer 400 for on schema-valid bodies
 # (each named where its body schema is built): a webhook URL whose host does not resolve to a
 # public address (no DNS here), an end before its start, an open polygon ring, a new notice
-# whose periods have all ended, a DELETE naming neither `id` nor `url`. The WebSocket upgrade
+# whose periods have all ended, a DELETE naming neither `id` nor `url`, a push key that is not
+# a point on the P-256 curve or a push endpoint that is not a public https address. The WebSocket upgrade
 # itself is not a request schemathesis can make (a 101 leaves its connection upgraded), so only
 # its refusals are generated (test_push_ws.py upgrades for real).
 CONFIG = """
 [[operations]]
-include-operation-id-regex = "^(createWebhook|deleteWebhooks|createNotice|updateNotice)$"
+include-operation-id-regex = "^(createWebhook|deleteWebhooks|createNotice|updateNotice|createPushSubscription)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 
 [[operations]]

@@ -54,6 +54,10 @@ FILTER_SCHEMAS: dict[str, J] = {
     "stop": _text(),
     "road": _text(),
     "q": _text(),
+    "inferred": {
+        "description": "`route` also matches lines inferred from road and shipping events.",
+        "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": one_of(("true", "false"))}],
+    },
 }
 assert set(FILTER_SCHEMAS) == set(hooks.FILTERS), "every filter the validator knows is described"
 FILTERS: J = {
