@@ -156,6 +156,16 @@ def paths() -> J:
     one = ok(ref("Notice"), "The notice", ex.NOTICE)
     created = ok(ref("Notice"), "Published: its disruption is in every channel now.", ex.NOTICE, location)
     new = json_body(ref("NewNotice"), {"regatta": {"value": ex.NOTICE_BODY}})
+    held: J = {"type": "object", "required": ["id", "status", "draft"]}
+    held["properties"] = {
+        "id": {"type": "string"},
+        "status": {"const": "pending_approval"},
+        "draft": {"type": "object", "description": "The fields as sent, waiting."},
+    }
+    preview = {"Location": {"description": "The draft's page in /operator.", "schema": {"type": "string"}}}
+    pending = ok(
+        held, "With `notices.approval`: held until a key with `notices:approve` approves it.", headers=preview
+    )
     patch = json_body(
         ref("NoticePatch"),
         {"raise": {"value": ex.NOTICE_PATCH}},
@@ -170,7 +180,11 @@ def paths() -> J:
                 (),
             ),
             "post": _keyed(
-                "createNotice", "Publish a notice", {"201": created}, (*BODY, "Conflict"), body=new
+                "createNotice",
+                "Publish a notice",
+                {"201": created, "202": pending},
+                (*BODY, "Conflict"),
+                body=new,
             ),
         },
         "/api/v1/notices/{id}": {
@@ -178,7 +192,7 @@ def paths() -> J:
             "patch": _keyed(
                 "updateNotice",
                 "Update a notice (JSON Merge Patch)",
-                {"200": one},
+                {"200": one, "202": pending},
                 (*BODY, "NotFound", "Conflict"),
                 body=patch,
                 params=[NOTICE_ID],
