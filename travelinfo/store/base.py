@@ -247,7 +247,21 @@ class Store(Protocol):
 
     async def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None: ...
     async def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
-    async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
+    async def list_records(
+        self, kind: str, prefix: str = "", limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The kind's records whose key starts with `prefix` (literally), in key order, at most `limit`.
+
+        Read by key range (an index), not by scanning the kind: listing one owner's records
+        costs what that owner has. Typed listings: `travelinfo.store.records`."""
+        ...
+
+    async def record_items(
+        self, kind: str, prefix: str = "", limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """`list_records` with each record's key."""
+        ...
+
     async def delete_record(self, kind: str, key: str) -> bool: ...
     async def add_record_if_absent(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
         """Atomically create a record; False when it already exists (idempotency guards)."""
