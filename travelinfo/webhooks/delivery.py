@@ -25,17 +25,16 @@ from travelinfo.model import format_time
 from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.store.base import Change, Query, Store
-from travelinfo.webhooks import ssrf
+from travelinfo.webhooks import records, ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, Breaker, StoreHealth, retry_delay
 from travelinfo.webhooks.feed import GroupMissing, forget, make_feed
 from travelinfo.webhooks.send import send
 
 log = logging.getLogger(__name__)
 
-KIND = "webhook"  # the subscription: owner, url, filters, secret (written by the API only)
-STATE = "webhook_state"  # its delivery state (written by the owning engine only)
-DEAD = "webhook_dead"  # dead letters, key "<id>:<seq>"
-ENGINES = "webhook_engine"  # live delivery engines (heartbeats)
+# The kinds (travelinfo.webhooks.records): the subscription (written by the API only), its
+# delivery state (the owning engine only), dead letters (key "<id>:<seq>"), engine heartbeats.
+KIND, STATE, DEAD, ENGINES = records.KIND, records.STATE, records.DEAD, records.ENGINES
 
 
 def query_of(filters: Mapping[str, Any], home: tuple[float, float, float, float] | None = None) -> Query:

@@ -19,9 +19,10 @@ from travelinfo.runtime import commands
 from travelinfo.runtime.appkeys import HUB, ROLES, SESSION, SETTINGS, STORE
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import BadParameter, json_error, json_response
-from travelinfo.webhooks import ssrf
-from travelinfo.webhooks.delivery import DEAD, KIND, STATE, DeliveryEngine, query_of, start_held
+from travelinfo.webhooks import records, ssrf
+from travelinfo.webhooks.delivery import STATE, DeliveryEngine, query_of, start_held
 from travelinfo.webhooks.feed import forget
+from travelinfo.webhooks.records import DeliveryState, Subscription
 from travelinfo.webhooks.send import ping as send_ping
 
 ENGINE = web.AppKey("webhook_engine", DeliveryEngine)
@@ -162,42 +163,44 @@ async def _key(request: web.Request) -> ApiKey:
 
 def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
     """The public JSON of a subscription (never its secret)."""
-    state = state or {}
+    try:
+        st = DeliveryState.from_json(state)
+    except ValueError:  # a state record an older release or a hand edit left: shown as fresh
+        st = DeliveryState()
     return {
         "id": sub["id"],
         "url": sub["url"],
         "filters": sub.get("filters", {}),
         "description": sub.get("description"),
         "created": sub["created"],
-        "state": state.get("state", "active"),
-        "last_error": state.get("last_error"),
-        "dead_letters": int(state.get("dead_letters", 0)),
-        "last_delivered_seq": state.get("last_delivered_seq"),
-        "delivered": int(state.get("delivered", 0)),
-        "last_attempt": state.get("last_attempt"),
-        "consecutive_failures": int(state.get("failures") or 0),
-        "next_attempt": _next_attempt(state),
+        "state": st.state,
+        "last_error": st.last_error,
+        "dead_letters": st.dead_letters,
+        "last_delivered_seq": st.last_delivered_seq,
+        "delivered": st.delivered,
+        "last_attempt": st.last_attempt,
+        "consecutive_failures": st.failures,
+        "next_attempt": _next_attempt(st.next_attempt),
     }
 
 
-def _next_attempt(state: dict[str, Any]) -> str | None:
+def _next_attempt(when: float | None) -> str | None:
     """When a backing-off subscription may call its receiver again (None: not backing off)."""
-    when = state.get("next_attempt")
-    if not when or float(when) <= time.time():
+    if not when or when <= time.time():
         return None
-    return format_time(datetime.fromtimestamp(float(when), UTC))
+    return format_time(datetime.fromtimestamp(when, UTC))
 
 
 async def _own(request: web.Request, key: ApiKey) -> list[dict[str, Any]]:
-    return [r for r in await request.app[STORE].list_records(KIND) if r.get("key_id") == key.id]
+    return [s.to_json() for s in await records.key_subscriptions(request.app[STORE], key.id)]
 
 
 async def _one(request: web.Request, key: ApiKey) -> dict[str, Any]:
     sub_id = request.match_info["id"]
-    sub = await request.app[STORE].get_record(KIND, sub_id)
-    if sub is None or sub.get("key_id") != key.id:  # someone else's looks absent, too
+    sub = await records.get_subscription(request.app[STORE], sub_id)
+    if sub is None or sub.key_id != key.id:  # someone else's looks absent, too
         raise json_error(404, f"no webhook {sub_id}")
-    return sub
+    return sub.to_json()
 
 
 async def create(request: web.Request) -> web.Response:
@@ -228,7 +231,7 @@ async def create(request: web.Request) -> web.Response:
         "start_seq": await store.last_seq(),  # events after registration only
         "start_held": held,
     }
-    await store.put_record(KIND, sub_id, sub)
+    await records.add_subscription(store, Subscription.from_json(sub))
     engine = request.app.get(ENGINE)
     if engine is not None:
         engine.poke()
@@ -254,8 +257,8 @@ async def dead_letters(request: web.Request) -> web.Response:
     """GET /api/v1/webhooks/{id}/dead-letters: events given up on, with the last error."""
     key = await _key(request)
     sub = await _one(request, key)
-    records = [r for r in await request.app[STORE].list_records(DEAD) if r.get("webhook") == sub["id"]]
-    return json_response({"dead_letters": records})
+    letters = await records.dead_letters(request.app[STORE], sub["id"])
+    return json_response({"dead_letters": [d.to_json() for d in letters]})
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -288,20 +291,16 @@ async def ping(request: web.Request) -> web.Response:
     )
 
 
-async def _delete(request: web.Request, sub_id: str) -> None:
+async def _delete(request: web.Request, sub: dict[str, Any]) -> None:
     store = request.app[STORE]
-    await store.delete_record(KIND, sub_id)
-    await store.delete_record(STATE, sub_id)
-    for rec in await store.list_records(DEAD):
-        if rec.get("webhook") == sub_id:
-            await store.delete_record(DEAD, f"{sub_id}:{rec['seq']}")
-    await forget(store, sub_id)
+    await records.remove_subscription(store, Subscription.from_json(sub))
+    await forget(store, sub["id"])
 
 
 async def delete_one(request: web.Request) -> web.Response:
     key = await _key(request)
     sub = await _one(request, key)
-    await _delete(request, sub["id"])
+    await _delete(request, sub)
     return web.Response(status=204)
 
 
@@ -311,10 +310,10 @@ async def delete_matching(request: web.Request) -> web.Response:
     ids, url = request.query.getall("id", []), request.query.get("url")
     if not ids and not url:
         raise BadParameter("id", "name the webhooks to delete with ?id= (repeatable) or ?url=")
-    gone = [s["id"] for s in await _own(request, key) if s["id"] in ids or (url and s["url"] == url)]
-    for sub_id in gone:
-        await _delete(request, sub_id)
-    return json_response({"deleted": gone})
+    gone = [s for s in await _own(request, key) if s["id"] in ids or (url and s["url"] == url)]
+    for sub in gone:
+        await _delete(request, sub)
+    return json_response({"deleted": [s["id"] for s in gone]})
 
 
 # -- wiring ---------------------------------------------------------------------------------------
