@@ -12,11 +12,12 @@ from typing import Any
 
 from travelinfo.api.keys import ApiKey
 from travelinfo.model import format_time, parse_time
+from travelinfo.notices.records import AUDIT_KIND, AuditEntry, audit_entries, put_audit
 from travelinfo.runtime.commands import CliError, with_store
 from travelinfo.runtime.textsafe import json_line, printable
 from travelinfo.store.base import Store
 
-AUDIT_KIND = "audit"
+__all__ = ["AUDIT_KIND", "format_entry", "read_audit", "record_audit"]
 
 
 async def record_audit(
@@ -24,27 +25,27 @@ async def record_audit(
 ) -> None:
     """Record who changed what: the key sorts by time (microseconds, then a random tie-breaker)."""
     entry_id = f"{int(now.timestamp() * 1_000_000):017d}-{secrets.token_hex(4)}"
-    entry = {
-        "entry": entry_id,
-        "at": format_time(now),
-        "key_id": key.id,
-        "key_name": key.name,
-        "org": key.org,
-        "action": action,
-        "notice": rec["id"],
-        "revision": rec["revision"],
-        "changes": changes,
-    }
-    await store.put_record(AUDIT_KIND, entry_id, entry)
+    entry = AuditEntry.from_json(
+        {
+            "entry": entry_id,
+            "at": format_time(now),
+            "key_id": key.id,
+            "key_name": key.name,
+            "org": key.org,
+            "action": action,
+            "notice": rec["id"],
+            "revision": rec["revision"],
+            "changes": changes,
+        }
+    )
+    await put_audit(store, entry)
 
 
 async def read_audit(
     store: Store, *, org: str | None = None, since: datetime | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Audit entries in time order, filtered; `limit` keeps the most recent ones."""
-    entries = sorted(await store.list_records(AUDIT_KIND), key=lambda e: str(e.get("entry", "")))
-    if org is not None:
-        entries = [e for e in entries if e.get("org") == org]
+    entries = [e.to_json() for e in await audit_entries(store, org)]
     if since is not None:
         entries = [e for e in entries if parse_time(e["at"]) >= since]
     return entries[-limit:] if limit else entries

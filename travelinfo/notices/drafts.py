@@ -12,9 +12,10 @@ from typing import Any
 
 from travelinfo.api.keys import ApiKey
 from travelinfo.model import format_time
+from travelinfo.notices.records import DRAFT_KIND, org_drafts
 from travelinfo.store.base import Store
 
-DRAFT_KIND = "notice_draft"
+__all__ = ["DRAFT_KIND", "list_drafts", "save_draft"]
 APPROVE = "notices:approve"
 
 
@@ -67,8 +68,8 @@ async def get_draft(store: Store, ident: str) -> dict[str, Any] | None:
 
 async def list_drafts(store: Store, org: str) -> list[dict[str, Any]]:
     """The organisation's drafts, newest first."""
-    drafts = [d for d in await store.list_records(DRAFT_KIND) if d.get("org") == org]
-    return sorted(drafts, key=lambda d: str(d.get("updated_at", "")), reverse=True)
+    drafts = [d.to_json() for d in await org_drafts(store, org)]
+    return sorted(drafts, key=lambda d: str(d["updated_at"]), reverse=True)
 
 
 async def drop_draft(store: Store, ident: str) -> None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from travelinfo.api.keys import ApiKey, authenticate
 from travelinfo.model import Batch, format_time, make_id, parse_time
-from travelinfo.notices import bootstrap, drafts
+from travelinfo.notices import bootstrap, drafts, records
 from travelinfo.notices.audit import add_commands as add_commands  # `travelinfo audit`
 from travelinfo.notices.audit import record_audit
 from travelinfo.notices.schema import (
@@ -36,8 +36,8 @@ from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import json_error, json_response
 from travelinfo.store.base import Query, SourceHealth, Store, put_health
 
-KIND = "notice"
-AUDIT_KIND = "audit"
+KIND = records.NOTICE_KIND
+AUDIT_KIND = records.AUDIT_KIND
 SCOPE = "notices:write"
 LOCK_TTL = 10.0
 LOCK_WAIT = 3.0
@@ -262,8 +262,8 @@ async def list_notices(request: web.Request) -> web.Response:
     """The caller's organisation's notices, newest change first (ended ones included)."""
     key = await _caller(request)
     store = request.app[appmod.STORE]
-    recs = [r for r in await store.list_records(KIND) if r.get("org") == key.org]
     assert key.org is not None
+    recs = [n.to_json() for n in await records.org_notices(store, key.org)]
     items, _ = await store.query(Query(sources=(key.org,), status=()))
     status = {d.id: d.status for d in items}
     recs.sort(key=lambda r: (parse_time(r["updated_at"]), r["id"]), reverse=True)

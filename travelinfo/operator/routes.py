@@ -16,6 +16,7 @@ from travelinfo.model import parse_time
 from travelinfo.notices import drafts
 from travelinfo.notices import routes as notices
 from travelinfo.notices.audit import read_audit
+from travelinfo.notices.records import org_notices
 from travelinfo.operator import editor, pages, sessions
 from travelinfo.operator.forms import format_local
 from travelinfo.operator.places import load_places
@@ -41,7 +42,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     store = request.app[appmod.STORE]
     org = session.key.org
     assert org is not None
-    recs = [r for r in await store.list_records(notices.KIND) if r.get("org") == org]
+    recs = [n.to_json() for n in await org_notices(store, org)]
     items, _ = await store.query(Query(sources=(org,), status=()))
     status = {d.id: d.status for d in items}
     recs.sort(key=lambda r: (parse_time(r["updated_at"]), r["id"]), reverse=True)
