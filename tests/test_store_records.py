@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from storeutil import REDIS_URL, open_store
 
 from travelinfo.store import records
-from travelinfo.store.records import REQUIRED, Reader, RecordInvalid, list_typed, owner_prefix
+from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, RecordInvalid, list_typed, owner_prefix
 from travelinfo.store.sqlite_records import LIST_OPEN_SQL, LIST_SQL, after_prefix
 from travelinfo.store.sqlite_sql import SCHEMA
 
@@ -174,6 +174,46 @@ async def test_typed_listing_skips_bad_records_and_logs_each_once(store, caplog)
     assert any("'a/5'" in m and "'maybe'" in m for m in lines)
     with pytest.raises(RecordInvalid, match="not a JSON object"):
         Thing.from_json(["id"])
-    for bad in ("", "a/b"):
-        with pytest.raises(ValueError, match="owner id"):
-            owner_prefix(bad)
+    with pytest.raises(ValueError, match="owner id"):
+        owner_prefix("")
+
+
+async def test_owner_index_keeps_owners_apart_and_indexes_an_older_store_once(store) -> None:
+    owners = ["a", "ab", "a/b", "a%2Fb", "a%", "ä"]
+    for i, owner in enumerate(owners):  # written before the index existed
+        await store.put_record("thing", f"t{i}", {"id": str(i), "owner": owner})
+    await store.put_record("thing", "t9", {"id": "9"})  # no owner: listed by nobody
+    index = OwnerIndex("thing", "thing_by_owner", "owner")
+    for i, owner in enumerate(owners):
+        assert await index.keys(store, owner) == [f"t{i}"], owner
+    await index.add(store, "a", "t7")
+    await store.put_record("thing", "t7", {"id": "7", "owner": "a"})
+    await index.add(store, "a", "t8")  # its record never written (a create interrupted): skipped
+    await store.put_record("thing", "t6", {"id": "6", "owner": "ab"})  # the entry says a, the record ab
+    await index.add(store, "a", "t6")
+    got = await index.records(store, "a", lambda raw: raw["id"])
+    assert got == ["0", "7"]
+    await index.remove(store, "a", "t7")
+    assert await index.keys(store, "a") == ["t0", "t6", "t8"]
+
+
+async def test_api_keys_listed_by_organisation_also_on_an_older_store(store, caplog) -> None:
+    from travelinfo.api import keys
+
+    records._logged.clear()
+    # A key the previous release made: no index entry; one with a broken record; one of org "portsx".
+    await store.put_record(keys.KIND, "old1", {"id": "old1", "name": "old", "org": "ports", "created": "x"})
+    await store.put_record(
+        keys.KIND, "bad1", {"id": "bad1", "name": "bad", "org": "ports", "scopes": "admin"}
+    )
+    await store.put_record(keys.KIND, "px1", {"id": "px1", "name": "px", "org": "portsx", "created": "x"})
+    made, token = await keys.create_key(store, "new", ["notices:write"], org="ports")
+    nobody, _ = await keys.create_key(store, "reader", ["read"])
+    with caplog.at_level(logging.WARNING, "travelinfo.store.records"):
+        assert [k.id for k in await keys.list_keys(store, "ports")] == sorted(["old1", made.id])
+        assert [k.id for k in await keys.list_keys(store, "portsx")] == ["px1"]
+        assert {k.id for k in await keys.list_keys(store)} == {"old1", "px1", made.id, nobody.id}
+    assert ["'bad1'" in r.getMessage() for r in caplog.records] == [True], "logged once"
+    assert await keys.authenticate(store, token) == made
+    await store.put_record(keys.KIND, made.id, {**made.to_json(), "scopes": [1], "hash": "x"})
+    assert await keys.authenticate(store, token) is None

@@ -13,7 +13,8 @@ from webhookutil import auth, cleanup_redis, register, running, settings_for
 
 from travelinfo.api import keys
 from travelinfo.store import records
-from travelinfo.webhooks.records import BY_KEY, DEAD, INDEXES, KIND, STATE
+from travelinfo.store.records import INDEXES
+from travelinfo.webhooks.records import BY_KEY, DEAD, KIND, STATE
 
 WEB = frozenset({"web"})
 pytestmark = pytest.mark.timeout(120)

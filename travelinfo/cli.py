@@ -244,7 +244,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print("the token is shown once; store it now:", file=sys.stderr)
         print(token)
     elif args.keys_command == "list":
-        for key in with_store(args, keys.list_keys):
+        for key in with_store(args, lambda st: keys.list_keys(st, args.org)):
             state = "revoked" if key.revoked else "active"
             fields = (key.id, key.name, key.org or "-", ",".join(key.scopes), key.created, state)
             print("\t".join(printable(str(f)) for f in fields))
@@ -335,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="scope: read, webhooks, notices:write, notices:approve, admin (repeat or comma-separate)",
     )
-    ks.add_parser("list", help="list keys (never tokens)")
+    k = ks.add_parser("list", help="list keys (never tokens)")
+    k.add_argument("--org", help="only this organisation's keys")
     k = ks.add_parser("revoke", help="revoke a key by id")
     k.add_argument("id")
     s.set_defaults(func=cmd_keys)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from travelinfo.model import format_time
 from travelinfo.store.base import Store
+from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, decode, list_typed
 
 SCOPES = ("read", "webhooks", "notices:write", "notices:approve", "admin")
-KIND = "api_key"
+KIND = "api_key"  # key = the key id; the record holds the token's hash, never the token
+BY_ORG = OwnerIndex(KIND, "api_key_by_org", "org")  # `<org>/<key id>`: an organisation's keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,18 @@ class ApiKey:
             "revoked": self.revoked,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ApiKey:
+        r = Reader(data, "api_key")
+        return cls(
+            r.text("id", REQUIRED),
+            r.text("name", REQUIRED),
+            r.text("org"),
+            r.texts("scopes", ()),
+            r.text("created", REQUIRED),
+            r.flag("revoked", False),
+        )
+
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -54,12 +69,17 @@ async def create_key(
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(key_id, name, org, tuple(scopes), format_time(datetime.now(UTC)))
+    if org:
+        await BY_ORG.add(store, org, key_id)  # the entry first: one without its key is skipped
     await store.put_record(KIND, key_id, {**key.to_json(), "hash": _hash(secret)})
     return key, f"ti_{key_id}_{secret}"
 
 
-async def list_keys(store: Store) -> list[ApiKey]:
-    return [key_of(r) for r in await store.list_records(KIND)]
+async def list_keys(store: Store, org: str | None = None) -> list[ApiKey]:
+    """Every key in id order, or one organisation's (a prefix listing of `BY_ORG`)."""
+    if org is None:
+        return await list_typed(store, KIND, ApiKey.from_json)
+    return await BY_ORG.records(store, org, ApiKey.from_json)
 
 
 async def revoke_key(store: Store, key_id: str) -> bool:
@@ -79,18 +99,13 @@ async def authenticate(store: Store, token: str) -> ApiKey | None:
     rec = await store.get_record(KIND, parts[1])
     if rec is None or rec.get("revoked"):
         return None
-    if not hmac.compare_digest(rec.get("hash", ""), _hash(parts[2])):
+    stored = rec.get("hash")
+    if not isinstance(stored, str) or not hmac.compare_digest(stored, _hash(parts[2])):
         return None
-    return key_of(rec)
+    key = decode(KIND, parts[1], rec, ApiKey.from_json)  # an unreadable record authenticates nobody
+    return key if key is not None and not key.revoked else None
 
 
-def key_of(rec: dict[str, Any]) -> ApiKey:
-    """The ApiKey of a stored key record."""
-    return ApiKey(
-        rec["id"],
-        rec["name"],
-        rec.get("org"),
-        tuple(rec.get("scopes", ())),
-        rec["created"],
-        bool(rec.get("revoked")),
-    )
+def key_of(rec: Mapping[str, Any]) -> ApiKey:
+    """The ApiKey of a stored key record (RecordInvalid when it does not fit)."""
+    return ApiKey.from_json(rec)

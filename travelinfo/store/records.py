@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from travelinfo.store.base import Store
@@ -18,7 +19,8 @@ log = logging.getLogger("travelinfo.store.records")
 
 R = TypeVar("R")
 _logged: set[tuple[str, str]] = set()
-SEP = "/"  # between an owner and a key in an index: owners never contain it (see `owner_prefix`)
+SEP = "/"  # between an owner and a key in an index (`owner_prefix` escapes it in owners)
+INDEXES = "record_index"  # which owner indexes were built over the records written before them
 
 
 class RecordInvalid(ValueError):
@@ -75,10 +77,55 @@ async def list_typed(
 
 
 def owner_prefix(owner: str) -> str:
-    """The key prefix of one owner's entries: owner `a` never lists owner `ab`'s (`a/` vs `ab/`)."""
-    if not owner or SEP in owner:
-        raise ValueError(f"an owner id must be non-empty and without {SEP!r}: {owner!r}")
-    return owner + SEP
+    """The key prefix of one owner's entries: owner `a` never lists `ab`'s (`a/` vs `ab/`), nor
+    `a/b`'s (escaped `a%2Fb/`)."""
+    if not owner:
+        raise ValueError("an owner id must be non-empty")
+    return owner.replace("%", "%25").replace(SEP, "%2F") + SEP
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerIndex:
+    """Entries `<owner>/<key>` in kind `name` over kind `kind`, whose records name their owner in
+    `field`: one owner's records are then a prefix listing. Built once over a store written
+    before the index (a marker in `record_index`); kept by `add` and `remove`. An entry whose
+    record is gone (a write interrupted) is skipped: `add` writes the entry before the record."""
+
+    kind: str
+    name: str
+    field: str
+
+    async def ensure(self, store: Store) -> None:
+        if await store.get_record(INDEXES, self.name) is not None:
+            return
+        for key, raw in await store.record_items(self.kind):
+            owner = raw.get(self.field) if isinstance(raw, Mapping) else None
+            if isinstance(owner, str) and owner:
+                await store.put_record(self.name, owner_prefix(owner) + key, {})
+        await store.put_record(INDEXES, self.name, {"built": True})
+
+    async def add(self, store: Store, owner: str, key: str) -> None:
+        await store.put_record(self.name, owner_prefix(owner) + key, {})
+
+    async def remove(self, store: Store, owner: str, key: str) -> None:
+        await store.delete_record(self.name, owner_prefix(owner) + key)
+
+    async def keys(self, store: Store, owner: str) -> list[str]:
+        """The keys of `owner`'s records, in key order."""
+        await self.ensure(store)
+        prefix = owner_prefix(owner)
+        return [key[len(prefix) :] for key, _ in await store.record_items(self.name, prefix)]
+
+    async def records(self, store: Store, owner: str, from_json: Callable[[Mapping[str, Any]], R]) -> list[R]:
+        """`owner`'s records, typed (bad ones skipped, logged once), checked to be `owner`'s."""
+        out = []
+        for key in await self.keys(store, owner):
+            raw = await store.get_record(self.kind, key)
+            if raw is not None and raw.get(self.field) == owner:
+                rec = decode(self.kind, key, raw, from_json)
+                if rec is not None:
+                    out.append(rec)
+        return out
 
 
 class Reader:

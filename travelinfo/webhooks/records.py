@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, Reader, get_typed, list_typed, owner_prefix
+from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, get_typed, list_typed
 
 KIND = "webhook"
 BY_KEY = "webhook_by_key"
 STATE = "webhook_state"
 DEAD = "webhook_dead"
 ENGINES = "webhook_engine"
-INDEXES = "record_index"  # which indexes were built over the records written before them
 
 DeliveryLabel = Literal["active", "retrying", "failing"]
 EventType = Literal["created", "updated", "ended"]
@@ -141,24 +140,12 @@ class DeadLetter:
         )
 
 
-def _index_key(key_id: str, sub_id: str) -> str:
-    return owner_prefix(key_id) + sub_id
-
-
-async def _ensure_index(store: Store) -> None:
-    """Index the subscriptions a release without the index registered (once per store)."""
-    if await store.get_record(INDEXES, BY_KEY) is not None:
-        return
-    for key, raw in await store.record_items(KIND):
-        sub = raw if isinstance(raw, dict) else {}
-        if isinstance(sub.get("key_id"), str) and sub["key_id"] and "/" not in sub["key_id"]:
-            await store.put_record(BY_KEY, _index_key(sub["key_id"], key), {"id": key})
-    await store.put_record(INDEXES, BY_KEY, {"built": True})
+BY_KEY_INDEX = OwnerIndex(KIND, BY_KEY, "key_id")
 
 
 async def add_subscription(store: Store, sub: Subscription) -> None:
     """Store a subscription: its index entry first (an entry without a subscription is skipped)."""
-    await store.put_record(BY_KEY, _index_key(sub.key_id, sub.id), {"id": sub.id})
+    await BY_KEY_INDEX.add(store, sub.key_id, sub.id)
     await store.put_record(KIND, sub.id, sub.to_json())
 
 
@@ -169,15 +156,7 @@ async def get_subscription(store: Store, sub_id: str) -> Subscription | None:
 
 async def key_subscriptions(store: Store, key_id: str) -> list[Subscription]:
     """One key's subscriptions in id order: a prefix listing of the index, never all of them."""
-    await _ensure_index(store)
-    out = []
-    # An entry whose subscription is gone (a create or delete interrupted) is skipped, never
-    # removed here: a create writes its entry before the subscription.
-    for key, _ in await store.record_items(BY_KEY, owner_prefix(key_id)):
-        sub = await get_subscription(store, key[len(key_id) + 1 :])
-        if sub is not None and sub.key_id == key_id:
-            out.append(sub)
-    return out
+    return await BY_KEY_INDEX.records(store, key_id, Subscription.from_json)
 
 
 async def remove_subscription(store: Store, sub: Subscription) -> None:
@@ -186,7 +165,7 @@ async def remove_subscription(store: Store, sub: Subscription) -> None:
     await store.delete_record(STATE, sub.id)
     for key, _ in await store.record_items(DEAD, f"{sub.id}:"):
         await store.delete_record(DEAD, key)
-    await store.delete_record(BY_KEY, _index_key(sub.key_id, sub.id))
+    await BY_KEY_INDEX.remove(store, sub.key_id, sub.id)
 
 
 async def dead_letters(store: Store, sub_id: str) -> list[DeadLetter]:
