@@ -12,18 +12,66 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from travelinfo.bot.social import PostError, PostRejected, SocialNetwork
 from travelinfo.bot.text import Draft
 from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import holder_gone
 from travelinfo.store.base import Store
+from travelinfo.store.records import REQUIRED, Reader, decode
 
 log = logging.getLogger("travelinfo.bot")
 
 STATE = "bot_state"
 POST = "bot_post"
+
+
+ClaimState = Literal["claimed", "posted", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The claim of one post (kind `bot_post`, key `claim:<idempotency key>`): who sends it, and
+    how it ended (`posted` with its status id, or `rejected` for good)."""
+
+    key: str
+    disruption: str
+    kind: str
+    holder: str
+    claimed_at: float
+    state: ClaimState = "claimed"
+    status_id: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "claim",
+            "key": self.key,
+            "disruption": self.disruption,
+            "kind": self.kind,
+            "holder": self.holder,
+            "claimed_at": self.claimed_at,
+            "state": self.state,
+            "status_id": self.status_id,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Claim:
+        r = Reader(data, "bot_post claim")
+        return cls(
+            key=r.text("key", REQUIRED),
+            disruption=r.text("disruption", ""),
+            kind=r.text("kind", ""),
+            holder=r.text("holder", ""),
+            claimed_at=r.number("claimed_at", 0.0),
+            state=r.choice("state", get_args(ClaimState), "claimed"),
+            status_id=r.text("status_id"),
+            error=r.text("error"),
+        )
 
 
 class ClaimBusy(PostError):
@@ -135,12 +183,17 @@ class Poster:
         self.calls = 0  # posts this process sent and the network accepted
         self.network_name = str(getattr(network, "name", "") or type(network).__name__.lower())
 
+    async def _claim(self, ckey: str) -> Claim | None:
+        """The stored claim; None when absent or unreadable (then it is taken over as stale)."""
+        rec = await self.records.get(POST, ckey)
+        return None if rec is None else decode(POST, self.records.prefix + ckey, rec, Claim.from_json)
+
     async def posted(self, key: str) -> tuple[bool, str | None]:
         """(claim settled?, status id): posted -> (True, id), rejected -> (True, None)."""
-        rec = await self.records.get(POST, f"claim:{key}")
-        if rec and rec.get("state") == "posted":
-            return True, rec.get("status_id")
-        if rec and rec.get("state") == "rejected":
+        claim = await self._claim(f"claim:{key}")
+        if claim is not None and claim.state == "posted":
+            return True, claim.status_id
+        if claim is not None and claim.state == "rejected":
             return True, None
         return False, None
 
@@ -151,28 +204,20 @@ class Poster:
 
         Raises ClaimBusy when another live process is posting it, PostUnavailable on outage.
         """
-        claim = {
-            "type": "claim",
-            "key": key,
-            "disruption": about,
-            "kind": kind,
-            "holder": self.holder,
-            "claimed_at": now.timestamp(),
-            "state": "claimed",
-            "status_id": None,
-        }
+        mine = Claim(key, about, kind, self.holder, now.timestamp())
+        claim = mine.to_json()
         ckey = f"claim:{key}"
         if not await self.records.claim(POST, ckey, claim):
-            rec = await self.records.get(POST, ckey) or {}
-            if rec.get("state") == "posted":
-                return str(rec["status_id"])
-            if rec.get("state") == "rejected":
+            rec = await self._claim(ckey)  # an unreadable one is stale: taken over
+            if rec is not None and rec.state == "posted" and rec.status_id is not None:
+                return rec.status_id
+            if rec is not None and rec.state == "rejected":
                 return None
-            age = now.timestamp() - float(rec.get("claimed_at", 0))
-            holder = str(rec.get("holder") or "")
+            age = now.timestamp() - (rec.claimed_at if rec else 0.0)
+            holder = rec.holder if rec else ""
             # A claim of a process of this host that is gone (killed mid-post) is stale at once.
             if holder != self.holder and age < self.claim_ttl and not holder_gone(holder):
-                raise ClaimBusy(f"post {key[:12]} for {about} is claimed by {rec.get('holder')}")
+                raise ClaimBusy(f"post {key[:12]} for {about} is claimed by {holder}")
             # A stale claim (its process died mid-post): resending with the same
             # Idempotency-Key makes the server answer with the first status if it got there.
             await self.records.put(POST, ckey, claim)
