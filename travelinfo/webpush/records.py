@@ -37,9 +37,7 @@ async def forget(store: Store, sub_id: str) -> None:
     nothing reading the subscriptions meanwhile brings it back (what is left of an interrupted
     delete is an orphan the engine removes when it next loads)."""
     await store.delete_record(SUB, sub_id)
-    prefix = f"{sub_id}:"
-    for item in await store.list_records(QUEUE):
-        if str(item.get("key", "")).startswith(prefix):
-            await store.delete_record(QUEUE, str(item["key"]))
+    for key, _ in await store.record_items(QUEUE, f"{sub_id}:"):  # its queue only, by key prefix
+        await store.delete_record(QUEUE, key)
     await store.delete_record(HELD, sub_id)
     await store.delete_record(STATE, sub_id)
