@@ -107,3 +107,29 @@ async def test_audit_log_of_the_previous_release_is_moved_and_listed_by_org(stor
     assert any("00000000000000002-bbbb" in r.getMessage() for r in caplog.records)
     keys = [k for k, _ in await store.record_items(records.AUDIT_KIND, "a/")]
     assert keys[0] == "a/00000000000000001-aaaa" and len(keys) == 2
+
+
+async def test_operator_sessions_unreadable_ones_sign_nobody_in_and_are_pruned(store, caplog) -> None:
+    from travelinfo.api import keys
+    from travelinfo.operator import sessions
+
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    key, _ = await keys.create_key(store, "ports", ["notices:write"], org="a")
+    token = await sessions.start(store, key, now)
+    live = await sessions.load(store, token, now, idle=3600)
+    assert live is not None and live.key == key
+    ident = sessions._hash(token)
+    rec = await store.get_record(sessions.KIND, ident)
+    await store.put_record(sessions.KIND, ident, {**rec, "seen": "yesterday"})
+    with caplog.at_level(logging.WARNING, "travelinfo.store.records"):
+        assert await sessions.load(store, token, now, idle=3600) is None
+    assert await store.get_record(sessions.KIND, ident) is None, "deleted, not kept failing"
+    assert any("'seen'" in r.getMessage() for r in caplog.records)
+
+    token2 = await sessions.start(store, key, now)
+    await store.put_record(sessions.KIND, "broken", {"id": "broken"})
+    await store.put_record(sessions.KIND, "idle", {**rec, "id": "idle", "seen": "2025-01-01T00:00:00Z"})
+    assert await sessions.prune(store, now, idle=3600) == 2
+    assert [r["id"] for r in await store.list_records(sessions.KIND)] == [sessions._hash(token2)]
+    await store.put_record(keys.KIND, key.id, {"id": key.id, "name": 7})  # the key's record broken
+    assert await sessions.load(store, token2, now, idle=3600) is None

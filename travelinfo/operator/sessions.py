@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from travelinfo.api import keys
 from travelinfo.api.keys import ApiKey
 from travelinfo.model import format_time, parse_time
 from travelinfo.store.base import Store
+from travelinfo.store.records import REQUIRED, Reader, RecordInvalid, decode
 
 KIND = "operator_session"
 COOKIE = "ti_operator"
@@ -34,6 +37,41 @@ class Session:
     csrf: str
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What the store keeps of a session (kind `operator_session`, key = `id`)."""
+
+    id: str
+    key_id: str
+    csrf: str
+    created: str
+    seen: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "key_id": self.key_id,
+            "csrf": self.csrf,
+            "created": self.created,
+            "seen": format_time(self.seen),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionRecord:
+        r = Reader(data, "operator_session")
+        try:
+            seen = parse_time(r.text("seen", REQUIRED))
+        except ValueError as exc:
+            raise RecordInvalid(f"operator_session: field 'seen': {exc}") from None
+        return cls(
+            r.text("id", REQUIRED),
+            r.text("key_id", REQUIRED),
+            r.text("csrf", REQUIRED),
+            r.text("created", ""),
+            seen,
+        )
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -42,8 +80,8 @@ async def start(store: Store, key: ApiKey, now: datetime) -> str:
     """A new session for `key`; returns the cookie's token (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
     ident = _hash(token)
-    rec = {"id": ident, "key_id": key.id, "csrf": secrets.token_urlsafe(24), "created": format_time(now)}
-    await store.put_record(KIND, ident, {**rec, "seen": format_time(now)})
+    rec = SessionRecord(ident, key.id, secrets.token_urlsafe(24), format_time(now), now)
+    await store.put_record(KIND, ident, rec.to_json())
     return token
 
 
@@ -52,25 +90,29 @@ async def load(store: Store, token: str | None, now: datetime, idle: float) -> S
     if not token or len(token) > 100:
         return None
     ident = _hash(token)
-    rec = await store.get_record(KIND, ident)
-    if rec is None:
+    raw = await store.get_record(KIND, ident)
+    if raw is None:
         return None
-    seen = parse_time(rec["seen"])
-    key_rec = await store.get_record(keys.KIND, rec["key_id"])
-    if now - seen > timedelta(seconds=idle) or key_rec is None or key_rec.get("revoked"):
-        await store.delete_record(KIND, ident)
+    rec = decode(KIND, ident, raw, SessionRecord.from_json)
+    key_rec = None if rec is None else await store.get_record(keys.KIND, rec.key_id)
+    key = (
+        None if key_rec is None else decode(keys.KIND, str(key_rec.get("id")), key_rec, keys.ApiKey.from_json)
+    )
+    if rec is None or key is None or key.revoked or now - rec.seen > timedelta(seconds=idle):
+        await store.delete_record(KIND, ident)  # an unreadable session signs nobody in
         return None
-    if now - seen > TOUCH_EVERY:
-        await store.put_record(KIND, ident, {**rec, "seen": format_time(now)})
-    return Session(ident, keys.key_of(key_rec), rec["csrf"])
+    if now - rec.seen > TOUCH_EVERY:
+        await store.put_record(KIND, ident, replace(rec, seen=now).to_json())
+    return Session(ident, key, rec.csrf)
 
 
 async def prune(store: Store, now: datetime, idle: float) -> int:
     """Delete sessions unused for longer than `idle` (a browser that never came back)."""
     gone = 0
-    for rec in await store.list_records(KIND):
-        if "id" in rec and now - parse_time(rec["seen"]) > timedelta(seconds=idle):
-            gone += await store.delete_record(KIND, rec["id"])
+    for key, raw in await store.record_items(KIND):
+        rec = decode(KIND, key, raw, SessionRecord.from_json)
+        if rec is None or now - rec.seen > timedelta(seconds=idle):  # unreadable ones go too
+            gone += await store.delete_record(KIND, key)
     return gone
 
 
