@@ -9,12 +9,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from webhookutil import auth, cleanup_redis, register, running, settings_for
+from webhookutil import auth, cleanup_redis, register, running, settings_for, until
 
 from travelinfo.api import keys
 from travelinfo.store import records
 from travelinfo.store.records import INDEXES
 from travelinfo.webhooks.records import BY_KEY, DEAD, KIND, STATE
+from travelinfo.webhooks.routes import ENGINE
 
 WEB = frozenset({"web"})
 pytestmark = pytest.mark.timeout(120)
@@ -148,3 +149,20 @@ async def test_listing_one_key_reads_its_records_not_5000_others(tmp_path: Path,
         # then the key, marker... for the second request: a few dozen rows, never thousands.
         assert counting.rows < 30, (counting.rows, counting.kinds)
         assert all("[]" not in k for k in counting.kinds), counting.kinds
+
+
+async def test_the_engine_gives_an_unreadable_subscription_no_worker(tmp_path: Path, caplog) -> None:
+    records._logged.clear()
+    settings, _ = settings_for("sqlite", tmp_path)
+    async with running(settings, frozenset({"web", "deliver"})) as app, aiohttp.ClientSession() as http:
+        _key, token = await keys.create_key(app.store, "app", ["webhooks"])
+        await app.store.put_record(KIND, "0bad", {"id": "0bad", "url": 12})  # sorts first
+        good = await register(http, app.url, token, "http://127.0.0.1:9/good")
+        engine = app.app[ENGINE]
+        with caplog.at_level(logging.WARNING):
+            await until(lambda: good["id"] in engine.workers, what="the good subscription's worker")
+            await engine.tick()
+        assert set(engine.workers) == {good["id"]}
+        assert [r.getMessage() for r in caplog.records if "0bad" in r.getMessage()] == [
+            "skipping webhook record '0bad': webhook: field 'key_id' is missing"
+        ], "logged once, however many ticks"

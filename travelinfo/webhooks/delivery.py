@@ -25,6 +25,7 @@ from travelinfo.model import format_time
 from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.store.base import Change, Query, Store
+from travelinfo.store.records import list_typed
 from travelinfo.webhooks import records, ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, Breaker, StoreHealth, retry_delay
 from travelinfo.webhooks.feed import GroupMissing, forget, make_feed
@@ -291,7 +292,8 @@ class DeliveryEngine:
             }
             | {self.holder}
         )  # a malformed heartbeat is ignored: it must not stop every engine
-        subs = sorted(str(r["id"]) for r in await store.list_records(KIND) if r.get("id"))
+        # An unreadable subscription (logged once) gets no worker that would fail again and again.
+        subs = sorted(s.id for s in await list_typed(store, KIND, records.Subscription.from_json))
         # Round-robin over the sorted ids: every engine computes the same balanced split.
         mine = {sid for i, sid in enumerate(subs) if alive[i % len(alive)] == self.holder}
         for sid, (worker, task) in list(self.workers.items()):
