@@ -97,7 +97,8 @@ class RedisRecords:
     ) -> list[tuple[str, dict[str, Any]]]:
         low, high = lex_range(prefix)
         most = -1 if limit is None else max(limit, 0)
-        flat = await self.redis.eval(LIST_SCRIPT, 2, *self._rec_keys(kind), low, high, most)
+        script = self.redis.register_script(LIST_SCRIPT)  # EVALSHA; loaded again after a restart
+        flat = await script(keys=self._rec_keys(kind), args=(low, high, most))
         return [(str(flat[i]), json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     async def list_records(
