@@ -63,13 +63,17 @@ async def test_an_organisations_notices_and_drafts_never_another_ones(store, cap
     await store.put_record(records.NOTICE_KIND, "a:b:1", notice("a:b", "1", id="a:b:1"))  # org with a colon
     await store.put_record(records.NOTICE_KIND, "a:3", notice("a", "3", revision="2"))  # wrong type
     await store.put_record(records.NOTICE_KIND, "a:4", {"id": "a:4", "org": "a"})  # fields missing
+    await store.put_record(
+        records.NOTICE_KIND, "a:5", notice("a", "5", updated_at="last week")
+    )  # sorted by it
     with caplog.at_level(logging.WARNING, "travelinfo.store.records"):
         got = await records.org_notices(store, "a")
     assert [n.id for n in got] == ["a:1", "a:2"]
     assert got[0].to_json() == notice("a", "1")
     assert [n.id for n in await records.org_notices(store, "ab")] == ["ab:1"]
     logged = [r.getMessage() for r in caplog.records]
-    assert len(logged) == 2 and "'revision' is str" in logged[0] and "'notice_id' is missing" in logged[1]
+    assert len(logged) == 3 and "'revision' is str" in logged[0] and "'notice_id' is missing" in logged[1]
+    assert "'updated_at': not an RFC 3339 time" in logged[2]
 
     key = ApiKey("k1", "ports", "a", ("notices:write",), "2026-01-01T00:00:00Z")
     other = ApiKey("k2", "ports", "ab", ("notices:write",), "2026-01-01T00:00:00Z")

@@ -12,12 +12,11 @@ from typing import Any
 
 from travelinfo.api.keys import ApiKey
 from travelinfo.model import format_time, parse_time
-from travelinfo.notices.records import AUDIT_KIND, AuditEntry, audit_entries, put_audit
+from travelinfo.notices.records import AUDIT_KIND as AUDIT_KIND  # re-exported
+from travelinfo.notices.records import AuditEntry, audit_entries, put_audit
 from travelinfo.runtime.commands import CliError, with_store
 from travelinfo.runtime.textsafe import json_line, printable
 from travelinfo.store.base import Store
-
-__all__ = ["AUDIT_KIND", "format_entry", "read_audit", "record_audit"]
 
 
 async def record_audit(

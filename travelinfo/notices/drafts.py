@@ -15,7 +15,6 @@ from travelinfo.model import format_time
 from travelinfo.notices.records import DRAFT_KIND, org_drafts
 from travelinfo.store.base import Store
 
-__all__ = ["DRAFT_KIND", "list_drafts", "save_draft"]
 APPROVE = "notices:approve"
 
 

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from travelinfo.model import parse_time
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, Reader, decode, list_typed
+from travelinfo.store.records import REQUIRED, Reader, RecordInvalid, decode, list_typed
 
 NOTICE_KIND = "notice"
 DRAFT_KIND = "notice_draft"
@@ -21,6 +22,16 @@ AUDIT_KIND = "notice_audit"
 LEGACY_AUDIT_KIND = "audit"
 
 Action = Literal["create", "update", "end", "approve"]
+
+
+def _time(r: Reader, name: str) -> str:
+    """An RFC 3339 time kept as written (listings sort and filter by it)."""
+    text: str = r.text(name, REQUIRED)
+    try:
+        parse_time(text)
+    except ValueError as exc:
+        raise RecordInvalid(f"{r.what}: field {name!r}: {exc}") from None
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +69,8 @@ class Notice:
             org=r.text("org", REQUIRED),
             notice_id=r.text("notice_id", REQUIRED),
             revision=r.count("revision", REQUIRED),
-            created_at=r.text("created_at", REQUIRED),
-            updated_at=r.text("updated_at", REQUIRED),
+            created_at=_time(r, "created_at"),
+            updated_at=_time(r, "updated_at"),
             fields=r.obj("fields", REQUIRED),
             ended_at=r.text("ended_at"),
             created_by=r.text("created_by"),
@@ -144,7 +155,7 @@ class AuditEntry:
         r = Reader(data, "audit")
         return cls(
             entry=r.text("entry", REQUIRED),
-            at=r.text("at", REQUIRED),
+            at=_time(r, "at"),
             key_id=r.text("key_id", REQUIRED),
             key_name=r.text("key_name", ""),
             org=r.text("org"),
