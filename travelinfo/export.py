@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
+from yarl import URL
 
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS
@@ -99,6 +100,12 @@ def select(filters: Iterable[str], settings: Any, feeds: bool = True) -> Selecti
 Renderer = Callable[[web.Application, Selection], Awaitable[Rendered]]
 
 
+def with_query(path: str, pairs: Iterable[tuple[str, str]]) -> str:
+    """`path?query` in the form aiohttp's client sends (`mode=metro,tram`, not `%2C`)."""
+    query = urlencode(list(pairs))
+    return str(URL(f"{path}?{query}")) if query else path
+
+
 def _lang(app: web.Application, sel: Selection) -> str:
     """The feeds' language: `--filter lang=`, else what a request without one gets."""
     default = app[appmod.SETTINGS].web.default_lang
@@ -108,7 +115,7 @@ def _lang(app: web.Application, sel: Selection) -> str:
 def _feed(fmt: str) -> Renderer:
     # The self link names where the file is served: the live feed's path with the same filters.
     def render(app: web.Application, sel: Selection) -> Awaitable[Rendered]:
-        path = f"/feeds/disruptions.{fmt}" + (f"?{urlencode(sel.feed_pairs)}" if sel.feed_pairs else "")
+        path = with_query(f"/feeds/disruptions.{fmt}", sel.feed_pairs)
         return rendered_feed(app, fmt, sel.feed, _lang(app, sel), path)
 
     return render
@@ -138,9 +145,9 @@ FEEDS = ("disruptions.atom", "disruptions.rss")
 
 
 def url_of(name: str, sel: Selection) -> str:
-    """The path and query serving the bytes of export `name` for `sel`."""
-    pairs = sel.feed_pairs if name in FEEDS else sel.pairs
-    return EXPORTS[name][0] + (f"?{urlencode(pairs)}" if pairs else "")
+    """The path and query serving the bytes of export `name` for `sel` (send it as it is: the
+    feeds' self link repeats it)."""
+    return with_query(EXPORTS[name][0], sel.feed_pairs if name in FEEDS else sel.pairs)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
