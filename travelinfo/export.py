@@ -127,7 +127,7 @@ def _geojson(app: web.Application, sel: Selection) -> Awaitable[Rendered]:
 
 def _gtfsrt(kind: str) -> Renderer:
     def render(app: web.Application, sel: Selection) -> Awaitable[Rendered]:
-        variant = gtfsrt_routes.Variant(gtfsrt_routes.narrow(sel.api.query), sel.api.lang)
+        variant = gtfsrt_routes.Variant(gtfsrt_routes.feed_query(sel.api.query), sel.api.lang)
         return gtfsrt_routes.rendered(app, kind, variant)
 
     return render

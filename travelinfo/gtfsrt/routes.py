@@ -2,9 +2,10 @@
 
 The filters are the list API's (the one filter table, `route=14`, `mode=metro`, ...; `as_of`),
 read by the same parser, so an unknown or bad parameter is the same 400 JSON error; the feed
-keeps its public transport modes whatever `mode` asks. Each variant is rendered once per change
-batch (the app's RenderCache, bounded) and served as cached bytes with ETag/Last-Modified/304
-(and gzip for the JSON form). The unfiltered feed is the same variant as before filters existed.
+holds the items of the API's answer that have a public transport mode. Each variant is rendered
+once per change batch (the app's RenderCache, bounded) and served as cached bytes with
+ETag/Last-Modified/304 (and gzip for the JSON form). The unfiltered feed keeps its one key
+and its bytes.
 """
 
 from __future__ import annotations
@@ -35,28 +36,28 @@ PARAMS: tuple[api_params.Param, ...] = (*api_params.FILTERS, history.AS_OF)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Variant:
-    """One filtered feed: the store query narrowed to public transport (None: it asks for none,
-    e.g. `mode=road`: an empty feed) and the one language kept (`lang`)."""
+    """One filtered feed: the list API's store query (its modes in one order) and the one
+    language kept (`lang`). The feed is the answer's items with a public transport mode."""
 
-    query: Query | None
+    query: Query
     lang: str | None = None
 
 
-def narrow(q: Query) -> Query | None:
-    """`q` with its modes narrowed to public transport (all of it when `q` names no mode)."""
-    modes = PT_MODES if not q.modes else PT_MODES.intersection(q.modes)
-    return dataclasses.replace(q, modes=tuple(sorted(modes))) if modes else None
+def feed_query(q: Query) -> Query:
+    """`q` as the feed asks the store: without a mode, only public transport modes (what the
+    feed publishes anyway, fetched cheaper); modes in one order (one cached variant)."""
+    return dataclasses.replace(q, modes=tuple(sorted(q.modes or PT_MODES)))
 
 
 def parse(app: web.Application, raw: Mapping[str, Any]) -> Variant:
     """The variant a query string (name -> list of values) asks for; BadParameter as the API."""
     req = api_params.parse(raw, allowed=PARAMS, home=app[appmod.SETTINGS].region_bbox)
-    return Variant(narrow(req.query), req.lang)
+    return Variant(feed_query(req.query), req.lang)
 
 
 def unfiltered(app: web.Application) -> Variant:
     """The feed without parameters: public transport, planned or active, in the home region."""
-    return Variant(narrow(Query(region=app[appmod.SETTINGS].region_bbox)))
+    return Variant(feed_query(Query(region=app[appmod.SETTINGS].region_bbox)))
 
 
 def _in_lang(d: Disruption, lang: str | None) -> Disruption:
@@ -69,13 +70,11 @@ def _in_lang(d: Disruption, lang: str | None) -> Disruption:
 async def _render(app: web.Application, kind: str, variant: Variant, at: datetime | None) -> Rendered:
     """Render the feed (`pb` or `json`) of `variant` from the store (as it was `at`)."""
     query = variant.query
-    items: list[Disruption] = []
-    if query is not None:
-        items, _ = await history.listing(app[appmod.STORE], query, at)
-        if app[appmod.SETTINGS].impacts.gtfsrt_inferred and at is None:
-            # The filters apply to the inferred alerts as published (their routes and modes).
-            others, _ = await app[appmod.STORE].query(Query(region=query.region, status=query.status))
-            items = items + [a for a in inferred.alerts(others) if query.matches(a)]
+    items, _ = await history.listing(app[appmod.STORE], query, at)  # the renderer keeps transit
+    if app[appmod.SETTINGS].impacts.gtfsrt_inferred and at is None:
+        # The filters apply to the inferred alerts as published (their routes and modes).
+        others, _ = await app[appmod.STORE].query(Query(region=query.region, status=query.status))
+        items = items + [a for a in inferred.alerts(others) if query.matches(a)]
     items = [_in_lang(d, variant.lang) for d in items]
     last_change = at or app[appmod.HUB].last_change_at
     if kind == "pb":
