@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
+import jsonschema_rs
 import pytest
 from apputil import Running, running_app
 from google.transit import gtfs_realtime_pb2
@@ -25,6 +26,8 @@ from test_impacts_site import ACCIDENT, SL
 from test_impacts_site import _load as load_impacts_demo
 from test_impacts_site import _settings as impacts_settings
 
+from travelinfo.api import params as api_params
+from travelinfo.api.openapi import document
 from travelinfo.app import CACHE, HUB, SETTINGS
 from travelinfo.gtfsrt.render import PT_MODES, render_feed
 from travelinfo.model import Affected
@@ -244,3 +247,15 @@ async def test_filters_apply_to_inferred_alerts_as_published(tmp_path: Path) -> 
             assert inferred not in await feed_ids(app, "route=14")
             assert inferred not in await feed_ids(app, "mode=metro,tram")
             assert await feed_ids(app, "road=E4") == []
+
+
+async def test_the_json_form_validates_against_the_openapi_schema(demo: Running) -> None:  # noqa: F811
+    doc = document()
+    op = doc["paths"]["/gtfs-rt/alerts.json"]["get"]
+    assert [p["name"] for p in op["parameters"]] == [p.name for p in api_params.FILTERS] + ["as_of"]
+    assert "429" not in op["responses"], "not under /api/: no rate limit"
+    schema = {"$ref": "#/components/schemas/GtfsRtFeedMessage", "components": doc["components"]}
+    check = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    for query in ("", "route=14", "mode=road&road=E4"):
+        body = json.loads((await get(demo, "/gtfs-rt/alerts.json?" + query))[2])
+        check.validate(body)
