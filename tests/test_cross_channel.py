@@ -4,7 +4,8 @@ SSE, WebSocket, a webhook, the bot's rules and a client polling the list API all
 `mode=metro,ferry` (region: home) and must see the same items with the same event types
 (docs/api.md "Events"): `created` when an item first matches, `updated` while it matches,
 `ended` once when it ends or stops matching, nothing for what never matched (a road item,
-a ferry warning outside the home region).
+a ferry warning outside the home region). GTFS-RT, fetched with the same filter after every
+step, holds exactly the items the events say are current, as the list does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from google.transit import gtfs_realtime_pb2
 from pushutil import hub_caught_up, read_events
 from storeutil import batch, item
 from webhookutil import cleanup_redis, make_key, receiver, register, running, settings_for, until
@@ -122,6 +124,33 @@ def bot_events(rules: Rules, changes: list[Any]) -> list[tuple[str, str]]:
     return out
 
 
+def held_after(n: int) -> list[str]:
+    """The items a `mode=metro,ferry` subscriber holds after step `n` (from EXPECTED)."""
+    held: set[str] = set()
+    for step in EXPECTED[: n + 1]:
+        for kind, uid in step:
+            if kind == "ended":
+                held.discard(uid)
+            else:
+                held.add(uid)
+    return sorted(f"x:{uid}" for uid in held)
+
+
+async def api_ids(http: aiohttp.ClientSession, url: str, query: str) -> list[str]:
+    async with http.get(f"{url}/api/v1/disruptions?{query}") as resp:
+        assert resp.status == 200
+        return sorted(d["id"] for d in (await resp.json())["disruptions"])
+
+
+async def gtfsrt_ids(http: aiohttp.ClientSession, url: str, query: str) -> list[str]:
+    """The entity ids of `/gtfs-rt/alerts.pb` with the same filter (the FeedMessage, decoded)."""
+    async with http.get(f"{url}/gtfs-rt/alerts.pb?{query}") as resp:
+        assert resp.status == 200 and resp.content_type == "application/x-protobuf"
+        msg = gtfs_realtime_pb2.FeedMessage()
+        msg.ParseFromString(await resp.read())
+    return [e.id for e in msg.entity]
+
+
 def api_diff(before: dict[str, Any], after: dict[str, Any]) -> Step:
     """The events a polling client infers from two pages of the list."""
     out: Step = [("created", i) for i in after if i not in before]
@@ -178,6 +207,12 @@ async def test_five_channels_one_semantics(kind: str, tmp_path: Path) -> None:
                 now_page = {d["id"]: d for d in (await resp.json())["disruptions"]}
             polled.append(api_diff(page, now_page))
             page = now_page
+            # GTFS-RT with the same filter holds the same items as the list, after every step.
+            for query in ("mode=metro,ferry", "mode=metro"):
+                assert await gtfsrt_ids(http, app.url, query) == await api_ids(http, app.url, query), (
+                    n,
+                    query,
+                )
         sse_got, metro_got, ws_got = await asyncio.gather(*readers)
         # A client resuming from before the sequence replays the log: the same story again.
         late = await http.get(app.url + "/api/v1/stream?mode=metro,ferry", headers={"Last-Event-ID": start})

@@ -17,9 +17,12 @@ import pytest
 from apputil import start_app
 from google.transit import gtfs_realtime_pb2
 from storeutil import batch, item
+from yarl import URL
 
 from travelinfo.config import Settings
-from travelinfo.export import EXPORTS, export
+from travelinfo.export import EXPORTS, Selection, export, select, url_of
+from travelinfo.model import Affected
+from travelinfo.runtime.commands import CliError
 from travelinfo.store import make_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,3 +171,109 @@ async def test_export_watch_rewrites_after_each_change_batch(
     for name, body in served.items():
         assert (out / name).read_bytes() == body, name
     assert tried == []
+
+
+async def _http_bytes_of(settings: Settings, sel: Selection) -> dict[str, bytes]:
+    running = await start_app(settings, frozenset({"web"}))
+    try:
+        async with aiohttp.ClientSession(auto_decompress=True) as http:
+            out = {}
+            for name in EXPORTS:
+                async with http.get(URL(running.url + url_of(name, sel), encoded=True)) as resp:
+                    assert resp.status == 200, (name, resp.status, await resp.text())
+                    out[name] = await resp.read()
+            return out
+    finally:
+        await running.stop()
+
+
+async def test_export_with_filters_writes_what_the_filtered_urls_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings()
+    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
+    settings.web.base_url = "https://trafik.example"
+    await _fill(settings)
+    now = datetime.now(UTC)
+    store = make_store(settings)
+    await store.open()
+    try:
+        line14 = [Affected("route", "14", "Fruängen–Mörby centrum")]
+        metro = item(
+            "m14", now, source="sl", header="Röda linjen 14: stopp", modes=("metro",), affected=line14
+        )
+        tram = item("t7", now, source="sl", header="Spårväg City 7: buss", modes=("tram",),
+                    affected=[Affected("route", "7", None)])  # fmt: skip
+        await store.apply(batch([metro, tram], now, source="sl", complete=False))
+    finally:
+        await store.close()
+    # `line` is the pages' alias of `route`; the feeds get the same filters in their spelling.
+    sel = select(["line=14", "mode=metro,tram", "severity=WARNING", "status=active"], settings)
+    assert dict(sel.pairs) == {"route": "14", "mode": "metro,tram", "severity": "WARNING", "status": "active"}
+    query = "route=14&mode=metro,tram&severity=WARNING&status=active"
+    assert url_of("alerts.pb", sel) == "/gtfs-rt/alerts.pb?" + query
+    assert url_of("disruptions.atom", sel) == (
+        "/feeds/disruptions.atom?line=14&mode=metro,tram&severity=warning&when=now"
+    )
+    out = tmp_path / "public"
+    with monkeypatch.context() as m:
+        tried = _no_listening(m)
+        await export(settings, out, watch=False, sel=sel)
+    assert tried == []
+    served = await _http_bytes_of(settings, sel)
+    for name, body in served.items():
+        assert (out / name).read_bytes() == body, f"{name} differs from {url_of(name, sel)}"
+    msg = gtfs_realtime_pb2.FeedMessage()
+    msg.ParseFromString((out / "alerts.pb").read_bytes())
+    assert [e.id for e in msg.entity] == ["sl:m14"], "line 14 only: not the tram, not the road"
+    atom, geojson = (out / "disruptions.atom").read_text(), (out / "disruptions.geojson").read_text()
+    assert "Röda linjen 14: stopp" in atom and "Hallunda" not in atom and "Spårväg" not in atom
+    assert "Röda linjen 14: stopp" in geojson and "Spårväg" not in geojson
+
+
+async def test_export_only_some_files_with_a_filter_the_feeds_cannot_take(tmp_path: Path) -> None:
+    settings = Settings()
+    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
+    await _fill(settings)
+    with pytest.raises(CliError, match=r"^--filter bbox=.*Atom/RSS feeds cannot filter by that; .*--only"):
+        select(["bbox=17.9,59.2,18.2,59.4"], settings)
+    sel = select(["bbox=17.9,59.2,18.2,59.4"], settings, feeds=False)
+    out = tmp_path / "public"
+    await export(settings, out, watch=False, sel=sel, only=["alerts.json", "disruptions.geojson"])
+    assert sorted(p.name for p in out.iterdir()) == ["alerts.json", "disruptions.geojson"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--filter", "route14"], "--filter 'route14': write NAME=VALUE, e.g. --filter route=14"),
+        (["--filter", "rout=14"], "--filter rout: unknown parameter (known: "),
+        (["--filter", "mode=plane"], "--filter mode: must be a comma list of road|bus|"),
+        (["--filter", "route=14", "--filter", "route=7"], "--filter route: given more than once"),
+        (["--filter", "lang=de"], "--filter lang: the Atom/RSS feeds take sv or en"),
+        (["--filter", "source=sl"], "--filter source=sl: the Atom/RSS feeds cannot filter by that"),
+    ],
+)
+def test_bad_export_filters_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {**os.environ, "TRAVELINFO_STORE": f"sqlite:///{tmp_path / 'e.db'}"}
+    env.pop("REDIS_URL", None)
+    out = tmp_path / "public"
+    result = subprocess.run(
+        [sys.executable, "-m", "travelinfo.cli", "export", str(out), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("travelinfo: error: " + message), result.stderr
+    assert not out.exists(), "nothing written"
+
+
+def test_export_help_names_the_filters_and_files() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "travelinfo.cli", "export", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--filter NAME=VALUE" in text and "route=14" in text
+    assert "--only FILE" in text and all(name in text for name in EXPORTS)

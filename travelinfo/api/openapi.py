@@ -24,6 +24,7 @@ PATH_SOURCES: tuple[str, ...] = (
     "travelinfo.notices.openapi",
     "travelinfo.api.incidents",
     "travelinfo.webpush.openapi",
+    "travelinfo.gtfsrt.openapi",
 )
 TAGS: list[J] = [
     {"name": "disruptions", "description": "The normalised disruptions: lists, one item, GeoJSON, history."},

@@ -1,8 +1,9 @@
 """The filter table: one row per filter with its name, schema, meaning and reader.
 
 Every channel reads filters through these rows - the list API and its GeoJSON, SSE and
-WebSocket subscriptions, webhook `filters` (travelinfo.webhooks), and the OpenAPI document - so
-a filter has one spelling, one parser and one meaning (the matching is `Query.matches`).
+WebSocket subscriptions, webhook `filters` (travelinfo.webhooks), GTFS-RT, `travelinfo export
+--filter`, and the OpenAPI document - so a filter has one spelling, one parser and one meaning
+(the matching is `Query.matches`).
 Adding a filter is adding a row (and its `Query` field).
 """
 

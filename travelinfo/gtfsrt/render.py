@@ -197,7 +197,8 @@ def build_message(disruptions: Iterable[Disruption], last_change: datetime) -> A
     msg = gtfs_realtime_pb2.FeedMessage()
     msg.header.gtfs_realtime_version = "2.0"
     msg.header.incrementality = gtfs_realtime_pb2.FeedHeader.FULL_DATASET
-    msg.header.timestamp = int(utc(last_change).timestamp())
+    # uint64: an `as_of` before 1970 (when nothing was published) says the earliest it can.
+    msg.header.timestamp = max(0, int(utc(last_change).timestamp()))
     for d in sorted(published(disruptions), key=lambda d: d.id):
         if d.schedules and not expanded_periods(d, last_change):
             continue  # no occurrence within the horizon: no active_period would mean "always"

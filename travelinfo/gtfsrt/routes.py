@@ -1,18 +1,27 @@
 """`/gtfs-rt/alerts.pb` and `/gtfs-rt/alerts.json`: a GTFS-RT ServiceAlerts FULL_DATASET.
 
-Rendered once per change batch (the app's RenderCache), then served as cached bytes with
-ETag/Last-Modified/304 (and gzip for the JSON form).
+The filters are the list API's (the one filter table, `route=14`, `mode=metro`, ...; `as_of`),
+read by the same parser, so an unknown or bad parameter is the same 400 JSON error; the feed
+holds the items of the API's answer that have a public transport mode. Each variant is rendered
+once per change batch (the app's RenderCache, bounded) and served as cached bytes with
+ETag/Last-Modified/304 (and gzip for the JSON form). The unfiltered feed keeps its one key
+and its bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from travelinfo.api import history
+from travelinfo.api import params as api_params
 from travelinfo.gtfsrt import inferred
 from travelinfo.gtfsrt.render import PT_MODES, render_feed, render_json
+from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
 from travelinfo.store.base import Query
@@ -21,48 +30,89 @@ PB_TYPE = "application/x-protobuf"
 JSON_TYPE = "application/json; charset=utf-8"
 PB_KEY = ("gtfsrt", "pb")
 JSON_KEY = ("gtfsrt", "json")
+# The list API's filters and `as_of`; no paging (a FULL_DATASET is never paged).
+PARAMS: tuple[api_params.Param, ...] = (*api_params.FILTERS, history.AS_OF)
 
 
-async def _render(app: web.Application, kind: str, at: datetime | None = None) -> Rendered:
-    """Render the feed (`pb` or `json`) from the store (as it was `at`); use `rendered`."""
-    query = Query(modes=tuple(sorted(PT_MODES)), region=app[appmod.SETTINGS].region_bbox)
-    items, _ = await history.listing(app[appmod.STORE], query, at)
-    last_change = at or app[appmod.HUB].last_change_at
+@dataclasses.dataclass(frozen=True, slots=True)
+class Variant:
+    """One filtered feed: the list API's store query (its modes in one order) and the one
+    language kept (`lang`). The feed is the answer's items with a public transport mode."""
+
+    query: Query
+    lang: str | None = None
+
+
+def feed_query(q: Query) -> Query:
+    """`q` as the feed asks the store: without a mode, only public transport modes (what the
+    feed publishes anyway, fetched cheaper); modes in one order (one cached variant)."""
+    return dataclasses.replace(q, modes=tuple(sorted(q.modes or PT_MODES)))
+
+
+def parse(app: web.Application, raw: Mapping[str, Any]) -> Variant:
+    """The variant a query string (name -> list of values) asks for; BadParameter as the API."""
+    req = api_params.parse(raw, allowed=PARAMS, home=app[appmod.SETTINGS].region_bbox)
+    return Variant(feed_query(req.query), req.lang)
+
+
+def unfiltered(app: web.Application) -> Variant:
+    """The feed without parameters: public transport, planned or active, in the home region."""
+    return Variant(feed_query(Query(region=app[appmod.SETTINGS].region_bbox)))
+
+
+def _in_lang(d: Disruption, lang: str | None) -> Disruption:
+    if not lang:
+        return d
+    texts = {name: dict(getattr(d, name)) for name in ("header", "description", "location_text")}
+    return d.replace(**api_params.reduce_lang(texts, lang))
+
+
+async def _render(app: web.Application, kind: str, variant: Variant, at: datetime | None) -> Rendered:
+    """Render the feed (`pb` or `json`) of `variant` from the store (as it was `at`)."""
+    query = variant.query
+    items, _ = await history.listing(app[appmod.STORE], query, at)  # the renderer keeps transit
     if app[appmod.SETTINGS].impacts.gtfsrt_inferred and at is None:
-        others, _ = await app[appmod.STORE].query(Query(region=query.region))
-        items = items + inferred.alerts(others)
+        # The filters apply to the inferred alerts as published (their routes and modes).
+        others, _ = await app[appmod.STORE].query(Query(region=query.region, status=query.status))
+        items = items + [a for a in inferred.alerts(others) if query.matches(a)]
+    items = [_in_lang(d, variant.lang) for d in items]
+    last_change = at or app[appmod.HUB].last_change_at
     if kind == "pb":
         return Rendered.make(render_feed(items, last_change), PB_TYPE, last_change)
     return Rendered.make(render_json(items, last_change), JSON_TYPE, last_change)
 
 
-async def rendered(app: web.Application, kind: str) -> Rendered:
-    """The feed (`pb` or `json`), rendered once per change (the handlers and export)."""
-    key = PB_KEY if kind == "pb" else JSON_KEY
+async def rendered(
+    app: web.Application, kind: str, variant: Variant | None = None, at: datetime | None = None
+) -> Rendered:
+    """The feed (`pb` or `json`) of `variant` (default: unfiltered) as it was `at` (default:
+    live), rendered once per change (the handlers and export)."""
+    default = unfiltered(app)
+    chosen = variant or default
+    # The unfiltered live feed keeps its one key (the handlers' hot path peeks it directly).
+    key: tuple[Any, ...] = ("gtfsrt", kind, chosen, at)
+    if at is None and chosen == default:
+        key = PB_KEY if kind == "pb" else JSON_KEY
     cache = app[appmod.CACHE]
-    return cache.peek(key) or await cache.get(key, lambda: _render(app, kind))
+    return cache.peek(key) or await cache.get(key, lambda: _render(app, kind, chosen, at))
 
 
-async def _as_of(request: web.Request, kind: str) -> web.Response | None:
-    # `?as_of=`: the feed as it was then (rendered per time, kept in the same cache).
-    at = history.read_as_of(request.query)
-    if at is None:
-        return None
+async def _serve(request: web.Request, kind: str) -> web.Response:
     app = request.app
-    past = await app[appmod.CACHE].get(("gtfsrt", kind, at), lambda: _render(app, kind, at))
-    return respond(request, past)
+    if not request.query_string:  # the hot path: the unfiltered live feed, no parsing
+        hit = app[appmod.CACHE].peek(PB_KEY if kind == "pb" else JSON_KEY)
+        return respond(request, hit or await rendered(app, kind))
+    variant = parse(app, {k: request.query.getall(k) for k in request.query})
+    at = history.read_as_of(request.query)
+    return respond(request, await rendered(app, kind, variant, at))
 
 
 async def alerts_pb(request: web.Request) -> web.Response:
-    if "as_of" in request.query and (past := await _as_of(request, "pb")) is not None:
-        return past
-    return respond(request, await rendered(request.app, "pb"))
+    return await _serve(request, "pb")
 
 
 async def alerts_json(request: web.Request) -> web.Response:
-    if "as_of" in request.query and (past := await _as_of(request, "json")) is not None:
-        return past
-    return respond(request, await rendered(request.app, "json"))
+    return await _serve(request, "json")
 
 
 def setup(app: web.Application) -> None:

@@ -186,7 +186,7 @@ class SubscriptionWorker:
                     return "deleted"
                 continue
             attempt += 1
-            out = await send(engine.http, sub, change, engine.settings, engine.allow)
+            out = await send(engine.http, sub, change, engine.settings, engine.allow, engine.clock)
             now = engine.clock()
             state["last_attempt"] = format_time(datetime.fromtimestamp(now, UTC))
             if out.ok:

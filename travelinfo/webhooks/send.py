@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,14 +57,17 @@ async def post(
     event: tuple[str, str],
     settings: Settings,
     allow: tuple[ssrf.IPNetwork, ...],
+    clock: Callable[[], float] = time.time,
 ) -> Outcome:
-    """POST `body` as event (id, type) to the subscription's URL, signed, within `webhooks.timeout`."""
+    """POST `body` as event (id, type) to the subscription's URL, signed, within `webhooks.timeout`.
+
+    `clock` (wall time, the delivery engine's) stamps the signature and reads a `Retry-After` date."""
     event_id, event_type = event
     timeout = settings.webhooks.timeout
     try:
         async with asyncio.timeout(timeout):
             target = await ssrf.check_target(sub["url"], allow)
-            stamp = str(int(time.time()))
+            stamp = str(int(clock()))
             headers = {
                 "Content-Type": "application/json",
                 "Host": target.host_header(),
@@ -85,7 +88,8 @@ async def post(
                 if 200 <= resp.status < 300:
                     return Outcome(True, status=resp.status)
                 retry = resp.status in RETRY_STATUSES or resp.status >= 500
-                after = retry_after_seconds(resp.headers.get("Retry-After"))
+                now = datetime.fromtimestamp(clock(), UTC)
+                after = retry_after_seconds(resp.headers.get("Retry-After"), now)
                 return Outcome(False, retry, f"HTTP {resp.status}", after, resp.status)
     except ssrf.Refused as exc:
         return Outcome(False, True, f"refused: {exc}")
@@ -101,9 +105,10 @@ async def send(
     change: Change,
     settings: Settings,
     allow: tuple[ssrf.IPNetwork, ...],
+    clock: Callable[[], float] = time.time,
 ) -> Outcome:
     """One signed POST of `change` to the subscription's URL (counted in /metrics by result)."""
-    out = await post(session, sub, event_body(change), (change.seq, change.type), settings, allow)
+    out = await post(session, sub, event_body(change), (change.seq, change.type), settings, allow, clock)
     metrics.WEBHOOK_DELIVERIES.labels("ok" if out.ok else "retry" if out.retry else "failed").inc()
     return out
 
