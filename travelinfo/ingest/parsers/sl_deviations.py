@@ -205,14 +205,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         # Two versions of one case in one answer: the higher version wins.
         if item and (item.id not in items or _num(item.version) >= _num(items[item.id].version)):
             items[item.id] = item
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items.values()),
-        complete=True if option is None else bool(option),
-        notes=tuple(notes),
-    )
+    return ctx.batch(items.values(), complete=True, notes=notes)
 
 
 __all__ = ["parse"]

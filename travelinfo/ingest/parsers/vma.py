@@ -164,12 +164,4 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         raise ParseError(
             'not a VMA answer: expected {"alerts": [...]}, one CAP alert or a Krisinformation list'
         )
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items),
-        complete=complete if option is None else bool(option),
-        ended=tuple(ended),
-        notes=tuple(notes),
-    )
+    return ctx.batch(items, complete=complete, ended=ended, notes=notes)
