@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from tests import bskyfake
-from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
+from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, redis_cleanup
 from travelinfo.bot.bluesky import Bluesky, rich_text
 from travelinfo.bot.channels import channel_key, mastodon_limit
@@ -31,20 +31,12 @@ from travelinfo.model import Affected, Disruption, bbox_of
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
-__all__ = ["mastodon_server"]
+__all__ = ["masto", "mastodon_server"]
 
 NAVTEX = Path(__file__).resolve().parent.parent / "feeds" / "navtex"
 AT = datetime(2026, 11, 25, 7, 50, tzinfo=UTC)
 REGION = [17.2, 58.7, 19.5, 60.3]  # Stockholm county and its archipelago
 REGATTA = "sjofartsverket:BALTIC SEA NAV WARN 062/26"
-
-
-@pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
 
 
 @pytest.fixture
