@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from apputil import serve_loopback
 
 from tests import bskyfake
 from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
@@ -41,11 +41,7 @@ REGATTA = "sjofartsverket:BALTIC SEA NAV WARN 062/26"
 
 @pytest.fixture
 async def bsky() -> AsyncIterator[str]:
-    runner = web.AppRunner(bskyfake.make_app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve_loopback(bskyfake.make_app())
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
