@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, format_time, make_id
+from synthetic import item_id, roadwork
+
+from travelinfo.model import Batch, Disruption, Period, format_time
 from travelinfo.store import history_sqlite, open_store_from_url
 from travelinfo.store.base import Query
 from travelinfo.store.history_archive import Archive
@@ -38,29 +40,9 @@ START = NOW - timedelta(days=DAYS)
 
 
 def disruption(i: int, at: datetime) -> Disruption:
-    return Disruption(
-        id=make_id("bench", f"SE_STA_TRISSID_1_{i:07d}"),
-        source="bench",
-        source_type="datex2",
-        upstream_id=f"SE_STA_TRISSID_1_{i:07d}",
-        version="1",
-        updated_at=at,
-        first_seen=at,
-        last_seen=at,
-        status="active",
-        modes=("road",),
-        cause="MAINTENANCE",
-        effect="REDUCED_SERVICE",
-        severity=("WARNING", "INFO")[i % 2],
-        categories=("datex2:MaintenanceWorks",),
-        periods=(Period(at - timedelta(hours=1), at + timedelta(days=3)),),
-        header={"sv": f"Vägarbete på väg {i % 900}, @@V@@"},
-        description={"sv": "Vägarbete. Ett körfält är avstängt. Sänkt hastighet, 50 km/h."},
-        location_text={"sv": f"Väg {i % 900} mellan trafikplats {i} och {i + 1}"},
-        geometry={"type": "Point", "coordinates": [17.5 + (i % 100) / 100, 59.0 + (i % 70) / 100]},
-        affected=(Affected("road", str(i % 900), None),),
-        provenance=Provenance(at, "https://example.invalid/datex"),
-    )
+    # `@@V@@` becomes each version's own text when the versions are written.
+    period = Period(at - timedelta(hours=1), at + timedelta(days=3))
+    return roadwork(i, at, period=period, header=f"Vägarbete på väg {i % 900}, @@V@@")
 
 
 def plan(n_versions: int, n_ids: int) -> list[tuple[float, int, int]]:
@@ -94,13 +76,13 @@ def fill(store: SqliteStore, n_versions: int, n_ids: int) -> int:
         if last:
             body_d = body_d.replace('"status":"active"', '"status":"ended"')
         kind = "created" if j == 0 else ("ended" if last else "updated")
-        ident = make_id("bench", f"SE_STA_TRISSID_1_{i:07d}")
+        ident = item_id(i)
         head = f'{{"type":"{kind}","id":"{ident}","at":"{format_time(at)}"'
         written += 1
         history_sqlite.record(
             conn,
             written,
-            make_id("bench", f"SE_STA_TRISSID_1_{i:07d}"),
+            ident,
             "ended" if last else "active",
             at,
             head + ',"disruption":' + body_d + "}",

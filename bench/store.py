@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from storeutil import redis_cleanup
+from synthetic import roadwork
 
-from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, make_id
+from travelinfo.model import Batch, Period
 from travelinfo.store import open_store_from_url
 
 TARGET = 0.1
@@ -32,34 +33,20 @@ TARGET = 0.1
 
 def build(n: int, at: datetime, changed: set[int]) -> Batch:
     start = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-    items = []
-    for i in range(n):
-        severity = "SEVERE" if i in changed else ("WARNING", "INFO")[i % 2]
-        items.append(
-            Disruption(
-                id=make_id("bench", f"SE_STA_TRISSID_1_{i:07d}"),
-                source="bench",
-                source_type="datex2",
-                upstream_id=f"SE_STA_TRISSID_1_{i:07d}",
-                version="1",
-                updated_at=start,
-                first_seen=at,
-                last_seen=at,
-                status="active",
-                modes=("road",),
-                cause="MAINTENANCE",
-                effect="REDUCED_SERVICE",
-                severity=severity,
-                categories=("datex2:MaintenanceWorks", "datex2:roadMaintenanceType=roadworks"),
-                periods=(Period(start, start + timedelta(days=30)),),
-                header={"sv": f"Vägarbete på väg {i % 900}, ett körfält avstängt"},
-                description={"sv": "Vägarbete. Ett körfält är avstängt. Sänkt hastighet, 50 km/h."},
-                location_text={"sv": f"Väg {i % 900} mellan trafikplats {i} och {i + 1}"},
-                geometry={"type": "Point", "coordinates": [17.5 + (i % 100) / 100, 59.0 + (i % 70) / 100]},
-                affected=(Affected("road", str(i % 900), None),),
-                provenance=Provenance(at, "https://example.invalid/datex"),
-            )
+    period = Period(start, start + timedelta(days=30))
+    categories = ("datex2:MaintenanceWorks", "datex2:roadMaintenanceType=roadworks")
+    items = [
+        roadwork(
+            i,
+            at,
+            period=period,
+            header=f"Vägarbete på väg {i % 900}, ett körfält avstängt",
+            updated_at=start,
+            severity="SEVERE" if i in changed else None,
+            categories=categories,
         )
+        for i in range(n)
+    ]
     return Batch("bench", at, tuple(items), complete=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,15 @@ def mastodon_server() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
+    """The mock server, emptied, and a client to read it back and inject faults."""
+    async with aiohttp.ClientSession() as session:
+        m = Masto(mastodon_server.base_url, session)
+        await m.reset()
+        yield m
 
 
 class Masto:

@@ -19,6 +19,7 @@ from typing import Any
 import http_ece
 import jwt
 from aiohttp import web
+from apputil import serve_loopback
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -136,11 +137,7 @@ class PushService:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/push/{name}", self._handle)
-        self.runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
+        self.runner, self.port = await serve_loopback(app, self.port)
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -4,6 +4,7 @@ refuses (a 400 naming the parameter or header), and a resume point this store ne
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from storeutil import open_store
 
 from travelinfo.api.openapi import document
 from travelinfo.config import Settings
+from travelinfo.web.i18n import CATALOGUE
 
 
 async def test_index_links_resolve_and_docs_page_names_every_operation(tmp_path: Path) -> None:
@@ -43,6 +45,25 @@ async def test_index_links_resolve_and_docs_page_names_every_operation(tmp_path:
         for op_id in ids:
             assert f'id="{op_id}"' in page, op_id
         assert "<script" not in page  # works without JavaScript, nothing for the CSP to block
+
+
+async def test_docs_page_chrome_comes_from_the_one_catalogue_in_each_language(tmp_path: Path) -> None:
+    labels = {key: texts for key, texts in CATALOGUE.items() if key.startswith("api_")}
+    assert len(labels) >= 15
+    async with (
+        open_store("sqlite", tmp_path) as store,
+        running_app(store, Settings()) as r,
+        aiohttp.ClientSession() as c,
+    ):
+        for lang, other in (("sv", "en"), ("en", "sv")):
+            async with c.get(f"{r.url}/api/v1/docs?lang={lang}") as resp:
+                page = html.unescape(await resp.text())
+            assert f"<h1>{CATALOGUE['nav_api'][lang]}</h1>" in page
+            missing = [key for key, texts in labels.items() if texts[lang] not in page]
+            assert missing == [], (lang, missing)
+            # Not the other language's chrome (words both languages share aside).
+            leaked = [k for k, t in labels.items() if t[other] != t[lang] and f">{t[other]}<" in page]
+            assert leaked == [], (lang, leaked)
 
 
 async def test_push_refuses_what_the_document_refuses(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from apputil import serve_loopback
 
 from tests import bskyfake
 from tests.botutil import Clock, bot_settings
@@ -28,11 +29,7 @@ T0 = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 @pytest.fixture
 async def pds() -> AsyncIterator[tuple[str, web.Application]]:
     app = bskyfake.make_app()
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve_loopback(app)
     try:
         yield f"http://127.0.0.1:{port}", app
     finally:

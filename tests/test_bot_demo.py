@@ -15,10 +15,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from apputil import serve_loopback
 
 from tests import bskyfake
-from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
+from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, redis_cleanup
 from travelinfo.bot.bluesky import Bluesky, rich_text
 from travelinfo.bot.channels import channel_key, mastodon_limit
@@ -31,7 +31,7 @@ from travelinfo.model import Affected, Disruption, bbox_of
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
-__all__ = ["mastodon_server"]
+__all__ = ["masto", "mastodon_server"]
 
 NAVTEX = Path(__file__).resolve().parent.parent / "feeds" / "navtex"
 AT = datetime(2026, 11, 25, 7, 50, tzinfo=UTC)
@@ -40,20 +40,8 @@ REGATTA = "sjofartsverket:BALTIC SEA NAV WARN 062/26"
 
 
 @pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
-
-
-@pytest.fixture
 async def bsky() -> AsyncIterator[str]:
-    runner = web.AppRunner(bskyfake.make_app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve_loopback(bskyfake.make_app())
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.botutil import TOKEN, Clock, Masto, bot_settings, mastodon_server
+from tests.botutil import TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, open_store
 from travelinfo.bot.command import dry_run, print_posts
 from travelinfo.bot.runner import Bot
@@ -24,18 +22,10 @@ from travelinfo.model import Affected, Disruption
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
-__all__ = ["mastodon_server"]
+__all__ = ["masto", "mastodon_server"]
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 HOLD = 300.0  # the default bot.all_clear_hold
-
-
-@pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
 
 
 def metro(at: datetime, description: str = "Signalfel vid Gamla stan.") -> Disruption:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
+from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
 from tests.storeutil import REDIS_URL, batch, item, open_store
 from travelinfo.bot.runner import Bot
 from travelinfo.bot.social import Mastodon, PostUnavailable
@@ -22,17 +21,9 @@ from travelinfo.model import Affected, Disruption, Period
 from travelinfo.store import open_store_from_url
 from travelinfo.store.base import Store
 
-__all__ = ["mastodon_server"]  # the fixture, imported for pytest
+__all__ = ["masto", "mastodon_server"]  # the fixtures, imported for pytest
 
 T0 = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
 
 
 def e4(at: datetime, **kw: Any) -> Disruption:

@@ -3,15 +3,13 @@ NAVTEX safety warnings, the rest, routine NAVTEX (rules.rank), against a real ma
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, mastodon_server
+from tests.botutil import PUBLIC_URL, TOKEN, Clock, Masto, bot_settings, masto, mastodon_server
 from tests.storeutil import batch, item, open_store
 from travelinfo.bot.rules import (
     NAVTEX_ROUTINE,
@@ -28,7 +26,7 @@ from travelinfo.bot.social import Mastodon
 from travelinfo.ingest.parsers.base import PARSERS, ParseContext, load_builtins
 from travelinfo.model import Disruption
 
-__all__ = ["mastodon_server"]
+__all__ = ["masto", "mastodon_server"]
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,14 +97,6 @@ def test_navtex_classes_on_the_demo_feed_and_the_corpus() -> None:
         for i in real
         if "DANGEROUS" in real[i].description["en"] or "navtex:wreck" in real[i].categories
     )
-
-
-@pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
 
 
 async def test_a_burst_posts_by_priority_and_the_digest_lists_by_it(masto: Masto, tmp_path: Path) -> None:

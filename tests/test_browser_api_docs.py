@@ -11,14 +11,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from apputil import Running, running_app
+from checkutil import axe, chromium, needs_axe, needs_chromium
 from storeutil import open_store
-from test_browser_pages import ARGS, AXE, CHROMIUM
 
 METHODS = ("get", "post", "put", "patch", "delete")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -30,12 +30,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 async def served_operations(site: Running) -> set[str]:
@@ -81,7 +77,7 @@ async def test_every_operation_is_listed_under_the_csp(site: Running, browser: A
 
 
 @pytest.mark.slow  # 8 page loads with axe: about a minute on a loaded machine
-@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+@needs_axe
 async def test_axe_reports_no_violations(site: Running, browser: Any) -> None:
     failures = []
     for scheme in ("light", "dark"):
@@ -92,8 +88,7 @@ async def test_axe_reports_no_violations(site: Running, browser: Any) -> None:
                 await page.set_viewport_size({"width": width, "height": 900})
                 for lang in ("sv", "en"):
                     await page.goto(f"{site.url}/api/v1/docs?lang={lang}")
-                    await page.add_script_tag(path=str(AXE))
-                    result = await page.evaluate("axe.run(document).then(r => r.violations)")
+                    result = await axe(page)
                     failures += [(scheme, width, lang, v["id"], v["help"], len(v["nodes"])) for v in result]
                     wide = await page.evaluate("document.documentElement.scrollWidth > innerWidth + 1")
                     if wide:

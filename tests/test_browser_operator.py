@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from apputil import Running
+from checkutil import axe, chromium, needs_axe, needs_chromium
 from operatorutil import ORG, OTHER, local, operator_app, operator_settings
-from test_browser_pages import ARGS, AXE, CHROMIUM
 from waiting import wait_until
 
 from travelinfo.api.keys import create_key
@@ -22,7 +22,7 @@ from travelinfo.store.base import Store
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -40,12 +40,8 @@ async def site(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 async def tab_to(page: Any, ident: str, limit: int = 120) -> None:
@@ -249,7 +245,7 @@ async def test_approval_flow(browser: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # 24 axe runs and sign-ins: about 30 s per colour scheme on a loaded machine
-@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+@needs_axe
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_axe_on_the_operator_pages(site: Any, browser: Any, scheme: str) -> None:
     _, run, tokens = site
@@ -258,9 +254,7 @@ async def test_axe_on_the_operator_pages(site: Any, browser: Any, scheme: str) -
     failures = []
 
     async def check(what: str) -> None:
-        await page.add_script_tag(path=str(AXE))
-        result = await page.evaluate("axe.run(document).then(r => r.violations)")
-        failures.extend((scheme, what, v["id"], v["help"], len(v["nodes"])) for v in result)
+        failures.extend((scheme, what, v["id"], v["help"], len(v["nodes"])) for v in await axe(page))
 
     try:
         for lang in ("sv", "en"):

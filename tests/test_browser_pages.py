@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from apputil import Running
+from checkutil import axe, chromium, needs_axe, needs_chromium
 from playwright.async_api import expect
 from storeutil import open_store
 from test_web_pages import disruption, fill, serve
@@ -21,25 +21,13 @@ from test_web_pages import disruption, fill, serve
 from travelinfo import app as appmod
 from travelinfo.model import Affected, Batch
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE = "/d/trafikverket:SE_STA_TRISSID_1_4000003"
 DETAIL = "/d/trafikverket:SE_STA_TRISSID_1_4000001"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -53,12 +41,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -74,9 +58,8 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     await context.close()
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+@needs_axe
 async def test_axe_reports_no_violations(site: Running, browser: Any) -> None:
-    # bypass_csp only so axe itself can be injected; the page under test is unchanged.
     context = await browser.new_context(bypass_csp=True)
     p = await context.new_page()
     failures = []
@@ -86,8 +69,7 @@ async def test_axe_reports_no_violations(site: Running, browser: Any) -> None:
             for lang in ("sv", "en"):
                 for path in ("/", DETAIL, "/status", HOSTILE):
                     await p.goto(f"{site.url}{path}?lang={lang}")
-                    await p.add_script_tag(path=str(AXE))
-                    result = await p.evaluate("axe.run(document).then(r => r.violations)")
+                    result = await axe(p)
                     failures += [(width, lang, path, v["id"], v["help"], len(v["nodes"])) for v in result]
     finally:
         await context.close()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
+from checkutil import axe, chromium, needs_axe, needs_chromium
 from storeutil import open_store
-from test_browser_pages import ARGS, AXE, CHROMIUM
 from test_web_pages import fill, serve, settings
 
 from travelinfo.model import Batch, Disruption, Period
@@ -27,7 +27,7 @@ PAGES = ("/", "/board", POINT, LINE, POLYGON, "/status")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -68,16 +68,12 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 @pytest.mark.slow  # 72 axe runs: about 60 s per colour scheme on a loaded machine
-@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+@needs_axe
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_axe_on_every_page_kind_language_width(site: Running, browser: Any, scheme: str) -> None:
     # bypass_csp only so axe itself can be injected; the page under test is unchanged.
@@ -92,8 +88,7 @@ async def test_axe_on_every_page_kind_language_width(site: Running, browser: Any
                     await p.goto(f"{site.url}{path}?lang={lang}")
                     if not await p.locator(".banner.vma[role=alert]").count():
                         missing_banner.append((width, lang, path))
-                    await p.add_script_tag(path=str(AXE))
-                    result = await p.evaluate("axe.run(document).then(r => r.violations)")
+                    result = await axe(p)
                     failures += [
                         (scheme, width, lang, path, v["id"], v["help"], len(v["nodes"])) for v in result
                     ]

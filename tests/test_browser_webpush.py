@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from checkutil import FITS, axe, launch, needs_axe, needs_chromium
 from pushservice import push_service
 from storeutil import batch, item
-from test_browser_pages import ARGS, AXE, CHROMIUM
 from waiting import wait_until
 from webpushutil import running, settings_for
 
@@ -26,7 +26,7 @@ from travelinfo.webpush.records import SUB
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 FAKE_PUSH_SERVICE = """
@@ -59,7 +59,7 @@ async def test_watch_by_keyboard_then_a_push_shows_the_notification(tmp_path: Pa
 
     settings, _ = settings_for("sqlite", tmp_path)
     async with push_service() as ps, running(settings) as app, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch(pw)
         try:
             context = await browser.new_context()
             await context.grant_permissions(["notifications"], origin=app.url)
@@ -147,13 +147,13 @@ async def test_watch_by_keyboard_then_a_push_shows_the_notification(tmp_path: Pa
             await browser.close()
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="needs tests/node_modules/axe-core (npm install in tests/)")
+@needs_axe
 async def test_axe_finds_nothing_on_watch(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     settings, _ = settings_for("sqlite", tmp_path)
     async with running(settings, frozenset({"web"})) as app, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch(pw)
         try:
             for scheme in ("light", "dark"):
                 # bypass_csp only so axe itself can be injected; the page under test is unchanged.
@@ -162,11 +162,9 @@ async def test_axe_finds_nothing_on_watch(tmp_path: Path) -> None:
                 for lang, width in (("sv", 320), ("en", 1280)):
                     await page.set_viewport_size({"width": width, "height": 800})
                     await page.goto(f"{app.url}/watch?lang={lang}")
-                    await page.add_script_tag(path=str(AXE))
-                    violations = await page.evaluate("axe.run(document).then(r => r.violations)")
+                    violations = await axe(page)
                     assert violations == [], (scheme, lang, [v["id"] for v in violations])
-                    reflow = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-                    assert await page.evaluate(reflow), (scheme, lang, width)
+                    assert await page.evaluate(FITS), (scheme, lang, width)
                 await context.close()
         finally:
             await browser.close()

@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from upstream import Upstream, serve_upstream
 from waiting import wait_until
 from webhookutil import Receiver, auth, make_key, receiver, register, start_app
 
-from tests.botutil import PUBLIC_URL, TOKEN, Masto, mastodon_server
+from tests.botutil import PUBLIC_URL, TOKEN, Masto, masto, mastodon_server
 from travelinfo.config import Settings, SourceConfig
 from travelinfo.runtime import metrics
 
-__all__ = ["mastodon_server"]  # the fixture, imported for pytest
+__all__ = ["masto", "mastodon_server"]  # the fixtures, imported for pytest
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -67,14 +65,6 @@ def body(n: int) -> bytes:
 
 async def refuse(_request: web.Request, _r: Receiver) -> web.StreamResponse:
     return web.Response(status=400, text="not for us")  # not retried: the event is dead-lettered
-
-
-@pytest.fixture
-async def masto(mastodon_server: Any) -> AsyncIterator[Masto]:
-    async with aiohttp.ClientSession() as session:
-        m = Masto(mastodon_server.base_url, session)
-        await m.reset()
-        yield m
 
 
 def settings_for(tmp_path: Path, source: str, url: str, masto_url: str) -> Settings:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from checkutil import needs_vnu, nu_check
 from operatorutil import ORG, OTHER, csrf_of, form, local, operator_app, operator_settings, person
-from test_web_pages import VNU
 
 from travelinfo.api.keys import create_key, revoke_key
 from travelinfo.model import format_time, parse_time, thaw
@@ -382,9 +379,7 @@ async def test_api_changes_wait_for_approval_too(tmp_path: Path) -> None:
         assert d is not None and d.severity == "UNKNOWN_SEVERITY"
 
 
-@pytest.mark.skipif(
-    shutil.which("java") is None or not VNU.exists(), reason="needs java and tests/node_modules/vnu-jar"
-)
+@needs_vnu
 async def test_nu_html_checker_reports_no_errors_on_the_operator_pages(tmp_path: Path) -> None:
     async with operator_app("sqlite", tmp_path) as (store, run), person(run.url) as op:
         _, token = await create_key(store, "ports", ["notices:write"], ORG)
@@ -400,19 +395,7 @@ async def test_nu_html_checker_reports_no_errors_on_the_operator_pages(tmp_path:
         pages["notice"] = (await op.get("/operator/n/kaj3?lang=en"))[1]
         pages["list"] = (await op.get("/operator"))[1]
         pages["edit"] = (await op.get("/operator/n/kaj3/edit"))[1]
-    files = []
-    for name, page in pages.items():
-        f = tmp_path / f"{name}.html"
-        f.write_text(page, encoding="utf-8")
-        files.append(str(f))
-    proc = await asyncio.to_thread(
-        subprocess.run,
-        ["java", "-jar", str(VNU), "--errors-only", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
+    await nu_check(pages, tmp_path)
 
 
 async def test_hostile_input_is_escaped_or_refused(tmp_path: Path) -> None:

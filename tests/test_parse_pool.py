@@ -18,7 +18,7 @@ import parseutil  # noqa: F401 - registers testslow, testcrash, testprobe
 import pytest
 import upstream as upstream_mod
 from aiohttp import web
-from apputil import start_app
+from apputil import serve_loopback, start_app
 
 from travelinfo.config import Settings, SourceConfig, StoreSettings
 from travelinfo.ingest.collectors.parse_pool import ParsePool, ParserDied, ParseTimeout, RemoteTraceback
@@ -230,11 +230,8 @@ async def test_healthz_answers_fast_while_5mb_hostile_pages_are_parsed(tmp_path:
     assert len(ups.bodies["navtex"]) > 5_000_000
     app = web.Application()
     app.router.add_get("/{name}", ups.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, port = await serve_loopback(app)
+    base = f"http://127.0.0.1:{port}"
 
     def source(name: str, kind: str, interval: float) -> SourceConfig:
         return SourceConfig(

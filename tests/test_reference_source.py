@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from apputil import start_app
+from apputil import serve_loopback, start_app
 from storeutil import open_store
 
 from travelinfo.config import Settings
@@ -67,11 +67,8 @@ async def gtfs_upstream(body: bytes) -> AsyncIterator[GtfsUpstream]:
     up = GtfsUpstream(body)
     app = web.Application()
     app.router.add_get("/gtfs/sl.zip", up.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    up.url = f"http://127.0.0.1:{runner.addresses[0][1]}/gtfs/sl.zip"
+    runner, port = await serve_loopback(app)
+    up.url = f"http://127.0.0.1:{port}/gtfs/sl.zip"
     try:
         yield up
     finally:

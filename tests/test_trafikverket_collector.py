@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from apputil import serve_loopback
 
 from tests.storeutil import open_store
 from travelinfo.config import SourceConfig
@@ -135,11 +136,8 @@ async def upstream() -> AsyncIterator[FakeTrafikverket]:
     app = web.Application()
     app.router.add_post("/v2/data.json", fake.query)
     app.router.add_get("/v2/Notifications/stream", fake.stream)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, port = await serve_loopback(app)
+    fake.url = f"http://127.0.0.1:{port}"
     try:
         yield fake
     finally:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from apputil import Running, running_app
+from checkutil import needs_vnu, nu_check
 from storeutil import open_store
 
 from travelinfo import app as appmod
@@ -22,8 +19,6 @@ from travelinfo.model import Affected, Batch, Disruption, Period, Provenance, co
 from travelinfo.store.base import SourceHealth, Store, put_health
 from travelinfo.web import render as web_render
 
-ROOT = Path(__file__).resolve().parent.parent
-VNU = ROOT / "tests" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 HOSTILE_HEADER = '<script>window.pwned=1</script> Stopp ]]> <img src=x onerror="window.pwned=2">'
 HOSTILE_DESC = 'Läs mer: javascript:window.pwned=3 ]]> <a href="javascript:window.pwned=4">x</a>'
 
@@ -293,9 +288,7 @@ async def test_hostile_text_is_escaped(site: Running) -> None:
     assert "javascript:window.pwned=5" not in html
 
 
-@pytest.mark.skipif(
-    shutil.which("java") is None or not VNU.exists(), reason="needs java and tests/node_modules/vnu-jar"
-)
+@needs_vnu
 async def test_nu_html_checker_reports_no_errors(site: Running, tmp_path: Path) -> None:
     paths = {
         "index-sv": "/",
@@ -307,21 +300,10 @@ async def test_nu_html_checker_reports_no_errors(site: Running, tmp_path: Path) 
         "error404": "/d/nope:1",
         "error400": "/?mode=plane",
     }
-    files = []
+    pages = {}
     for name, path in paths.items():
         _, html, _ = await get(site.url + path)
         if name == "fragment":  # a fragment is checked inside a minimal document
             html = f'<!DOCTYPE html><html lang="sv"><head><title>f</title></head><body>{html}</body></html>'
-        f = tmp_path / f"{name}.html"
-        f.write_text(html, encoding="utf-8")
-        files.append(str(f))
-    # One JVM for every page: its start-up is the slow part.
-    proc = await asyncio.to_thread(
-        subprocess.run,
-        ["java", "-jar", str(VNU), "--errors-only", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    print(proc.stderr, file=sys.stderr)
-    assert proc.returncode == 0, proc.stderr
+        pages[name] = html
+    await nu_check(pages, tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from travelinfo.webpush.records import HELD, QUEUE, STATE, SUB
 from travelinfo.webpush.routes import ENGINE
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+DELIVER_LOG = "travelinfo.webpush.deliver"
 
 
 async def _changes(store, tag: str, n: int) -> list:  # type: ignore[no-untyped-def]
@@ -73,9 +76,10 @@ async def test_gone_deletes_the_subscription_and_all_kept_for_it(kind: str, tmp_
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_push_service_down_then_back_gets_every_notification_in_order(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Down for many times the backoff cap (0.3 s here; 5 min in production is 1x backoff_max).
+    caplog.set_level(logging.INFO, logger="travelinfo")
     settings, prefix = settings_for(kind, tmp_path, failure_threshold=3)
     try:
         async with running(settings) as app, aiohttp.ClientSession() as http:
@@ -115,6 +119,17 @@ async def test_push_service_down_then_back_gets_every_notification_in_order(
                 assert not [q for q in await app.store.list_records(QUEUE) if q["sub"] == sub["id"]]
             finally:
                 await back.stop()
+        # The outage is logged once each way, as Web Push's own, never as a webhook's.
+        lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+        sid = sub["id"]
+        ours = [line for line in lines if line[2].startswith(f"web push {sid}: ")]
+        assert [(name, level) for name, level, _ in ours] == [(DELIVER_LOG, "WARNING"), (DELIVER_LOG, "INFO")]
+        assert ours[0][2].startswith(f"web push {sid}: failing after 3 failed attempts in a row (")
+        assert re.fullmatch(
+            rf"web push {sid}: delivering again after \d+ failed attempts; 0 events dead-lettered meanwhile",
+            ours[1][2],
+        ), ours[1][2]
+        assert not [x for x in lines if "push" in x[2] and ("webhook" in x[0] or "webhook" in x[2])], lines
     finally:
         if prefix:
             await redis_cleanup(prefix)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import pytest
+from checkutil import needs_vnu, nu_check
 from storeutil import batch, item
-from test_web_pages import VNU
 from webpushutil import running, settings_for
 
 WEB = frozenset({"web"})
@@ -45,24 +40,12 @@ async def test_each_disruption_links_to_watch_its_modes(tmp_path: Path) -> None:
         assert '<a href="/watch?lang=sv&amp;mode=ferry">Bevaka</a>' in html
 
 
-@pytest.mark.skipif(
-    shutil.which("java") is None or not VNU.exists(), reason="needs java and tests/node_modules/vnu-jar"
-)
+@needs_vnu
 async def test_nu_html_checker_reports_no_errors_on_watch(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path)
-    files = []
+    pages = {}
     async with running(settings, WEB) as app, aiohttp.ClientSession() as http:
         for name, query in (("sv", ""), ("en", "?lang=en&route=43&mode=bus,ferry")):
             async with http.get(f"{app.url}/watch{query}") as r:
-                f = tmp_path / f"watch-{name}.html"
-                f.write_text(await r.text(), encoding="utf-8")
-                files.append(str(f))
-    proc = await asyncio.to_thread(
-        subprocess.run,
-        ["java", "-jar", str(VNU), "--errors-only", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    print(proc.stderr, file=sys.stderr)
-    assert proc.returncode == 0, proc.stderr
+                pages[f"watch-{name}"] = await r.text()
+    await nu_check(pages, tmp_path)

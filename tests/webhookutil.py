@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ import aiohttp
 import apputil
 from aiohttp import web
 from apputil import Running
-from storeutil import REDIS_URL, batch, item, redis_cleanup
+from storeutil import batch, item, redis_cleanup
 
 from travelinfo.api import keys
 from travelinfo.config import Settings
@@ -36,13 +35,7 @@ def documented_verify() -> Callable[..., bool]:
 
 def settings_for(kind: str, tmp_path: Path, **webhooks: Any) -> tuple[Settings, str]:
     """Settings on a fresh store of `kind` with tiny backoff values; returns them and the Redis prefix."""
-    s = Settings()
-    prefix = ""
-    if kind == "sqlite":
-        s.store.url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        prefix = f"test-{uuid.uuid4().hex[:12]}"
-        s.store.url = f"{REDIS_URL}?prefix={prefix}"
+    s, prefix = apputil.fresh_store_settings(kind, tmp_path)
     w = s.webhooks
     w.allow_hosts = ["127.0.0.1"]
     w.backoff_base, w.backoff_max, w.max_age, w.timeout = 0.05, 0.3, 30.0, 2.0
@@ -60,24 +53,17 @@ async def cleanup_redis(prefix: str) -> AsyncIterator[None]:
             await redis_cleanup(prefix)
 
 
-def _quick(app: web.Application) -> None:
-    if ENGINE in app:
-        app[ENGINE].refresh = 0.1
-        app[ENGINE].poll = 0.5
+_QUICK = apputil.quick_engine(ENGINE)
 
 
 async def start_app(settings: Settings, roles: frozenset[str]) -> Running:
     """The app with delivery intervals shortened for tests."""
-    return await apputil.start_app(settings, roles, configure=_quick)
+    return await apputil.start_app(settings, roles, configure=_QUICK)
 
 
-@asynccontextmanager
-async def running(settings: Settings, roles: frozenset[str]) -> AsyncIterator[Running]:
-    r = await start_app(settings, roles)
-    try:
-        yield r
-    finally:
-        await r.stop()
+def running(settings: Settings, roles: frozenset[str]) -> AbstractAsyncContextManager[Running]:
+    """The app with delivery intervals shortened, for the duration of the block."""
+    return apputil.serving(settings, roles, configure=_QUICK)
 
 
 async def make_key(store: Store, scopes: list[str], name: str = "test") -> str:
@@ -124,11 +110,7 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
+        self.runner, self.port = await apputil.serve_loopback(app, self.port)
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +10,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import apputil
-from aiohttp import web
 from apputil import Running
-from storeutil import REDIS_URL
 
 from travelinfo.config import Settings
 from travelinfo.webpush.routes import ENGINE
@@ -30,13 +26,7 @@ def local(text: str) -> datetime:
 
 def settings_for(kind: str, tmp_path: Path, **webpush: Any) -> tuple[Settings, str]:
     """Settings on a fresh store with tiny backoff values; the loopback push service allowed."""
-    s = Settings()
-    prefix = ""
-    if kind == "sqlite":
-        s.store.url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        prefix = f"test-{uuid.uuid4().hex[:12]}"
-        s.store.url = f"{REDIS_URL}?prefix={prefix}"
+    s, prefix = apputil.fresh_store_settings(kind, tmp_path)
     w = s.webpush
     w.allow_hosts = ["127.0.0.1"]
     w.backoff_base, w.backoff_max, w.timeout = 0.05, 0.3, 2.0
@@ -45,19 +35,9 @@ def settings_for(kind: str, tmp_path: Path, **webpush: Any) -> tuple[Settings, s
     return s, prefix
 
 
-def _quick(app: web.Application) -> None:
-    if ENGINE in app:
-        app[ENGINE].refresh = 0.1
-        app[ENGINE].poll = 0.5
-
-
-@asynccontextmanager
-async def running(settings: Settings, roles: frozenset[str] = BOTH) -> AsyncIterator[Running]:
-    r = await apputil.start_app(settings, roles, configure=_quick)
-    try:
-        yield r
-    finally:
-        await r.stop()
+def running(settings: Settings, roles: frozenset[str] = BOTH) -> AbstractAsyncContextManager[Running]:
+    """The app with the push engine's intervals shortened, for the duration of the block."""
+    return apputil.serving(settings, roles, configure=apputil.quick_engine(ENGINE))
 
 
 async def subscribe(

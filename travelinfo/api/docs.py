@@ -1,8 +1,9 @@
 """`/api/v1` (an index of links) and `/api/v1/docs`: the OpenAPI document as a page.
 
 The page is rendered here from the document itself (no CDN, no script: it works under the
-site's CSP and without JavaScript), in the site's chrome in Swedish or English; the operation
-texts are the document's own (English).
+site's CSP and without JavaScript), in the site's chrome in Swedish or English (its labels are
+the `api_*` entries of the one catalogue, `web/i18n.py`); the operation texts are the
+document's own (English).
 """
 
 from __future__ import annotations
@@ -22,38 +23,7 @@ from travelinfo.web import routes as pages
 from travelinfo.web.filters import Filters
 
 METHODS = ("get", "post", "put", "patch", "delete")
-CHROME: dict[str, dict[str, str]] = {
-    "title": {"sv": "API för utvecklare", "en": "API for developers"},
-    "intro": {
-        "sv": "Allt under /api/v1 beskrivs av OpenAPI-dokumentet nedan. Läsning är öppen för alla; "
-        "skrivning kräver en API-nyckel. Beskrivningarna av anropen är på engelska.",
-        "en": "Everything under /api/v1 is described by the OpenAPI document below. Reading is open "
-        "to everyone; writing needs an API key.",
-    },
-    "document": {"sv": "OpenAPI-dokumentet (JSON)", "en": "The OpenAPI document (JSON)"},
-    "contents": {"sv": "Innehåll", "en": "Contents"},
-    "operations": {"sv": "anrop", "en": "operations"},
-    "parameters": {"sv": "Parametrar", "en": "Parameters"},
-    "name": {"sv": "Namn", "en": "Name"},
-    "where": {"sv": "Var", "en": "In"},
-    "schema": {"sv": "Schema", "en": "Schema"},
-    "about": {"sv": "Beskrivning", "en": "Description"},
-    "required": {"sv": "krävs", "en": "required"},
-    "body": {"sv": "Anropets innehåll", "en": "Request body"},
-    "responses": {"sv": "Svar", "en": "Responses"},
-    "public": {"sv": "Öppen: ingen nyckel behövs", "en": "Public: no key needed"},
-    "keyed": {
-        "sv": "Kräver en API-nyckel (Authorization: Bearer)",
-        "en": "Needs an API key (Authorization: Bearer)",
-    },
-    "example": {"sv": "Exempel", "en": "Example"},
-    "schemas": {"sv": "Scheman", "en": "Schemas"},
-}
 _CODE = re.compile(r"`([^`]+)`")
-
-
-def say(key: str, lang: str) -> str:
-    return CHROME[key][lang]
 
 
 def text(value: str | None) -> Markup:
@@ -163,7 +133,6 @@ async def docs_page(request: web.Request) -> web.StreamResponse:
             doc=doc,
             ops=ops,
             tags=sections(doc, ops),
-            say=say,
             schemas=[
                 (name, json.dumps(s, ensure_ascii=False, indent=2))
                 for name, s in doc["components"]["schemas"].items()

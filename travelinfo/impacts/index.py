@@ -23,17 +23,6 @@ from travelinfo.model import thaw
 EARTH_RADIUS_M = 6_371_008.8
 
 
-class RouteLike(Protocol):
-    """What the index reads of a routes.txt row (travelinfo.ingest.gtfs_static.Route)."""
-
-    @property
-    def short_name(self) -> str: ...
-    @property
-    def long_name(self) -> str: ...
-    @property
-    def route_type(self) -> int: ...
-
-
 class StopLike(Protocol):
     """What the index reads of a stops.txt row."""
 

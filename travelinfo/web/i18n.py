@@ -148,6 +148,31 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Current and planned disruptions on roads and public transport",
     },
     "feed_filtered": {"sv": "urval", "en": "selection"},
+    # The API docs page (/api/v1/docs): its chrome; the operations' texts are the document's (English).
+    "api_intro": {
+        "sv": "Allt under /api/v1 beskrivs av OpenAPI-dokumentet nedan. Läsning är öppen för alla; "
+        "skrivning kräver en API-nyckel. Beskrivningarna av anropen är på engelska.",
+        "en": "Everything under /api/v1 is described by the OpenAPI document below. Reading is open "
+        "to everyone; writing needs an API key.",
+    },
+    "api_document": {"sv": "OpenAPI-dokumentet (JSON)", "en": "The OpenAPI document (JSON)"},
+    "api_contents": {"sv": "Innehåll", "en": "Contents"},
+    "api_operations": {"sv": "anrop", "en": "operations"},
+    "api_parameters": {"sv": "Parametrar", "en": "Parameters"},
+    "api_name": {"sv": "Namn", "en": "Name"},
+    "api_where": {"sv": "Var", "en": "In"},
+    "api_schema": {"sv": "Schema", "en": "Schema"},
+    "api_about": {"sv": "Beskrivning", "en": "Description"},
+    "api_required": {"sv": "krävs", "en": "required"},
+    "api_body": {"sv": "Anropets innehåll", "en": "Request body"},
+    "api_responses": {"sv": "Svar", "en": "Responses"},
+    "api_public": {"sv": "Öppen: ingen nyckel behövs", "en": "Public: no key needed"},
+    "api_keyed": {
+        "sv": "Kräver en API-nyckel (Authorization: Bearer)",
+        "en": "Needs an API key (Authorization: Bearer)",
+    },
+    "api_example": {"sv": "Exempel", "en": "Example"},
+    "api_schemas": {"sv": "Scheman", "en": "Schemas"},
 }
 
 CAUSES = {

@@ -1,5 +1,8 @@
 """Per-subscription circuit breaker and store-outage tracking of the webhook delivery engine.
 
+Web Push delivery uses the same breaker with its own logger and noun (`web push <id>: ...` on
+`travelinfo.webpush.deliver`), so its log lines never say "webhook".
+
 A subscription's failures back off as a whole, not per event: after a failed request the
 next request to that receiver (for whatever event is then current) waits the subscription's
 backoff, so a receiver that fails forever is hit at most once per `webhooks.backoff_max / 2`
@@ -43,10 +46,20 @@ def retry_delay(failures: int, base: float = 0.5, cap: float = 30.0) -> float:
 class Breaker:
     """A subscription's circuit: consecutive failures, when the next request may go, the outage."""
 
-    def __init__(self, sub_id: str, state: dict[str, Any], settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        sub_id: str,
+        state: dict[str, Any],
+        settings: WebhookSettings,
+        *,
+        logger: logging.Logger = log,
+        noun: str = "webhook",
+    ) -> None:
         self.id = sub_id
         self.state = state  # the subscription's state record, updated in place
         self.settings = settings
+        self.log = logger
+        self.name = f"{noun} {sub_id}"  # how log lines name the subscription
 
     @property
     def failures(self) -> int:
@@ -77,9 +90,9 @@ class Breaker:
     def success(self) -> None:
         """A delivery succeeded: close the circuit, log the recovery if the outage was logged."""
         if self.tripped or self.outage_dead:
-            log.info(
-                "webhook %s: delivering again after %d failed attempts; %d events dead-lettered meanwhile",
-                self.id,
+            self.log.info(
+                "%s: delivering again after %d failed attempts; %d events dead-lettered meanwhile",
+                self.name,
                 self.failures,
                 self.outage_dead,
             )
@@ -92,10 +105,10 @@ class Breaker:
         delay = backoff(self.settings, failures, retry_after)
         self.state.update(failures=failures, next_attempt=now + delay)
         if failures == max(1, self.settings.failure_threshold) and not self.outage_dead:
-            log.warning(
-                "webhook %s: failing after %d failed attempts in a row (%s); "
+            self.log.warning(
+                "%s: failing after %d failed attempts in a row (%s); "
                 "retrying with backoff up to %g s until a delivery succeeds",
-                self.id,
+                self.name,
                 failures,
                 self.state.get("last_error"),
                 self.settings.backoff_max,
@@ -107,10 +120,10 @@ class Breaker:
         """An event was given up on: count it; only the outage's first one is logged."""
         first = not self.outage_dead
         if first:
-            log.warning(
-                "webhook %s: dead-lettering events (%s); later dead letters of this outage are "
+            self.log.warning(
+                "%s: dead-lettering events (%s); later dead letters of this outage are "
                 "counted in dead_letters, not logged",
-                self.id,
+                self.name,
                 self.state.get("last_error"),
             )
         self.state["outage_dead"] = self.outage_dead + 1
@@ -121,17 +134,21 @@ class Breaker:
 class StoreHealth:
     """Logs a store outage once when it starts and once when it ends (shared by an engine's tasks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: logging.Logger = log, engine: str = "webhook delivery") -> None:
         self.down: str | None = None
+        self.log = logger
+        self.engine = engine  # how log lines name the engine
 
     def failed(self, what: str, exc: BaseException) -> None:
         """A store operation failed; log it if this starts an outage."""
         if self.down is None:
             self.down = f"{type(exc).__name__}: {exc}"[:300]
-            log.warning("webhook delivery: store error while %s (%s); retrying with backoff", what, self.down)
+            self.log.warning(
+                "%s: store error while %s (%s); retrying with backoff", self.engine, what, self.down
+            )
 
     def ok(self) -> None:
         """A store operation succeeded; log the end of an outage."""
         if self.down is not None:
-            log.info("webhook delivery: store reachable again (was: %s)", self.down)
+            self.log.info("%s: store reachable again (was: %s)", self.engine, self.down)
             self.down = None

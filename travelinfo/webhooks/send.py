@@ -70,21 +70,13 @@ async def post(
             stamp = str(int(clock()))
             headers = {
                 "Content-Type": "application/json",
-                "Host": target.host_header(),
                 "X-Travelinfo-Event-Id": event_id,
                 "X-Travelinfo-Event": event_type,
                 "X-Travelinfo-Timestamp": stamp,
                 "X-Travelinfo-Signature": sign(sub["secret"], stamp, body),
                 "X-Travelinfo-Webhook-Id": sub["id"],
             }
-            async with session.post(
-                target.request_url(),
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                server_hostname=target.host if target.url.scheme == "https" else None,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
+            async with target.post(session, body, headers, timeout) as resp:
                 if 200 <= resp.status < 300:
                     return Outcome(True, status=resp.status)
                 retry = resp.status in RETRY_STATUSES or resp.status >= 500

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+import aiohttp
 from yarl import URL
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -57,6 +59,22 @@ class Target:
         default = 443 if self.url.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == default else f"{host}:{self.port}"
+
+    def post(
+        self, session: aiohttp.ClientSession, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """POST `body` to the checked address itself, never following a redirect.
+
+        The URL's own host goes in `Host` and, over https, in SNI and the certificate check.
+        """
+        return session.post(
+            self.request_url(),
+            data=body,
+            headers={"Host": self.host_header(), **headers},
+            allow_redirects=False,
+            server_hostname=self.host if self.url.scheme == "https" else None,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        )
 
 
 def parse_allow(entries: Iterable[str]) -> tuple[IPNetwork, ...]:

@@ -1,7 +1,8 @@
 """Delivering one subscription's queue: in order, one at a time, through the webhooks' breaker.
 
 The subscription backs off as a whole (`travelinfo.webhooks.breaker`: exponential backoff of
-the one law, `Retry-After` honoured, a circuit that logs an outage once each way); a
+the one law, `Retry-After` honoured, a circuit that logs an outage once each way, here as
+`web push <id>: ...` on this module's logger); a
 notification whose TTL runs out while the push service fails is dropped and counted. `404`
 or `410` deletes the subscription; `413` sends it again without its body text. At most
 `webpush.per_hour` notifications an hour go to one subscription: more wait their turn.
@@ -42,7 +43,7 @@ class Worker:
         # subscription is the engine's copy too (re-read with every new change, and at least
         # every few seconds).
         state = engine.states.setdefault(self.id, {"id": self.id})
-        breaker = Breaker(f"push {self.id}", state, engine.settings.webpush)
+        breaker = Breaker(self.id, state, engine.settings.webpush, logger=log, noun="web push")
         while self.queue and not engine.stopping.is_set():
             item = self.queue[0]
             sub = engine.subs.get(self.id)
@@ -53,7 +54,7 @@ class Worker:
             if outcome == "stopped":
                 return
             if outcome == "gone":
-                log.info("push %s: the push service says the subscription is gone; deleting it", self.id)
+                log.info("web push %s: the push service says the subscription is gone; deleting it", self.id)
                 await engine.drop(self.id)
                 return
             self.queue.popleft()

@@ -53,7 +53,7 @@ class PushEngine:
         self.refresh = 2.0  # lease renewal and subscription re-read without a poke
         self.poll = 2.0  # the log is re-read this often without a wake-up
         self.clock: Callable[[], float] = time.time  # wall time: TTLs count from the change's time
-        self.health = StoreHealth()
+        self.health = StoreHealth(log, "web push delivery")
         self.inflight = asyncio.Semaphore(max(1, settings.webpush.concurrency))
         self.store_gate = asyncio.Semaphore(STORE_CALLS)  # a store's connection pool is finite
         self.stopping = asyncio.Event()
@@ -188,7 +188,7 @@ class PushEngine:
             try:
                 fresh[sid] = old if old is not None and old.record == rec else compile_record(rec, home)
             except Exception as exc:  # one bad record must not stop every other subscriber
-                log.warning("push %s: unreadable subscription skipped (%s)", sid, type(exc).__name__)
+                log.warning("web push %s: unreadable subscription skipped (%s)", sid, type(exc).__name__)
                 continue
             if sid not in self.tracked:
                 self.tracked[sid] = {"held": set(rec.get("start_held") or ()), "told": {}}
@@ -327,14 +327,14 @@ class PushEngine:
                     return
                 except STORE_ERRORS as exc:  # progress is in the store: resume at the queue's head
                     failures += 1
-                    self.health.failed(f"delivering push {worker.id}", exc)
+                    self.health.failed(f"delivering web push {worker.id}", exc)
                     await wait(self.stopping, retry_delay(failures, self.refresh))
                     if self.stopping.is_set():
                         return
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("push %s: worker failed; it restarts with the next change", worker.id)
+            log.exception("web push %s: worker failed; it restarts with the next change", worker.id)
         finally:
             self.workers.pop(worker.id, None)
             if worker.queue and worker.id in self.subs and not self.stopping.is_set():

@@ -86,7 +86,6 @@ async def send(
         async with asyncio.timeout(timeout):
             target = await check_endpoint(str(sub["endpoint"]), allow)
             headers = {
-                "Host": target.host_header(),
                 "Content-Encoding": "aes128gcm",
                 "Content-Type": "application/octet-stream",
                 "TTL": str(push.ttl),
@@ -95,14 +94,7 @@ async def send(
                 "Authorization": keys.authorization(origin(target), settings.subject),
             }
             body = encrypt(sub, push.body)
-            async with session.post(
-                target.request_url(),
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                server_hostname=target.host if target.url.scheme == "https" else None,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
+            async with target.post(session, body, headers, timeout) as resp:
                 status = resp.status
                 if 200 <= status < 300:
                     return Outcome(True, status=status)

@@ -65,6 +65,34 @@ class ParseContext:
             **fields,
         )
 
+    def batch(
+        self,
+        items: Iterable[Disruption],
+        *,
+        complete: bool,
+        ended: Iterable[str] = (),
+        notes: Iterable[str] = (),
+        skipped: int = 0,
+        skip_reason: str | None = None,
+        kind_mismatch: str | None = None,
+    ) -> Batch:
+        """This fetch's Batch; the source's `options.complete`, when set, overrides `complete`.
+
+        `complete` is what the payload says (a full snapshot or not).
+        """
+        option = self.options.get("complete")
+        return Batch(
+            source=self.source,
+            fetched_at=self.fetched_at,
+            items=tuple(items),
+            complete=complete if option is None else bool(option),
+            ended=tuple(ended),
+            notes=tuple(notes),
+            skipped=skipped,
+            skip_reason=skip_reason,
+            kind_mismatch=kind_mismatch,
+        )
+
 
 class Parser(Protocol):
     """A pure parser: bytes in, a Batch out, ParseError on bad input."""

@@ -311,14 +311,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
             notes.append("the feed has no entries")
     else:
         raise ParseError(f"not a CAP alert or an Atom feed of CAP entries: <{localname(root.tag)}>")
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items),
-        complete=complete if option is None else bool(option),
-        ended=tuple(ended),
-        notes=tuple([*notes, *skips.notes]),
+    return ctx.batch(
+        items,
+        complete=complete,
+        ended=ended,
+        notes=[*notes, *skips.notes],
         skipped=skips.count,
         skip_reason=skips.first,
     )

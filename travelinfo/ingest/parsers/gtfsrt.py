@@ -308,16 +308,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         notes.append("feed holds no service alerts")
         if others:
             mismatch = f"not a service alerts feed: {others} trip update/vehicle position entities, no alerts"
-    complete = header.incrementality == gtfs_realtime_pb2.FeedHeader.FULL_DATASET
-    if ctx.options.get("complete") is not None:
-        complete = bool(ctx.options["complete"])
-    return Batch(
-        ctx.source,
-        ctx.fetched_at,
-        tuple(items),
-        complete,
-        tuple(ended),
-        tuple(notes),
+    return ctx.batch(
+        items,
+        complete=header.incrementality == gtfs_realtime_pb2.FeedHeader.FULL_DATASET,
+        ended=ended,
+        notes=notes,
         skipped=skips.count,
         skip_reason=skips.first,
         kind_mismatch=mismatch,

@@ -249,14 +249,11 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     if not items and not skips.count:
         notes.append("the page lists no warnings in force")
     notes.extend(skips.notes)
-    complete = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=items,
-        complete=True if complete is None else bool(complete),
-        ended=tuple(dict.fromkeys(ended)),
-        notes=tuple(notes),
+    return ctx.batch(
+        items,
+        complete=True,
+        ended=dict.fromkeys(ended),
+        notes=notes,
         skipped=skips.count,
         skip_reason=skips.first,
     )

@@ -355,16 +355,6 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     if not items and deliveries and not skips.count:
         notes.append("delivery holds no PtSituationElement")
     notes.extend(skips.notes)
-    complete = not incremental
-    if ctx.options.get("complete") is not None:
-        complete = bool(ctx.options["complete"])
-    return Batch(
-        ctx.source,
-        ctx.fetched_at,
-        tuple(items),
-        complete,
-        (),
-        tuple(notes),
-        skipped=skips.count,
-        skip_reason=skips.first,
+    return ctx.batch(
+        items, complete=not incremental, notes=notes, skipped=skips.count, skip_reason=skips.first
     )

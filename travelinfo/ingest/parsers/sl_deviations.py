@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
-from travelinfo.ingest.parsers.vma import MAX_DEPTH, _depth
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.jsonsafe import load_json
 from travelinfo.model import Affected, Batch, Disruption, Period
 from travelinfo.plaintext import clean_text, title_of
 
@@ -185,14 +184,7 @@ def _num(version: str | None) -> int:
 @register("sl-deviations")
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse an SL Deviations API answer (a JSON list of messages; a full snapshot)."""
-    check_size(data, ctx)
-    try:
-        tree = json.loads(data.decode("utf-8-sig"))
-    except RecursionError:
-        raise ParseError("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise ParseError(f"malformed or truncated JSON: {exc}") from None
-    _depth(tree)
+    tree = load_json(data, ctx)
     if isinstance(tree, dict) and isinstance(tree.get("messages"), list):
         tree = tree["messages"]
     if not isinstance(tree, list):
@@ -213,14 +205,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         # Two versions of one case in one answer: the higher version wins.
         if item and (item.id not in items or _num(item.version) >= _num(items[item.id].version)):
             items[item.id] = item
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items.values()),
-        complete=True if option is None else bool(option),
-        notes=tuple(notes),
-    )
+    return ctx.batch(items.values(), complete=True, notes=notes)
 
 
-__all__ = ["MAX_DEPTH", "parse"]
+__all__ = ["parse"]

@@ -264,15 +264,8 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
                     ended.append(make_id(ctx.source, upstream))
                 else:
                     items[item.id] = item
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items.values()),
-        complete=bool(option) if option is not None else False,
-        ended=tuple(i for i in dict.fromkeys(ended) if i not in items),
-        notes=tuple(notes),
-    )
+    ended = [i for i in dict.fromkeys(ended) if i not in items]
+    return ctx.batch(items.values(), complete=False, ended=ended, notes=notes)
 
 
 def answer_info(data: bytes, ctx: ParseContext) -> tuple[str | None, str | None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size
+from travelinfo.ingest.parsers.jsonsafe import load_json
 from travelinfo.ingest.parsers.xmlsafe import fromstring, localname
 from travelinfo.model import utc
 
@@ -49,16 +49,6 @@ class Result:
     sse_url: str | None
 
 
-def _json_tree(data: bytes) -> Any:
-    text = data.decode("utf-8-sig", errors="strict") if data else ""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ParseError("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise ParseError(f"malformed or truncated JSON: {exc}") from None
-
-
 def _xml_tree(elem: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise ParseError(f"XML nested deeper than {MAX_DEPTH} levels")
@@ -70,20 +60,6 @@ def _xml_tree(elem: Any, depth: int = 0) -> Any:
         grouped.setdefault(localname(child.tag), []).append(_xml_tree(child, depth + 1))
     # One element is a scalar, repeated elements a list: the same shapes as the JSON answers.
     return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
-
-
-def _depth_ok(value: Any, depth: int = 0) -> None:
-    # Iterative enough for our caps: json.loads already refused recursion-limit nesting.
-    if depth > MAX_DEPTH:
-        raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        for v in value.values():
-            if isinstance(v, dict | list):
-                _depth_ok(v, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            if isinstance(v, dict | list):
-                _depth_ok(v, depth + 1)
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -128,8 +104,7 @@ def read_answer(data: bytes, ctx: ParseContext) -> list[Result]:
         body = _xml_tree(root)
         results = as_list(body.get("RESULT")) if isinstance(body, dict) else []
     else:
-        tree = _json_tree(data)
-        _depth_ok(tree)
+        tree = load_json(data, ctx, MAX_DEPTH)
         resp = tree.get("RESPONSE") if isinstance(tree, dict) else None
         if not isinstance(resp, dict):
             raise ParseError("not a Trafikverket answer: no RESPONSE object")

@@ -10,17 +10,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from travelinfo.ingest.parsers import cap
 from travelinfo.ingest.parsers import cap_info as ci
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size, register
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.jsonsafe import load_json
 from travelinfo.model import Affected, Batch, Disruption, Period, make_id
 from travelinfo.plaintext import clean_text
 
-MAX_DEPTH = 32
 _HEADING_END = re.compile(r"</h[1-6]\s*>", re.I)
 _INFO_TEXT = ("event", "urgency", "severity", "certainty", "headline", "description", "instruction", "web")
 
@@ -33,15 +32,6 @@ def _many(value: Any) -> list[Any]:
     if value is None or value == "":
         return []
     return value if isinstance(value, list) else [value]
-
-
-def _depth(value: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels")
-    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    for child in children:
-        if isinstance(child, dict | list):
-            _depth(child, depth + 1)
 
 
 def _info(block: dict[str, Any], notes: list[str]) -> ci.Info:
@@ -159,14 +149,7 @@ def _news(obj: dict[str, Any], ctx: ParseContext, notes: list[str]) -> Disruptio
 @register("vma")
 def parse(data: bytes, ctx: ParseContext) -> Batch:
     """Parse SR's VMA CAP-JSON (`{"alerts": [...]}`, one alert) or a Krisinformation.se v3 list."""
-    check_size(data, ctx)
-    try:
-        tree = json.loads(data.decode("utf-8-sig"))
-    except RecursionError:
-        raise ParseError("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise ParseError(f"malformed or truncated JSON: {exc}") from None
-    _depth(tree)
+    tree = load_json(data, ctx)
     notes: list[str] = []
     if isinstance(tree, dict) and ("alerts" in tree or "identifier" in tree):
         alerts = _many(tree["alerts"]) if "alerts" in tree else [tree]
@@ -181,12 +164,4 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         raise ParseError(
             'not a VMA answer: expected {"alerts": [...]}, one CAP alert or a Krisinformation list'
         )
-    option = ctx.options.get("complete")
-    return Batch(
-        source=ctx.source,
-        fetched_at=ctx.fetched_at,
-        items=tuple(items),
-        complete=complete if option is None else bool(option),
-        ended=tuple(ended),
-        notes=tuple(notes),
-    )
+    return ctx.batch(items, complete=complete, ended=ended, notes=notes)
