@@ -1,7 +1,8 @@
 """Last good answers, served with a warning while the store is unreachable (issue 11).
 
 The errors middleware remembers the bytes of every successful GET per variant (path, query,
-Accept-Language) within a byte budget. When a handler fails because the store is down it
+Accept-Language) within a byte budget; the same cached rendering served again only refreshes
+its time. When a handler fails because the store is down it
 answers with those bytes, `Warning: 110 - "Response is Stale"`, `Age`, and, on pages, the
 banner the web publisher injects; without them a 503. One log line per outage, one on recovery.
 """
@@ -32,9 +33,9 @@ StaleDecorator = Callable[[bytes], bytes]
 STALE_HTML: web.AppKey[StaleDecorator] = web.AppKey("stale_html")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kept:
-    """One remembered answer."""
+    """One remembered answer (`at` moves on while the same bytes are served again)."""
 
     body: bytes
     headers: tuple[tuple[str, str], ...]
@@ -69,9 +70,15 @@ class StaleCache:
         key = self.key(request)
         if key is None or not isinstance(body, bytes) or request.path.startswith(STORELESS):
             return resp
+        old = self._items.get(key)
+        down = self.down()
+        if old is not None and old.body is body and not down and self.outage_since is None:
+            # The same cached rendering served again (the hot path): it is fresh as of now.
+            old.at = time.time()
+            self._items.move_to_end(key)
+            return resp
         headers = tuple((k, v) for k, v in resp.headers.items() if k not in DROPPED)
-        if self.down():
-            old = self._items.get(key)
+        if down:
             return self._serve(request, Kept(body, headers, old.at if old else time.time()))
         if self.outage_since is not None:
             log.info("store reachable again after %.0f s", time.time() - self.outage_since)
