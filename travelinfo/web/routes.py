@@ -144,6 +144,7 @@ class Variant:
     fragment: bool
     mine: tuple[str, ...]  # the starred board lines of the `mylines` cookie that exist
     generation: int  # the render cache's: new reference lines may change `mine`
+    key: tuple[object, ...] = ()  # the cache key's part this variant fixes
     records: object = None  # the health records `deps` and `stamp` were computed from
     deps: list[dict[str, Any]] = field(default_factory=list)
     stamp: tuple[tuple[str, str], ...] = ()
@@ -171,7 +172,8 @@ def _variant(request: web.Request, *, page: bool) -> Variant:
     starred = request.cookies.get(boards.COOKIE, "") if raw[2] else ""
     mine = boards.mine_keys(starred, app[LINES] + boards.road_lines()) if starred else ()
     fragment = request.query.get("fragment") == "1"
-    return memo.put(raw, Variant(lang, filters, fragment, mine, generation))
+    key = ("web", "/", filters.key(), lang, fragment, mine)
+    return memo.put(raw, Variant(lang, filters, fragment, mine, generation, key))
 
 
 async def _depends(
@@ -197,7 +199,7 @@ async def index(request: web.Request) -> web.StreamResponse:
             await _wait_for_change(request, after)
     app = request.app
     records, stamp = await _depends(app, v)
-    key = ("web", "/", filters.key(), lang, fragment, stamp, view.minute(), mine)
+    key = (*v.key, stamp, view.minute())
     cache = app[appmod.CACHE]
     hit = cache.peek(key)
     if hit is not None:
