@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 from apputil import Running, start_app
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from test_web_pages import disruption
@@ -27,7 +28,7 @@ async def _site(tmp_path: Path) -> Running:
     s = Settings()
     s.store.url = f"sqlite:///{tmp_path / 'serve.db'}"
 
-    def small(app: aiohttp.web.Application) -> None:
+    def small(app: web.Application) -> None:
         app[appmod.CACHE].max_items = MAX
         app[VARIANTS].max_items = MAX
 
@@ -178,3 +179,34 @@ async def test_render_cache_drops_least_recently_used_by_count_and_bytes() -> No
     assert len(cache) == 1 and cache.peek(4) is not None and cache.size == 9_950
     cache.invalidate()
     assert cache.peek(4) is None, "a change makes every kept rendering old"
+
+
+def test_stale_bytes_are_kept_per_cookie_and_refreshed_without_copying() -> None:
+    """The same cached body served again refreshes its time only; a stale answer is never made
+    for another reader's cookie or another caller's credentials."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from travelinfo.runtime.stale import WARNING, StaleCache
+
+    stale = StaleCache()
+    body = b"<html>mine first</html>"
+
+    def req(**headers: str) -> web.Request:
+        return make_mocked_request("GET", "/?lang=en", headers=headers, app=web.Application())
+
+    def ok() -> web.Response:
+        return web.Response(body=body, headers={"Content-Type": "text/html", "ETag": '"a"'})
+
+    mine = {"Cookie": "mylines=road%3AE4"}
+    stale.remember(req(**mine), ok())
+    first = stale._items[next(iter(stale._items))].at
+    size = stale.size
+    stale.remember(req(**mine), ok())  # the same bytes object again: the hot path
+    assert (
+        len(stale._items) == 1 and stale.size == size and stale._items[next(iter(stale._items))].at >= first
+    )
+    assert stale.answer(req()) is None, "no stale page of someone else's lines"
+    assert stale.answer(req(Authorization="Bearer other", **mine)) is None
+    kept = stale.answer(req(**mine))
+    assert kept is not None and kept.body == body and kept.headers["Warning"] == WARNING
+    assert kept.headers["Content-Type"] == "text/html" and kept.headers["ETag"] == '"a"'
