@@ -142,7 +142,6 @@ class _Renders(Collector):
 
 
 def setup(app: web.Application) -> None:
-    ops_metrics.setup(app)
     app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

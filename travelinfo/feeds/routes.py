@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator
 from travelinfo.api import history
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.runtime.server import Rendered, respond
+from travelinfo.runtime.server import Recent, Rendered, respond
 from travelinfo.web import i18n
 from travelinfo.web import text as texts
 from travelinfo.web.filters import Filters, parse_filters
@@ -145,25 +145,37 @@ def _entry(
 def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The GET handler of one feed format."""
 
-    # Raw (query string, Accept-Language) -> normalised variant: feed readers repeat the same
-    # URL, so the hot path is two dict lookups instead of parsing and validating again.
-    variants: dict[tuple[str, str], tuple[Filters, str]] = {}
+    # Raw (path and query, Accept-Language) -> normalised variant and its cache key: feed
+    # readers repeat the same URL, so the hot path is two dict lookups instead of parsing and
+    # validating again. Bounded: a client can send endless distinct query strings.
+    variants: Recent[tuple[str, str], tuple[Filters, str, str, tuple[object, ...]]] = Recent()
 
     async def serve(request: web.Request) -> web.StreamResponse:
-        raw = (request.query_string, request.headers.get("Accept-Language", ""))
+        raw = (request.raw_path, request.headers.get("Accept-Language", ""))
         known = variants.get(raw)
         if known is None:
-            known = (parse_filters(request.query), page_lang(request))  # raises 400 before caching
-            if len(variants) > 1000:
-                variants.clear()
-            variants[raw] = known
-        filters, lang = known
-        at = history.read_as_of(request.query) if "as_of" in request.query else None
-        # The self link echoes the request's own (yarl-normalised) form, so the key holds it too.
-        rendered = await rendered_feed(request.app, fmt, filters, lang, str(request.rel_url), at)
+            filters, lang = parse_filters(request.query), page_lang(request)  # 400 before caching
+            # The self link echoes the request's own (yarl-normalised) form, so the key holds it too.
+            self_path = str(request.rel_url)
+            key = feed_key(fmt, filters, lang, self_path, None)
+            known = variants.put(raw, (filters, lang, self_path, key))
+        filters, lang, self_path, key = known
+        if "as_of" in request.query_string and "as_of" in request.query:
+            at = history.read_as_of(request.query)
+            rendered = await rendered_feed(request.app, fmt, filters, lang, self_path, at)
+        else:
+            cache = request.app[appmod.CACHE]
+            rendered = cache.peek(key) or await rendered_feed(request.app, fmt, filters, lang, self_path)
         return respond(request, rendered, cache_control="public, max-age=30")
 
     return serve
+
+
+def feed_key(
+    fmt: str, filters: Filters, lang: str, self_path: str | None, at: datetime | None
+) -> tuple[object, ...]:
+    """The render cache key of one feed variant."""
+    return ("feed", fmt, filters.key(), lang, self_path, at)
 
 
 async def rendered_feed(
@@ -178,7 +190,7 @@ async def rendered_feed(
 
     `self_path`: the request's own path and query for the self link (export: the canonical one).
     """
-    key = ("feed", fmt, filters.key(), lang, self_path, at)
+    key = feed_key(fmt, filters, lang, self_path, at)
 
     async def render() -> Rendered:
         q = filters.query(app[appmod.SETTINGS].region_bbox)

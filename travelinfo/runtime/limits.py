@@ -181,6 +181,7 @@ class GuardedHandler(RequestHandler):
         self.refused: TooMany | None = None
         self.header_timer: asyncio.TimerHandle | None = None
         self.header_mark = 0
+        self.header_since = 0.0  # loop time the watched header wait began
         self.streaming = False  # set by ConnectionLimits.stream
 
     def handle_error(self, request: Any, status: int = 500, exc: Any = None, message: Any = None) -> Any:
@@ -217,30 +218,41 @@ class GuardedHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         # Bytes arriving while no header timer runs start the wait for the next request's headers;
         # so do bytes arriving while the running timer still watches a request already read (a
-        # keep-alive connection's next request came before the first one's deadline).
+        # keep-alive connection's next request came before the first one's deadline): that wait
+        # starts now, and the running timer re-arms itself for it when it fires, rather than a
+        # timer cancelled and created on every request.
         if data and not self._upgraded:
-            if self.header_timer is not None and self._request_count > self.header_mark:
-                self.header_timer.cancel()
-                self.header_timer = None
             if self.header_timer is None:
                 self._arm_header_timer()
+            elif self._request_count > self.header_mark:
+                self.header_mark = self._request_count
+                self.header_since = self._loop.time()
         super().data_received(data)
 
-    def _arm_header_timer(self) -> None:
+    def _header_timeout(self) -> float:
         timeout = self.limits.settings.header_timeout
         if self.refused is not None:
-            timeout = min(timeout, REJECTED_HEADER_TIMEOUT) if timeout > 0 else REJECTED_HEADER_TIMEOUT
+            return min(timeout, REJECTED_HEADER_TIMEOUT) if timeout > 0 else REJECTED_HEADER_TIMEOUT
+        return timeout
+
+    def _arm_header_timer(self) -> None:
+        timeout = self._header_timeout()
         if timeout <= 0:
             return
         self.header_mark = self._request_count
+        self.header_since = self._loop.time()
         self.header_timer = self._loop.call_later(timeout, self._header_deadline)
 
     def _header_deadline(self) -> None:
         self.header_timer = None
-        # A request's headers arrived since the timer was armed, or one is being handled (a body
+        # A request's headers arrived since the wait began, or one is being handled (a body
         # upload, a stream): not a header wait.
         busy = getattr(self, "_request_in_progress", False)
         if self._request_count > self.header_mark or busy or self._upgraded:
+            return
+        left = self.header_since + self._header_timeout() - self._loop.time()
+        if left > 0:  # the wait watched now began after this timer was armed
+            self.header_timer = self._loop.call_later(left, self._header_deadline)
             return
         if self.transport is not None:
             self.limits.rejected["header_timeout"] += 1

@@ -10,13 +10,13 @@ read them back as differences.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -24,19 +24,6 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-REQUESTS = Counter(
-    "travelinfo_http_requests",
-    "HTTP requests answered, by method, route template and status",
-    ["method", "route", "status"],
-    registry=REGISTRY,
-)
-REQUEST_SECONDS = Histogram(
-    "travelinfo_http_request_duration_seconds",
-    "Time to answer a request, by method and route template (a stream: its whole life)",
-    ["method", "route"],
-    buckets=_FAST,
-    registry=REGISTRY,
-)
 POLLS = Counter(
     "travelinfo_polls",
     "Polls of a source by result (ok, not_modified, held, failed)",
@@ -132,42 +119,64 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# Label children by (method, route, status): `labels()` takes a lock and builds a key on every
-# call; a dict hit is cheaper on the hot path of cached pages. The set is bounded by the routes.
-_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
-def _child(method: str, route: str, status: int) -> tuple[Any, Any]:
-    key = (method, route, status)
-    hit = _children.get(key)
-    if hit is None:
-        hit = (REQUESTS.labels(method, route, str(status)), REQUEST_SECONDS.labels(method, route))
-        _children[key] = hit
-    return hit
+class RequestStats(Collector):
+    """Requests by (method, route template, status) and their latency histogram by (method, route).
+
+    Plain dicts of ints and floats, exported per scrape as `travelinfo_http_requests_total` and
+    `travelinfo_http_request_duration_seconds`: prometheus_client's own Counter/Histogram take
+    a lock and check their state on every `inc`/`observe`, which showed on the hot path of
+    cached pages. One event loop thread counts, so there is nothing to lock. The label sets
+    are bounded by the routes (the method is one of METHODS or OTHER).
+    """
+
+    def __init__(self, bounds: tuple[float, ...] = _FAST) -> None:
+        self.bounds = bounds
+        self.counts: dict[tuple[str, str, int], int] = {}
+        # (method, route) -> [count per bucket (the last one is +Inf), sum of seconds]
+        self.latency: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+
+    def count(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request that took `seconds`."""
+        key = (method, route, status)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        hist = self.latency.get((method, route))
+        if hist is None:
+            hist = self.latency[(method, route)] = ([0] * (len(self.bounds) + 1), [0.0])
+        hist[0][bisect_left(self.bounds, seconds)] += 1
+        hist[1][0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "travelinfo_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            labels=["method", "route", "status"],
+        )
+        for (method, route, status), n in sorted(self.counts.items()):
+            requests.add_metric([method, route, str(status)], n)
+        yield requests
+        seconds = HistogramMetricFamily(
+            "travelinfo_http_request_duration_seconds",
+            "Time to answer a request, by method and route template (a stream: its whole life)",
+            labels=["method", "route"],
+        )
+        edges = [repr(float(b)) for b in self.bounds] + ["+Inf"]  # `le` as prometheus_client writes it
+        for (method, route), (buckets, total) in sorted(self.latency.items()):
+            cumulative, running = [], 0
+            for edge, n in zip(edges, buckets, strict=True):
+                running += n
+                cumulative.append((edge, running))
+            seconds.add_metric([method, route], cumulative, total[0])
+        yield seconds
 
 
-@web.middleware
-async def requests_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count and time every request by route template and final status."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = 499  # the client went away first (nginx's "client closed request")
-        raise
-    finally:
-        method = request.method if request.method in METHODS else "OTHER"  # a client picks it
-        count, seconds = _child(method, route_of(request), status)
-        count.inc()
-        seconds.observe(time.perf_counter() - started)
+REQUEST_STATS = RequestStats()
+REGISTRY.register(REQUEST_STATS)
 
 
-def setup(app: web.Application) -> None:
-    """Put the request counter outermost, so it sees the status the client gets."""
-    app.middlewares.insert(0, requests_middleware)
+def count_request(request: web.Request, status: int, seconds: float) -> None:
+    """Count one answered request by its route template and final status."""
+    method = request.method if request.method in METHODS else "OTHER"  # a client picks it
+    REQUEST_STATS.count(method, route_of(request), status, seconds)

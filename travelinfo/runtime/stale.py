@@ -1,9 +1,10 @@
 """Last good answers, served with a warning while the store is unreachable (issue 11).
 
 The errors middleware remembers the bytes of every successful GET per variant (path, query,
-Accept-Language) within a byte budget. When a handler fails because the store is down it
-answers with those bytes, `Warning: 110 - "Response is Stale"`, `Age`, and, on pages, the
-banner the web publisher injects; without them a 503. One log line per outage, one on recovery.
+Accept-Language, Cookie, Authorization) within a byte budget; the same cached rendering served
+again only refreshes its time. When a handler fails because the store is down it answers
+with those bytes, `Warning: 110 - "Response is Stale"`, `Age`, and, on pages, the banner the
+web publisher injects; without them a 503. One log line per outage, one on recovery.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ StaleDecorator = Callable[[bytes], bytes]
 STALE_HTML: web.AppKey[StaleDecorator] = web.AppKey("stale_html")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kept:
-    """One remembered answer."""
+    """One remembered answer (`at` moves on while the same bytes are served again)."""
 
     body: bytes
     headers: tuple[tuple[str, str], ...]
@@ -47,7 +48,7 @@ class StaleCache:
     def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
         self.budget = budget
         self.size = 0
-        self._items: OrderedDict[tuple[str, str], Kept] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, str, str], Kept] = OrderedDict()
         self.outage_since: float | None = None
         self.served = 0  # stale answers given (tests, metrics)
         # Whether this process's change-log reader currently fails to read the store (the app
@@ -55,10 +56,14 @@ class StaleCache:
         self.down: Callable[[], bool] = lambda: False
 
     @staticmethod
-    def key(request: web.Request) -> tuple[str, str] | None:
+    def key(request: web.Request) -> tuple[str, str, str, str] | None:
+        # Cookie and Authorization are part of the variant: `/` lists a reader's "my lines"
+        # first, and an answer made for one signed-in caller is never another's stale answer.
         if request.method not in ("GET", "HEAD") or request.path.startswith(NOT_STALE):
             return None
-        return (request.path_qs, request.headers.get("Accept-Language", ""))
+        h = request.headers
+        auth = h.get("Authorization", "")
+        return (request.path_qs, h.get("Accept-Language", ""), h.get("Cookie", ""), auth)
 
     def remember(self, request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
         """Keep a successful answer's bytes (every fresh 200; a dict update). While the store
@@ -69,9 +74,15 @@ class StaleCache:
         key = self.key(request)
         if key is None or not isinstance(body, bytes) or request.path.startswith(STORELESS):
             return resp
+        old = self._items.get(key)
+        down = self.down()
+        if old is not None and old.body is body and not down and self.outage_since is None:
+            # The same cached rendering served again (the hot path): it is fresh as of now.
+            old.at = time.time()
+            self._items.move_to_end(key)
+            return resp
         headers = tuple((k, v) for k, v in resp.headers.items() if k not in DROPPED)
-        if self.down():
-            old = self._items.get(key)
+        if down:
             return self._serve(request, Kept(body, headers, old.at if old else time.time()))
         if self.outage_since is not None:
             log.info("store reachable again after %.0f s", time.time() - self.outage_since)

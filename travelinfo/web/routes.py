@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import html
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,7 +25,7 @@ from travelinfo.impacts import view as impacts_view
 from travelinfo.impacts import wording
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Rendered, respond
+from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Recent, Rendered, respond
 from travelinfo.runtime.stale import STALE_HTML
 from travelinfo.store.base import Query
 from travelinfo.web import board as boards
@@ -134,20 +135,76 @@ async def _wait_for_change(request: web.Request, after: str) -> None:
         hub.unsubscribe(sub)
 
 
+@dataclass(slots=True)
+class Variant:
+    """What one raw request form of a page asked for, parsed once (`VARIANTS`)."""
+
+    lang: str
+    filters: Filters
+    fragment: bool
+    mine: tuple[str, ...]  # the starred board lines of the `mylines` cookie that exist
+    generation: int  # the render cache's: new reference lines may change `mine`
+    key: tuple[object, ...] = ()  # the cache key's part this variant fixes
+    records: object = None  # the health records `deps` and `stamp` were computed from
+    deps: list[dict[str, Any]] = field(default_factory=list)
+    stamp: tuple[tuple[str, str], ...] = ()
+
+
+# Raw (path and query, Accept-Language, Cookie) -> Variant: readers reload the same URL, so the
+# hot path of a cached page is lookups, not parsing; bounded against endless query strings.
+VARIANTS: web.AppKey[Recent[tuple[str, str, str], Variant]] = web.AppKey("web_variants", Recent)
+
+
+def _variant(request: web.Request, *, page: bool) -> Variant:
+    """The request's variant (parsed, validated: a 400 is raised before anything is kept)."""
+    app = request.app
+    headers = request.headers
+    raw = (request.raw_path, headers.get("Accept-Language", ""), headers.get("Cookie", ""))
+    memo = app[VARIANTS]
+    known = memo.get(raw)
+    generation = app[appmod.CACHE].generation
+    if known is not None and known.generation == generation:
+        return known
+    lang = page_lang(request)
+    if not page:
+        return memo.put(raw, Variant(lang, Filters(), False, (), generation))
+    filters = parse_filters(request.query)
+    starred = request.cookies.get(boards.COOKIE, "") if raw[2] else ""
+    mine = boards.mine_keys(starred, app[LINES] + boards.road_lines()) if starred else ()
+    fragment = request.query.get("fragment") == "1"
+    key = ("web", "/", filters.key(), lang, fragment, mine)
+    return memo.put(raw, Variant(lang, filters, fragment, mine, generation, key))
+
+
+async def _depends(
+    app: web.Application, v: Variant
+) -> tuple[list[dict[str, Any]], tuple[tuple[str, str], ...]]:
+    """(the health records the page shows, their stamp for the cache key), recomputed only when
+    the health records were read again."""
+    records = await view.health(app)
+    if v.records is not records:
+        v.deps = view.depends_on(records, v.filters.modes or None)
+        v.stamp = view.health_stamp(v.deps)
+        v.records = records
+    return v.deps, v.stamp
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The board, then current and upcoming disruptions by mode; `fragment=1` gives just the list."""
-    lang = page_lang(request)
-    filters = parse_filters(request.query)
-    fragment = request.query.get("fragment") == "1"
-    after = request.query.get("after", "")
-    if fragment and after and len(after) < 64:
-        await _wait_for_change(request, after)
+    v = _variant(request, page=True)
+    lang, filters, fragment, mine = v.lang, v.filters, v.fragment, v.mine
+    if fragment and "after" in request.query_string:
+        after = request.query.get("after", "")
+        if after and len(after) < 64:
+            await _wait_for_change(request, after)
     app = request.app
-    records = view.depends_on(await view.health(app), filters.modes or None)
+    records, stamp = await _depends(app, v)
+    key = (*v.key, stamp, view.minute())
+    cache = app[appmod.CACHE]
+    hit = cache.peek(key)
+    if hit is not None:
+        return respond(request, hit, cache_control="no-cache" if fragment else CACHE_CONTROL)
     board_lines = app[LINES] + boards.road_lines()
-    starred = request.cookies.get(boards.COOKIE, "") if "Cookie" in request.headers else ""
-    mine = boards.mine_keys(starred, board_lines) if starred else ()  # "my lines" lead the list
-    key = ("web", "/", filters.key(), lang, fragment, view.health_stamp(records), view.minute(), mine)
 
     async def render() -> Rendered:
         items, _ = await app[appmod.STORE].query(filters.query(app[appmod.SETTINGS].region_bbox))
@@ -175,16 +232,20 @@ async def index(request: web.Request) -> web.StreamResponse:
         )
         return await _render(request, "_list.html" if fragment else "index.html", ctx, MINE_VARY)
 
-    rendered = await app[appmod.CACHE].get(key, render)
+    rendered = await cache.get(key, render)
     return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
 
 
 async def board_page(request: web.Request) -> web.StreamResponse:
     """`/board`: every line and main road with its state, nothing else."""
-    lang = page_lang(request)
+    v = _variant(request, page=False)
+    lang = v.lang
     app = request.app
-    records = view.depends_on(await view.health(app), None)
-    key = ("web", "/board", lang, view.health_stamp(records), view.minute())
+    records, stamp = await _depends(app, v)
+    key = ("web", "/board", lang, stamp, view.minute())
+    hit = app[appmod.CACHE].peek(key)
+    if hit is not None:
+        return respond(request, hit, cache_control=CACHE_CONTROL)
 
     async def render() -> Rendered:
         region = app[appmod.SETTINGS].region_bbox
@@ -308,6 +369,7 @@ def setup(app: web.Application) -> None:
         return
     app[ENV] = view.make_env()
     app[view.HEALTH_CACHE] = []
+    app[VARIANTS] = Recent()
     app[HTML_ERRORS] = error_page
     app[STALE_HTML] = stale_banner
     app[LINES] = boards.load_lines(app[appmod.SETTINGS].reference.gtfs_static)
