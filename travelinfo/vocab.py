@@ -55,6 +55,8 @@ class ModelError(ValueError):
 
 def utc(value: datetime) -> datetime:
     """Return `value` in UTC; naive datetimes are refused."""
+    if value.tzinfo is UTC:
+        return value  # what astimezone(UTC) returns for it, without the call (per item, per time)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ModelError(f"naive datetime {value.isoformat()} (timezone-aware UTC required)")
     return value.astimezone(UTC)
@@ -368,7 +370,10 @@ def _is_position(value: Any) -> bool:
 
 def freeze(value: Any) -> Any:
     """Turn dicts/lists into read-only mappings/tuples (the model's values are immutable)."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is float or kind is int:
+        return value  # the leaves, without the abstract-class check below (per item)
+    if kind is dict or isinstance(value, Mapping):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         if value and _is_position(value[0]):  # a run of positions: one step each, not one per number

@@ -10,7 +10,7 @@ from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.alertc import AlertCTable, locate
 from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
+from travelinfo.ingest.parsers.datex2_geo import WALKED, Geometry, combine, location_geometries
 from travelinfo.ingest.parsers.datex2_types import local as localname
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
 from travelinfo.model import (
@@ -30,7 +30,9 @@ from travelinfo.vocab import CERTAINTIES, DEFAULT_TZ, parse_local_time
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 # v3 names an AreaLocation's polygon in gmlMultiPolygon/gmlAreaName.
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName", "gmlAreaName"})
-_LOCATION_TAGS = tuple(f"{{*}}{n}" for n in (*_LOCATION_TEXT, "roadName", "roadNumber"))
+# Every element a location's readers look at: texts, roads, directions, AlertC tables, coordinates.
+_WALKED = _LOCATION_TEXT | {"roadName", "roadNumber", "alertCLocationTableNumber"}
+_WALKED |= fields.DIRECTION_TAGS | WALKED
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
 
 
@@ -142,20 +144,20 @@ def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> 
 
 
 def _location(elem: Any, m: _Merged, pub: Pub) -> None:
-    roads = [n for node in elem.iter("{*}roadNumber") for n in road_numbers(node.text or "")]
-    found = fields.location_affected(elem, roads)
+    nodes = fields.walk(elem, _WALKED)  # one pass serves every reader below
+    roads = [n for name, node in nodes if name == "roadNumber" for n in road_numbers(node.text or "")]
+    found = fields.location_affected(elem, nodes, roads)
     for item in found:
         if m.locations.get((item.type, item.id)) in (None, "unknown"):
             m.locations[(item.type, item.id)] = item.direction
-    geoms, unreadable = location_geometries(elem)
+    geoms, unreadable = location_geometries(elem, nodes)
     if not geoms and isinstance(table := pub.ctx.locations, AlertCTable):  # AlertC only: from the table
         geoms = locate(elem, [i.id for i in found if i.type == "location"], table, pub.notes)
     m.geometries.extend(geoms)
     if unreadable:
         pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
     road_name: str | None = None
-    for node in elem.iter(*_LOCATION_TAGS):
-        name = localname(node.tag)
+    for name, node in nodes:
         if name in _LOCATION_TEXT:
             (m.places if name == "locationDescription" else m.names).append(_values(node, pub))
         elif name == "roadName":
