@@ -311,8 +311,13 @@ def pick_lang(texts: Mapping[str, str], wanted: Iterable[str]) -> tuple[str, str
     return (keys[0], texts[keys[0]]) if keys else None
 
 
+_NO_TEXTS: Texts = MappingProxyType({})
+
+
 def frozen_texts(value: Mapping[str, str] | None) -> Texts:
     """A read-only text map, sorted by language, without empty texts."""
+    if not value:
+        return _NO_TEXTS  # read-only and empty: one serves every item without a text
     clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
     return MappingProxyType(dict(sorted(clean.items())))
 

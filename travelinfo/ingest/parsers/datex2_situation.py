@@ -34,6 +34,15 @@ _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaNa
 _WALKED = _LOCATION_TEXT | {"roadName", "roadNumber", "alertCLocationTableNumber"}
 _WALKED |= fields.DIRECTION_TAGS | WALKED
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
+# The record children `_record` reads (each has its branch there); the rest are skipped at once.
+_RECORD_READ = frozenset(
+    {
+        *("situationRecordVersionTime", "situationRecordCreationTime", "severity", "validity"),
+        *("generalPublicComment", "comment", *_LOCATIONS, "management", "operatorActionStatus"),
+        *("forVehiclesWithCharacteristicsOf", "probabilityOfOccurrence", "transitServiceType"),
+        *("impact", "delays", "cause", "urlLink", *types.SUBTYPE_ELEMENTS),
+    }
+)
 
 
 @dataclass(slots=True)
@@ -183,6 +192,8 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
     values: list[str] = []
     for child in rec:
         name = localname(child.tag)
+        if name not in _RECORD_READ:
+            continue  # source, confidentiality, extensions...: nothing below is read
         if name == "situationRecordVersionTime":
             if (when := _time(child.text, pub)) is not None:
                 m.times.append(when)

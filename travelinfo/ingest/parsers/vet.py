@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from travelinfo.geojson_check import check_geometry
-from travelinfo.model import Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
+from travelinfo.model import Affected, Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
 
 # Documented caps (docs/security.md): beyond them an item is trimmed, with a note.
 MAX_POSITIONS = 50_000  # per geometry (a real CAP polygon of Burkina Faso has 16,000)
@@ -58,6 +58,9 @@ def _alnum(s: str, low: int, high: int) -> bool:
     return low <= len(s) <= high and s.isascii() and s.isalnum()
 
 
+_TAGS: dict[str, str | None] = {}
+
+
 def lang_tag(code: str | None) -> str | None:
     """A well-formed BCP 47 (RFC 5646) tag in canonical case (`en-gb` -> `en-GB`), else None.
 
@@ -66,6 +69,19 @@ def lang_tag(code: str | None) -> str | None:
     """
     if not code:
         return None
+    if type(code) is not str:
+        return _lang_tag(code)
+    # Every item repeats its feed's few language keys: each is checked once (bounded memo).
+    try:
+        return _TAGS[code]
+    except KeyError:
+        tag = _lang_tag(code)
+        if len(_TAGS) < 1024:
+            _TAGS[code] = tag
+        return tag
+
+
+def _lang_tag(code: Any) -> str | None:
     code = code.strip()
     if not code or len(code) > 64:
         return None
@@ -181,15 +197,7 @@ class _Vet:
             return None
 
     def lists(self, d: Disruption, changes: dict[str, Any], ident: str) -> None:
-        affected = [
-            dataclasses.replace(
-                a,
-                id=clean_text(a.id),
-                name=None if a.name is None else clean_text(a.name),
-                towards=None if a.towards is None else _cut(clean_text(a.towards)),
-            )
-            for a in d.affected[:MAX_AFFECTED]
-        ]
+        affected = [_affected(a) for a in d.affected[:MAX_AFFECTED]]
         if affected != list(d.affected):
             changes["affected"] = tuple(affected)
         for name, cap in (("categories", MAX_CATEGORIES), ("related", MAX_CATEGORIES)):
@@ -212,6 +220,15 @@ class _Vet:
         if self.skip_reason is None:
             self.skip_reason = reason
         self.notes.append(f"skipped {reason}")
+
+
+def _affected(a: Affected) -> Affected:
+    ident = clean_text(a.id)
+    name = None if a.name is None else clean_text(a.name)
+    towards = None if a.towards is None else _cut(clean_text(a.towards))
+    if ident == a.id and name == a.name and towards == a.towards:
+        return a  # nothing to clean: no copy (per entry of every item)
+    return dataclasses.replace(a, id=ident, name=name, towards=towards)
 
 
 def vet_batch(batch: Batch, default_lang: str = "en") -> Batch:
