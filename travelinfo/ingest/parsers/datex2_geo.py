@@ -237,7 +237,8 @@ def _unique(coords: Iterable[Coord]) -> list[Coord]:
     return list(seen.values())
 
 
-def _xsi_type(elem: Any) -> str:
+def xsi_type(elem: Any) -> str:
+    """The local part of an element's `xsi:type` (any prefix), '' when none."""
     for key, value in elem.attrib.items():
         if key.endswith("}type"):
             return str(value).rpartition(":")[2].strip()
@@ -261,7 +262,7 @@ def location_geometries(location: Any, nodes: Walk | None = None) -> tuple[list[
             found.extend(geoms)
             unreadable += bad
         return found, unreadable
-    kind = _xsi_type(location)
+    kind = xsi_type(location)
     linear = "Linear" in kind or "Itinerary" in kind
     leaf = _Leaf(linear)
     leaf.collect(location, nodes)

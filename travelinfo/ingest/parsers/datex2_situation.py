@@ -10,7 +10,7 @@ from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.alertc import AlertCTable, locate
 from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.datex2_geo import WALKED, Geometry, combine, location_geometries
+from travelinfo.ingest.parsers.datex2_geo import WALKED, Geometry, combine, location_geometries, xsi_type
 from travelinfo.ingest.parsers.datex2_types import local as localname
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
 from travelinfo.model import (
@@ -34,6 +34,8 @@ _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaNa
 _WALKED = _LOCATION_TEXT | {"roadName", "roadNumber", "alertCLocationTableNumber"}
 _WALKED |= fields.DIRECTION_TAGS | WALKED
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
+# Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
+_enum = fields.enum
 # The record children `_record` reads (each has its branch there); the rest are skipped at once.
 _RECORD_READ = frozenset(
     {
@@ -86,19 +88,6 @@ class _Merged:
     records: int = 0
     ended: int = 0
     suspended: int = 0
-
-
-def _enum(elem: Any) -> str:
-    # Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
-    text = (elem.text or "").strip()
-    return text or (elem.get("_extendedValue") or "").strip()
-
-
-def _xsi_type(elem: Any) -> str:
-    for key, value in elem.attrib.items():
-        if key.endswith("}type"):
-            return str(value).rpartition(":")[2].strip()
-    return ""
 
 
 def _time(text: str | None, pub: Pub) -> datetime | None:
@@ -180,7 +169,7 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
 
 
 def _record(rec: Any, m: _Merged, pub: Pub) -> None:
-    rtype = _xsi_type(rec) or "SituationRecord"
+    rtype = xsi_type(rec) or "SituationRecord"
     m.records += 1
     m.types.append(rtype)
     _add(m.categories, f"datex2:{rtype}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -140,6 +141,7 @@ class _Vet:
 
     def texts(self, texts: Mapping[str, str], ident: str) -> dict[str, str]:
         parts: list[dict[str, str]] = []
+        as_is = True  # canonical keys, clean stripped texts: merging would give them back unchanged
         for key, value in texts.items():
             tag = lang_tag(key)
             if tag is None:
@@ -147,8 +149,10 @@ class _Vet:
                     f"{ident}: language {clean_text(key)[:20]!r} is not BCP 47: filed as {self.default_lang}"
                 )
                 tag = self.default_lang
-            parts.append({tag: _cut(value)})
-        return merge_texts(parts)
+            cut = _cut(value)
+            as_is = as_is and tag == key and cut == value and bool(cut) and cut.strip() == cut
+            parts.append({tag: cut})
+        return dict(texts) if as_is else merge_texts(parts)
 
     def geometry(self, geometry: Any, ident: str) -> tuple[bool, dict[str, Any] | None]:
         """(changed, geometry): thinned when over MAX_POSITIONS, dropped when invalid."""
@@ -251,7 +255,7 @@ def vet_batch(batch: Batch, default_lang: str = "en") -> Batch:
 
 def count_positions(geometry: Any) -> int:
     """How many positions a (plain) GeoJSON geometry holds; 0 for anything unreadable."""
-    if not isinstance(geometry, Mapping):
+    if not isinstance(geometry, dict | MappingProxyType) and not isinstance(geometry, Mapping):
         return 0
     if geometry.get("type") == "GeometryCollection":
         parts = geometry.get("geometries")
