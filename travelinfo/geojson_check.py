@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 MAX_POSITIONS = 10_000
@@ -59,7 +60,8 @@ class _GeoCheck:
                 raise _GeoError(f"{at}: linear ring is not closed (first and last positions differ)")
 
     def geometry(self, g: Any, where: str, depth: int) -> dict[str, Any]:
-        if not isinstance(g, Mapping):
+        # The concrete types first: the abstract-class check costs more, once per item.
+        if not isinstance(g, dict | MappingProxyType) and not isinstance(g, Mapping):
             raise _GeoError(f"{where or 'geometry'} must be an object")
         kind = g.get("type")
         if kind in ("Feature", "FeatureCollection"):

@@ -55,6 +55,8 @@ class ModelError(ValueError):
 
 def utc(value: datetime) -> datetime:
     """Return `value` in UTC; naive datetimes are refused."""
+    if value.tzinfo is UTC:
+        return value  # what astimezone(UTC) returns for it, without the call (per item, per time)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ModelError(f"naive datetime {value.isoformat()} (timezone-aware UTC required)")
     return value.astimezone(UTC)
@@ -309,8 +311,13 @@ def pick_lang(texts: Mapping[str, str], wanted: Iterable[str]) -> tuple[str, str
     return (keys[0], texts[keys[0]]) if keys else None
 
 
+_NO_TEXTS: Texts = MappingProxyType({})
+
+
 def frozen_texts(value: Mapping[str, str] | None) -> Texts:
     """A read-only text map, sorted by language, without empty texts."""
+    if not value:
+        return _NO_TEXTS  # read-only and empty: one serves every item without a text
     clean = {str(k): str(v) for k, v in (value or {}).items() if v is not None and str(v).strip()}
     return MappingProxyType(dict(sorted(clean.items())))
 
@@ -368,7 +375,10 @@ def _is_position(value: Any) -> bool:
 
 def freeze(value: Any) -> Any:
     """Turn dicts/lists into read-only mappings/tuples (the model's values are immutable)."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is float or kind is int:
+        return value  # the leaves, without the abstract-class check below (per item)
+    if kind is dict or isinstance(value, Mapping):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         if value and _is_position(value[0]):  # a run of positions: one step each, not one per number

@@ -55,7 +55,7 @@ DIRECTION = {
     "outboundFromTown": "outbound",
     "unknown": "unknown",
 }
-_DIRECTION_TAGS = frozenset(
+DIRECTION_TAGS = frozenset(
     {
         "alertCDirectionCoded",
         "alertCAffectedDirection",
@@ -67,6 +67,7 @@ _DIRECTION_TAGS = frozenset(
         "carriageway_direction",
     }
 )
+_SPECIFIC = "{*}specificLocation"
 # DATEX `probabilityOfOccurrence` -> model certainty.
 CERTAINTY = {"certain": "certain", "probable": "likely", "riskOf": "possible", "improbable": "possible"}
 TimeReader = Callable[[str | None], datetime | None]
@@ -157,40 +158,66 @@ def _period(
     return span, tuple(dict.fromkeys(days)), a, b
 
 
-def direction_of(elem: Any) -> str | None:
-    """The direction a location element states (affected direction first), None when none."""
-    found: dict[str, str] = {}
+Walk = list[tuple[str, Any]]  # (local name, element) of the elements read, in document order
+
+
+def walk(elem: Any, names: frozenset[str]) -> Walk:
+    """One pass over `elem` (itself included) keeping the elements named in `names`.
+
+    A location is read by several readers (direction, AlertC codes, roads, texts, coordinates);
+    one Python walk feeding them all costs less than one lxml tag-filtered iteration each.
+    """
+    out: Walk = []
     for node in elem.iter():
         name = localname(node.tag)
-        if name in _DIRECTION_TAGS and (value := DIRECTION.get(enum(node))):
-            found.setdefault(name, value)
+        if name in names:
+            out.append((name, node))
+    return out
+
+
+def direction_of(nodes: Walk) -> str | None:
+    """The direction a location's walk states (affected direction first), None when none."""
+    found: dict[str, str] = {}
+    for name, node in nodes:
+        if name in DIRECTION_TAGS and name not in found and (value := DIRECTION.get(enum(node))):
+            found[name] = value
     affected = found.pop("alertCAffectedDirection", None)
     if affected and affected != "unknown":
         return affected
     return next(iter(found.values()), affected)
 
 
-def alertc_codes(elem: Any) -> list[str]:
-    """`alertc:<country>:<table>:<code>` for every AlertC location below `elem`."""
+def alertc_codes(elem: Any, nodes: Walk) -> list[str]:
+    """`alertc:<country>:<table>:<code>` for every AlertC location below `elem` (`nodes`: its walk)."""
+    # The AlertC elements that name a table are the parents of its `alertCLocationTableNumber`;
+    # one such parent is the common case, several are read in document order.
+    parents: list[Any] = []
+    for name, number in nodes:
+        if name == "alertCLocationTableNumber" and number is not elem:
+            parent = number.getparent()
+            if parent is not None and all(parent is not p for p in parents):
+                parents.append(parent)
+    if len(parents) > 1:
+        order = {id(node): i for i, node in enumerate(elem.iter())}
+        parents.sort(key=lambda node: order[id(node)])
     out: list[str] = []
-    for node in elem.iter():
-        if not localname(node.tag).startswith("alertC") or localname(node.tag) in ("alertCLocation",):
+    for node in parents:
+        name = localname(node.tag)
+        if not name.startswith("alertC") or name == "alertCLocation":
             continue
         kids = {localname(k.tag): (k.text or "").strip() for k in node}
-        if "alertCLocationTableNumber" not in kids:
-            continue
         prefix = f"alertc:{kids.get('alertCLocationCountryCode', '?')}:{kids['alertCLocationTableNumber']}"
-        for loc in node.iter():
-            code = (loc.text or "").strip() if localname(loc.tag) == "specificLocation" else ""
+        for loc in node.iter(_SPECIFIC):
+            code = (loc.text or "").strip()
             if code and f"{prefix}:{code}" not in out:
                 out.append(f"{prefix}:{code}")
     return out
 
 
-def location_affected(elem: Any, roads: list[str]) -> list[Affected]:
+def location_affected(elem: Any, nodes: Walk, roads: list[str]) -> list[Affected]:
     """Location entries (AlertC codes) with the element's direction; road numbers get it too."""
-    direction = direction_of(elem)
-    items = [Affected("location", code, None, direction) for code in alertc_codes(elem)]
+    direction = direction_of(nodes)
+    items = [Affected("location", code, None, direction) for code in alertc_codes(elem, nodes)]
     items += [Affected("road", road, None, direction) for road in roads] if direction else []
     return items
 

@@ -11,11 +11,15 @@ from travelinfo.ingest.parsers.datex2_types import local as localname
 
 Geometry = dict[str, Any]
 Coord = list[float]
+Walk = list[tuple[str, Any]]  # (local name, element) in document order (datex2_fields.walk)
 
 # Containers whose children are separate places (v2 groups/itineraries, v3 LocationGroupByList).
-_GROUP_CHILDREN = frozenset({"locationContainedInGroup", "locationContainedInItinerary"})
+GROUP_CHILDREN = frozenset({"locationContainedInGroup", "locationContainedInItinerary"})
+_GROUP_TAGS = tuple(f"{{*}}{name}" for name in sorted(GROUP_CHILDREN))
 _DISPLAY = frozenset({"locationForDisplay", "coordinatesForDisplay"})
-_COORD_TAGS = ("{*}latitude", "{*}posList", "{*}coordinates", "{*}pos", "{*}tpegLinearLocation")
+COORD_NAMES = frozenset({"latitude", "posList", "coordinates", "pos", "tpegLinearLocation"})
+_COORD_TAGS = tuple(f"{{*}}{name}" for name in sorted(COORD_NAMES))
+WALKED = COORD_NAMES | GROUP_CHILDREN  # what location_geometries reads from a walk
 _SRS_CODE = re.compile(r"(\d{4,5})\s{0,8}$")
 MAX_NUMBERS = 300_000  # numbers in one GML list (100,000 3D positions; the vet thins to 50,000)
 # UTM coordinates beyond these are not on Earth: refused before any trigonometry overflows.
@@ -147,12 +151,15 @@ class _Leaf:
         self.unreadable = 0
         self.tpeg = False
 
-    def collect(self, location: Any) -> None:
-        """Gather every coordinate form under `location`, using lxml's C-level tag filters."""
+    def collect(self, location: Any, nodes: Walk | None = None) -> None:
+        """Gather every coordinate form under `location` (from its walk `nodes` when given)."""
         # One walk over the subtree (it was three), and the longitude looked up as the next
         # sibling first: 40,000 points are read in about a second on a slow machine.
-        for elem in location.iter(*_COORD_TAGS):
-            name = localname(elem.tag)
+        if nodes is None:
+            nodes = [(localname(elem.tag), elem) for elem in location.iter(*_COORD_TAGS)]
+        for name, elem in nodes:
+            if name not in COORD_NAMES:
+                continue
             if name == "latitude":
                 container = elem.getparent()
                 lon_elem = elem.getnext()
@@ -230,16 +237,23 @@ def _unique(coords: Iterable[Coord]) -> list[Coord]:
     return list(seen.values())
 
 
-def _xsi_type(elem: Any) -> str:
+def xsi_type(elem: Any) -> str:
+    """The local part of an element's `xsi:type` (any prefix), '' when none."""
     for key, value in elem.attrib.items():
         if key.endswith("}type"):
             return str(value).rpartition(":")[2].strip()
     return ""
 
 
-def location_geometries(location: Any) -> tuple[list[Geometry], int]:
-    """GeoJSON geometries of every place in a DATEX location element, and how many were unreadable."""
-    groups = [child for child in location if localname(child.tag) in _GROUP_CHILDREN]
+def location_geometries(location: Any, nodes: Walk | None = None) -> tuple[list[Geometry], int]:
+    """GeoJSON geometries of every place in a DATEX location element, and how many were unreadable.
+
+    `nodes`: the location's walk (`datex2_fields.walk` over at least WALKED), when the caller has it.
+    """
+    if nodes is None:
+        groups = list(location.iterchildren(*_GROUP_TAGS))  # filtered in C, in document order
+    else:
+        groups = [n for name, n in nodes if name in GROUP_CHILDREN and n.getparent() is location]
     if groups:
         found: list[Geometry] = []
         unreadable = 0
@@ -248,15 +262,17 @@ def location_geometries(location: Any) -> tuple[list[Geometry], int]:
             found.extend(geoms)
             unreadable += bad
         return found, unreadable
-    kind = _xsi_type(location)
+    kind = xsi_type(location)
     linear = "Linear" in kind or "Itinerary" in kind
     leaf = _Leaf(linear)
-    leaf.collect(location)
+    leaf.collect(location, nodes)
     return leaf.geometries(), leaf.unreadable
 
 
 def combine(geometries: Iterable[Geometry]) -> Geometry | None:
     """One geometry for a situation: the single place, a Multi* of one kind, or a collection."""
+    if isinstance(geometries, list) and len(geometries) < 2:
+        return geometries[0] if geometries else None  # the common case: nothing to deduplicate
     seen: dict[str, Geometry] = {}
     for geom in geometries:
         seen.setdefault(repr(geom), geom)

@@ -10,7 +10,7 @@ from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.alertc import AlertCTable, locate
 from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.datex2_geo import Geometry, combine, location_geometries
+from travelinfo.ingest.parsers.datex2_geo import WALKED, Geometry, combine, location_geometries, xsi_type
 from travelinfo.ingest.parsers.datex2_types import local as localname
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
 from travelinfo.model import (
@@ -30,8 +30,21 @@ from travelinfo.vocab import CERTAINTIES, DEFAULT_TZ, parse_local_time
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 # v3 names an AreaLocation's polygon in gmlMultiPolygon/gmlAreaName.
 _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaName", "gmlAreaName"})
-_LOCATION_TAGS = tuple(f"{{*}}{n}" for n in (*_LOCATION_TEXT, "roadName", "roadNumber"))
+# Every element a location's readers look at: texts, roads, directions, AlertC tables, coordinates.
+_WALKED = _LOCATION_TEXT | {"roadName", "roadNumber", "alertCLocationTableNumber"}
+_WALKED |= fields.DIRECTION_TAGS | WALKED
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
+# Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
+_enum = fields.enum
+# The record children `_record` reads (each has its branch there); the rest are skipped at once.
+_RECORD_READ = frozenset(
+    {
+        *("situationRecordVersionTime", "situationRecordCreationTime", "severity", "validity"),
+        *("generalPublicComment", "comment", *_LOCATIONS, "management", "operatorActionStatus"),
+        *("forVehiclesWithCharacteristicsOf", "probabilityOfOccurrence", "transitServiceType"),
+        *("impact", "delays", "cause", "urlLink", *types.SUBTYPE_ELEMENTS),
+    }
+)
 
 
 @dataclass(slots=True)
@@ -75,19 +88,6 @@ class _Merged:
     records: int = 0
     ended: int = 0
     suspended: int = 0
-
-
-def _enum(elem: Any) -> str:
-    # Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
-    text = (elem.text or "").strip()
-    return text or (elem.get("_extendedValue") or "").strip()
-
-
-def _xsi_type(elem: Any) -> str:
-    for key, value in elem.attrib.items():
-        if key.endswith("}type"):
-            return str(value).rpartition(":")[2].strip()
-    return ""
 
 
 def _time(text: str | None, pub: Pub) -> datetime | None:
@@ -142,20 +142,20 @@ def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> 
 
 
 def _location(elem: Any, m: _Merged, pub: Pub) -> None:
-    roads = [n for node in elem.iter("{*}roadNumber") for n in road_numbers(node.text or "")]
-    found = fields.location_affected(elem, roads)
+    nodes = fields.walk(elem, _WALKED)  # one pass serves every reader below
+    roads = [n for name, node in nodes if name == "roadNumber" for n in road_numbers(node.text or "")]
+    found = fields.location_affected(elem, nodes, roads)
     for item in found:
         if m.locations.get((item.type, item.id)) in (None, "unknown"):
             m.locations[(item.type, item.id)] = item.direction
-    geoms, unreadable = location_geometries(elem)
+    geoms, unreadable = location_geometries(elem, nodes)
     if not geoms and isinstance(table := pub.ctx.locations, AlertCTable):  # AlertC only: from the table
         geoms = locate(elem, [i.id for i in found if i.type == "location"], table, pub.notes)
     m.geometries.extend(geoms)
     if unreadable:
         pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
     road_name: str | None = None
-    for node in elem.iter(*_LOCATION_TAGS):
-        name = localname(node.tag)
+    for name, node in nodes:
         if name in _LOCATION_TEXT:
             (m.places if name == "locationDescription" else m.names).append(_values(node, pub))
         elif name == "roadName":
@@ -169,7 +169,7 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
 
 
 def _record(rec: Any, m: _Merged, pub: Pub) -> None:
-    rtype = _xsi_type(rec) or "SituationRecord"
+    rtype = xsi_type(rec) or "SituationRecord"
     m.records += 1
     m.types.append(rtype)
     _add(m.categories, f"datex2:{rtype}")
@@ -181,6 +181,8 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
     values: list[str] = []
     for child in rec:
         name = localname(child.tag)
+        if name not in _RECORD_READ:
+            continue  # source, confidentiality, extensions...: nothing below is read
         if name == "situationRecordVersionTime":
             if (when := _time(child.text, pub)) is not None:
                 m.times.append(when)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from travelinfo.geojson_check import check_geometry
-from travelinfo.model import Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
+from travelinfo.model import Affected, Batch, Disruption, ModelError, clean_text, make_id, merge_texts, thaw
 
 # Documented caps (docs/security.md): beyond them an item is trimmed, with a note.
 MAX_POSITIONS = 50_000  # per geometry (a real CAP polygon of Burkina Faso has 16,000)
@@ -58,6 +59,9 @@ def _alnum(s: str, low: int, high: int) -> bool:
     return low <= len(s) <= high and s.isascii() and s.isalnum()
 
 
+_TAGS: dict[str, str | None] = {}
+
+
 def lang_tag(code: str | None) -> str | None:
     """A well-formed BCP 47 (RFC 5646) tag in canonical case (`en-gb` -> `en-GB`), else None.
 
@@ -66,6 +70,19 @@ def lang_tag(code: str | None) -> str | None:
     """
     if not code:
         return None
+    if type(code) is not str:
+        return _lang_tag(code)
+    # Every item repeats its feed's few language keys: each is checked once (bounded memo).
+    try:
+        return _TAGS[code]
+    except KeyError:
+        tag = _lang_tag(code)
+        if len(_TAGS) < 1024:
+            _TAGS[code] = tag
+        return tag
+
+
+def _lang_tag(code: Any) -> str | None:
     code = code.strip()
     if not code or len(code) > 64:
         return None
@@ -124,6 +141,7 @@ class _Vet:
 
     def texts(self, texts: Mapping[str, str], ident: str) -> dict[str, str]:
         parts: list[dict[str, str]] = []
+        as_is = True  # canonical keys, clean stripped texts: merging would give them back unchanged
         for key, value in texts.items():
             tag = lang_tag(key)
             if tag is None:
@@ -131,8 +149,10 @@ class _Vet:
                     f"{ident}: language {clean_text(key)[:20]!r} is not BCP 47: filed as {self.default_lang}"
                 )
                 tag = self.default_lang
-            parts.append({tag: _cut(value)})
-        return merge_texts(parts)
+            cut = _cut(value)
+            as_is = as_is and tag == key and cut == value and bool(cut) and cut.strip() == cut
+            parts.append({tag: cut})
+        return dict(texts) if as_is else merge_texts(parts)
 
     def geometry(self, geometry: Any, ident: str) -> tuple[bool, dict[str, Any] | None]:
         """(changed, geometry): thinned when over MAX_POSITIONS, dropped when invalid."""
@@ -181,15 +201,7 @@ class _Vet:
             return None
 
     def lists(self, d: Disruption, changes: dict[str, Any], ident: str) -> None:
-        affected = [
-            dataclasses.replace(
-                a,
-                id=clean_text(a.id),
-                name=None if a.name is None else clean_text(a.name),
-                towards=None if a.towards is None else _cut(clean_text(a.towards)),
-            )
-            for a in d.affected[:MAX_AFFECTED]
-        ]
+        affected = [_affected(a) for a in d.affected[:MAX_AFFECTED]]
         if affected != list(d.affected):
             changes["affected"] = tuple(affected)
         for name, cap in (("categories", MAX_CATEGORIES), ("related", MAX_CATEGORIES)):
@@ -214,6 +226,15 @@ class _Vet:
         self.notes.append(f"skipped {reason}")
 
 
+def _affected(a: Affected) -> Affected:
+    ident = clean_text(a.id)
+    name = None if a.name is None else clean_text(a.name)
+    towards = None if a.towards is None else _cut(clean_text(a.towards))
+    if ident == a.id and name == a.name and towards == a.towards:
+        return a  # nothing to clean: no copy (per entry of every item)
+    return dataclasses.replace(a, id=ident, name=name, towards=towards)
+
+
 def vet_batch(batch: Batch, default_lang: str = "en") -> Batch:
     """`batch` with every item checked and repaired or skipped (see the module docstring)."""
     vet = _Vet(default_lang)
@@ -234,7 +255,7 @@ def vet_batch(batch: Batch, default_lang: str = "en") -> Batch:
 
 def count_positions(geometry: Any) -> int:
     """How many positions a (plain) GeoJSON geometry holds; 0 for anything unreadable."""
-    if not isinstance(geometry, Mapping):
+    if not isinstance(geometry, dict | MappingProxyType) and not isinstance(geometry, Mapping):
         return 0
     if geometry.get("type") == "GeometryCollection":
         parts = geometry.get("geometries")
