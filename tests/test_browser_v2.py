@@ -181,7 +181,7 @@ async def test_my_lines_star_moves_a_line_first_and_is_remembered(site: Running,
         await p.click('tr[data-key="road:E18"] button.star')
         assert await p.locator("tr.grp.mine").is_hidden()
         label = await p.locator('tr[data-key="road:E18"] button.star').get_attribute("aria-label")
-        assert label == "My lines: add E18"
+        assert label == "Add E18 to my lines"  # a toggle keeps its name; aria-pressed says the state
     finally:
         await context.close()
 

@@ -52,7 +52,7 @@ def visible(page: str) -> str:
 
 
 def board_row(page: str, key: str) -> str:
-    found = re.search(rf'<tr class="row ([^"]*)" data-key="{re.escape(key)}">', page)
+    found = re.search(rf'<tr class="row ([^"]*)" data-key="{re.escape(key)}"[^>]*>', page)
     assert found, f"no board row {key}"
     return found.group(1)
 
@@ -127,6 +127,26 @@ async def test_vma_banner_leads_every_page_then_says_it_is_over(site: tuple[Runn
     await store.apply(Batch(source="vma", fetched_at=at, items=(), complete=True, ended=(vma(at).id,)))
     body = await wait_for(running.url + "/board", lambda b: 'class="banner vma over"' in b)
     assert "har upphört" in body and 'class="banner vma" ' not in body
+
+
+async def test_vma_banner_also_leads_history_and_the_api_docs(site: tuple[Running, Store]) -> None:
+    """Every page that wears the site's header, not only the list and the board."""
+    running, store = site
+    at = datetime.now(UTC)
+    await store.apply(sl_batches(at)[0])
+    pages = ["/history", "/history?lang=en", "/api/v1/docs", "/api/v1/docs?lang=en"]
+    for page in pages:
+        assert 'class="banner vma' not in await get(running.url + page), page
+    await store.apply(Batch(source="vma", fetched_at=at, items=(vma(at),), complete=True))
+    for page in pages:
+        body = await wait_for(running.url + page, lambda b: '<div class="banner vma" role="alert">' in b)
+        banner = re.search(r'<div class="banner vma" role="alert">(.*?)</div>', body, re.S)
+        assert banner and banner.start() < body.index("<main"), page
+        assert ("Fire with heavy smoke" if "lang=en" in page else "Brand med kraftig rök") in banner.group(1)
+    await store.apply(Batch(source="vma", fetched_at=at, items=(), complete=True, ended=(vma(at).id,)))
+    for page in pages:
+        body = await wait_for(running.url + page, lambda b: 'class="banner vma over"' in b)
+        assert 'class="banner vma" ' not in body, page
 
 
 async def test_texts_are_readable_on_the_demo_items(site: tuple[Running, Store]) -> None:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import aiohttp
@@ -87,6 +88,19 @@ def times(entry: etree._Element, fmt: str) -> tuple[str, str]:
     return entry.findtext("pubDate") or "", ""
 
 
+def check_rss_dates(doc: etree._Element, qs: str) -> None:
+    """RSS 2.0: RFC 822 dates with a zone, no item newer than the channel, one guid per item."""
+    items = doc.findall("channel/item")
+    assert items, qs
+    built = parsedate_to_datetime(doc.findtext("channel/lastBuildDate") or "")
+    assert built.tzinfo is not None, qs
+    for item in items:
+        published = parsedate_to_datetime(item.findtext("pubDate") or "")
+        assert published.tzinfo is not None and published <= built, (qs, published, built)
+    guids = [item.findtext("guid") for item in items]
+    assert len(guids) == len(set(guids)), qs
+
+
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
 async def test_self_link_echoes_the_request_and_dates_are_ordered(site: Running, fmt: str) -> None:
     base = site.app[SETTINGS]
@@ -97,6 +111,7 @@ async def test_self_link_echoes_the_request_and_dates_are_ordered(site: Running,
         selfs = [link.get("href") for link in links if link.get("rel") == "self"]
         assert selfs == [base.public_url + path], (qs, selfs)
         if fmt != "atom":
+            check_rss_dates(doc, qs)
             continue
         entries = doc.findall(f"{ATOM}entry")
         assert entries, qs

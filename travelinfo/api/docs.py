@@ -130,6 +130,7 @@ async def docs_page(request: web.Request) -> web.StreamResponse:
         ctx = pages._base(request, lang, [], "/api/v1/docs")
         ctx.update(
             filters=Filters(),
+            warnings=pages._warnings(*await pages.recent(app)),  # a public warning leads every page
             doc=doc,
             ops=ops,
             tags=sections(doc, ops),

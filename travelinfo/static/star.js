@@ -1,89 +1,107 @@
-/* My lines: a star on each board row, kept in this browser only (localStorage, no account).
-   Starred rows are moved to a "My lines" group at the top of the board. The keys are also
-   written to the `mylines` cookie, so that the server lists their disruptions first on `/`
-   (list and map) on every later load, with or without JavaScript; a change re-fetches the
-   list (live.js listens to "travelinfo:mylines"). Without JavaScript every line name is still
-   a plain link to the filtered list. */
+/* My lines: the star on each board row, kept in this browser only (no account).
+   Without JavaScript the star is a form posting to /mylines, which writes the `mylines` cookie
+   and sends the reader back; the server then lists those lines first on the board and on `/`.
+   With JavaScript this script takes the form over: the same cookie (and a localStorage copy,
+   for a cookie the browser dropped) is written here, the rows move at once, the button keeps
+   its label and says its state with aria-pressed, and the list on `/` is fetched again
+   (live.js listens to "travelinfo:mylines"). The cookie, when present, is the newer truth:
+   the no-JavaScript form writes only it. */
 (function () {
   "use strict";
   var KEY = "travelinfo.mylines";
+  var YEAR = 31536000;
   function current() {
-    return document.cookie.split("; ").filter(function (c) { return c.indexOf("mylines=") === 0; })[0] || "";
+    return document.cookie.split("; ").filter(function (c) { return c.indexOf("mylines=") === 0; })[0];
   }
-  function load() {  // localStorage; the cookie where storage is refused (private mode)
+  function fromCookie() {  // null: no cookie at all (an empty one is an empty list)
+    var c = current();
+    if (c === undefined) { return null; }
     try {
-      var kept = window.localStorage.getItem(KEY);
-      if (kept !== null) { return JSON.parse(kept); }
-    } catch (e) { /* fall through */ }
-    try {
-      var value = decodeURIComponent(current().slice("mylines=".length));
+      var value = decodeURIComponent(c.slice("mylines=".length));
       return value ? value.split(",") : [];
     } catch (e) { return []; }
   }
-  function cookie(keys) {
+  function fromStorage() {
+    try {
+      var kept = JSON.parse(window.localStorage.getItem(KEY));
+      return Array.isArray(kept) ? kept.filter(function (k) { return typeof k === "string"; }) : [];
+    } catch (e) { return []; }
+  }
+  function load() {
+    var c = fromCookie();
+    return c === null ? fromStorage() : c;
+  }
+  function cookie(keys) {  // whether the cookie changed
     var value = encodeURIComponent(keys.join(","));
-    var now = current();
-    if (now === "mylines=" + value || (!keys.length && !now)) { return false; }
-    document.cookie = "mylines=" + value + "; path=/; max-age=" + (keys.length ? 31536000 : 0) + "; SameSite=Lax";
+    if (current() === "mylines=" + value) { return false; }
+    document.cookie = "mylines=" + value + "; path=/; max-age=" + YEAR + "; SameSite=Lax";
     return true;
   }
-  function changed() { document.dispatchEvent(new CustomEvent("travelinfo:mylines")); }
-  function save(keys) {
+  function store(keys) {
     try { window.localStorage.setItem(KEY, JSON.stringify(keys)); } catch (e) { /* private mode */ }
-    cookie(keys);
-    changed();
   }
+  function changed() { document.dispatchEvent(new CustomEvent("travelinfo:mylines")); }
+  var mine = load();
+  store(mine);
   var list = document.getElementById("list");
-  // Stars kept before the cookie existed (or a cleared cookie): the server learns them now.
-  if (cookie(load()) && list && list.getAttribute("data-mine") !== load().join(",")) { changed(); }
+  // Stars kept before the cookie existed (or a dropped cookie): the server learns them now.
+  if (cookie(mine) && list && list.getAttribute("data-mine") !== mine.join(",")) { changed(); }
   var board = document.querySelector("table.board tbody");
   if (!board) { return; }
-  var table = board.closest("table");
-  var head = document.createElement("tr");
-  head.className = "grp mine";
-  head.hidden = true;
-  var th = document.createElement("th");
-  th.setAttribute("scope", "rowgroup");
-  th.colSpan = 2;
-  th.textContent = table.getAttribute("data-my-lines");
-  head.appendChild(th);
-  board.insertBefore(head, board.firstChild);
-  var homes = {};
+  var head = board.querySelector("tr.grp.mine");
+  var only = head.querySelector("a.only-mine");
+  var lang = document.documentElement.lang;
+  function onlyHref(keys) {  // the server's filters.mine_qs
+    function part(name, prefix) {
+      var names = keys.filter(function (k) { return k.indexOf(prefix) === 0; })
+        .map(function (k) { return encodeURIComponent(k.slice(prefix.length)); });
+      return names.length ? [name + "=" + names.join(",")] : [];
+    }
+    return "/?" + part("line", "line:").concat(part("road", "road:"), ["lang=" + encodeURIComponent(lang)]).join("&");
+  }
+  function order(tr) { return Number(tr.getAttribute("data-order")); }
   function place() {
-    var mine = load();
+    var rows = Array.prototype.slice.call(board.querySelectorAll("tr.row"));
+    var groups = Array.prototype.slice.call(board.querySelectorAll("tr.grp:not(.mine)"));
+    var starred = rows.filter(function (r) { return mine.indexOf(r.getAttribute("data-key")) >= 0; });
     var anchor = head;
-    head.hidden = mine.length === 0;
-    board.querySelectorAll("tr.row").forEach(function (row) {
-      var key = row.getAttribute("data-key");
-      var on = mine.indexOf(key) >= 0;
-      var button = row.querySelector("button.star");
+    starred.sort(function (a, b) { return order(a) - order(b); }).forEach(function (r) {
+      board.insertBefore(r, anchor.nextSibling);
+      anchor = r;
+    });
+    groups.sort(function (a, b) { return order(a) - order(b); }).forEach(function (g) {
+      board.insertBefore(g, anchor.nextSibling);
+      anchor = g;
+      var own = rows.filter(function (r) {
+        return starred.indexOf(r) < 0 && r.getAttribute("data-group-order") === g.getAttribute("data-order");
+      }).sort(function (a, b) { return order(a) - order(b); });
+      own.forEach(function (r) { board.insertBefore(r, anchor.nextSibling); anchor = r; });
+      g.hidden = own.length === 0;
+    });
+    head.hidden = starred.length === 0;
+    only.href = onlyHref(starred.map(function (r) { return r.getAttribute("data-key"); }));
+    rows.forEach(function (r) {
+      var on = starred.indexOf(r) >= 0;
+      var button = r.querySelector("button.star");
       button.setAttribute("aria-pressed", on ? "true" : "false");
-      button.setAttribute("aria-label", (on ? table.getAttribute("data-unstar") : table.getAttribute("data-star"))
-        .replace("{name}", row.querySelector("th a").textContent));
+      button.setAttribute("aria-label", button.getAttribute("data-add"));  // a toggle keeps its name
+      button.value = on ? "remove" : "add";
       button.textContent = on ? "\u2605" : "\u2606";
-      if (on) {
-        anchor.parentNode.insertBefore(row, anchor.nextSibling);
-        anchor = row;
-      } else if (homes[key] && row.previousSibling !== homes[key].prev) {
-        homes[key].parent.insertBefore(row, homes[key].next);
-      }
     });
   }
-  board.querySelectorAll("tr.row").forEach(function (row) {
-    homes[row.getAttribute("data-key")] = { parent: row.parentNode, prev: row.previousSibling, next: row.nextSibling };
-    var button = document.createElement("button");
-    button.type = "button";
-    button.className = "star";
-    button.addEventListener("click", function () {
-      var mine = load();
-      var key = row.getAttribute("data-key");
+  board.querySelectorAll("tr.row form.star").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var key = form.closest("tr").getAttribute("data-key");
+      mine = load();
       var at = mine.indexOf(key);
       if (at >= 0) { mine.splice(at, 1); } else { mine.push(key); }
-      save(mine);
+      store(mine);
+      cookie(mine);
       place();
-      button.focus();
+      form.querySelector("button").focus();  // moving the row must not lose the reader's place
+      changed();
     });
-    row.querySelector("th").insertBefore(button, row.querySelector("th").firstChild);
   });
   place();
 })();

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from multidict import MultiMapping
 
+from travelinfo.filters import lines as names
 from travelinfo.filters import table
 from travelinfo.model import MODES, SEVERITIES, Disruption
 from travelinfo.runtime.server import BadParameter
@@ -16,6 +17,7 @@ from travelinfo.store.base import Query
 
 WHENS = ("now", "24h", "planned")
 MAX_TEXT = 100  # longer free-text filters are certainly not a line, road or area name
+MAX_NAMES = 30  # `line=14,13,...`: "only my lines" links name at most this many lines or roads
 # The order the issue asks the page to group in (rail-bound urban modes before buses).
 GROUP_ORDER = ("road", "metro", "tram", "bus", "rail", "ferry", "shipping", "unknown")  # unknown: issue 19
 
@@ -78,21 +80,33 @@ class Filters:
     def empty(self) -> bool:
         return not self.pairs()
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The names in `line` (a comma list: `14,13`)."""
+        return tuple(x for x in self.line.split(",") if x)
+
+    @property
+    def roads(self) -> tuple[str, ...]:
+        """The names in `road` (a comma list: `E4,E18`)."""
+        return tuple(x for x in self.road.split(",") if x)
+
     def query(self, region: tuple[float, float, float, float] | None = None) -> Query:
         """The store query in the home `region` (the time window is applied by `window`)."""
         status = {"now": "active", "planned": "planned"}.get(self.when)  # `when` is the status alias
+        several = len(self.lines) + len(self.roads) > 1  # any of them: AnyOf below
         raw = {
             "mode": ",".join(self.modes) or None,
             "status": status,
             "severity": self.severity or None,
-            "route": self.line or None,  # `line` is the pages' alias of `route`
-            "road": self.road or None,
+            "route": None if several else self.line or None,  # `line` is the pages' alias of `route`
+            "road": None if several else self.road or None,
             "area": self.area or None,
             "search": self.search or None,
             "inferred": "true" if self.inferred else None,
         }
         rows = [table.BY_NAME[name] for name in raw]
-        return Query(**table.read_filters(raw, rows, region))
+        kw = table.read_filters(raw, rows, region)
+        return AnyOf(**kw, lines=self.lines, roads=self.roads) if several else Query(**kw)
 
     def window(self, items: Iterable[Disruption], now: datetime) -> list[Disruption]:
         """Keep what the time filter wants: `24h` = active now or starting within a day."""
@@ -102,16 +116,54 @@ class Filters:
         return [d for d in items if d.status == "active" or any(p.start < horizon for p in d.periods)]
 
 
-def _one(query: MultiMapping[str], name: str) -> str:
+@dataclass(frozen=True, slots=True)
+class AnyOf(Query):
+    """The pages' query for several lines and roads (`line=14,13&road=E4`): an item passes the
+    other filters and touches any of them, each name with its one meaning (travelinfo.filters)."""
+
+    lines: tuple[str, ...] = ()
+    roads: tuple[str, ...] = ()
+
+    def matches(self, d: Disruption) -> bool:
+        """Every other filter, then any of the lines or roads."""
+        if not Query.matches(self, d):  # slots dataclass: no zero-argument super()
+            return False
+        return any(
+            names.affects_route(d, x) or (self.inferred and names.affects_route_inferred(d, x))
+            for x in self.lines
+        ) or any(names.affects_road(d, x) for x in self.roads)
+
+
+def _one(query: MultiMapping[str], name: str, limit: int = MAX_TEXT) -> str:
     values = [v.strip() for v in query.getall(name, []) if v.strip()]
     if len(values) > 1:
         raise BadParameter(name, "give it once")
     value = values[0] if values else ""
-    if len(value) > MAX_TEXT:
-        raise BadParameter(name, f"at most {MAX_TEXT} characters")
+    if len(value) > limit:
+        raise BadParameter(name, f"at most {limit} characters")
     if any(ord(c) < 32 for c in value):
         raise BadParameter(name, "control characters are not allowed")
     return value
+
+
+def _names(query: MultiMapping[str], name: str) -> str:
+    """A line or road name, or a comma list of them (`14,13`), spaces and repeats dropped."""
+    parts = [p.strip() for p in _one(query, name, MAX_NAMES * (MAX_TEXT + 1)).split(",")]
+    kept = list(dict.fromkeys(p for p in parts if p))
+    if len(kept) > MAX_NAMES:
+        raise BadParameter(name, f"at most {MAX_NAMES} names")
+    if any(len(p) > MAX_TEXT for p in kept):
+        raise BadParameter(name, f"at most {MAX_TEXT} characters per name")
+    return ",".join(kept)
+
+
+def mine_qs(keys: Iterable[str], lang: str) -> str:
+    """`?line=14,13&road=E4&lang=sv`: the plain "only my lines" link of board keys (no cookie)."""
+    lines = [quote(k.removeprefix("line:"), safe="") for k in keys if k.startswith("line:")]
+    roads = [quote(k.removeprefix("road:"), safe="") for k in keys if k.startswith("road:")]
+    parts = [f"line={','.join(lines)}"] if lines else []
+    parts += [f"road={','.join(roads)}"] if roads else []
+    return "?" + "&".join([*parts, f"lang={quote(lang, safe='')}"])
 
 
 def parse_filters(query: MultiMapping[str]) -> Filters:
@@ -138,8 +190,8 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
     return Filters(
         inferred=inferred == "true",
         modes=tuple(m for m in GROUP_ORDER if m in modes),
-        line=_one(query, "line"),
-        road=_one(query, "road"),
+        line=_names(query, "line"),
+        road=_names(query, "road"),
         area=_one(query, "area"),
         severity=severity,
         when=when,

@@ -18,7 +18,7 @@ from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import BadParameter, Rendered, respond
 from travelinfo.web import render as view
 from travelinfo.web.filters import group_by_mode, parse_filters
-from travelinfo.web.routes import MAX_ITEMS, _base, _render, page_lang
+from travelinfo.web.routes import MAX_ITEMS, _base, _render, _warnings, page_lang, recent
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 _PICKER = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?")
@@ -48,7 +48,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     at = read_at(request.query.get("at"))
     app = request.app
     records = view.depends_on(await view.health(app), filters.modes or None)
-    key = ("web", "/history", filters.key(), lang, at)
+    key = ("web", "/history", filters.key(), lang, at, view.minute())  # minute: the banner of now
 
     async def render() -> Rendered:
         q = filters.query(app[appmod.SETTINGS].region_bbox)
@@ -68,6 +68,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             at=at,
             at_local=local.strftime("%Y-%m-%dT%H:%M"),
             at_text=local.strftime("%Y-%m-%d %H:%M"),
+            warnings=_warnings(*await recent(app)),  # a public warning of now leads this page too
         )
         return await _render(request, "history.html", ctx)
 

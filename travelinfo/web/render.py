@@ -17,9 +17,9 @@ from aiohttp import web
 from travelinfo.health import source_health
 from travelinfo.model import MODES, Disruption, bbox_of, thaw
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.web import i18n
+from travelinfo.web import i18n, mylines
 from travelinfo.web import text as texts
-from travelinfo.web.filters import GROUP_ORDER
+from travelinfo.web.filters import GROUP_ORDER, mine_qs
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -59,6 +59,7 @@ def make_env() -> jinja2.Environment:
         clock=i18n.clock,
     )
     env.globals.update(map_features=map_features)
+    env.globals.update(board_layout=mylines.layout, spoken=mylines.spoken, mine_qs=mine_qs)
     env.globals.update(paragraphs=paragraphs, safe_url=safe_url, place=place, permalink=permalink, iso=iso)
     return env
 

@@ -29,7 +29,7 @@ from travelinfo.runtime.server import HTML_ERRORS, PAGE_CSP, BadParameter, Recen
 from travelinfo.runtime.stale import STALE_HTML
 from travelinfo.store.base import Query
 from travelinfo.web import board as boards
-from travelinfo.web import network
+from travelinfo.web import mylines, network
 from travelinfo.web import render as view
 from travelinfo.web.filters import Filters, group_by_mode, parse_filters
 from travelinfo.web.i18n import negotiate
@@ -109,7 +109,7 @@ def page_headers(app: web.Application) -> dict[str, str]:
     return {**PAGE_HEADERS, "Content-Security-Policy": csp}
 
 
-# `/` lists "my lines" first from the star.js cookie: caches must keep a copy per cookie.
+# `/` and `/board` put "my lines" first from the `mylines` cookie: caches keep a copy per cookie.
 MINE_VARY = {"Vary": "Accept-Encoding, Accept-Language, Cookie"}
 
 
@@ -166,11 +166,11 @@ def _variant(request: web.Request, *, page: bool) -> Variant:
     if known is not None and known.generation == generation:
         return known
     lang = page_lang(request)
-    if not page:
-        return memo.put(raw, Variant(lang, Filters(), False, (), generation))
-    filters = parse_filters(request.query)
     starred = request.cookies.get(boards.COOKIE, "") if raw[2] else ""
     mine = boards.mine_keys(starred, app[LINES] + boards.road_lines()) if starred else ()
+    if not page:
+        return memo.put(raw, Variant(lang, Filters(), False, mine, generation))
+    filters = parse_filters(request.query)
     fragment = request.query.get("fragment") == "1"
     key = ("web", "/", filters.key(), lang, fragment, mine)
     return memo.put(raw, Variant(lang, filters, fragment, mine, generation, key))
@@ -242,10 +242,12 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     lang = v.lang
     app = request.app
     records, stamp = await _depends(app, v)
-    key = ("web", "/board", lang, stamp, view.minute())
+    mine = v.mine  # "my lines" lead the board
+    key = ("web", "/board", lang, stamp, view.minute(), mine)
     hit = app[appmod.CACHE].peek(key)
     if hit is not None:
         return respond(request, hit, cache_control=CACHE_CONTROL)
+    board_lines = app[LINES] + boards.road_lines()
 
     async def render() -> Rendered:
         region = app[appmod.SETTINGS].region_bbox
@@ -254,12 +256,13 @@ async def board_page(request: web.Request) -> web.StreamResponse:
         ctx = _base(request, lang, records, "/board")
         ctx.update(
             filters=Filters(),
-            rows=boards.board(app[LINES] + boards.road_lines(), items),
+            rows=boards.board(board_lines, items),
+            mine=mine,
             warnings=_warnings(active_warnings, cleared),
             board_page=True,
             inferred=[(d, text) for d in items if (text := _may_affect(d, lang))],
         )
-        return await _render(request, "board.html", ctx)
+        return await _render(request, "board.html", ctx, MINE_VARY)
 
     return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
 
@@ -381,6 +384,7 @@ def setup(app: web.Application) -> None:
     from travelinfo.web import history_page  # imports this module's helpers
 
     app.router.add_get("/history", history_page.page)
+    app.router.add_post("/mylines", mylines.toggle)  # the board's stars without JavaScript
     app.router.add_static("/static", view.STATIC, name="static", append_version=True)
     # Leaflet straight from its installed package (XStatic-Leaflet): no CDN, no copy in the repo.
     app.router.add_static("/vendor/leaflet", xleaflet.BASE_DIR, name="leaflet", append_version=True)

@@ -58,6 +58,11 @@ class HttpCollector:
         if self._replay_loop >= 0 and self.source.options.get(replay.OPTION):
             # Only a replay folder's payload is ever rebased (the demo), never a real source's.
             self._rebaser = self._rebaser or replay.Rebaser(fetched_at)
+            recorded = replay.recorded_at(batch)
+            if recorded is not None and recorded < fetched_at:
+                # Parsed as of its recording, so that the states are the story's, not the
+                # calendar's (planned works recorded for a spring must not read "ended" in June).
+                batch = replay.as_fetched(await self.parse(data, recorded), fetched_at)
             batch = self._rebaser.apply(batch, self._replay_loop)
         return batch
 

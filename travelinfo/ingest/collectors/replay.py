@@ -1,10 +1,11 @@
 """Replay rebasing: recorded demo payloads moved to the present, each loop a fresh run.
 
 A replay folder option only (`options.replay_rebase = true`); real sources are never rebased.
-Each payload is shifted so its newest update is "now"; an item keeps the shift of the payload it
-first appeared in during the loop (so unchanged items do not change from poll to poll), and its
-update time is never in the future. Versions carry the loop number, so the next loop's payloads
-are newer versions instead of "older versions" the store would ignore.
+Each payload is parsed as of its recording (its newest update), so an item's state is the one
+it had then whatever today's date, and shifted so its newest update is "now"; an item keeps the
+shift of the payload it first appeared in during the loop (so unchanged items do not change
+from poll to poll), and its update time is never in the future. Versions carry the loop number,
+so the next loop's payloads are newer versions instead of "older versions" the store would ignore.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ OPTION = "replay_rebase"
 # first page they read "updated a few minutes ago" (their periods keep the recorded spacing).
 MAX_AGE = timedelta(minutes=9)
 LOOP_STEP = 1_000_000  # numeric versions become (run, loop) * LOOP_STEP + version
+
+
+def recorded_at(batch: Batch) -> datetime | None:
+    """When a payload was recorded, as the rebaser reckons it: its newest update."""
+    return max((d.updated_at for d in batch.items), default=None)
+
+
+def as_fetched(batch: Batch, at: datetime) -> Batch:
+    """A batch parsed as of its recording, with the times the parser took from that clock
+    (fetch, first and last seen) moved to `at`, the real fetch (the rebaser moves the rest)."""
+    items = tuple(d.replace(first_seen=at, last_seen=at) for d in batch.items)
+    return dataclasses.replace(batch, fetched_at=at, items=items)
 
 
 class Rebaser:
