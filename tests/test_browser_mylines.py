@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
+from checkutil import ARGS, AXE, CHROMIUM
 from storeutil import open_store
-from test_browser_pages import ARGS, AXE, CHROMIUM
 from test_web_mylines import red14
 from test_web_pages import fill, serve, settings
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
+from checkutil import ARGS, CHROMIUM
 from storeutil import open_store
-from test_browser_pages import ARGS, CHROMIUM
 from test_web_pages import disruption, serve
 
 from travelinfo.model import Batch, Disruption
