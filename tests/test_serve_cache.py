@@ -96,8 +96,10 @@ async def test_a_store_change_is_on_the_next_request(tmp_path: Path) -> None:
             assert after[1] != before[1], "the board row of E18 changed"
             assert await bodies() == after and cache.renders == renders + len(paths), "once per change"
             starred = await bodies("mylines=road%3AE18")
-            assert cache.renders == renders + len(paths) + 1, "the cookie is a variant of `/` only"
+            assert cache.renders == renders + len(paths) + 2, "the cookie is a variant of `/` and `/board`"
             assert starred[0] != after[0] and "Accident on E18" in starred[0]
+            assert starred[1] != after[1], "the starred E18 leads the board"
+            assert starred[2] == after[2], "the feed does not depend on the cookie"
     finally:
         await run.stop()
 

@@ -3,10 +3,7 @@ writes it (`POST /mylines`); "only my lines" is a plain link; a hostile cookie i
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +12,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from apputil import Running
+from checkutil import needs_vnu, nu_check
 from multidict import CIMultiDict
 from storeutil import open_store
-from test_web_pages import VNU, disruption, fill, serve, settings
+from test_web_pages import disruption, fill, serve, settings
 
 from travelinfo.model import Affected, Batch, Disruption
 from travelinfo.store.base import Query
@@ -328,24 +326,13 @@ async def front_path(site: Running, path: str, cookie: str | None) -> tuple[int,
         return r.status, await r.text(), CIMultiDict(r.headers)
 
 
-@pytest.mark.skipif(
-    shutil.which("java") is None or not VNU.exists(), reason="needs java and tests/node_modules/vnu-jar"
-)
+@needs_vnu
 async def test_nu_html_checker_finds_no_errors_in_the_star_forms(board_site: Running, tmp_path: Path) -> None:
-    files = []
+    pages = {}
     for cookie in (None, "line%3A14%2Croad%3AE4"):
         for lang in ("sv", "en"):
             for path in (f"/?lang={lang}", f"/board?lang={lang}", f"/?line=14&road=E4&lang={lang}"):
                 status, page, _ = await front_path(board_site, path, cookie)
                 assert status == 200 and ('action="/mylines"' in page or "line=14" in path)
-                f = tmp_path / f"page{len(files)}.html"
-                f.write_text(page, encoding="utf-8")
-                files.append(str(f))
-    proc = await asyncio.to_thread(
-        subprocess.run,
-        ["java", "-jar", str(VNU), "--errors-only", *files],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr
+                pages[f"page{len(pages)}"] = page
+    await nu_check(pages, tmp_path)
