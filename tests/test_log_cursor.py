@@ -153,7 +153,12 @@ async def test_webhooks_continue_with_new_events_after_the_store_was_replaced(
             sub = await register(http, first.url, token, rx.url("/hook"))
             before = await events(first.store, 2, "before")
             await until(lambda: set(rx.seqs("/hook")) >= {c.seq for c in before}, what="first deliveries")
-            state = await first.store.get_record(STATE, sub["id"])
+            # The cursor is saved after the receiver answered: wait for it, do not race it.
+            for _ in range(500):
+                state = await first.store.get_record(STATE, sub["id"])
+                if state is not None and state.get("cursor") == before[-1].seq:
+                    break
+                await asyncio.sleep(0.02)
             assert state is not None and state["cursor"] == before[-1].seq and state["epoch"]
 
         new = await replace_data(settings, kind, prefix, tmp_path, (KIND, STATE))
