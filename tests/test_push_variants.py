@@ -20,7 +20,7 @@ from waiting import streams_ready, wait_until
 from travelinfo.config import Settings
 from travelinfo.filters import events
 from travelinfo.push.stream import PUSH, Feed
-from travelinfo.push.variants import Variants
+from travelinfo.push.variants import HELD_SETS, STEP_CACHE, Variants
 from travelinfo.store.base import Change, Query, Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -143,3 +143,18 @@ def test_sharing_changes_no_clients_events(changes: list, start: set[str], seed:
             assert step.after == mine
     for q in queries:  # equal histories: one shared set per filter
         assert len({id(h) for query, h in clients if query == q}) == 1
+
+
+def test_what_sharing_keeps_stays_bounded_over_a_long_day() -> None:
+    """3,000 changes through two filters: the transitions and sets kept stay within their
+    bounds, and clients of one filter still share one set at the end."""
+    variants = Variants()
+    queries = [variants.query(Query(severity="SEVERE")), variants.query(Query())]
+    clients = [(queries[i % 2], variants.share(frozenset())) for i in range(4)]
+    for k in range(3000):
+        change = _change(k, "created" if k % 3 else "ended", f"i{k % 500}", "SEVERE")
+        clients = [(q, variants.step(held, change, q).after) for q, held in clients]
+    assert len(variants.steps) <= STEP_CACHE and len(variants.held) <= HELD_SETS
+    assert len({id(h) for _, h in clients}) == 1  # both filters hold the same ids here
+    # Each id's last change is k = 2500 + j: an `ended` when k is a multiple of 3.
+    assert clients[0][1] == {f"demo:i{j}" for j in range(500) if (2500 + j) % 3}

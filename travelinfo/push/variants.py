@@ -17,8 +17,12 @@ from typing import TypeVar
 from travelinfo.filters import events
 from travelinfo.store.base import Change, Query
 
-STEP_CACHE = 8192  # transitions kept: one per (held set, filter) per change still being sent
-INTERNED = 1000  # filters and held-id sets kept shared; past this a table starts again
+# Transitions kept: one per (held set, filter) per change still being sent. Each pins its two
+# sets (with 200 ids about 8 KB each, mostly shared with the next step), so this stays small;
+# a client whose step was evicted works it out again, which is correct, only slower.
+STEP_CACHE = 1024
+INTERNED = 1000  # filters kept shared; past this the table starts again
+HELD_SETS = 256  # held-id sets offered for sharing (they pin memory too); past this: again
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,10 +39,10 @@ class Step:
     out: events.Outcome | None
 
 
-def _interned(table: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+def _interned(table: dict[K, V], key: K, make: Callable[[K], V], limit: int = INTERNED) -> V:
     hit = table.get(key)
     if hit is None:
-        if len(table) >= INTERNED:
+        if len(table) >= limit:
             table.clear()  # clients keep what they hold; new ones share new instances
         hit = table[key] = make(key)
     return hit
@@ -68,7 +72,7 @@ class Variants:
 
     def share(self, ids: frozenset[str]) -> frozenset[str]:
         """The one instance of this set of held ids (clients that caught up share it again)."""
-        return _interned(self.held, ids, lambda x: x)
+        return _interned(self.held, ids, lambda x: x, HELD_SETS)
 
     def step(self, held: frozenset[str], change: Change, query: Query) -> Step:
         """What a live client holding `held` with filter `query` gets for `change`, and what
