@@ -179,7 +179,7 @@ class Feed:
 
     The semantics are travelinfo.filters.events (the same for webhooks and the bot). Following
     the live log, `known` is a frozenset shared with every client of the same filter and
-    history (`PushState.step`); during a replay it is the client's own set.
+    history (`Variants.step`); during a replay it is the client's own set.
     """
 
     __slots__ = ("guessed", "known", "lang", "query", "state")
@@ -194,7 +194,7 @@ class Feed:
     def event(self, change: Change) -> Event | None:
         """The event this client gets for `change` from the live log, or None."""
         known = self.known
-        if not isinstance(known, frozenset):  # a replay ended without `replayed`
+        if not isinstance(known, frozenset):  # only during a replay, which `replayed` ends
             known = self.state.variants.share(frozenset(known))
         step = self.state.variants.step(known, change, self.query)
         self.known = step.after
@@ -215,7 +215,7 @@ class Feed:
             else:
                 known.discard(d.id)
         elif change.type == "created":
-            known.discard(d.id)  # as in `PushState.step`
+            known.discard(d.id)  # as in `Variants.step`
         out = events.track(change.type, d, self.query.matches, known)
         return None if out is None else self.state.event(change, out.type, self.lang)
 
