@@ -1,12 +1,14 @@
 """Push fan-out: our SSE stream against a bare aiohttp-sse broadcast, same client count, one run.
 
-    .venv/bin/python bench/push.py [--clients 10000] [--rounds 5] [--web-procs 1]
+    .venv/bin/python bench/push.py [--clients 10000] [--rounds 5] [--web-procs 1] [--items 200]
 
 Each server runs in its own subprocess (so its RSS can be read); the clients run in
 CLIENT_PROCS further processes (raw asyncio streams), so the measuring side is not the
 bottleneck. Our server is the real app (web role, Redis store with a private key prefix,
 the runner `travelinfo web` uses); the bench applies a change to the store (`store.apply`)
-and times its arrival at every client. The baseline is a minimal aiohttp-sse server that
+and times its arrival at every client. The store holds `--items` current disruptions
+before the clients connect (as a live service does), so each client's held ids count in
+its memory. The baseline is a minimal aiohttp-sse server that
 broadcasts one event of the same size to every connected client. Prints p50/p99 of both,
 their ratio (target p99 ratio <= 1.2 at 10,000 clients), memory per connection (server RSS
 growth / clients, target <= 16 KiB), and the time our server takes to exit on SIGTERM with
@@ -122,7 +124,7 @@ async def start(*args: str) -> asyncio.subprocess.Process:
         sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    line = await asyncio.wait_for(proc.stdout.readline(), 120)  # imports alone take 30 s on a loaded machine
     assert line.strip() == b"ready", line
     return proc
 
@@ -218,7 +220,7 @@ class Clients:
             await proc.stdin.drain()
         for proc in self.procs:
             assert proc.stdout is not None
-            line = await asyncio.wait_for(proc.stdout.readline(), 90)
+            line = await asyncio.wait_for(proc.stdout.readline(), 180)
             times.extend(json.loads(line))
         assert len(times) == self.n, f"{len(times)} of {self.n} clients answered"
         return times
@@ -262,16 +264,22 @@ async def measure(procs: list[asyncio.subprocess.Process], ports: list[int], pat
         raise
 
 
-async def bench_ours(n: int, rounds: int, servers: int = 1) -> dict[str, Any]:
+async def bench_ours(n: int, rounds: int, servers: int = 1, items: int = 0) -> dict[str, Any]:
     from storeutil import batch, item, redis_cleanup
 
     from travelinfo.store import open_store_from_url
 
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
-    ports = [free_port() for _ in range(servers)]
-    procs = [await start("--serve-ours", str(port), prefix) for port in ports]  # one Redis, N processes
     store = open_store_from_url(REDIS_URL, prefix=prefix)
     await store.open()
+    now = datetime.now(UTC)
+    held = [
+        item(f"h{k}", now, source="held", header=f"Vägarbete {k}", description=PAYLOAD[:300])
+        for k in range(items)
+    ]
+    await store.apply(batch(held, now, source="held", complete=True))
+    ports = [free_port() for _ in range(servers)]
+    procs = [await start("--serve-ours", str(port), prefix) for port in ports]  # one Redis, N processes
 
     async def fire(k: int) -> None:
         now = datetime.now(UTC)
@@ -284,7 +292,7 @@ async def bench_ours(n: int, rounds: int, servers: int = 1) -> dict[str, Any]:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
-            await asyncio.wait_for(proc.wait(), 30)
+            await asyncio.wait_for(proc.wait(), 120)
         r["exit"] = time.perf_counter() - t0
         r["code"] = max(proc.returncode or 0 for proc in procs)
         await r.pop("clients").close()
@@ -323,15 +331,15 @@ def raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def main(n: int, rounds: int, servers: int) -> int:
+async def main(n: int, rounds: int, servers: int, items: int) -> int:
     load = os.getloadavg()
     print(f"{n} SSE clients on {servers} server process(es) on one Redis ({CLIENT_PROCS * servers} client "
-          f"processes), {rounds} events, {os.cpu_count()} CPUs, load average "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+          f"processes), {items} current disruptions held by each client, {rounds} events, "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
     if servers > 1:
         print(f"baseline: one bare aiohttp-sse process with {n // servers} clients (one process's share)")
     bare = await bench_bare(n // servers, rounds)
-    ours = await bench_ours(n, rounds, servers)
+    ours = await bench_ours(n, rounds, servers, items)
     ms = 1000
     for name, r in (("bare aiohttp-sse", bare), ("travelinfo /api/v1/stream", ours)):
         lat = r["lat"]
@@ -358,6 +366,7 @@ if __name__ == "__main__":
     ap.add_argument("--clients", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--web-procs", type=int, default=1, help="our server processes on one Redis")
+    ap.add_argument("--items", type=int, default=200, help="current disruptions in the store at connect")
     ap.add_argument("--serve-ours", nargs=2, metavar=("PORT", "PREFIX"))
     ap.add_argument("--serve-bare", metavar="PORT")
     ap.add_argument("--client", nargs=3, metavar=("PORT", "PATH", "N"), help=argparse.SUPPRESS)
@@ -373,4 +382,4 @@ if __name__ == "__main__":
     elif args.client:
         asyncio.run(client_worker(int(args.client[0]), args.client[1], int(args.client[2])))
     else:
-        sys.exit(asyncio.run(main(args.clients, args.rounds, args.web_procs)))
+        sys.exit(asyncio.run(main(args.clients, args.rounds, args.web_procs, args.items)))

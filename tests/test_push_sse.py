@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -174,3 +175,42 @@ async def test_change_applied_by_another_process_reaches_the_stream(tmp_path: Pa
         assert ev.event == "created" and ev.data["id"] == "demo:other"
         assert ev.data["disruption"]["header"] == {"sv": "Från en annan process"}
         await redis_cleanup(prefix)
+
+
+@pytest.mark.slow  # 8 MB through two streams: about a minute on a loaded 2-core machine
+async def test_a_client_that_stops_reading_holds_back_nobody_and_loses_nothing(tmp_path: Path) -> None:
+    """Hostile client: it sends the request, then reads nothing while 8 MB of events pass
+    (more than the loopback buffers hold). The others get every event at once; the stalled
+    stream waits on its socket (backpressure) and, once it reads, gets every event in order,
+    none twice."""
+    async with open_store("sqlite", tmp_path) as store:
+        s = Settings()
+        s.api.rate_per_ip = 0
+        async with running_app(store, s) as r, aiohttp.ClientSession() as c:
+            await hub_caught_up(r.app)
+            host, port = r.url.removeprefix("http://").split(":")
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few events
+            sock.connect((host, int(port)))
+            sock.setblocking(False)
+            reader, writer = await asyncio.open_connection(sock=sock, limit=2**14)  # stops reading early
+            writer.write(f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            async with c.get(r.url + "/api/v1/stream") as fast:
+                await subscribed(r.app[HUB], 2)
+                await streams_ready(r.app, 2)
+                big = "x" * 80_000
+                changes = []
+                for k in range(100):
+                    d = item(f"big{k}", NOW, header=f"Stor händelse {k}", description=big)
+                    changes += await store.apply(batch([d], NOW, complete=False))
+                got = await read_events(fast, 100, timeout=30)
+            assert [e.id for e in got] == [c.seq for c in changes]
+            # The stalled stream is waiting on its socket with changes still pending for it.
+            assert any(sub.queue.qsize() > 0 for sub in r.app[HUB]._subs)
+            slow = []
+            buf = b""
+            while len(slow) < 100:  # now read what the stalled stream was sent
+                buf += await asyncio.wait_for(reader.read(65536), 30)
+                slow = [line[4:].decode() for line in buf.split(b"\n") if line.startswith(b"id: ")]
+            assert slow == [c.seq for c in changes]
+            writer.close()

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from multidict import CIMultiDict
 
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
@@ -33,8 +34,24 @@ def _seq(name: str, value: str) -> str:
     return value
 
 
+class SseResponse(web.StreamResponse):
+    """An event stream's response: its header table is dropped once it is on the wire.
+
+    The headers are serialised and sent with the first write; nothing reads them after
+    that, and each of 10,000 streams would otherwise hold its own table (about 1.7 KB).
+    """
+
+    async def open(self, request: web.Request, first: bytes) -> None:
+        """Send the headers and `first`, then forget the headers."""
+        await self.prepare(request)
+        await self.write(first)
+        self._headers = CIMultiDict()
+
+
 class SseSink:
     """Writes events to a prepared SSE response."""
+
+    __slots__ = ("resp",)
 
     def __init__(self, resp: web.StreamResponse) -> None:
         self.resp = resp
@@ -78,15 +95,19 @@ async def stream(request: web.Request) -> web.StreamResponse:
     caps = app[limits.LIMITS]
     try:
         with caps.stream(request):
-            resp = web.StreamResponse(headers=SSE_HEADERS)
-            await resp.prepare(request)
+            resp = SseResponse(headers=SSE_HEADERS)
             push = app[appmod.SETTINGS].push
-            await resp.write(f"retry: {push.retry_ms}\n\n".encode())
-            # A bounded life spreads long-lived clients over restarted or added web processes;
-            # EventSource reconnects by itself and resumes with Last-Event-ID.
-            with contextlib.suppress(ConnectionError, TimeoutError):
-                async with asyncio.timeout(push.max_duration or None):
+            await resp.open(request, f"retry: {push.retry_ms}\n\n".encode())
+            try:
+                if push.max_duration:
+                    # A bounded life spreads long-lived clients over restarted or added web
+                    # processes; EventSource reconnects by itself and resumes with Last-Event-ID.
+                    async with asyncio.timeout(push.max_duration):
+                        await run_stream(app, req, since, snapshot, SseSink(resp))
+                else:  # no Timeout object held by each stream
                     await run_stream(app, req, since, snapshot, SseSink(resp))
+            except (ConnectionError, TimeoutError):
+                pass  # the client went away, or the stream's life ended
             return resp
     except limits.TooMany as exc:
         return caps.too_many_response(exc)

@@ -8,7 +8,6 @@ number of clients); event payloads are serialised once per (change, type, langua
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import weakref
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from travelinfo.filters import events
 from travelinfo.impacts.view import with_impacts
 from travelinfo.model import Disruption
 from travelinfo.push.hub import Pending, Wake
+from travelinfo.push.variants import Variants
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Change, Query, Store
 
@@ -69,11 +69,12 @@ class Sink(Protocol):
 class Client:
     """One connected push client (for shutdown; `ready` once its connect-time set is read)."""
 
-    __slots__ = ("ready", "wake")
+    __slots__ = ("feed", "ready", "wake")
 
     def __init__(self, wake: Wake) -> None:
         self.wake = wake
         self.ready = False
+        self.feed: Feed | None = None
 
 
 @dataclass
@@ -83,10 +84,12 @@ class PushState:
     stopping: bool = False
     clients: set[Client] = field(default_factory=set)
     payloads: OrderedDict[tuple[str, str, str | None], Event] = field(default_factory=OrderedDict)
-    current: dict[Query, tuple[int, asyncio.Future[list[Disruption]]]] = field(default_factory=dict)
+    current: dict[Query, tuple[int, asyncio.Future[Current]]] = field(default_factory=dict)
     # WebSockets to close with GOING_AWAY at shutdown (weak: a finished handler drops out).
     sockets: weakref.WeakSet[web.WebSocketResponse[Any]] = field(default_factory=weakref.WeakSet)
-    widened: dict[Query, Query] = field(default_factory=dict)
+    # Every client of one filter holds the same Query and, while it follows the live log, the
+    # same frozenset of held ids: per-client filter state is a few references.
+    variants: Variants = field(default_factory=Variants)
     # One process-wide heartbeat tick wakes every idle stream (a callback, not a timer per client).
     beats: int = 0
     ticker: asyncio.TimerHandle | None = None
@@ -113,15 +116,6 @@ class PushState:
         for client in self.clients:
             client.wake.set()
         self.start_ticker(period)
-
-    def any_status(self, query: Query) -> Query:
-        """`query` without its status filter, one instance per filter for every client."""
-        hit = self.widened.get(query)
-        if hit is None:
-            if len(self.widened) > 1000:
-                self.widened.clear()
-            hit = self.widened[query] = dataclasses.replace(query, status=())
-        return hit
 
     def event(self, change: Change, type_: str, lang: str | None) -> Event:
         """The serialised event, shared by every client asking for the same variant."""
@@ -154,7 +148,10 @@ def snapshot_event(type_: str, seq: str, items: list[Disruption], lang: str | No
     return Event(type_, seq, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
-async def current(app: web.Application, query: Query) -> tuple[str, list[Disruption]]:
+Current = tuple[list[Disruption], frozenset[str]]  # the filtered set and its ids (shared)
+
+
+async def current(app: web.Application, query: Query) -> tuple[str, Current]:
     """The filtered set now and the hub position it covers (one query per change per filter)."""
     state, hub = app[PUSH], app[appmod.HUB]
     gen, pos = hub.generation, hub.last_seq  # read together: the query below sees at least `pos`
@@ -162,7 +159,7 @@ async def current(app: web.Application, query: Query) -> tuple[str, list[Disrupt
     if hit is None or hit[0] != gen:
         if len(state.current) > 1000:
             state.current.clear()
-        fut: asyncio.Future[list[Disruption]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Current] = asyncio.get_running_loop().create_future()
         state.current[query] = (gen, fut)
         try:
             items, _ = await app[appmod.STORE].query(query)
@@ -171,52 +168,66 @@ async def current(app: web.Application, query: Query) -> tuple[str, list[Disrupt
             fut.set_exception(exc)
             fut.exception()  # retrieved: concurrent waiters re-raise it themselves
             raise
-        fut.set_result(items)
-        return pos, items
+        now = (items, state.variants.share(frozenset(d.id for d in items)))
+        fut.set_result(now)
+        return pos, now
     return pos, await asyncio.shield(hit[1])
 
 
 class Feed:
     """One client's filter and the ids it holds; turns store changes into its events.
 
-    The semantics are travelinfo.filters.events (the same for webhooks and the bot).
+    The semantics are travelinfo.filters.events (the same for webhooks and the bot). Following
+    the live log, `known` is a frozenset shared with every client of the same filter and
+    history (`Variants.step`); during a replay it is the client's own set.
     """
 
-    __slots__ = ("guessed", "known", "lang", "loose", "query", "state")
+    __slots__ = ("guessed", "known", "lang", "query", "state")
 
-    def __init__(self, state: PushState, req: Request, known: set[str], query: Query | None = None) -> None:
+    def __init__(self, state: PushState, query: Query, lang: str | None, known: frozenset[str]) -> None:
         self.state = state
-        self.query = req.query.narrow() if query is None else query
-        self.lang = req.lang
-        self.known = known
-        # What an item must be to have possibly been held (its mode, region, line...), whatever
-        # its status or severity then: a replay cannot know what the client held.
-        self.loose = dataclasses.replace(self.query, status=(), severity=None, text=None, active_at=None)
+        self.query = state.variants.query(query)
+        self.lang = lang
+        self.known: frozenset[str] | set[str] = known
         self.guessed: set[str] | None = None  # during a replay: ids whose holding is settled
 
-    @property
-    def any_status(self) -> Query:
-        """The filter without its status part: `ended` events carry status ended, which the
-        default status filter excludes (shared per filter, not kept per client)."""
-        return self.state.any_status(self.query)
+    def event(self, change: Change) -> Event | None:
+        """The event this client gets for `change` from the live log, or None."""
+        known = self.known
+        if not isinstance(known, frozenset):  # only during a replay, which `replayed` ends
+            known = self.state.variants.share(frozenset(known))
+        step = self.state.variants.step(known, change, self.query)
+        self.known = step.after
+        out = step.out
+        return None if out is None else self.state.event(change, out.type, self.lang)
 
-    def event(self, change: Change, replay: bool = False) -> Event | None:
-        """The event this client gets for `change`, or None."""
+    def replay_event(self, change: Change) -> Event | None:
+        """The event for `change` read back from the log (a resume), or None."""
         d = change.disruption
-        if replay and self.guessed is not None and d.id not in self.guessed:
+        known = self.known
+        assert isinstance(known, set) and self.guessed is not None
+        if d.id not in self.guessed:
             # First sight of an item in the gap: a `created` one was not held before it; any
             # other of the client's kind may have been (an `ended` for it is then a no-op).
             self.guessed.add(d.id)
-            if change.type != "created" and self.loose.matches(d):
-                self.known.add(d.id)
+            if change.type != "created" and self.state.variants.loose_of(self.query).matches(d):
+                known.add(d.id)
             else:
-                self.known.discard(d.id)
+                known.discard(d.id)
         elif change.type == "created":
-            # New to the store: no client held it, even when the set read at connect time
-            # already saw it (a change landing between subscribing and that read).
-            self.known.discard(d.id)
-        out = events.track(change.type, d, self.query.matches, self.known)
+            known.discard(d.id)  # as in `Variants.step`
+        out = events.track(change.type, d, self.query.matches, known)
         return None if out is None else self.state.event(change, out.type, self.lang)
+
+    def replaying(self) -> None:
+        """Start a replay: the held ids become this client's own to change."""
+        self.known = set(self.known)
+        self.guessed = set()
+
+    def replayed(self) -> None:
+        """Back on the live log: share the held ids again with every client holding the same."""
+        self.known = self.state.variants.share(frozenset(self.known))
+        self.guessed = None
 
 
 async def run_stream(
@@ -230,10 +241,10 @@ async def run_stream(
     state.clients.add(client)
     state.start_ticker(heartbeat)
     beat = state.beats
-    query = req.query.narrow()
+    query = state.variants.query(req.query.narrow())
     try:
-        pos, items = await current(app, query)
-        feed = Feed(state, req, {d.id for d in items}, query)
+        pos, (items, ids) = await current(app, query)
+        feed = client.feed = Feed(state, query, req.lang, ids)
         client.ready = True
         if since is not None:
             pos = await catch_up(app, feed, since, sink)
@@ -279,12 +290,11 @@ def _drain(queue: Pending) -> None:
 async def catch_up(app: web.Application, feed: Feed, since: str, sink: Sink) -> str:
     """Replay every event after `since` in order, or send `reset` when the log no longer reaches."""
     store, state = app[appmod.STORE], app[PUSH]
-    pos = since
-    feed.guessed = set()
+    feed.replaying()
     try:
-        return await _replay(store, state, feed, pos, sink)
+        return await _replay(store, state, feed, since, sink)
     finally:
-        feed.guessed = None
+        feed.replayed()
 
 
 async def _replay(store: Store, state: PushState, feed: Feed, pos: str, sink: Sink) -> str:
@@ -298,7 +308,7 @@ async def _replay(store: Store, state: PushState, feed: Feed, pos: str, sink: Si
         if not page.changes:
             return pos
         for change in page.changes:
-            ev = feed.event(change, replay=True)
+            ev = feed.replay_event(change)
             if ev is not None:
                 await sink.send(ev)
         pos = page.last_seq
@@ -309,7 +319,7 @@ async def send_reset(store: Store, feed: Feed, sink: Sink) -> str:
     """Send the whole filtered set as a `reset` event; returns the position it stands for."""
     last = await store.last_seq()
     items, _ = await store.query(feed.query)
-    feed.known = {d.id for d in items}
+    feed.known = feed.state.variants.share(frozenset(d.id for d in items))
     await sink.send(snapshot_event("reset", last, items, feed.lang))
     return last
 

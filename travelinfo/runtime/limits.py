@@ -16,8 +16,6 @@ import json
 import logging
 import resource
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -81,29 +79,9 @@ class ConnectionLimits:
         if self.connections[addr] <= 0:
             del self.connections[addr]  # keep the table as small as the set of open addresses
 
-    @contextmanager
-    def stream(self, request: web.BaseRequest) -> Iterator[None]:
-        """Hold a stream slot of the request's address for the block; TooMany over the cap."""
-        addr = client_address(request)
-        per = self.settings.streams_per_ip
-        if per > 0 and self.streams[addr] >= per:
-            self.rejected["streams_per_address"] += 1
-            raise TooMany(
-                429, "streams_per_address", f"too many open streams from this address (limit {per})"
-            )
-        self.streams[addr] += 1
-        self.total_streams += 1
-        if isinstance(request.protocol, GuardedHandler):
-            # A stream only notices a vanished client at its next write; cancel it at once
-            # instead, so its slot is free when the client reconnects.
-            request.protocol.streaming = True
-        try:
-            yield
-        finally:
-            self.total_streams -= 1
-            self.streams[addr] -= 1
-            if self.streams[addr] <= 0:
-                del self.streams[addr]
+    def stream(self, request: web.BaseRequest) -> StreamSlot:
+        """A stream slot of the request's address, held for a `with` block; TooMany over the cap."""
+        return StreamSlot(self, request)
 
     def too_many_response(self, exc: TooMany) -> web.Response:
         """The JSON 429/503 with `Retry-After` (and no keep-alive) for a refused request."""
@@ -147,6 +125,40 @@ class ConnectionLimits:
         ).inc(self.accepted)
 
 
+class StreamSlot:
+    """`ConnectionLimits.stream`: a class, not a generator, as each open stream holds one."""
+
+    __slots__ = ("addr", "limits", "request")
+
+    def __init__(self, limits: ConnectionLimits, request: web.BaseRequest) -> None:
+        self.limits = limits
+        self.request: web.BaseRequest | None = request
+        self.addr = ""
+
+    def __enter__(self) -> None:
+        limits, request = self.limits, self.request
+        assert request is not None
+        self.request = None  # the slot need not keep the request alive
+        addr = self.addr = client_address(request)
+        per = limits.settings.streams_per_ip
+        if per > 0 and limits.streams[addr] >= per:
+            limits.rejected["streams_per_address"] += 1
+            raise TooMany(
+                429, "streams_per_address", f"too many open streams from this address (limit {per})"
+            )
+        limits.streams[addr] += 1
+        limits.total_streams += 1
+        if isinstance(request.protocol, GuardedHandler):
+            request.protocol.start_streaming()
+
+    def __exit__(self, *exc: object) -> None:
+        limits, addr = self.limits, self.addr
+        limits.total_streams -= 1
+        limits.streams[addr] -= 1
+        if limits.streams[addr] <= 0:
+            del limits.streams[addr]
+
+
 def _most(counts: Counter[str]) -> int:
     return max(counts.values(), default=0)
 
@@ -174,6 +186,9 @@ def client_address(request: web.BaseRequest) -> str:
 class GuardedHandler(RequestHandler):
     """A RequestHandler that counts its connection and enforces caps and the header timeout."""
 
+    # No instance dict: one of these lives as long as each of 10,000 streams.
+    __slots__ = ("addr", "header_mark", "header_timer", "limits", "refused", "streaming")
+
     def __init__(self, manager: Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self.limits = limits
@@ -183,6 +198,23 @@ class GuardedHandler(RequestHandler):
         self.header_mark = 0
         self.header_since = 0.0  # loop time the watched header wait began
         self.streaming = False  # set by ConnectionLimits.stream
+
+    def start_streaming(self) -> None:
+        """The request is a long-lived stream: cancel it as soon as its client goes away.
+
+        A stream only notices a vanished client at its next write; cancelled at once instead,
+        its slot is free when the client reconnects. Its header and keep-alive timers cannot
+        fire usefully while it lasts (both check for a request in progress), so they are
+        dropped now rather than held by each of thousands of streams (about 800 B each);
+        aiohttp arms keep-alive again when the stream ends on a kept-alive connection.
+        """
+        self.streaming = True
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
 
     def handle_error(self, request: Any, status: int = 500, exc: Any = None, message: Any = None) -> Any:
         """aiohttp's own answer to a request it could not parse, without its version in `Server`."""
