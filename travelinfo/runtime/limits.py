@@ -187,7 +187,7 @@ class GuardedHandler(RequestHandler):
     """A RequestHandler that counts its connection and enforces caps and the header timeout."""
 
     # No instance dict: one of these lives as long as each of 10,000 streams.
-    __slots__ = ("addr", "header_mark", "header_timer", "limits", "refused", "streaming")
+    __slots__ = ("addr", "header_mark", "header_since", "header_timer", "limits", "refused", "streaming")
 
     def __init__(self, manager: Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
