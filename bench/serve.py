@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -110,6 +111,24 @@ async def wrk(url: str, args: argparse.Namespace, *headers: str) -> float:
     return float(match.group(1))
 
 
+async def bare_server(bodies: dict[str, bytes]) -> tuple[web.AppRunner, int]:
+    """aiohttp with one handler answering each path's bytes from memory: the framework's floor."""
+
+    async def handler(request: web.Request) -> web.Response:
+        body = bodies.get(request.path)
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, content_type="application/octet-stream")
+
+    bare = web.Application()
+    bare.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(bare, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
 async def main(args: argparse.Namespace) -> int:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -131,6 +150,7 @@ async def main(args: argparse.Namespace) -> int:
         await start_site(runner, "127.0.0.1", ours)
         (prefix / "www").mkdir()
         paths = []
+        bodies: dict[str, bytes] = {}
         async with aiohttp.ClientSession(auto_decompress=False) as s:
             for path in PATHS:
                 async with s.get(
@@ -145,6 +165,7 @@ async def main(args: argparse.Namespace) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(body)
                 paths.append((path, len(body), etag))
+                bodies[path] = body
                 async with s.get(f"http://127.0.0.1:{ours}{path}", headers={"If-None-Match": etag}) as r:
                     print(f"{path}: {len(body)} bytes, conditional GET with its ETag -> {r.status}")
                     assert r.status == 304
@@ -153,6 +174,7 @@ async def main(args: argparse.Namespace) -> int:
         nginx = await asyncio.create_subprocess_exec(
             "nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")
         )
+        bare_runner, bare_port = await bare_server(bodies)
         try:
             await asyncio.sleep(0.5)
             print(
@@ -161,12 +183,14 @@ async def main(args: argparse.Namespace) -> int:
             )
             failed: list[str] = []
             for path, size, etag in paths:
-                ratios, mine, theirs = [], [], []
+                ratios, mine, theirs, floor = [], [], [], []
                 for _ in range(args.rounds):
                     nginx_rps = await wrk(f"http://127.0.0.1:{port}{path}", args)
                     our_rps = await wrk(f"http://127.0.0.1:{ours}{path}", args)
+                    bare_rps = await wrk(f"http://127.0.0.1:{bare_port}{path}", args)
                     theirs.append(nginx_rps)
                     mine.append(our_rps)
+                    floor.append(bare_rps)
                     ratios.append(our_rps / nginx_rps)
                 our_304 = await wrk(f"http://127.0.0.1:{ours}{path}", args, f"If-None-Match: {etag}")
                 ratio = statistics.median(ratios)
@@ -180,6 +204,12 @@ async def main(args: argparse.Namespace) -> int:
                     f"{'>= ' + str(target) if target is not None else 'none'}); "
                     f"travelinfo 304s {our_304:,.0f} req/s"
                 )
+                bare_median = statistics.median(floor)
+                print(
+                    f"  bare aiohttp, same bytes: {bare_median:,.0f} req/s, "
+                    f"{bare_median / statistics.median(theirs):.2f} of nginx; "
+                    f"travelinfo {statistics.median(mine) / bare_median:.2f} of bare aiohttp"
+                )
             load = os.getloadavg()
             print(
                 f"{'FAIL: ' + '; '.join(failed) if failed else 'PASS: every target met'} "
@@ -189,6 +219,7 @@ async def main(args: argparse.Namespace) -> int:
         finally:
             nginx.terminate()
             await asyncio.wait_for(nginx.wait(), 5)
+            await bare_runner.cleanup()
             await runner.cleanup()
     return code
 
