@@ -36,7 +36,7 @@ from travelinfo.ingest.parsers.siri_codes import _REASON_DEFAULT as _REASON_DEFA
 from travelinfo.ingest.parsers.siri_codes import _REASON_VALUE as _REASON_VALUE
 from travelinfo.ingest.parsers.siri_codes import _SEVERITY as _SEVERITY
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, Skips, lang_tag, safe_url
-from travelinfo.ingest.parsers.xmlsafe import iterparse, localname, text_of
+from travelinfo.ingest.parsers.xmlsafe import iterparse, localname, release, text_of
 from travelinfo.model import (
     SEVERITY_RANK,
     Affected,
@@ -320,23 +320,23 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
     root_seen = False
     deliveries = roads = 0
     incremental: bool | None = None
-    for _event, elem in iterparse(data, ctx, events=("start", "end")):
-        tag = localname(elem.tag)
-        if _event == "start":
+    for event, elem in iterparse(data, ctx, events=("start", "end")):
+        if event == "start":  # only the root's start is read: no work on any other element's
             if not root_seen:
                 root_seen = True
-                if tag not in _ROOTS:
+                if (tag := localname(elem.tag)) not in _ROOTS:
                     raise ParseError(f"not a SIRI document (root element {tag!r})")
             continue
+        tag = localname(elem.tag)
         if tag == "PtSituationElement":
             number = child_text(elem, "SituationNumber")[:60]
             item = skips.guard(f"situation {number!r}", situation_to_disruption, elem, ctx, notes)
             if item is not None:
                 items.append(item)
-            elem.clear()
+            release(elem)
         elif tag == "RoadSituationElement":
             roads += 1
-            elem.clear()
+            release(elem)
         elif tag == "SituationExchangeDelivery":
             deliveries += 1
             if child_text(elem, "Status").lower() == "false":

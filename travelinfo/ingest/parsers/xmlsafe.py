@@ -79,7 +79,7 @@ def iterparse(
 ) -> Iterator[tuple[str, Any]]:
     """Stream (event, element) pairs from `data`, turning every XML failure into ParseError.
 
-    The caller clears elements it is done with (`elem.clear()`), keeping memory flat.
+    The caller releases elements it is done with (`release(elem)`), keeping memory flat.
     """
     check_size(data, ctx)
     if not data.strip():
@@ -104,6 +104,18 @@ def fromstring(data: bytes, ctx: ParseContext) -> Any:
         raise ParseError(f"malformed or truncated XML: {exc}") from None
     _refuse_doctype(root.getroottree().docinfo)  # the whole tree's own word, as a backstop
     return root
+
+
+def release(elem: Any) -> None:
+    """Free a finished element's subtree, deepest parents first.
+
+    lxml's `clear()` of one large namespaced subtree takes time quadratic in its size (a SIRI
+    situation with 20,000 Locations: 1.4 s, 40,000: 6.6 s); cleared bottom-up the same subtree
+    takes 0.2 s and 0.5 s.
+    """
+    for node in reversed([n for n in elem.iter() if len(n)]):
+        node.clear()
+    elem.clear()
 
 
 def localname(tag: Any) -> str:
