@@ -31,11 +31,18 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# TEST_WORKERS=2 (or auto) spreads the suite over pytest-xdist workers, one test file per worker
+# at a time so that a file's shared browser or server starts once, files in collection order
+# (tests/conftest.py puts the long tests first). Not the default yet: with 2 workers on 2 loaded
+# cores the tests with real-time bounds missed them (docs/testing.md).
+TEST_WORKERS ?= 0
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(TEST_STAMP) lint typecheck  ## lint, type-check and run the suite (slow end-to-end tests: make test-slow)
-	$(BIN)/pytest -q -ra -m "not slow"
+	$(BIN)/pytest -q -ra $(XDIST) -m "not slow"
 
 test-slow: $(TEST_STAMP)  ## the slow end-to-end process tests (CI runs them after make test)
-	$(BIN)/pytest -q -ra -m slow
+	$(BIN)/pytest -q -ra $(XDIST) -m slow
 
 bench: $(TEST_STAMP)  ## run the benchmarks (ratios against baselines measured in the same run)
 	@failed=""; for b in store datex2_parse serve push impacts push_web; do echo "== bench/$$b.py (load average: $$(cut -d' ' -f1-3 /proc/loadavg))"; \

@@ -37,3 +37,15 @@ def fixtures() -> Path:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that declare a timeout over the suite's default run first, longest first: with
+    `pytest -n` (make test) a long test started last keeps one worker busy while others idle."""
+    default = float(config.getini("timeout") or 0)
+
+    def declared(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("timeout")
+        return float(mark.args[0]) if mark is not None and mark.args else default
+
+    items.sort(key=lambda item: -max(declared(item), default))  # stable: the rest keep their order

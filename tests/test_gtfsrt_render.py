@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -26,17 +27,21 @@ parse = get_parser("gtfsrt")
 @pytest.fixture(scope="session")
 def validator() -> Path:
     """gtfs-rt-validator in its own venv (it pins its own decoder), installed on first use."""
-    if not VALIDATOR.exists():
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
-            subprocess.run(
-                [str(VENV / "bin" / "pip"), "install", "-q", "gtfs-rt-validator"],
-                check=True,
-                timeout=600,
-                capture_output=True,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"could not install gtfs-rt-validator into {VENV}: {exc}")
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel workers (pytest -n) share the venv: one installs it while the others wait.
+    with (VENV.parent / "gtfsrt-validator-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not VALIDATOR.exists():
+            try:
+                subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
+                subprocess.run(
+                    [str(VENV / "bin" / "pip"), "install", "-q", "gtfs-rt-validator"],
+                    check=True,
+                    timeout=600,
+                    capture_output=True,
+                )
+            except (subprocess.SubprocessError, OSError) as exc:
+                pytest.skip(f"could not install gtfs-rt-validator into {VENV}: {exc}")
     return VALIDATOR
 
 
