@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
-from checkutil import ARGS, AXE, CHROMIUM
+from checkutil import AXE, chromium, needs_chromium
 from storeutil import open_store
 from test_web_mylines import red14
 from test_web_pages import fill, serve, settings
@@ -24,7 +24,7 @@ MINE = "line%3A14%2Croad%3AE4"  # what the form (and star.js) write for line 14 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -42,12 +42,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 async def oracle(site: Running, *queries: Query) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from apputil import Running
-from checkutil import ARGS, CHROMIUM
+from checkutil import chromium, needs_chromium
 from storeutil import open_store
 from test_web_pages import disruption, serve
 
@@ -25,7 +25,7 @@ from travelinfo.model import Batch, Disruption
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 A, B, C = [18.00, 59.30], [18.05, 59.32], [18.10, 59.30]
@@ -88,12 +88,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 async def drawn(p: Any) -> Counter[str]:

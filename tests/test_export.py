@@ -17,6 +17,7 @@ import pytest
 from apputil import start_app
 from google.transit import gtfs_realtime_pb2
 from storeutil import batch, item
+from waiting import wait_until
 from yarl import URL
 
 from travelinfo.config import Settings
@@ -95,14 +96,26 @@ async def _fill(settings: Settings) -> None:
         await store.close()
 
 
-async def _http_bytes(settings: Settings) -> dict[str, bytes]:
+@pytest.fixture
+async def filled(tmp_path: Path) -> Settings:
+    """Settings on a SQLite store under tmp_path holding one road item and one metro item."""
+    settings = Settings()
+    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
+    settings.web.base_url = "https://trafik.example"  # links in feeds: not the test server's port
+    await _fill(settings)
+    return settings
+
+
+async def _http_bytes(settings: Settings, sel: Selection | None = None) -> dict[str, bytes]:
+    """Each export's bytes as the web process serves them (at its URL for `sel`, if given)."""
     running = await start_app(settings, frozenset({"web"}))
     try:
         async with aiohttp.ClientSession(auto_decompress=True) as http:
             out = {}
             for name, (path, _render) in EXPORTS.items():
-                async with http.get(running.url + path) as resp:
-                    assert resp.status == 200, (path, resp.status)
+                url = URL(running.url + (path if sel is None else url_of(name, sel)), encoded=True)
+                async with http.get(url) as resp:
+                    assert resp.status == 200, (name, resp.status, await resp.text())
                     out[name] = await resp.read()
             return out
     finally:
@@ -110,18 +123,14 @@ async def _http_bytes(settings: Settings) -> dict[str, bytes]:
 
 
 async def test_export_writes_the_bytes_the_endpoints_serve_without_a_port(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    filled: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings()
-    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
-    settings.web.base_url = "https://trafik.example"  # links in feeds: not the test server's port
-    await _fill(settings)
     out = tmp_path / "public"
     with monkeypatch.context() as m:
         tried = _no_listening(m)
-        await export(settings, out, watch=False)
+        await export(filled, out, watch=False)
     assert tried == [], "export listened on a socket"
-    served = await _http_bytes(settings)
+    served = await _http_bytes(filled)
     assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS)
     for name, body in served.items():
         assert (out / name).read_bytes() == body, f"{name} differs from {EXPORTS[name][0]}"
@@ -132,70 +141,41 @@ async def test_export_writes_the_bytes_the_endpoints_serve_without_a_port(
 
 
 async def test_export_watch_rewrites_after_each_change_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    filled: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings()
-    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
-    settings.web.base_url = "https://trafik.example"  # links in feeds: not the test server's port
-    await _fill(settings)
     out = tmp_path / "public"
     tried = _no_listening(monkeypatch)
-    task = asyncio.create_task(export(settings, out, watch=True))
+    task = asyncio.create_task(export(filled, out, watch=True))
     try:
         atom = out / "disruptions.atom"
         # The files are written in EXPORTS order: the last one there means the round is done.
         last = out / list(EXPORTS)[-1]
-        for _ in range(500):
-            if last.exists():
-                break
-            await asyncio.sleep(0.02)
-        assert last.exists() and b"Norrtull" not in atom.read_bytes()
-        store = make_store(settings)
+        await wait_until(last.exists, what="the first export round")
+        assert b"Norrtull" not in atom.read_bytes()
+        store = make_store(filled)
         await store.open()
         try:
             now = datetime.now(UTC)
             await store.apply(batch([item("e4-2", now, header="Kö vid Norrtull")], now, complete=False))
         finally:
             await store.close()
-        for _ in range(500):
-            if b"Norrtull" in last.read_bytes():
-                break
-            await asyncio.sleep(0.02)
-        assert b"Norrtull" in last.read_bytes(), "re-exported after the change"
+        await wait_until(lambda: b"Norrtull" in last.read_bytes(), what="the re-export after the change")
         assert b"Norrtull" in atom.read_bytes() and b"Norrtull" in (out / "disruptions.rss").read_bytes()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     monkeypatch.undo()
-    served = await _http_bytes(settings)
+    served = await _http_bytes(filled)
     for name, body in served.items():
         assert (out / name).read_bytes() == body, name
     assert tried == []
 
 
-async def _http_bytes_of(settings: Settings, sel: Selection) -> dict[str, bytes]:
-    running = await start_app(settings, frozenset({"web"}))
-    try:
-        async with aiohttp.ClientSession(auto_decompress=True) as http:
-            out = {}
-            for name in EXPORTS:
-                async with http.get(URL(running.url + url_of(name, sel), encoded=True)) as resp:
-                    assert resp.status == 200, (name, resp.status, await resp.text())
-                    out[name] = await resp.read()
-            return out
-    finally:
-        await running.stop()
-
-
 async def test_export_with_filters_writes_what_the_filtered_urls_serve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    filled: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings()
-    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
-    settings.web.base_url = "https://trafik.example"
-    await _fill(settings)
     now = datetime.now(UTC)
-    store = make_store(settings)
+    store = make_store(filled)
     await store.open()
     try:
         line14 = [Affected("route", "14", "Fruängen–Mörby centrum")]
@@ -208,7 +188,7 @@ async def test_export_with_filters_writes_what_the_filtered_urls_serve(
     finally:
         await store.close()
     # `line` is the pages' alias of `route`; the feeds get the same filters in their spelling.
-    sel = select(["line=14", "mode=metro,tram", "severity=WARNING", "status=active"], settings)
+    sel = select(["line=14", "mode=metro,tram", "severity=WARNING", "status=active"], filled)
     assert dict(sel.pairs) == {"route": "14", "mode": "metro,tram", "severity": "WARNING", "status": "active"}
     query = "route=14&mode=metro,tram&severity=WARNING&status=active"
     assert url_of("alerts.pb", sel) == "/gtfs-rt/alerts.pb?" + query
@@ -218,9 +198,9 @@ async def test_export_with_filters_writes_what_the_filtered_urls_serve(
     out = tmp_path / "public"
     with monkeypatch.context() as m:
         tried = _no_listening(m)
-        await export(settings, out, watch=False, sel=sel)
+        await export(filled, out, watch=False, sel=sel)
     assert tried == []
-    served = await _http_bytes_of(settings, sel)
+    served = await _http_bytes(filled, sel)
     for name, body in served.items():
         assert (out / name).read_bytes() == body, f"{name} differs from {url_of(name, sel)}"
     msg = gtfs_realtime_pb2.FeedMessage()
@@ -231,15 +211,14 @@ async def test_export_with_filters_writes_what_the_filtered_urls_serve(
     assert "Röda linjen 14: stopp" in geojson and "Spårväg" not in geojson
 
 
-async def test_export_only_some_files_with_a_filter_the_feeds_cannot_take(tmp_path: Path) -> None:
-    settings = Settings()
-    settings.store.url = f"sqlite:///{tmp_path / 'e.db'}"
-    await _fill(settings)
+async def test_export_only_some_files_with_a_filter_the_feeds_cannot_take(
+    filled: Settings, tmp_path: Path
+) -> None:
     with pytest.raises(CliError, match=r"^--filter bbox=.*Atom/RSS feeds cannot filter by that; .*--only"):
-        select(["bbox=17.9,59.2,18.2,59.4"], settings)
-    sel = select(["bbox=17.9,59.2,18.2,59.4"], settings, feeds=False)
+        select(["bbox=17.9,59.2,18.2,59.4"], filled)
+    sel = select(["bbox=17.9,59.2,18.2,59.4"], filled, feeds=False)
     out = tmp_path / "public"
-    await export(settings, out, watch=False, sel=sel, only=["alerts.json", "disruptions.geojson"])
+    await export(filled, out, watch=False, sel=sel, only=["alerts.json", "disruptions.geojson"])
     assert sorted(p.name for p in out.iterdir()) == ["alerts.json", "disruptions.geojson"]
 
 
