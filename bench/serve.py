@@ -24,7 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 
 import aiohttp
@@ -129,6 +131,51 @@ async def bare_server(bodies: dict[str, bytes]) -> tuple[web.AppRunner, int]:
     return runner, port
 
 
+async def raw_response(port: int, path: str) -> tuple[bytes, bytes]:
+    """Our complete identity response to a plain GET, read off the socket: (head minus Date, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)\r\nContent-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    body = await reader.readexactly(length)
+    writer.close()
+    lines = [line for line in head[:-4].split(b"\r\n") if not line.lower().startswith(b"date:")]
+    return b"\r\n".join(lines) + b"\r\n", body
+
+
+async def lane_ceiling(responses: dict[str, tuple[bytes, bytes]]) -> tuple[asyncio.Server, int]:
+    """What a fast lane in front of aiohttp could reach: an asyncio Protocol with httptools' parser
+    writing our complete pre-serialised responses (Date regenerated once a second). Only the hit
+    path: no hand-off to aiohttp, no metrics, no limits; a ceiling, not the lane."""
+    import httptools  # only this row needs it
+
+    date = [0, b""]
+    miss = (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n", b"")
+
+    class Lane(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.parser = httptools.HttpRequestParser(self)
+            self.url = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.parser.feed_data(data)
+
+        def on_url(self, url: bytes) -> None:
+            self.url = url
+
+        def on_message_complete(self) -> None:
+            now = int(time.time())
+            if now != date[0]:
+                date[0], date[1] = now, b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n\r\n"
+            head, body = responses.get(self.url.decode(), miss)
+            self.transport.write(head + date[1] + body)  # type: ignore[attr-defined]
+
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(Lane, "127.0.0.1", port)
+    return server, port
+
+
 async def main(args: argparse.Namespace) -> int:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -151,6 +198,7 @@ async def main(args: argparse.Namespace) -> int:
         (prefix / "www").mkdir()
         paths = []
         bodies: dict[str, bytes] = {}
+        responses: dict[str, tuple[bytes, bytes]] = {}
         async with aiohttp.ClientSession(auto_decompress=False) as s:
             for path in PATHS:
                 async with s.get(
@@ -166,6 +214,8 @@ async def main(args: argparse.Namespace) -> int:
                 target.write_bytes(body)
                 paths.append((path, len(body), etag))
                 bodies[path] = body
+                responses[path] = await raw_response(ours, path)
+                assert responses[path][1] == body
                 async with s.get(f"http://127.0.0.1:{ours}{path}", headers={"If-None-Match": etag}) as r:
                     print(f"{path}: {len(body)} bytes, conditional GET with its ETag -> {r.status}")
                     assert r.status == 304
@@ -175,6 +225,7 @@ async def main(args: argparse.Namespace) -> int:
             "nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")
         )
         bare_runner, bare_port = await bare_server(bodies)
+        lane, lane_port = await lane_ceiling(responses)
         try:
             await asyncio.sleep(0.5)
             print(
@@ -183,7 +234,7 @@ async def main(args: argparse.Namespace) -> int:
             )
             failed: list[str] = []
             for path, size, etag in paths:
-                ratios, mine, theirs, floor = [], [], [], []
+                ratios, mine, theirs, floor, ceiling = [], [], [], [], []
                 for _ in range(args.rounds):
                     nginx_rps = await wrk(f"http://127.0.0.1:{port}{path}", args)
                     our_rps = await wrk(f"http://127.0.0.1:{ours}{path}", args)
@@ -191,6 +242,7 @@ async def main(args: argparse.Namespace) -> int:
                     theirs.append(nginx_rps)
                     mine.append(our_rps)
                     floor.append(bare_rps)
+                    ceiling.append(await wrk(f"http://127.0.0.1:{lane_port}{path}", args))
                     ratios.append(our_rps / nginx_rps)
                 our_304 = await wrk(f"http://127.0.0.1:{ours}{path}", args, f"If-None-Match: {etag}")
                 ratio = statistics.median(ratios)
@@ -210,6 +262,11 @@ async def main(args: argparse.Namespace) -> int:
                     f"{bare_median / statistics.median(theirs):.2f} of nginx; "
                     f"travelinfo {statistics.median(mine) / bare_median:.2f} of bare aiohttp"
                 )
+                lane_median = statistics.median(ceiling)
+                print(
+                    f"  fast-lane ceiling (httptools Protocol, our complete response bytes): "
+                    f"{lane_median:,.0f} req/s, {lane_median / statistics.median(theirs):.2f} of nginx"
+                )
             load = os.getloadavg()
             print(
                 f"{'FAIL: ' + '; '.join(failed) if failed else 'PASS: every target met'} "
@@ -220,6 +277,7 @@ async def main(args: argparse.Namespace) -> int:
             nginx.terminate()
             await asyncio.wait_for(nginx.wait(), 5)
             await bare_runner.cleanup()
+            lane.close()
             await runner.cleanup()
     return code
 
