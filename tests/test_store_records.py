@@ -8,14 +8,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import redis.asyncio as aioredis
 from storeutil import REDIS_URL, open_store
 
 from travelinfo.store import records
-from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, RecordInvalid, list_typed, owner_prefix
+from travelinfo.store.records import OwnerIndex, Record, RecordInvalid, list_typed, owner_prefix
 from travelinfo.store.sqlite_records import LIST_OPEN_SQL, LIST_SQL, after_prefix
 from travelinfo.store.sqlite_sql import SCHEMA
 
@@ -143,15 +143,11 @@ async def test_redis_store_written_by_the_previous_release_is_listed(tmp_path: P
 
 
 @dataclass(frozen=True, slots=True)
-class Thing:
+class Thing(Record):
+    RECORD = "thing"
     id: str
-    size: int
-    state: str
-
-    @classmethod
-    def from_json(cls, data: Any) -> Thing:
-        r = Reader(data, "thing")
-        return cls(r.text("id", REQUIRED), r.count("size", 0), r.choice("state", ("on", "off"), "off"))
+    size: int = 0
+    state: Literal["on", "off"] = "off"
 
 
 async def test_typed_listing_skips_bad_records_and_logs_each_once(store, caplog) -> None:

@@ -6,13 +6,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from travelinfo.model import format_time
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, decode, list_typed
+from travelinfo.store.records import OwnerIndex, Record, decode, list_typed, spec
 
 SCOPES = ("read", "webhooks", "notices:write", "notices:approve", "admin")
 KIND = "api_key"  # key = the key id; the record holds the token's hash, never the token
@@ -20,37 +20,16 @@ BY_ORG = OwnerIndex(KIND, "api_key_by_org", "org")  # `<org>/<key id>`: an organ
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A stored key (never the token itself)."""
+class ApiKey(Record):
+    """A stored key (never the token itself); its record also holds the token's `hash`."""
 
+    RECORD = KIND
     id: str
     name: str
     org: str | None
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...] = field(metadata=spec(missing=()))
     created: str
     revoked: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "org": self.org,
-            "scopes": list(self.scopes),
-            "created": self.created,
-            "revoked": self.revoked,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ApiKey:
-        r = Reader(data, "api_key")
-        return cls(
-            r.text("id", REQUIRED),
-            r.text("name", REQUIRED),
-            r.text("org"),
-            r.texts("scopes", ()),
-            r.text("created", REQUIRED),
-            r.flag("revoked", False),
-        )
 
 
 def _hash(secret: str) -> str:

@@ -12,14 +12,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from travelinfo.bot.social import PostError, PostRejected, SocialNetwork
 from travelinfo.bot.text import Draft
 from travelinfo.runtime import metrics
 from travelinfo.runtime.lease import holder_gone
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, Reader, decode
+from travelinfo.store.records import Record, decode, encode, spec
 
 log = logging.getLogger("travelinfo.bot")
 
@@ -31,47 +31,22 @@ ClaimState = Literal["claimed", "posted", "rejected"]
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(Record):
     """The claim of one post (kind `bot_post`, key `claim:<idempotency key>`): who sends it, and
     how it ended (`posted` with its status id, or `rejected` for good)."""
 
+    RECORD = "bot_post claim"
     key: str
-    disruption: str
-    kind: str
-    holder: str
-    claimed_at: float
+    disruption: str = field(metadata=spec(missing=""))
+    kind: str = field(metadata=spec(missing=""))
+    holder: str = field(metadata=spec(missing=""))
+    claimed_at: float = field(metadata=spec(missing=0.0))
     state: ClaimState = "claimed"
     status_id: str | None = None
-    error: str | None = None
+    error: str | None = field(default=None, metadata=spec(omit_none=True))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": "claim",
-            "key": self.key,
-            "disruption": self.disruption,
-            "kind": self.kind,
-            "holder": self.holder,
-            "claimed_at": self.claimed_at,
-            "state": self.state,
-            "status_id": self.status_id,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Claim:
-        r = Reader(data, "bot_post claim")
-        return cls(
-            key=r.text("key", REQUIRED),
-            disruption=r.text("disruption", ""),
-            kind=r.text("kind", ""),
-            holder=r.text("holder", ""),
-            claimed_at=r.number("claimed_at", 0.0),
-            state=r.choice("state", get_args(ClaimState), "claimed"),
-            status_id=r.text("status_id"),
-            error=r.text("error"),
-        )
+        return {"type": "claim", **encode(self)}
 
 
 class ClaimBusy(PostError):

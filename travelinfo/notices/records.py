@@ -9,12 +9,12 @@ when the log is next read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from travelinfo.model import parse_time
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, Reader, RecordInvalid, decode, list_typed
+from travelinfo.store.records import Record, decode, list_typed, spec
 
 NOTICE_KIND = "notice"
 DRAFT_KIND = "notice_draft"
@@ -24,63 +24,35 @@ LEGACY_AUDIT_KIND = "audit"
 Action = Literal["create", "update", "end", "approve"]
 
 
-def _time(r: Reader, name: str) -> str:
-    """An RFC 3339 time kept as written (listings sort and filter by it)."""
-    text: str = r.text(name, REQUIRED)
-    try:
-        parse_time(text)
-    except ValueError as exc:
-        raise RecordInvalid(f"{r.what}: field {name!r}: {exc}") from None
-    return text
+def _time(text: str) -> None:
+    """An RFC 3339 time, kept as written (listings sort and filter by it)."""
+    parse_time(text)
+
+
+TIME = spec(check=_time)
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(Record):
     """A notice as its organisation wrote it: the fields and their revision."""
 
+    RECORD = NOTICE_KIND
     id: str
     org: str
     notice_id: str
     revision: int
-    created_at: str
-    updated_at: str
+    created_at: str = field(metadata=TIME)
+    updated_at: str = field(metadata=TIME)
     fields: Mapping[str, Any]
     ended_at: str | None = None
     created_by: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "org": self.org,
-            "notice_id": self.notice_id,
-            "revision": self.revision,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "ended_at": self.ended_at,
-            "created_by": self.created_by,
-            "fields": dict(self.fields),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Notice:
-        r = Reader(data, "notice")
-        return cls(
-            id=r.text("id", REQUIRED),
-            org=r.text("org", REQUIRED),
-            notice_id=r.text("notice_id", REQUIRED),
-            revision=r.count("revision", REQUIRED),
-            created_at=_time(r, "created_at"),
-            updated_at=_time(r, "updated_at"),
-            fields=r.obj("fields", REQUIRED),
-            ended_at=r.text("ended_at"),
-            created_by=r.text("created_by"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Draft:
+class Draft(Record):
     """A notice's draft: a preview, or (pending) a change waiting for approval."""
 
+    RECORD = DRAFT_KIND
     id: str
     org: str
     notice_id: str
@@ -91,79 +63,24 @@ class Draft:
     author_name: str = ""
     pending: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "org": self.org,
-            "notice_id": self.notice_id,
-            "fields": dict(self.fields),
-            "exists": self.exists,
-            "author_id": self.author_id,
-            "author_name": self.author_name,
-            "updated_at": self.updated_at,
-            "pending": self.pending,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Draft:
-        r = Reader(data, "notice_draft")
-        return cls(
-            id=r.text("id", REQUIRED),
-            org=r.text("org", REQUIRED),
-            notice_id=r.text("notice_id", REQUIRED),
-            fields=r.obj("fields", REQUIRED),
-            author_id=r.text("author_id", REQUIRED),
-            updated_at=r.text("updated_at", REQUIRED),
-            exists=r.flag("exists", False),
-            author_name=r.text("author_name", ""),
-            pending=r.flag("pending", False),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
+class AuditEntry(Record):
     """Who changed which notice, when, and the field-level diff."""
 
+    RECORD = "audit"
     entry: str
-    at: str
+    at: str = field(metadata=TIME)
     key_id: str
-    key_name: str
+    key_name: str = field(metadata=spec(missing=""))
     org: str | None
     action: Action
     notice: str
     revision: int
-    changes: Mapping[str, Any]
+    changes: Mapping[str, Any] = field(metadata=spec(missing=dict))
 
     def key(self) -> str:
         return f"{self.org or ''}/{self.entry}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "entry": self.entry,
-            "at": self.at,
-            "key_id": self.key_id,
-            "key_name": self.key_name,
-            "org": self.org,
-            "action": self.action,
-            "notice": self.notice,
-            "revision": self.revision,
-            "changes": dict(self.changes),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
-        r = Reader(data, "audit")
-        return cls(
-            entry=r.text("entry", REQUIRED),
-            at=_time(r, "at"),
-            key_id=r.text("key_id", REQUIRED),
-            key_name=r.text("key_name", ""),
-            org=r.text("org"),
-            action=r.choice("action", get_args(Action), REQUIRED),
-            notice=r.text("notice", REQUIRED),
-            revision=r.count("revision", REQUIRED),
-            changes=r.obj("changes", {}),
-        )
 
 
 def org_prefix(org: str) -> str:

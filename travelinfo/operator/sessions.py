@@ -9,18 +9,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
 from travelinfo.api import keys
 from travelinfo.api.keys import ApiKey
-from travelinfo.model import format_time, parse_time
+from travelinfo.model import format_time
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, Reader, RecordInvalid, decode
+from travelinfo.store.records import Record, decode, spec
 
 KIND = "operator_session"
 COOKIE = "ti_operator"
@@ -38,38 +36,15 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionRecord:
+class SessionRecord(Record):
     """What the store keeps of a session (kind `operator_session`, key = `id`)."""
 
+    RECORD = KIND
     id: str
     key_id: str
     csrf: str
-    created: str
+    created: str = field(metadata=spec(missing=""))
     seen: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key_id": self.key_id,
-            "csrf": self.csrf,
-            "created": self.created,
-            "seen": format_time(self.seen),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SessionRecord:
-        r = Reader(data, "operator_session")
-        try:
-            seen = parse_time(r.text("seen", REQUIRED))
-        except ValueError as exc:
-            raise RecordInvalid(f"operator_session: field 'seen': {exc}") from None
-        return cls(
-            r.text("id", REQUIRED),
-            r.text("key_id", REQUIRED),
-            r.text("csrf", REQUIRED),
-            r.text("created", ""),
-            seen,
-        )
 
 
 def _hash(token: str) -> str:

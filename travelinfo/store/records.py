@@ -1,7 +1,8 @@
 """Typed records over the store's generic ones: checked reads, prefix listings, owner indexes.
 
-A record type is a frozen dataclass with `to_json()` and a `from_json(data)` that raises
-`RecordInvalid` for a record that does not fit (a field missing or of the wrong type, as an
+A record type is a frozen dataclass with `to_json()` and a `from_json(data)` (both from the one
+codec, `store/codec.py`, via its `Record` mixin) that raises `RecordInvalid` for a record that
+does not fit (a field missing or of the wrong type, as an
 older release or a hand edit may have left it). Listings skip such a record and log it once
 per process, so one bad record never hides the others nor floods the log.
 """
@@ -9,11 +10,24 @@ per process, so one bad record never hides the others nor floods the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from travelinfo.store.base import Store
+from travelinfo.store.codec import Record, RecordInvalid, decode_as, encode, spec
+
+__all__ = [
+    "OwnerIndex",
+    "Record",
+    "RecordInvalid",
+    "decode",
+    "decode_as",
+    "encode",
+    "get_typed",
+    "list_typed",
+    "spec",
+]
 
 log = logging.getLogger("travelinfo.store.records")
 
@@ -21,10 +35,6 @@ R = TypeVar("R")
 _logged: set[tuple[str, str]] = set()
 SEP = "/"  # between an owner and a key in an index (`owner_prefix` escapes it in owners)
 INDEXES = "record_index"  # which owner indexes were built over the records written before them
-
-
-class RecordInvalid(ValueError):
-    """A stored record that does not fit its type."""
 
 
 def skipped(kind: str, key: str, exc: Exception) -> None:
@@ -126,72 +136,3 @@ class OwnerIndex:
                 if rec is not None:
                     out.append(rec)
         return out
-
-
-class Reader:
-    """Checked field reads for `from_json`: each mistake is a `RecordInvalid` naming the field."""
-
-    def __init__(self, data: Any, what: str) -> None:
-        if not isinstance(data, Mapping):
-            raise RecordInvalid(f"{what}: not a JSON object")
-        self.data, self.what = data, what
-
-    def _get(self, name: str, types: type | tuple[type, ...], default: Any) -> Any:
-        if name not in self.data or self.data[name] is None:
-            if default is _REQUIRED:
-                raise RecordInvalid(f"{self.what}: field {name!r} is missing")
-            return default
-        value = self.data[name]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
-            raise RecordInvalid(f"{self.what}: field {name!r} is {type(value).__name__}, not {_names(types)}")
-        return value
-
-    def text(self, name: str, default: Any = None) -> Any:
-        """A string (`REQUIRED`: it must be there)."""
-        return self._get(name, str, default)
-
-    def count(self, name: str, default: Any = None) -> Any:
-        return self._get(name, int, default)
-
-    def number(self, name: str, default: Any = None) -> Any:
-        value = self._get(name, (int, float), default)
-        return float(value) if isinstance(value, int) else value
-
-    def flag(self, name: str, default: Any = None) -> Any:
-        return self._get(name, bool, default)
-
-    def obj(self, name: str, default: Any = None) -> Any:
-        return self._get(name, Mapping, default)
-
-    def texts(self, name: str, default: Any = None) -> Any:
-        """A list of strings, as a tuple."""
-        value = self._get(name, list, default)
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise RecordInvalid(f"{self.what}: field {name!r} must hold only strings")
-            return tuple(value)
-        return value
-
-    def choice(self, name: str, allowed: Collection[str], default: Any = None) -> Any:
-        """One of `allowed` (a `Literal`'s values)."""
-        value = self.text(name, default)
-        if value is not None and value not in allowed:
-            raise RecordInvalid(f"{self.what}: field {name!r} is {value!r}, not one of {sorted(allowed)}")
-        return value
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-_REQUIRED: Any = _Required()
-REQUIRED: Any = _REQUIRED
-
-
-def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _names(types: type | tuple[type, ...]) -> str:
-    return " or ".join(t.__name__ for t in _tuple(types))

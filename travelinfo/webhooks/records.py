@@ -9,11 +9,11 @@ Kinds: `webhook` (the subscription, key = its id; written by the API), `webhook_
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from travelinfo.store.base import Store
-from travelinfo.store.records import REQUIRED, OwnerIndex, Reader, get_typed, list_typed
+from travelinfo.store.records import OwnerIndex, Record, decode_as, get_typed, list_typed, spec
 
 KIND = "webhook"
 BY_KEY = "webhook_by_key"
@@ -26,54 +26,27 @@ EventType = Literal["created", "updated", "ended"]
 
 
 @dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(Record):
     """A registered webhook: owner key, receiver, filters, secret, where its events start."""
 
+    RECORD = KIND
     id: str
     key_id: str
     url: str
     secret: str
     created: str
-    start_seq: str
-    filters: Mapping[str, Any]
+    start_seq: str = field(metadata=spec(missing=""))
+    filters: Mapping[str, Any] = field(metadata=spec(missing=dict))
     description: str | None = None
-    start_held: tuple[str, ...] | None = None  # None: registered before `start_held` existed
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "key_id": self.key_id,
-            "url": self.url,
-            "filters": dict(self.filters),
-            "description": self.description,
-            "secret": self.secret,
-            "created": self.created,
-            "start_seq": self.start_seq,
-        }
-        if self.start_held is not None:
-            out["start_held"] = list(self.start_held)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Subscription:
-        r = Reader(data, "webhook")
-        return cls(
-            id=r.text("id", REQUIRED),
-            key_id=r.text("key_id", REQUIRED),
-            url=r.text("url", REQUIRED),
-            secret=r.text("secret", REQUIRED),
-            created=r.text("created", REQUIRED),
-            start_seq=r.text("start_seq", ""),
-            filters=r.obj("filters", {}),
-            description=r.text("description"),
-            start_held=r.texts("start_held"),
-        )
+    # None: registered before `start_held` existed (then left out of the stored JSON)
+    start_held: tuple[str, ...] | None = field(default=None, metadata=spec(omit_none=True))
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryState:
+class DeliveryState(Record):
     """What the API shows of a subscription's delivery state (the engine keeps the record)."""
 
+    RECORD = STATE
     state: DeliveryLabel = "active"
     last_error: str | None = None
     dead_letters: int = 0
@@ -85,59 +58,24 @@ class DeliveryState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> DeliveryState:
-        if data is None:
-            return cls()
-        r = Reader(data, "webhook_state")
-        return cls(
-            state=r.choice("state", get_args(DeliveryLabel), "active"),
-            last_error=r.text("last_error"),
-            dead_letters=r.count("dead_letters", 0),
-            last_delivered_seq=r.text("last_delivered_seq"),
-            delivered=r.count("delivered", 0),
-            last_attempt=r.text("last_attempt"),
-            failures=r.count("failures", 0),
-            next_attempt=r.number("next_attempt"),
-        )
+        return cls() if data is None else decode_as(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(Record):
     """An event given up on, with the last error."""
 
+    RECORD = DEAD
     webhook: str
     seq: str
     type: EventType
-    error: str
-    attempts: int
+    error: str = field(metadata=spec(missing=""))
+    attempts: int = field(metadata=spec(missing=0))
     at: str
     event: Mapping[str, Any]
 
     def key(self) -> str:
         return f"{self.webhook}:{self.seq}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "webhook": self.webhook,
-            "seq": self.seq,
-            "type": self.type,
-            "error": self.error,
-            "attempts": self.attempts,
-            "at": self.at,
-            "event": dict(self.event),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeadLetter:
-        r = Reader(data, "webhook_dead")
-        return cls(
-            webhook=r.text("webhook", REQUIRED),
-            seq=r.text("seq", REQUIRED),
-            type=r.choice("type", get_args(EventType), REQUIRED),
-            error=r.text("error", ""),
-            attempts=r.count("attempts", 0),
-            at=r.text("at", REQUIRED),
-            event=r.obj("event", REQUIRED),
-        )
 
 
 BY_KEY_INDEX = OwnerIndex(KIND, BY_KEY, "key_id")
