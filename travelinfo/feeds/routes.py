@@ -7,6 +7,7 @@ One entry per disruption (id = its permalink), rendered once per change per vari
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -163,10 +164,10 @@ def handler(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         if "as_of" in request.query_string and "as_of" in request.query:
             at = history.read_as_of(request.query)
             rendered = await rendered_feed(request.app, fmt, filters, lang, self_path, at)
-        else:
-            cache = request.app[appmod.CACHE]
-            rendered = cache.peek(key) or await rendered_feed(request.app, fmt, filters, lang, self_path)
-        return respond(request, rendered, cache_control="public, max-age=30")
+            return respond(request, rendered, cache_control="public, max-age=30")
+        cache = request.app[appmod.CACHE]
+        rendered = cache.peek(key) or await rendered_feed(request.app, fmt, filters, lang, self_path)
+        return respond(request, rendered, cache_control="public, max-age=30", lane=math.inf)
 
     return serve
 

@@ -11,6 +11,7 @@ and its bytes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -101,10 +102,11 @@ async def _serve(request: web.Request, kind: str) -> web.Response:
     app = request.app
     if not request.query_string:  # the hot path: the unfiltered live feed, no parsing
         hit = app[appmod.CACHE].peek(PB_KEY if kind == "pb" else JSON_KEY)
-        return respond(request, hit or await rendered(app, kind))
+        return respond(request, hit or await rendered(app, kind), lane=math.inf)
     variant = parse(app, {k: request.query.getall(k) for k in request.query})
     at = history.read_as_of(request.query)
-    return respond(request, await rendered(app, kind, variant, at))
+    # `as_of` answers are not kept by the generation: never replayed.
+    return respond(request, await rendered(app, kind, variant, at), lane=math.inf if at is None else None)
 
 
 async def alerts_pb(request: web.Request) -> web.Response:

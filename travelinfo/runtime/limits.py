@@ -25,6 +25,8 @@ from aiohttp.web_server import Server
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client import Counter as PromCounter
 
+from travelinfo.runtime.fastlane import GuardedServer
+from travelinfo.runtime.lanetable import lane_table
 from travelinfo.settings import LimitSettings
 
 log = logging.getLogger(__name__)
@@ -225,15 +227,30 @@ class GuardedHandler(RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         addr = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
-        self.refused = self.limits.open_connection(addr)
-        if self.refused is None:
-            self.addr = addr
+        refused = self.limits.open_connection(addr)
+        self.adopt(transport, None if refused else addr, refused)
+
+    def adopt(
+        self, transport: asyncio.BaseTransport, addr: str | None, refused: TooMany | None, since: float = 0.0
+    ) -> None:
+        """Serve a connection counted already as `addr` (the fast lane hands it over), or one
+        refused; its header wait began at loop time `since` (0: now)."""
+        self.refused, self.addr = refused, addr
         super().connection_made(transport)
-        if self.refused is not None:
+        if refused is not None:
             # Refused before the app runs: its request (once read) gets the 429/503. Reading it
             # first lets the client see the answer instead of a reset.
             self._request_handler = self._refuse
-        self._arm_header_timer()
+        self._arm_header_timer(since)
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        out = await super().finish_response(request, resp, start_time)
+        lane = self._manager.lane  # type: ignore[union-attr]
+        if lane is not None:
+            lane.served(request, resp)  # the fast lane may replay these bytes
+        return out
 
     def connection_lost(self, exc: BaseException | None) -> None:
         task = self._task_handler
@@ -267,13 +284,14 @@ class GuardedHandler(RequestHandler):
             return min(timeout, REJECTED_HEADER_TIMEOUT) if timeout > 0 else REJECTED_HEADER_TIMEOUT
         return timeout
 
-    def _arm_header_timer(self) -> None:
+    def _arm_header_timer(self, since: float = 0.0) -> None:
         timeout = self._header_timeout()
         if timeout <= 0:
             return
+        now = self._loop.time()
         self.header_mark = self._request_count
-        self.header_since = self._loop.time()
-        self.header_timer = self._loop.call_later(timeout, self._header_deadline)
+        self.header_since = since or now
+        self.header_timer = self._loop.call_later(self.header_since + timeout - now, self._header_deadline)
 
     def _header_deadline(self) -> None:
         self.header_timer = None
@@ -295,25 +313,6 @@ class GuardedHandler(RequestHandler):
         return self.limits.too_many_response(self.refused)
 
 
-class GuardedServer(Server):
-    """An aiohttp Server whose connections are GuardedHandlers."""
-
-    def __init__(self, base: Server, limits: ConnectionLimits) -> None:
-        # Rebuilt from the app's own Server so the app's handler, request factory and runner
-        # arguments stay exactly what AppRunner chose (`_kwargs` has no public accessor).
-        super().__init__(
-            base.request_handler,
-            request_factory=base.request_factory,
-            handler_cancellation=base.handler_cancellation,
-            loop=base._loop,
-            **base._kwargs,
-        )
-        self.limits = limits
-
-    def __call__(self) -> RequestHandler:
-        return GuardedHandler(self, limits=self.limits, loop=self._loop, **self._kwargs)
-
-
 class GuardedRunner(web.AppRunner):
     """An AppRunner serving through GuardedServer with the app's `[limits]` settings."""
 
@@ -321,7 +320,7 @@ class GuardedRunner(web.AppRunner):
         base = await super()._make_server()
         limits = self._app.get(LIMITS) or ConnectionLimits(_settings(self._app))
         limits.max_connections = fd_capped(limits.settings.max_connections)
-        return GuardedServer(base, limits)
+        return GuardedServer(base, limits, GuardedHandler, lane_table(self._app, base._kwargs))
 
 
 def _settings(app: web.Application) -> LimitSettings:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from travelinfo.runtime import secrets
 from travelinfo.runtime.backoff import is_store_error
+from travelinfo.runtime.lanetable import FILL, GZIP, NOT_MODIFIED, PLAIN
 from travelinfo.runtime.metrics import count_request
 
 # Renderings live in `rendered.py`; publishers import them from here, with `respond`.
@@ -42,14 +43,26 @@ def not_modified(request: web.Request, r: Rendered) -> bool:
     return since is not None and r.last_modified <= since
 
 
-def respond(request: web.Request, r: Rendered, *, cache_control: str = "public, max-age=15") -> web.Response:
-    """Serve cached bytes: 304 when the client has them, gzip when it accepts it."""
+def respond(
+    request: web.Request, r: Rendered, *, cache_control: str = "public, max-age=15", lane: float | None = None
+) -> web.Response:
+    """Serve cached bytes: 304 when the client has them, gzip when it accepts it.
+
+    `lane`: until when (time.time(); math.inf: until the render cache's generation changes) the
+    same request gets this same rendering, so the fast lane may replay the answer; None: never.
+    """
     not_mod, plain, zipped = r._variants(cache_control)
     headers = request.headers
     if ("If-None-Match" in headers or "If-Modified-Since" in headers) and not_modified(request, r):
+        if lane is not None:
+            request[FILL] = (r, NOT_MODIFIED, lane)
         return web.Response(status=304, headers=not_mod)
     if r.gzipped is not None and "gzip" in headers.get("Accept-Encoding", ""):
+        if lane is not None:
+            request[FILL] = (r, GZIP, lane)
         return web.Response(body=r.gzipped, headers=zipped)
+    if lane is not None:
+        request[FILL] = (r, PLAIN, lane)
     return web.Response(body=r.body, headers=plain)
 
 

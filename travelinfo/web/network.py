@@ -308,7 +308,10 @@ async def current(app: web.Application) -> Rendered:
 
 async def handler(request: web.Request) -> web.StreamResponse:
     """GET /map/network.geojson: the base layer (ETag, 304, gzip)."""
-    return respond(request, await current(request.app), cache_control="public, max-age=300")
+    rendered = await current(request.app)
+    # Replayed until the next look at the reference files (their change is no store change).
+    until = time.time() + request.app[SERVED].checked + CHECK_EVERY - time.monotonic()
+    return respond(request, rendered, cache_control="public, max-age=300", lane=until)
 
 
 def setup(app: web.Application) -> None:

@@ -210,6 +210,15 @@ def health_stamp(records: Iterable[dict[str, Any]]) -> tuple[tuple[str, str], ..
     return tuple((str(r["source"]), str(r["state"])) for r in records)
 
 
+def valid_until(app: web.Application) -> float:
+    """Until when (time.time()) a page chosen now stays the one served: the end of the minute
+    its relative times are for, and of the health records' read (the fast lane replays it)."""
+    now = time.time()
+    cached = app[HEALTH_CACHE]
+    health = now + cached[0] + HEALTH_TTL - time.monotonic() if cached else now
+    return min((now // 60 + 1) * 60, health)
+
+
 def minute() -> int:
     """The current minute: relative times on pages are re-rendered at most once a minute."""
     return int(time.time() // 60)

@@ -201,9 +201,11 @@ async def index(request: web.Request) -> web.StreamResponse:
     records, stamp = await _depends(app, v)
     key = (*v.key, stamp, view.minute())
     cache = app[appmod.CACHE]
+    # A long-poll waits for a change: never replayed.
+    lane = None if fragment and "after" in request.query_string else view.valid_until(app)
     hit = cache.peek(key)
     if hit is not None:
-        return respond(request, hit, cache_control="no-cache" if fragment else CACHE_CONTROL)
+        return respond(request, hit, cache_control="no-cache" if fragment else CACHE_CONTROL, lane=lane)
     board_lines = app[LINES] + boards.road_lines()
 
     async def render() -> Rendered:
@@ -233,7 +235,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         return await _render(request, "_list.html" if fragment else "index.html", ctx, MINE_VARY)
 
     rendered = await cache.get(key, render)
-    return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL)
+    return respond(request, rendered, cache_control="no-cache" if fragment else CACHE_CONTROL, lane=lane)
 
 
 async def board_page(request: web.Request) -> web.StreamResponse:
@@ -246,7 +248,7 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     key = ("web", "/board", lang, stamp, view.minute(), mine)
     hit = app[appmod.CACHE].peek(key)
     if hit is not None:
-        return respond(request, hit, cache_control=CACHE_CONTROL)
+        return respond(request, hit, cache_control=CACHE_CONTROL, lane=view.valid_until(app))
     board_lines = app[LINES] + boards.road_lines()
 
     async def render() -> Rendered:
@@ -264,7 +266,8 @@ async def board_page(request: web.Request) -> web.StreamResponse:
         )
         return await _render(request, "board.html", ctx, MINE_VARY)
 
-    return respond(request, await app[appmod.CACHE].get(key, render), cache_control=CACHE_CONTROL)
+    rendered = await app[appmod.CACHE].get(key, render)
+    return respond(request, rendered, cache_control=CACHE_CONTROL, lane=view.valid_until(app))
 
 
 def _may_affect(d: Disruption, lang: str) -> str | None:
