@@ -367,3 +367,50 @@ async def test_access_log_or_setting_turns_the_lane_off(tmp_path: Path) -> None:
     async with guarded(lane_settings(tmp_path, False)) as off:
         assert off.table is None
         assert (await exchange(off, request("/feeds/disruptions.atom")))[0].status == 200
+
+
+async def test_requests_for_an_entry_being_refreshed_wait_for_it(sites: tuple[Site, Site]) -> None:
+    """A stale entry is refreshed by one connection's request (through aiohttp); the others
+    wait for that instead of all leaving the lane, then get the new bytes from it."""
+    on, _ = sites
+    atom = request("/feeds/disruptions.atom")
+    old = (await aiohttp_then_lane(on, atom))[1]
+    on.app[CACHE].invalidate()  # type: ignore[index]
+    key = (b"/feeds/disruptions.atom", b"")
+    table = on.table
+    refresh = table.pending[key] = asyncio.get_running_loop().create_future()  # another's, in flight
+    waiting = [await asyncio.open_connection("127.0.0.1", on.port) for _ in range(3)]
+    for _, writer in waiting:
+        writer.write(atom)
+    hits = on.hits
+    with pytest.raises(TimeoutError):  # parked: no answer while the refresh is under way
+        await asyncio.wait_for(waiting[0][0].readexactly(1), 0.1)
+    assert on.hits == hits and key in table.pending
+    del table.pending[key]
+    refresh.set_result(None)  # it ended without filling: one of them refreshes, the rest wait
+    got = [await read_answer(reader) for reader, _ in waiting]
+    for _, writer in waiting:
+        writer.close()
+    assert all(a == got[0] for a in got) and got[0].body == old.body
+    assert on.hits == hits + 2  # one went to aiohttp; two were answered from its fill
+    limits = on.app[LIMITS]  # type: ignore[index]
+    await wait_until(lambda: limits.total == 0, what="connections released")
+    assert not table.pending
+
+
+async def test_large_bodies_are_written_apart_from_their_head(
+    sites: tuple[Site, Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from travelinfo.runtime import lanetable
+
+    monkeypatch.setattr(lanetable, "SMALL", 0)  # every body takes the large-body path
+    on, _ = sites
+    for path in ("/", "/feeds/disruptions.atom", "/map/network.geojson"):
+        answers = []
+        for headers in ({}, {"Accept_Encoding": "gzip"}):
+            by_aiohttp, by_lane = await aiohttp_then_lane(on, request(path, **headers))
+            assert by_lane == by_aiohttp and len(by_lane.body) > 1000
+            answers.append(by_lane)
+        methods = ("GET", "HEAD", "GET")
+        got = await exchange(on, request(path), request(path, "HEAD"), request(path), methods=methods)
+        assert got[0] == got[2] == answers[0] and got[1].body == b"" and got[1].head == answers[0].head

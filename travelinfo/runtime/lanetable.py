@@ -30,7 +30,7 @@ NOT_MODIFIED, PLAIN, GZIP = 0, 1, 2
 MAX_HEAD = 8192  # a longer head is aiohttp's to judge (431, 400)
 MAX_ENTRIES = 1000
 PARK = 1.0  # seconds a request for an entry being refreshed waits before going to aiohttp
-SMALL = 16384  # bodies below this are written in one piece with their head
+SMALL = 65536  # bodies below this are copied behind their head and written in one piece
 # Any of these and the answer is not ours to give.
 REFUSED = frozenset(
     {
