@@ -4,7 +4,9 @@ Fills a temporary SQLite store from the demo payloads (feeds/*, parsed with the 
 parsers, in replay order), starts the app (web role) on 127.0.0.1, writes the bytes it
 serves for each URL to files, starts nginx (1 worker, temp prefix and config) on them, and
 in one run measures both with wrk (same threads, connections and duration, no gzip). Then
-shows that conditional requests get 304 (and how fast those are served).
+shows that conditional requests get 304 (and how fast those are served). Our server is run as
+`travelinfo web` runs it: connection caps, header timeout and the fast lane in front of aiohttp
+(travelinfo/runtime/fastlane.py); the share of our requests the lane answered is printed.
 
 Usage: .venv/bin/python bench/serve.py [--duration 5] [--connections 50]
 Targets: ratio (ours / nginx) >= 0.6 for /feeds/disruptions.atom, >= 0.5 for `/` and `/board`.
@@ -100,6 +102,9 @@ async def populate(store_url: str) -> int:
     return applied
 
 
+WRK_DONE: list[int] = []  # requests completed by each wrk run, in order
+
+
 async def wrk(url: str, args: argparse.Namespace, *headers: str) -> float:
     cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s"]
     for h in headers:
@@ -108,8 +113,10 @@ async def wrk(url: str, args: argparse.Namespace, *headers: str) -> float:
     out, _ = await proc.communicate()
     text = out.decode()
     match = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    if not match or ("Non-2xx" in text and not headers):
+    done = re.search(r"(\d+) requests in", text)
+    if not match or not done or ("Non-2xx" in text and not headers):
         raise SystemExit(f"wrk failed on {url}:\n{text}")
+    WRK_DONE.append(int(done.group(1)))
     return float(match.group(1))
 
 
@@ -193,6 +200,9 @@ async def main(args: argparse.Namespace) -> int:
         # off as by default.
         runner = make_runner(app, access_log=None)
         await runner.setup()
+        lane_table = runner.server.lane  # type: ignore[union-attr]
+        if lane_table is None:
+            raise SystemExit("the fast lane is off (limits.fast_lane = false)")
         ours = free_port()
         await start_site(runner, "127.0.0.1", ours)
         (prefix / "www").mkdir()
@@ -235,9 +245,13 @@ async def main(args: argparse.Namespace) -> int:
             failed: list[str] = []
             for path, size, etag in paths:
                 ratios, mine, theirs, floor, ceiling = [], [], [], [], []
+                served = hits = 0
                 for _ in range(args.rounds):
                     nginx_rps = await wrk(f"http://127.0.0.1:{port}{path}", args)
+                    before = lane_table.hits
                     our_rps = await wrk(f"http://127.0.0.1:{ours}{path}", args)
+                    hits += lane_table.hits - before
+                    served += WRK_DONE[-1]
                     bare_rps = await wrk(f"http://127.0.0.1:{bare_port}{path}", args)
                     theirs.append(nginx_rps)
                     mine.append(our_rps)
@@ -254,7 +268,8 @@ async def main(args: argparse.Namespace) -> int:
                     f"{statistics.median(mine):,.0f} req/s, ratio {ratio:.2f} "
                     f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}; target "
                     f"{'>= ' + str(target) if target is not None else 'none'}); "
-                    f"travelinfo 304s {our_304:,.0f} req/s"
+                    f"travelinfo 304s {our_304:,.0f} req/s; "
+                    f"fast lane answered {hits / max(served, 1):.1%} of ours"
                 )
                 bare_median = statistics.median(floor)
                 print(

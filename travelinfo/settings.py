@@ -191,10 +191,7 @@ class LimitSettings:
     body_timeout: float = setting(30, "A request body not received within this is refused (408).", "duration")
     retry_after: int = setting(5, "`Retry-After` seconds sent with a 429/503 from these limits.")
     backlog: int = setting(1024, "Listen backlog of the web server socket.")
-    fast_lane: bool = setting(
-        True,
-        "Answer repeated cached GETs (pages, feeds, GTFS-RT) from prepared bytes before aiohttp runs.",
-    )
+    fast_lane: bool = setting(True, "Answer repeated cached GETs from prepared bytes before aiohttp runs.")
 
 
 @dataclass
