@@ -297,6 +297,12 @@ async def test_lane_hits_are_counted_per_route(sites: tuple[Site, Site]) -> None
         text = await r.text()
     line = 'travelinfo_http_requests_total{method="GET",route="/feeds/disruptions.atom",status="200"}'
     assert any(row.startswith(line) and float(row.split()[-1]) >= before + 3 for row in text.splitlines())
+    answers = [
+        float(row.split()[-1])
+        for row in text.splitlines()
+        if row.startswith("travelinfo_fast_lane_answers_total ")
+    ]
+    assert answers == [on.hits]
 
 
 async def test_caps_and_timeouts_hold_in_the_lane(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import json
 import logging
 import resource
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -59,6 +60,7 @@ class ConnectionLimits:
         self.total_streams = 0
         self.accepted = 0  # connections counted since start
         self.rejected: Counter[str] = Counter()
+        self.lane_answers: Callable[[], int] = lambda: 0  # requests the fast lane answered
 
     def open_connection(self, addr: str) -> TooMany | None:
         """Count a new connection; None when it may be served, else why not (not counted)."""
@@ -125,6 +127,9 @@ class ConnectionLimits:
         PromCounter(
             "travelinfo_connections_accepted", "Connections accepted under the caps", registry=registry
         ).inc(self.accepted)
+        PromCounter(
+            "travelinfo_fast_lane_answers", "Requests answered by the fast lane", registry=registry
+        ).inc(self.lane_answers())
 
 
 class StreamSlot:
@@ -320,7 +325,10 @@ class GuardedRunner(web.AppRunner):
         base = await super()._make_server()
         limits = self._app.get(LIMITS) or ConnectionLimits(_settings(self._app))
         limits.max_connections = fd_capped(limits.settings.max_connections)
-        return GuardedServer(base, limits, GuardedHandler, lane_table(self._app, base._kwargs))
+        lane = lane_table(self._app, base._kwargs)
+        if lane is not None:
+            limits.lane_answers = lambda: lane.hits
+        return GuardedServer(base, limits, GuardedHandler, lane)
 
 
 def _settings(app: web.Application) -> LimitSettings:
