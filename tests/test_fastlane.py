@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from pushutil import hub_caught_up
 from storeutil import batch, item, open_store
 from test_web_pages import fill, settings
@@ -27,6 +28,7 @@ from travelinfo.app import CACHE, create_app
 from travelinfo.config import Settings
 from travelinfo.runtime.limits import LIMITS, make_runner, start_site
 from travelinfo.runtime.metrics import REQUEST_STATS
+from travelinfo.runtime.server import Rendered, respond
 from travelinfo.web import render as view
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +68,12 @@ def lane_settings(tmp_path: Path, lane: bool = True) -> Settings:
 
 
 @asynccontextmanager
-async def guarded(s: Settings) -> AsyncIterator[Site]:
+async def guarded(
+    s: Settings, configure: Callable[[web.Application], None] | None = None
+) -> AsyncIterator[Site]:
     app = create_app(s, roles=frozenset({"web"}))
+    if configure is not None:
+        configure(app)
     runner = make_runner(app, shutdown_timeout=0.2, access_log=None)
     await runner.setup()
     await start_site(runner, "127.0.0.1", 0)
@@ -420,3 +426,36 @@ async def test_large_bodies_are_written_apart_from_their_head(
         methods = ("GET", "HEAD", "GET")
         got = await exchange(on, request(path), request(path, "HEAD"), request(path), methods=methods)
         assert got[0] == got[2] == answers[0] and got[1].body == b"" and got[1].head == answers[0].head
+
+
+async def test_a_rendering_chosen_across_a_change_is_not_replayed(tmp_path: Path) -> None:
+    """A handler that got its rendering before the store changed answers with it (aiohttp's
+    business), but the lane never keeps it under the new generation."""
+    gate, waiting = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        r = Rendered.make(b"rendered before the change" * 40, "text/plain", datetime.now(UTC))
+        waiting.set()
+        await gate.wait()
+        return respond(request, r, lane=float("inf"))
+
+    def configure(app: web.Application) -> None:
+        app.router.add_get("/slow-test", slow)
+
+    async with guarded(lane_settings(tmp_path), configure) as on:
+        for change in (False, True):
+            gate.clear()
+            waiting.clear()
+            on.table.entries.clear()
+            reader, writer = await asyncio.open_connection("127.0.0.1", on.port)
+            writer.write(request("/slow-test"))
+            await asyncio.wait_for(waiting.wait(), 5)
+            if change:
+                on.app[CACHE].invalidate()  # type: ignore[index]
+            gate.set()
+            first = await read_answer(reader)
+            writer.close()
+            hits = on.hits
+            second = (await exchange(on, request("/slow-test")))[0]
+            assert first.status == second.status == 200
+            assert on.hits == hits + (0 if change else 1), change

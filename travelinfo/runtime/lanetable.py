@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # Set on the request by `respond` when its answer may be replayed: (rendering, kind, valid until
 # this time.time(); math.inf: until the generation changes).
 FILL: web.RequestKey[tuple[Rendered, int, float]] = web.RequestKey("fastlane_fill", tuple)
+BEGUN: web.RequestKey[int] = web.RequestKey("fastlane_begun", int)
 NOT_MODIFIED, PLAIN, GZIP = 0, 1, 2
 MAX_HEAD = 8192  # a longer head is aiohttp's to judge (431, 400)
 MAX_ENTRIES = 1000
@@ -112,8 +113,13 @@ class LaneTable:
             return None
         return entry
 
+    def begin(self, request: web.BaseRequest) -> None:
+        """aiohttp starts on `request`: a rendering it gets while the data changes is not replayed."""
+        request[BEGUN] = self.cache.generation
+
     def served(self, request: web.BaseRequest, resp: web.StreamResponse) -> None:
-        """aiohttp answered `request`: keep its exact bytes if it may be replayed; wake waiters."""
+        """aiohttp answered `request`: keep its exact bytes if they may be replayed (the
+        generation has not changed since it began); wake the requests waiting for them."""
         key = None
         if self.pending:
             key = _key(request)
@@ -121,7 +127,7 @@ class LaneTable:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
         mark = request.get(FILL)
-        if mark is not None:
+        if mark is not None and request.get(BEGUN) == self.cache.generation:
             self._fill(request, resp, mark, key or _key(request))
         elif (
             key is not None and (stale := self.entries.get(key)) and stale.generation != self.cache.generation

@@ -238,8 +238,7 @@ class GuardedHandler(RequestHandler):
     def adopt(
         self, transport: asyncio.BaseTransport, addr: str | None, refused: TooMany | None, since: float = 0.0
     ) -> None:
-        """Serve a connection counted already as `addr` (the fast lane hands it over), or one
-        refused; its header wait began at loop time `since` (0: now)."""
+        """Serve a connection counted as `addr` (or refused) whose header wait began at `since`."""
         self.refused, self.addr = refused, addr
         super().connection_made(transport)
         if refused is not None:
@@ -247,6 +246,12 @@ class GuardedHandler(RequestHandler):
             # first lets the client see the answer instead of a reset.
             self._request_handler = self._refuse
         self._arm_header_timer(since)
+
+    async def _handle_request(self, request: BaseRequest, *args: Any) -> tuple[web.StreamResponse, bool]:
+        lane = self._manager.lane  # type: ignore[union-attr]
+        if lane is not None:
+            lane.begin(request)
+        return await super()._handle_request(request, *args)
 
     async def finish_response(
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
