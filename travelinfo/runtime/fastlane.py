@@ -55,7 +55,6 @@ class FastLane(asyncio.Protocol):
         "make_handler",
         "parked",
         "parser",
-        "refused",
         "table",
         "timer",
         "transport",
@@ -86,7 +85,6 @@ class FastLane(asyncio.Protocol):
         self.writing_paused = False
         self.timer: asyncio.TimerHandle | None = None
         self.head_since = self.idle_since = 0.0
-        self.refused = False
 
     # -- connection ------------------------------------------------------------------------------
 
