@@ -459,3 +459,17 @@ async def test_a_rendering_chosen_across_a_change_is_not_replayed(tmp_path: Path
             second = (await exchange(on, request("/slow-test")))[0]
             assert first.status == second.status == 200
             assert on.hits == hits + (0 if change else 1), change
+
+
+async def test_endless_distinct_heads_keep_the_memo_bounded(sites: tuple[Site, Site]) -> None:
+    from travelinfo.runtime.fastlane import MEMO_HEADS
+
+    on, _ = sites
+    head = request("/feeds/disruptions.atom", "HEAD")
+    want = (await aiohttp_then_lane(on, head, "HEAD"))[1]
+    hits = on.hits
+    n = MEMO_HEADS + 500
+    heads = [request("/feeds/disruptions.atom", "HEAD", X_Client=str(i)) for i in range(n)]
+    got = await exchange(on, *heads, methods=("HEAD",) * n)
+    assert got == [want] * n and on.hits == hits + n
+    assert 0 < len(on.table.heads) <= MEMO_HEADS

@@ -36,6 +36,12 @@ from travelinfo.runtime.metrics import REQUEST_STATS
 if TYPE_CHECKING:
     from travelinfo.runtime.limits import ConnectionLimits, GuardedHandler, TooMany
 
+# A parsed head: (raw path and query, Accept-Language), If-None-Match, Accept-Encoding, method,
+# HTTP version, keep-alive. Clients repeat the very same head bytes, so these are memoised.
+Parsed = tuple[tuple[bytes, bytes], bytes | None, bytes, str, str, bool]
+MEMO_HEAD = 2048  # longer heads are parsed every time
+MEMO_HEADS = 1024  # distinct heads remembered (all forgotten at once beyond)
+
 
 class FastLane(asyncio.Protocol):
     """One connection while it is in the lane (see the module docstring)."""
@@ -221,20 +227,17 @@ class FastLane(asyncio.Protocol):
 
     def _answer(self, head: bytes) -> tuple[bytes, bytes, bool] | None:
         started = perf_counter()
-        if head.count(b"\n") != head.count(b"\r\n"):
-            return None  # bare LF line ends: aiohttp's parser decides
-        self.url, self.complete = b"", False
-        headers = self.headers = {}
-        try:
-            self.parser.feed_data(head)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            return None
-        if not self.complete or not self.url.startswith(b"/") or REFUSED.intersection(headers):
-            return None
-        method = self.parser.get_method()
-        if method not in (b"GET", b"HEAD"):
-            return None
-        key = (self.url, headers.get(b"accept-language", b""))
+        heads = self.table.heads
+        request = heads.get(head)
+        if request is None:
+            request = self._parse(head)
+            if request is None:
+                return None
+            if len(head) <= MEMO_HEAD:
+                if len(heads) >= MEMO_HEADS:
+                    heads.clear()
+                heads[head] = request
+        key, inm, accept_encoding, method, version, keep_alive = request
         now = time.time()
         entry = self.table.current(key, now)
         if entry is None:
@@ -242,21 +245,40 @@ class FastLane(asyncio.Protocol):
             return None
         if self.table.suspended():
             return None
-        inm = headers.get(b"if-none-match")
         if inm is not None and entry.matches(inm):
             kind = NOT_MODIFIED
-        elif entry.has_gzip and b"gzip" in headers.get(b"accept-encoding", b""):
+        elif entry.has_gzip and b"gzip" in accept_encoding:
             kind = GZIP
         else:
             kind = PLAIN
-        keep_alive = self.keep_alive
-        variant = entry.variants.get((method == b"HEAD", self.parser.get_http_version(), keep_alive, kind))
+        variant = entry.variants.get((method == "HEAD", version, keep_alive, kind))
         if variant is None:
             return None
         self.table.hits += 1
         out = variant.before + date_line(now) + variant.after
-        REQUEST_STATS.count(method.decode(), entry.route, variant.status, perf_counter() - started)
+        REQUEST_STATS.count(method, entry.route, variant.status, perf_counter() - started)
         return out, variant.body, keep_alive
+
+    def _parse(self, head: bytes) -> Parsed | None:
+        """What of a complete head the answer depends on; None: not the lane's to answer."""
+        if head.count(b"\n") != head.count(b"\r\n"):
+            return None  # bare LF line ends: aiohttp's parser decides
+        self.url, self.complete = b"", False
+        headers = self.headers = {}
+        try:
+            self.parser.feed_data(head)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            self.parser = httptools.HttpRequestParser(self)  # in an error state: a fresh one
+            return None
+        if not self.complete or not self.url.startswith(b"/") or REFUSED.intersection(headers):
+            return None
+        method = self.parser.get_method()
+        if method not in (b"GET", b"HEAD"):
+            return None
+        key = (self.url, headers.get(b"accept-language", b""))
+        version = self.parser.get_http_version()
+        ae = headers.get(b"accept-encoding", b"")
+        return key, headers.get(b"if-none-match"), ae, method.decode(), version, self.keep_alive
 
     def _maybe_park(self, key: tuple[bytes, bytes]) -> None:
         """An entry being refreshed by another connection's request: wait for it (PARK at most)

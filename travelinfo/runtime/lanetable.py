@@ -104,6 +104,7 @@ class LaneTable:
         self.suspended = suspended  # the store is down: answers must come marked stale
         self.entries: dict[tuple[bytes, bytes], Entry] = {}
         self.pending: dict[tuple[bytes, bytes], asyncio.Future[None]] = {}
+        self.heads: dict[bytes, Any] = {}  # complete request heads as the lane parsed them
         self.hits = 0
         self.lanes: set[FastLane] = set()  # connections still in the lane (closed at shutdown)
 
