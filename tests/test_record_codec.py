@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from storeutil import open_store
 
 from travelinfo.api.keys import ApiKey
-from travelinfo.bot.state import Claim
+from travelinfo.bot.state import BotState, Claim, Thread
 from travelinfo.notices.records import AuditEntry, Draft, Notice
 from travelinfo.operator.sessions import SessionRecord
 from travelinfo.store import records
@@ -37,6 +37,8 @@ CLASSES: dict[str, Any] = {
         ApiKey,
         Claim,
         SessionRecord,
+        BotState,
+        Thread,
     )
 }
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "records" / "golden.json").read_text())
@@ -78,10 +80,15 @@ def _strategy(tp: Any) -> st.SearchStrategy[Any]:
         return TIMES
     if origin is Literal:
         return st.sampled_from(args)
-    if origin is tuple:
-        return st.lists(TEXT, max_size=3).map(tuple)
+    if origin in (tuple, list):
+        items = st.lists(_strategy(args[0]), max_size=3)
+        return items.map(tuple) if origin is tuple else items
+    if origin is dict:
+        return st.dictionaries(TEXT, _strategy(args[1]), max_size=3)
     if type(None) in args:
         return st.none() | _strategy(next(a for a in args if a is not type(None)))
+    if dataclasses.is_dataclass(tp):
+        return _records(tp)  # a nested record (BotState's overflow)
     return JSONISH  # Mapping[str, Any]
 
 
