@@ -72,6 +72,7 @@ class PushEngine:
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # waiting workers re-check their pause when it is set
         self.subs: dict[str, Compiled] = {}
+        self._raws: dict[str, dict[str, Any]] = {}  # the stored record each of `subs` was read from
         self.tracked: dict[str, dict[str, Any]] = {}  # id -> {"held": set, "told": dict}
         self.queues: dict[str, deque[Queued]] = {}
         self.workers: dict[str, asyncio.Task[None]] = {}
@@ -198,14 +199,19 @@ class PushEngine:
         upto = order(await self.store.last_seq() or "0")
         home = self.settings.region_bbox
         fresh: dict[str, Compiled] = {}
-        listed = await list_typed(self.store, SUB, PushSubscription.from_json)  # bad ones logged once
-        for rec in listed:
-            sid = rec.id
-            if not sid or self.gone.get(sid) == rec.created:
-                continue
+        raws: dict[str, dict[str, Any]] = {}
+        listed = await self.store.record_items(SUB)
+        for sid, raw in listed:
             old = self.subs.get(sid)
+            if old is not None and self._raws.get(sid) == raw:  # unchanged: not decoded again
+                rec: PushSubscription | None = old.record
+            else:
+                rec = decode(SUB, sid, raw, PushSubscription.from_json)  # a bad one: logged once
+            if rec is None or not sid or self.gone.get(sid) == rec.created:
+                continue
             try:
                 fresh[sid] = old if old is not None and old.record == rec else compile_record(rec, home)
+                raws[sid] = raw
             except Exception as exc:  # one bad record must not stop every other subscriber
                 log.warning("web push %s: unreadable subscription skipped (%s)", sid, type(exc).__name__)
                 continue
@@ -213,8 +219,9 @@ class PushEngine:
                 self.tracked[sid] = {"held": set(rec.start_held), "told": {}}
         for sid in set(self.subs) - set(fresh):
             self.discard(sid)
-        self.gone = {sid: c for sid, c in self.gone.items() if any(r.id == sid for r in listed)}
-        self.subs, self._subs_upto = fresh, upto
+        kept = {sid for sid, _ in listed}
+        self.gone = {sid: c for sid, c in self.gone.items() if sid in kept}
+        self.subs, self._raws, self._subs_upto = fresh, raws, upto
         self._refreshed, self._refresh_due = self.clock(), False
 
     async def fan_out(self) -> bool:
