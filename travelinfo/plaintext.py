@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
-
-Keywords = tuple[tuple[re.Pattern[str], str], ...]
 
 # Linear patterns only (issue 12): a tag never holds `<`, so `<<<<...` is scanned once.
 _BREAK = re.compile(r"<(?:br|/p|/div|/li)\b[^<>]{0,200}>", re.IGNORECASE)
@@ -72,13 +69,3 @@ def road_numbers(text: str) -> list[str]:
     if len(parts) > 1 and all(len(p) <= 20 and _ROAD.match(p) for p in parts):
         return parts
     return [text]
-
-
-def keywords(table: Mapping[str, str]) -> Keywords:
-    """A first-match keyword table, `{value: regular expression}` in order (case-insensitive)."""
-    return tuple((re.compile(pattern, re.I), value) for value, pattern in table.items())
-
-
-def first_match(table: Keywords, text: str, default: str) -> str:
-    """The value of the first pattern of `table` found in `text`; `default` when none is."""
-    return next((value for pattern, value in table if pattern.search(text)), default)

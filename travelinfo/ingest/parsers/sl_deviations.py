@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, first_match, keywords, register
 from travelinfo.ingest.parsers.jsonsafe import load_json
 from travelinfo.model import Affected, Batch, Disruption, Period
-from travelinfo.plaintext import clean_text, first_match, keywords, title_of
+from travelinfo.plaintext import clean_text, title_of
 
 MODES = {"BUS": "bus", "METRO": "metro", "TRAM": "tram", "TRAIN": "rail", "SHIP": "ferry", "FERRY": "ferry"}
 STOP_TYPE_MODES = {"BUSTERM": "bus", "METROSTN": "metro", "TRAMSTN": "tram", "RAILWSTN": "rail",

@@ -21,9 +21,9 @@ from typing import Any
 
 from travelinfo.ingest.parsers import trafikverket_train as tt
 from travelinfo.ingest.parsers import trafikverket_tree as tv
-from travelinfo.ingest.parsers.base import ParseContext, register
+from travelinfo.ingest.parsers.base import Keywords, ParseContext, first_match, keywords, register
 from travelinfo.model import SEVERITY_RANK, Affected, Batch, Disruption, Period, make_id
-from travelinfo.plaintext import Keywords, clean_text, first_match, keywords, road_numbers, title_of
+from travelinfo.plaintext import clean_text, road_numbers, title_of
 
 SOURCE_TYPE = "trafikverket"
 _TRISS = re.compile(r"^(?P<prefix>.+)_\d+_(?P<number>\d+)$")

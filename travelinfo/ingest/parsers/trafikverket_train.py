@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from travelinfo.ingest.parsers import trafikverket_tree as tv
-from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.base import ParseContext, first_match, keywords
 from travelinfo.model import Affected, Disruption, Period
-from travelinfo.plaintext import clean_text, first_match, keywords, title_of
+from travelinfo.plaintext import clean_text, title_of
 
 _CAUSES = keywords(
     {
