@@ -80,7 +80,7 @@ async def main() -> bool:
     from travelinfo.webpush import vapid
     from travelinfo.webpush.engine import PushEngine
     from travelinfo.webpush.message import Notice, encode, payload, topic
-    from travelinfo.webpush.records import SUB
+    from travelinfo.webpush.records import SUB, PushSubscription
     from travelinfo.webpush.routes import sub_id_of
     from travelinfo.webpush.send import Push, encrypt, send
     from travelinfo.webpush.subscription import parse_body
@@ -113,16 +113,17 @@ async def main() -> bool:
                     "lang": "sv" if i % 2 else "en",
                 }
             )
-            record = {
-                "id": sub_id_of(body["endpoint"]),
-                **body,
-                "vapid": keys.public,
-                "created": "",
-                "start_held": [],
-                "start_seq": seq,
-            }
+            record = PushSubscription.from_json(
+                {
+                    "id": sub_id_of(body["endpoint"]),
+                    **body,
+                    "vapid": keys.public,
+                    "created": "",
+                    "start_seq": seq,
+                }
+            )
             subs.append(record)
-            await store.put_record(SUB, record["id"], record)
+            await store.put_record(SUB, record.id, record.to_json())
         print(f"stored {args.subs} subscriptions in {time.perf_counter() - made:.1f} s ({args.store})")
 
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -153,7 +154,7 @@ async def main() -> bool:
             gate = asyncio.Semaphore(settings.webpush.concurrency)
             allow = engine.allow
 
-            async def one(rec: dict[str, object]) -> bool:
+            async def one(rec: PushSubscription) -> bool:
                 async with gate:
                     out = await send(session, rec, push, keys, settings.webpush, allow)
                     return out.ok

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.storeutil import item
 from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority
+from travelinfo.bot.state import Thread
 from travelinfo.config import BotSettings
 from travelinfo.model import Affected, Period
 
@@ -74,13 +76,13 @@ def test_material_changes_only() -> None:
     ):
         assert material_checksum(d.replace(**change)) != base, change
     r = rules()
-    thread = {"last": "1", "checksum": base, "ended": False}
+    thread = Thread.from_json({"last": "1", "checksum": base, "ended": False})  # as stored, partly
     assert decide("updated", trivial, thread, r, NOW) == "skip"
     assert decide("updated", d.replace(severity="SEVERE"), thread, r, NOW) == "update"
     assert decide("ended", d.replace(status="ended"), thread, r, NOW) == "end"
     assert decide("ended", d.replace(status="ended"), None, r, NOW) == "skip"
-    assert decide("updated", d, {**thread, "ended": True}, r, NOW) == "skip"
-    assert decide("updated", d, {"last": None, "digested": True}, r, NOW) == "skip"
+    assert decide("updated", d, replace(thread, ended=True), r, NOW) == "skip"
+    assert decide("updated", d, Thread.from_json({"last": None, "digested": True}), r, NOW) == "skip"
     # A severity drop still replies in an existing thread (followers learn it eased).
     assert decide("updated", d.replace(severity="INFO"), thread, r, NOW) == "update"
 
@@ -109,15 +111,11 @@ def test_home_region_applies_unless_bot_area_is_set() -> None:
 def test_flap_within_the_window_is_an_update_in_the_old_thread() -> None:
     r = rules()
     d = item("a", NOW)
-    ended = {
-        "last": "9",
-        "ended": True,
-        "ended_at": (NOW - timedelta(minutes=10)).timestamp(),
-        "checksum": "x",
-    }
+    ten_ago = (NOW - timedelta(minutes=10)).timestamp()
+    ended = Thread("a", last="9", ended=True, ended_at=ten_ago, checksum="x")
     assert decide("created", d, ended, r, NOW, flap_window=1800) == "update"
     assert decide("created", d, ended, r, NOW, flap_window=300) == "skip"  # window over: stays closed
-    assert decide("created", d, {**ended, "cancelled": True}, r, NOW, flap_window=1800) == "skip"
+    assert decide("created", d, replace(ended, cancelled=True), r, NOW, flap_window=1800) == "skip"
     assert decide("ended", d.replace(status="ended"), ended, r, NOW, flap_window=1800) == "skip"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from webhookutil import cleanup_redis, make_key, receiver, register, running, se
 
 from travelinfo.app import HUB
 from travelinfo.bot.rules import Rules, decide, material_checksum
+from travelinfo.bot.state import Thread
 from travelinfo.model import Disruption
 from travelinfo.store.base import Store
 
@@ -106,18 +108,18 @@ async def apply_step(store: Store, n: int) -> None:
 
 def bot_events(rules: Rules, changes: list[Any]) -> list[tuple[str, str]]:
     """What the bot's rules decide for the log, as event types (its threads play `held`)."""
-    threads: dict[str, dict[str, Any]] = {}
+    threads: dict[str, Thread] = {}
     out = []
     now = datetime.now(UTC)
     for c in changes:
         d = c.disruption
         action = decide(c.type, d, threads.get(d.id), rules, now)
         if action == "new":
-            threads[d.id] = {"last": "post", "checksum": material_checksum(d)}
+            threads[d.id] = Thread(d.id, last="post", checksum=material_checksum(d))
         elif action == "update":
-            threads[d.id]["checksum"] = material_checksum(d)
+            threads[d.id] = replace(threads[d.id], checksum=material_checksum(d))
         elif action == "end":
-            threads[d.id]["ended"] = True
+            threads[d.id] = replace(threads[d.id], ended=True)
         kind = {"new": "created", "update": "updated", "end": "ended"}.get(action)
         if kind:
             out.append((kind, d.id.removeprefix("x:")))

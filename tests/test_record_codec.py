@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from storeutil import open_store
 
 from travelinfo.api.keys import ApiKey
-from travelinfo.bot.state import Claim
+from travelinfo.bot.state import BotState, Claim, Thread
 from travelinfo.notices.records import AuditEntry, Draft, Notice
 from travelinfo.operator.sessions import SessionRecord
 from travelinfo.store import records
 from travelinfo.store.codec import MAX_TEXT
 from travelinfo.store.records import RecordInvalid, list_typed
 from travelinfo.webhooks.records import DeadLetter, DeliveryState, Subscription
+from travelinfo.webpush.records import Held, PushState, PushSubscription, Queued
 
 CLASSES: dict[str, Any] = {
     c.__name__: c
@@ -37,6 +38,12 @@ CLASSES: dict[str, Any] = {
         ApiKey,
         Claim,
         SessionRecord,
+        BotState,
+        Thread,
+        PushSubscription,
+        Held,
+        Queued,
+        PushState,
     )
 }
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "records" / "golden.json").read_text())
@@ -78,10 +85,15 @@ def _strategy(tp: Any) -> st.SearchStrategy[Any]:
         return TIMES
     if origin is Literal:
         return st.sampled_from(args)
-    if origin is tuple:
-        return st.lists(TEXT, max_size=3).map(tuple)
+    if origin in (tuple, list):
+        items = st.lists(_strategy(args[0]), max_size=3)
+        return items.map(tuple) if origin is tuple else items
+    if origin is dict:
+        return st.dictionaries(TEXT, _strategy(args[1]), max_size=3)
     if type(None) in args:
         return st.none() | _strategy(next(a for a in args if a is not type(None)))
+    if dataclasses.is_dataclass(tp):
+        return _records(tp)  # a nested record (BotState's overflow)
     return JSONISH  # Mapping[str, Any]
 
 
@@ -137,6 +149,19 @@ def test_hostile_nested_and_literal_fields() -> None:
         Notice.from_json({**GOLDEN["Notice"][0]["stored"], "updated_at": "2026-13-01"})
     with pytest.raises(RecordInvalid, match="webhook_state: field 'state' is 'asleep'"):
         DeliveryState.from_json({"state": "asleep"})
+    sub = GOLDEN["PushSubscription"][0]["stored"]
+    with pytest.raises(RecordInvalid, match="webpush_sub: field 'keys': field 'auth' is missing"):
+        PushSubscription.from_json({**sub, "keys": {"p256dh": sub["keys"]["p256dh"]}})
+    with pytest.raises(RecordInvalid, match=r"webpush_sub: field 'lang' is 'de', not one of \['en', 'sv'\]"):
+        PushSubscription.from_json({**sub, "lang": "de"})
+    with pytest.raises(RecordInvalid, match=r"webpush_held: field 'told'\['sl:1'\] is str, not list"):
+        Held.from_json({"id": "a0", "told": {"sl:1": "SEVERE"}})
+    with pytest.raises(RecordInvalid, match="webpush_queue: field 'ttl' is float, not int"):
+        Queued.from_json({**GOLDEN["Queued"][0]["stored"], "ttl": 3600.5})
+    with pytest.raises(RecordInvalid, match="bot_state: field 'overflow': field 'new' is str, not int"):
+        BotState.from_json({"seq": "1", "overflow": {"new": "2"}})
+    with pytest.raises(RecordInvalid, match=r"bot_post thread: field 'statuses'\[1\] is int, not str"):
+        Thread.from_json({"id": "d", "statuses": ["1", 2]})
     # an extra key (a newer release's, or the key's hash) is not part of the typed view
     extra = {**GOLDEN["Draft"][0]["stored"], "added_later": {"x": 1}}
     assert "added_later" not in Draft.from_json(extra).to_json()

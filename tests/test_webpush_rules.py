@@ -22,7 +22,7 @@ from webpushutil import local, running, settings_for, subscribe
 from travelinfo.model import Period
 from travelinfo.webpush import vapid
 from travelinfo.webpush.message import decide, topic
-from travelinfo.webpush.records import QUEUE, STATE, order
+from travelinfo.webpush.records import QUEUE, STATE, PushSubscription, order
 from travelinfo.webpush.routes import ENGINE
 from travelinfo.webpush.subscription import compile_record, in_windows, windows_of
 
@@ -55,7 +55,16 @@ def test_no_windows_means_always_and_every_day_all_day_too(at: datetime) -> None
 
 def test_told_once_per_news_and_cleared_only_if_told() -> None:
     weekdays = [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "06:30", "to": "09:00"}]
-    sub = compile_record({"id": "s", "filters": {"mode": ["ferry"]}, "windows": weekdays}, None)
+    keys = {"p256dh": "BPk", "auth": "YXV0aA"}
+    stored = {
+        "id": "s",
+        "endpoint": "https://push.example/s",
+        "keys": keys,
+        "created": "2026-12-01T06:00:00Z",
+    }
+    sub = compile_record(
+        PushSubscription.from_json({**stored, "filters": {"mode": ["ferry"]}, "windows": weekdays}), None
+    )
     held: set[str] = set()
     told: dict[str, list[str]] = {}
     morning, noon = local("2026-12-01 07:00"), local("2026-12-01 12:00")

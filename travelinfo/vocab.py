@@ -340,17 +340,8 @@ def merge_texts(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:
 
 # C0 and C1 controls except tab and newline, DEL, and the bidi embeddings, overrides and
 # isolates (U+202A-U+202E, U+2066-U+2069) that can make stored text display reversed.
-_UNSAFE_CHARS = dict.fromkeys(
-    [
-        *range(0x00, 0x09),
-        0x0B,
-        0x0C,
-        *range(0x0D, 0x20),
-        *range(0x7F, 0xA0),
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
+_CONTROLS = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20), *range(0x7F, 0xA0)]
+_UNSAFE_CHARS = dict.fromkeys([*_CONTROLS, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 def clean_text(text: str) -> str:
@@ -365,11 +356,22 @@ def has_unsafe_chars(text: str) -> bool:
     return clean_text(text) != text
 
 
-def _is_position(value: Any) -> bool:
-    """A GeoJSON position (numbers first): the bulk of any geometry, frozen in one step.
+def nesting(tree: Any, limit: int) -> int:
+    """Levels of lists and objects in decoded JSON (`[]`: 1), without recursion; stops past `limit`."""
+    stack, deepest = ([(tree, 1)] if isinstance(tree, dict | list) else []), 0
+    while stack:
+        value, level = stack.pop()
+        if level > deepest:
+            if level > limit:
+                return level
+            deepest = level
+        kids = value.values() if isinstance(value, dict) else value
+        stack.extend((v, level + 1) for v in kids if isinstance(v, dict | list))
+    return deepest
 
-    Only the first member is looked at; anything else inside is refused by the RFC 7946 check.
-    """
+
+def _is_position(value: Any) -> bool:
+    """A GeoJSON position (a number first; the RFC 7946 check refuses the rest): frozen in one step."""
     return type(value) in (list, tuple) and bool(value) and type(value[0]) in (float, int)
 
 

@@ -8,8 +8,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from travelinfo.bot.state import Thread
 from travelinfo.config import BotSettings
 from travelinfo.filters import lines
 from travelinfo.model import SEVERITY_RANK, Disruption
@@ -126,7 +126,7 @@ def post_key(disruption_id: str, kind: str, checksum: str, reply_to: str | None,
 def decide(
     change_type: str,
     d: Disruption,
-    thread: dict[str, Any] | None,
+    thread: Thread | None,
     rules: Rules,
     now: datetime,
     flap_window: float = 0.0,
@@ -137,15 +137,14 @@ def decide(
     """
     if thread is not None:
         ended = change_type == "ended" or d.status == "ended"
-        if thread.get("ended") and thread.get("last") and not ended and not thread.get("cancelled"):
-            ended_at = float(thread.get("ended_at") or 0)
-            if now.timestamp() - ended_at < flap_window and rules.wants(d, now):
-                return "update"
-        if thread.get("ended") or not thread.get("last"):
+        back = thread.ended and thread.last and not ended and not thread.cancelled
+        if back and now.timestamp() - (thread.ended_at or 0.0) < flap_window and rules.wants(d, now):
+            return "update"
+        if thread.ended or not thread.last:
             return "skip"  # closed, or summarised in a digest (no thread to reply to)
         if change_type == "ended" or d.status == "ended" or not rules.selects(d, started=True):
             return "end"  # ended, or no longer the kind of item the bot posts (events.classify)
-        return "update" if material_checksum(d) != thread.get("checksum") else "skip"
+        return "update" if material_checksum(d) != thread.checksum else "skip"
     if change_type == "ended" or d.status == "ended":
         return "skip"
     if rules.wants(d, now):

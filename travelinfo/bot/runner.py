@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from aiohttp import web
 from travelinfo.bot.digest import compose_digest, entry_rank
 from travelinfo.bot.rules import Rules, cancelled_ids, decide, material_checksum, post_key, priority, rank
 from travelinfo.bot.social import SocialNetwork
-from travelinfo.bot.state import POST, STATE, BotState, Poster, Records
+from travelinfo.bot.state import POST, STATE, BotState, Overflow, Poster, Records, Thread
 from travelinfo.bot.text import MASTODON, Limit, compose, link, title
 from travelinfo.config import Settings
 from travelinfo.model import Disruption, format_time
@@ -78,8 +79,8 @@ class Bot:
 
     async def load(self) -> BotState:
         """Load the cursor; on the very first start begin at the log's end (no history)."""
-        rec = await self.records.get(STATE, "cursor")
-        if rec is None:
+        state = await self.records.typed(STATE, "cursor", BotState.from_json)
+        if state is None:  # an unreadable one (logged once) starts over as on the first start
             await self.cursor.attach()  # the log's end
             self.state = BotState(seq=self.cursor.seq)
             await self.save()
@@ -88,15 +89,15 @@ class Bot:
             else:
                 log.info("bot starts at change %s (history is not posted)", self.state.seq)
         else:
-            self.state = BotState.from_json(rec)
-            if await self.cursor.attach(rec):  # another data set: its history is not posted
+            self.state = state
+            if await self.cursor.attach(state.to_json()):  # another data set: its history is not posted
                 self.state.seq = self.cursor.seq
                 await self.save()
         return self.state
 
     async def save(self) -> None:
-        self.cursor.seq = self.state.seq
-        await self.records.put(STATE, "cursor", {**self.state.to_json(), "epoch": self.cursor.epoch})
+        self.cursor.seq, self.state.epoch = self.state.seq, self.cursor.epoch
+        await self.records.put(STATE, "cursor", self.state.to_json())
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -147,20 +148,18 @@ class Bot:
             return True  # handled before (its change came again)
         for candidates in names:
             for ident in candidates:
-                thread = await self.records.get(POST, ident)
+                thread = await self.records.thread(ident)
                 if thread is None:
                     continue
-                if not thread.get("ended") and thread.get("last"):
+                if not thread.ended and thread.last:
                     original = await self.store.get(ident) or d
                     await self.publish("end", original, thread, now, cancel=d)
-                elif not thread.get("ended"):
-                    await self.records.put(POST, ident, {**thread, "ended": True, "cancelled": True})
+                elif not thread.ended:
+                    await self.records.put_thread(replace(thread, ended=True, cancelled=True))
                 break
         # Never a thread of its own, also when the warning it cancels was not posted.
-        await self.records.put(
-            POST, d.id, {"type": "thread", "id": d.id, "root": None, "last": None, "statuses": [],
-                         "checksum": material_checksum(d), "ended": True, "cancellation": True},
-        )  # fmt: skip
+        cancellation = Thread(d.id, checksum=material_checksum(d), ended=True, cancellation=True)
+        await self.records.put_thread(cancellation)
         return True
 
     async def handle(self, change_type: str, d: Disruption, at: datetime | None = None) -> None:
@@ -168,7 +167,7 @@ class Bot:
         now = self.clock()
         if change_type != "ended" and d.status != "ended" and await self._cancels(d, now):
             return
-        thread = await self.records.get(POST, d.id)
+        thread = await self.records.thread(d.id)
         action = decide(change_type, d, thread, self.rules, now, self.cfg.flap_window)
         if action == "defer":
             due = self.rules.due_at(d)
@@ -176,7 +175,7 @@ class Bot:
                 self.state.pending[d.id] = due.timestamp()
             return
         self.state.pending.pop(d.id, None)
-        if thread is not None and thread.get("ending") is not None and action != "end":
+        if thread is not None and thread.ending is not None and action != "end":
             thread = await self._resume(d, thread)  # back within the hold-back: no all-clear
         if action == "end" and thread is not None and self.cfg.all_clear_hold > 0:
             await self._hold_end(d, thread, min(at or now, now))
@@ -185,23 +184,23 @@ class Bot:
 
     # -- the all-clear hold-back (flap suppression) ----------------------------------------
 
-    async def _hold_end(self, d: Disruption, thread: dict[str, Any], ended: datetime) -> None:
+    async def _hold_end(self, d: Disruption, thread: Thread, ended: datetime) -> None:
         """Hold the all-clear of `d` back for `bot.all_clear_hold` from when it `ended`.
 
         Kept in its thread record and the cursor record: a restart goes on holding it, and a
         bot that was down longer than the hold posts it at once.
         """
-        due = thread.get("ending")
+        due = thread.ending
         if due is None:  # a second end while held keeps the first due time
             due = ended.timestamp() + self.cfg.all_clear_hold
-            await self.records.put(POST, d.id, {**thread, "ending": due, "ending_item": d.to_json()})
+            await self.records.put_thread(replace(thread, ending=due, ending_item=d.to_json()))
             until = format_time(datetime.fromtimestamp(due, UTC))
             log.info("%s ended: its all-clear is held back until %s (bot.all_clear_hold)", d.id, until)
         self.state.ending[d.id] = float(due)
 
-    async def _resume(self, d: Disruption, thread: dict[str, Any]) -> dict[str, Any]:
-        thread = {k: v for k, v in thread.items() if k not in ("ending", "ending_item")}
-        await self.records.put(POST, d.id, thread)
+    async def _resume(self, d: Disruption, thread: Thread) -> Thread:
+        thread = replace(thread, ending=None, ending_item=None)
+        await self.records.put_thread(thread)
         self.state.ending.pop(d.id, None)
         log.info("%s is back within the hold-back: its thread goes on, no all-clear", d.id)
         return thread
@@ -212,10 +211,10 @@ class Bot:
         for ident, due in sorted(self.state.ending.items(), key=lambda kv: kv[1]):
             if due > now.timestamp():
                 continue
-            thread = await self.records.get(POST, ident)
-            if thread is not None and thread.get("ending") is not None and not thread.get("ended"):
+            thread = await self.records.thread(ident)
+            if thread is not None and thread.ending_item is not None and not thread.ended:
                 # The item as it ended: the same text and key from any process, even once purged.
-                await self.publish("end", Disruption.from_json(thread["ending_item"]), thread, now)
+                await self.publish("end", Disruption.from_json(thread.ending_item), thread, now)
             self.state.ending.pop(ident, None)
 
     def next_due(self) -> float:
@@ -245,7 +244,7 @@ class Bot:
         self,
         kind: str,
         d: Disruption,
-        thread: dict[str, Any] | None,
+        thread: Thread | None,
         now: datetime,
         cancel: Disruption | None = None,
     ) -> None:
@@ -258,7 +257,7 @@ class Bot:
         draft = compose(d, kind, self.cfg.language, url, now, limit=self.limit, cancel=cancel)
         assert draft is not None  # only the strict (second-language) form can be None
         checksum = material_checksum(d)
-        reply_to = thread.get("last") if thread else None
+        reply_to = thread.last if thread else None
         key = post_key(d.id, kind, checksum, reply_to, draft.language)
         settled, status_id = await self.poster.posted(key)
         allowed = self.state.allow(now, self.cfg.budget, self.cfg.budget_window)
@@ -274,22 +273,20 @@ class Bot:
             self.state.ending.pop(d.id, None)
         if status_id is None:  # rejected for good: keep the thread as it was
             if kind == "end" and thread is not None:
-                await self.records.put(POST, d.id, {**thread, "ended": True, "ended_at": now.timestamp()})
+                await self.records.put_thread(replace(thread, ended=True, ended_at=now.timestamp()))
             return
-        statuses = [*(thread or {}).get("statuses", []), status_id]
-        new_thread = {
-            "type": "thread",
-            "id": d.id,
-            "root": (thread or {}).get("root") or status_id,
-            "last": status_id,
-            "statuses": statuses,
-            "checksum": checksum,
-            "ended": kind == "end",
-            "ended_at": now.timestamp() if kind == "end" else None,
-            "cancelled": cancel is not None,
-            "updated": format_time(now),
-        }
-        await self.records.put(POST, d.id, new_thread)
+        new_thread = Thread(
+            d.id,
+            root=(thread.root if thread else None) or status_id,
+            last=status_id,
+            statuses=(*(thread.statuses if thread else ()), status_id),
+            checksum=checksum,
+            ended=kind == "end",
+            ended_at=now.timestamp() if kind == "end" else None,
+            cancelled=cancel is not None,
+            updated=format_time(now),
+        )
+        await self.records.put_thread(new_thread)
         await self._second_language(kind, d, checksum, status_id, draft.language, new_thread, now, cancel)
 
     async def _second_language(
@@ -299,7 +296,7 @@ class Bot:
         checksum: str,
         parent: str,
         used: str,
-        thread: dict[str, Any],
+        thread: Thread,
         now: datetime,
         cancel: Disruption | None = None,
     ) -> None:
@@ -316,36 +313,31 @@ class Bot:
             # A translation belongs to the post it translates: it does not use up the budget.
             status_id = await self.poster.send(key, draft, parent, d.id, f"{kind}/{lang}", now)
             self.posts += int(status_id is not None)
-        if status_id is not None and status_id not in thread["statuses"]:
-            thread["statuses"].append(status_id)
-            await self.records.put(POST, d.id, thread)
+        if status_id is not None and status_id not in thread.statuses:
+            await self.records.put_thread(replace(thread, statuses=(*thread.statuses, status_id)))
 
     async def _hold_back(
-        self, kind: str, d: Disruption, thread: dict[str, Any] | None, checksum: str, now: datetime
+        self, kind: str, d: Disruption, thread: Thread | None, checksum: str, now: datetime
     ) -> None:
         log.info("rate budget used up; %s of %s goes into the digest", kind, d.id)
         if kind == "new":
-            self.state.overflow_new += 1
+            self.state.overflow.new += 1
             order = "{}.{}".format(*rank(d)[:2])  # class and severity: the digest lists by them
             headline = title(d, self.cfg.language)[1]
             self.state.digest.append([headline, link(d, self.settings.public_url), order])
             # No thread to reply to: later updates of it are not posted one by one either.
-            await self.records.put(
-                POST,
-                d.id,
-                {"type": "thread", "id": d.id, "root": None, "last": None, "statuses": [],
-                 "checksum": checksum, "ended": False, "digested": True, "updated": format_time(now)},
-            )  # fmt: skip
+            digested = Thread(d.id, checksum=checksum, digested=True, updated=format_time(now))
+            await self.records.put_thread(digested)
         else:
-            self.state.overflow_other += 1
+            self.state.overflow.other += 1
             if kind == "end" and thread is not None:
-                await self.records.put(POST, d.id, {**thread, "ended": True})
+                await self.records.put_thread(replace(thread, ended=True))
 
     async def _flush_digest(self) -> None:
         now = self.clock()
         if not self.state.digest_due(now, self.cfg.budget_window):
             return
-        new, other = self.state.overflow_new, self.state.overflow_other
+        new, other = self.state.overflow.new, self.state.overflow.other
         held = sorted(self.state.digest, key=entry_rank)  # stable: arrival order within a rank
         items = [(e[0], e[1]) for e in held]
         draft = compose_digest(new, other, self.cfg.language, self.settings.public_url, items, self.limit)
@@ -356,7 +348,7 @@ class Bot:
             status_id = await self.poster.send(key, draft, None, "digest", "digest", now)
             self.posts += int(status_id is not None)
         self.state.digest_at = now.timestamp()
-        self.state.overflow_new = self.state.overflow_other = 0
+        self.state.overflow = Overflow()
         self.state.digest = []
 
     # -- preview and service ----------------------------------------------------------------

@@ -9,10 +9,10 @@ disruption (key = disruption id) and one claim per post (key `claim:<idempotency
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from travelinfo.bot.social import PostError, PostRejected, SocialNetwork
 from travelinfo.bot.text import Draft
@@ -23,6 +23,7 @@ from travelinfo.store.records import Record, decode, encode, spec
 
 log = logging.getLogger("travelinfo.bot")
 
+R = TypeVar("R")
 STATE = "bot_state"
 POST = "bot_post"
 
@@ -47,6 +48,32 @@ class Claim(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "claim", **encode(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Record):
+    """The thread of one disruption (kind `bot_post`, key = its id): its statuses, the checksum
+    of what was last posted, how it ended, and an all-clear held back (`ending`, the item as
+    it ended in `ending_item`). With no status (`last` None) it was summarised in a digest
+    (`digested`) or is a cancellation (`cancellation`): there is nothing to reply to."""
+
+    RECORD = "bot_post thread"
+    id: str = field(metadata=spec(missing=""))
+    root: str | None = None
+    last: str | None = None
+    statuses: tuple[str, ...] = ()
+    checksum: str = ""
+    ended: bool = False
+    ended_at: float | None = None
+    cancelled: bool = False  # ended by a NAVTEX cancellation
+    cancellation: bool = False  # the record of a cancellation itself (never a thread of its own)
+    digested: bool = False
+    updated: str | None = None
+    ending: float | None = field(default=None, metadata=spec(omit_none=True))
+    ending_item: Mapping[str, Any] | None = field(default=None, metadata=spec(omit_none=True))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "thread", **encode(self)}
 
 
 class ClaimBusy(PostError):
@@ -86,44 +113,41 @@ class Records:
             return True
         return await self.store.add_record_if_absent(kind, self.prefix + key, value)
 
+    async def typed(self, kind: str, key: str, from_json: Callable[[Mapping[str, Any]], R]) -> R | None:
+        """The record read by `from_json`; None when absent or unreadable (logged once)."""
+        rec = await self.get(kind, key)
+        return None if rec is None else decode(kind, self.prefix + key, rec, from_json)
 
-@dataclass
-class BotState:
-    """Cursor, rate budget and deferred (planned, not yet due) disruptions."""
+    async def thread(self, ident: str) -> Thread | None:
+        return await self.typed(POST, ident, Thread.from_json)
 
+    async def put_thread(self, thread: Thread) -> None:
+        await self.put(POST, thread.id, thread.to_json())
+
+
+@dataclass(slots=True)
+class Overflow(Record):
+    """Posts held back since the last digest: new disruptions and other posts (replies, ends)."""
+
+    RECORD = "bot_state overflow"
+    new: int = 0
+    other: int = 0
+
+
+@dataclass(slots=True)
+class BotState(Record):
+    """Cursor (`seq` in the store's data set `epoch`), rate budget, disruptions held for the
+    digest and deferred (planned, not yet due) ones (kind `bot_state`, key `cursor`)."""
+
+    RECORD = "bot_state"
     seq: str
     sent: list[float] = field(default_factory=list)  # epoch seconds of posts in the window
     digest_at: float | None = None
-    overflow_new: int = 0
-    overflow_other: int = 0
+    overflow: Overflow = field(default_factory=Overflow)
     pending: dict[str, float] = field(default_factory=dict)  # id -> epoch when due
     digest: list[list[str]] = field(default_factory=list)  # [headline, link, rank] held back
     ending: dict[str, float] = field(default_factory=dict)  # id -> epoch its held all-clear is due
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "seq": self.seq,
-            "sent": self.sent,
-            "digest_at": self.digest_at,
-            "overflow": {"new": self.overflow_new, "other": self.overflow_other},
-            "pending": self.pending,
-            "ending": self.ending,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> BotState:
-        over = data.get("overflow") or {}
-        return cls(
-            seq=str(data["seq"]),
-            sent=[float(t) for t in data.get("sent", [])],
-            digest_at=data.get("digest_at"),
-            overflow_new=int(over.get("new", 0)),
-            overflow_other=int(over.get("other", 0)),
-            pending={str(k): float(v) for k, v in (data.get("pending") or {}).items()},
-            digest=[[str(v) for v in entry] for entry in data.get("digest") or []],
-            ending={str(k): float(v) for k, v in (data.get("ending") or {}).items()},
-        )
+    epoch: str = field(default="", metadata=spec(missing=""))  # the store's data set (LogCursor)
 
     def allow(self, now: datetime, budget: int, window: float) -> bool:
         """Whether one more post fits the budget of the sliding window."""
@@ -133,7 +157,7 @@ class BotState:
 
     def digest_due(self, now: datetime, window: float) -> bool:
         """Held-back posts to summarise, and no digest yet in this window."""
-        if not (self.overflow_new or self.overflow_other):
+        if not (self.overflow.new or self.overflow.other):
             return False
         return self.digest_at is None or now.timestamp() - self.digest_at >= window
 
@@ -160,8 +184,7 @@ class Poster:
 
     async def _claim(self, ckey: str) -> Claim | None:
         """The stored claim; None when absent or unreadable (then it is taken over as stale)."""
-        rec = await self.records.get(POST, ckey)
-        return None if rec is None else decode(POST, self.records.prefix + ckey, rec, Claim.from_json)
+        return await self.records.typed(POST, ckey, Claim.from_json)
 
     async def posted(self, key: str) -> tuple[bool, str | None]:
         """(claim settled?, status id): posted -> (True, id), rejected -> (True, None)."""
@@ -206,10 +229,11 @@ class Poster:
             )
         except PostRejected as exc:
             log.warning("post about %s rejected, skipped: %s", about, exc)
-            await self.records.put(POST, ckey, {**claim, "state": "rejected", "error": str(exc)[:300]})
+            rejected = replace(mine, state="rejected", error=str(exc)[:300])
+            await self.records.put(POST, ckey, rejected.to_json())
             metrics.BOT_POSTS.labels(self.network_name, "rejected").inc()
             return None
         self.calls += 1
         metrics.BOT_POSTS.labels(self.network_name, "posted").inc()
-        await self.records.put(POST, ckey, {**claim, "state": "posted", "status_id": status_id})
+        await self.records.put(POST, ckey, replace(mine, state="posted", status_id=status_id).to_json())
         return status_id

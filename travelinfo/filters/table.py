@@ -128,8 +128,12 @@ class Param:
     read: Reader | None = None
 
 
-_TEXT_100 = {"type": "string", "minLength": 1, "maxLength": 100}
-_TEXT_200 = {"type": "string", "minLength": 1, "maxLength": 200}
+def _text_param(name: str, description: str, field: str | None = None, limit: int = 100) -> Param:
+    """A free-text parameter of 1 to `limit` characters, read into `field` (default: its name)."""
+    schema = {"type": "string", "minLength": 1, "maxLength": limit}
+    return Param(name, schema, description, _text(name, field or name, limit))
+
+
 FILTERS: tuple[Param, ...] = (
     Param(
         "mode",
@@ -165,12 +169,10 @@ FILTERS: tuple[Param, ...] = (
         "clipped to the world. Items without geometry never match.",
         lambda v, _: {} if v is None else {"bbox": read_bbox(v)},
     ),
-    Param(
+    _text_param(
         "route",
-        {"type": "string", "minLength": 1, "maxLength": 100},
         "Affected line as people name it: GTFS route id, number (`14`), long name, or a colloquial "
         "name such as `röda linjen` (case-insensitive). The pages call it `line`.",
-        _text("route", "route", 100),
     ),
     Param(
         "inferred",
@@ -179,30 +181,10 @@ FILTERS: tuple[Param, ...] = (
         "operator's own entry) name that line, e.g. a road closure on the E4 for `route=515`.",
         lambda v, _: {} if v is None else {"inferred": _flag("inferred", v)},
     ),
-    Param(
-        "stop",
-        {"type": "string", "minLength": 1, "maxLength": 100},
-        "Affected stop id or name.",
-        _text("stop", "stop", 100),
-    ),
-    Param(
-        "road",
-        {"type": "string", "minLength": 1, "maxLength": 100},
-        "Affected road, e.g. `E4` (also inside `E4/E20`; `E 4`, `e4` alike).",
-        _text("road", "road", 100),
-    ),
-    Param(
-        "area",
-        {"type": "string", "minLength": 1, "maxLength": 100},
-        "Area or place named in the texts.",
-        _text("area", "area", 100),
-    ),
-    Param(
-        "q",
-        {"type": "string", "minLength": 1, "maxLength": 200},
-        "Free text (case-insensitive).",
-        _text("q", "text", 200),
-    ),
+    _text_param("stop", "Affected stop id or name."),
+    _text_param("road", "Affected road, e.g. `E4` (also inside `E4/E20`; `E 4`, `e4` alike)."),
+    _text_param("area", "Area or place named in the texts."),
+    _text_param("q", "Free text (case-insensitive).", "text", 200),
     Param(
         "search",
         {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001F]+$"},

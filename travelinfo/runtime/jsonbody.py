@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from travelinfo.runtime.server import json_error
+from travelinfo.vocab import nesting
 
 MAX_DEPTH = 32  # deeper than any body or message the API accepts; later code never recurses deeper
 
@@ -40,28 +41,9 @@ def decode_json(raw: bytes | str) -> Any:
         raise
     except ValueError as exc:
         raise BadJson(str(exc)[:200]) from None
-    if depth(data) > MAX_DEPTH:
+    if nesting(data, MAX_DEPTH) > MAX_DEPTH:
         raise BadJson(f"nested deeper than {MAX_DEPTH} levels")
     return data
-
-
-def depth(data: Any) -> int:
-    """Nesting depth of decoded JSON, counted without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            values: Any = item.values()
-        elif isinstance(item, list):
-            values = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            return level  # enough to refuse it
-        stack.extend((v, level + 1) for v in values)
-    return deepest
 
 
 async def read_body(request: web.Request) -> bytes:

@@ -24,74 +24,44 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-POLLS = Counter(
-    "travelinfo_polls",
-    "Polls of a source by result (ok, not_modified, held, failed)",
-    ["source", "result"],
-    registry=REGISTRY,
+
+def _counter(name: str, doc: str, *labels: str) -> Counter:
+    return Counter(name, doc, labels, registry=REGISTRY)
+
+
+def _seconds(name: str, doc: str, *labels: str) -> Histogram:
+    return Histogram(name, doc, labels, buckets=_SLOW, registry=REGISTRY)
+
+
+POLLS = _counter(
+    "travelinfo_polls", "Polls of a source by result (ok, not_modified, held, failed)", "source", "result"
 )
-POLL_SECONDS = Histogram(
-    "travelinfo_poll_duration_seconds",
-    "Time of one poll (fetch, parse and apply) per source",
-    ["source"],
-    buckets=_SLOW,
-    registry=REGISTRY,
+POLL_SECONDS = _seconds(
+    "travelinfo_poll_duration_seconds", "Time of one poll (fetch, parse and apply) per source", "source"
 )
-POLL_BYTES = Counter(
-    "travelinfo_poll_bytes", "Payload bytes fetched and handed to the parser", ["source"], registry=REGISTRY
+POLL_BYTES = _counter("travelinfo_poll_bytes", "Payload bytes fetched and handed to the parser", "source")
+PARSES = _counter("travelinfo_parses", "Payloads parsed by result (ok, error)", "source", "result")
+PARSE_SECONDS = _seconds("travelinfo_parse_duration_seconds", "Time to parse one payload", "source")
+PARSED_ITEMS = _counter("travelinfo_parsed_items", "Disruptions the parser produced", "source")
+PARSE_SKIPPED = _counter(
+    "travelinfo_parse_skipped_items", "Upstream records the parser skipped as invalid", "source"
 )
-PARSES = Counter(
-    "travelinfo_parses", "Payloads parsed by result (ok, error)", ["source", "result"], registry=REGISTRY
+STORE_APPLIES = _counter("travelinfo_store_applies", "Batches applied to the store per source", "source")
+STORE_CHANGES = _counter("travelinfo_store_changes", "Change events the applies made per source", "source")
+STORE_APPLY_SECONDS = _seconds("travelinfo_store_apply_duration_seconds", "Time of one store apply", "source")
+WEBHOOK_DELIVERIES = _counter(
+    "travelinfo_webhook_deliveries", "Webhook delivery attempts by result (ok, retry, failed)", "result"
 )
-PARSE_SECONDS = Histogram(
-    "travelinfo_parse_duration_seconds",
-    "Time to parse one payload",
-    ["source"],
-    buckets=_SLOW,
-    registry=REGISTRY,
+WEBHOOK_DEAD_LETTERS = _counter(
+    "travelinfo_webhook_dead_letters", "Webhook events given up and dead-lettered"
 )
-PARSED_ITEMS = Counter(
-    "travelinfo_parsed_items", "Disruptions the parser produced", ["source"], registry=REGISTRY
+BOT_POSTS = _counter(
+    "travelinfo_bot_posts", "Bot posts by network and result (posted, rejected)", "network", "result"
 )
-PARSE_SKIPPED = Counter(
-    "travelinfo_parse_skipped_items",
-    "Upstream records the parser skipped as invalid",
-    ["source"],
-    registry=REGISTRY,
-)
-STORE_APPLIES = Counter(
-    "travelinfo_store_applies", "Batches applied to the store per source", ["source"], registry=REGISTRY
-)
-STORE_CHANGES = Counter(
-    "travelinfo_store_changes", "Change events the applies made per source", ["source"], registry=REGISTRY
-)
-STORE_APPLY_SECONDS = Histogram(
-    "travelinfo_store_apply_duration_seconds",
-    "Time of one store apply",
-    ["source"],
-    buckets=_SLOW,
-    registry=REGISTRY,
-)
-WEBHOOK_DELIVERIES = Counter(
-    "travelinfo_webhook_deliveries",
-    "Webhook delivery attempts by result (ok, retry, failed)",
-    ["result"],
-    registry=REGISTRY,
-)
-WEBHOOK_DEAD_LETTERS = Counter(
-    "travelinfo_webhook_dead_letters", "Webhook events given up and dead-lettered", registry=REGISTRY
-)
-BOT_POSTS = Counter(
-    "travelinfo_bot_posts",
-    "Bot posts by network and result (posted, rejected)",
-    ["network", "result"],
-    registry=REGISTRY,
-)
-WEBPUSH_SENDS = Counter(
+WEBPUSH_SENDS = _counter(
     "travelinfo_webpush_sends",
     "Web Push messages sent to push services by result (ok, gone, retry, failed)",
-    ["result"],
-    registry=REGISTRY,
+    "result",
 )
 UP = Gauge("travelinfo_up", "1 while this process runs", registry=REGISTRY)
 UP.set(1)

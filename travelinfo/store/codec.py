@@ -53,6 +53,8 @@ class Record:
 
 _Plan = tuple[tuple[str, Any, Any, bool, Any], ...]
 _plans: dict[type, _Plan] = {}
+_shapes: dict[Any, tuple[Any, tuple[Any, ...]]] = {}  # a field type's get_origin and get_args
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _plan(cls: type) -> _Plan:
@@ -85,6 +87,8 @@ def encode(rec: object) -> dict[str, Any]:
 
 
 def _out(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value  # most fields: no check below is needed (per record written, per field)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return encode(value)
     if isinstance(value, datetime):
@@ -130,7 +134,11 @@ def _bad(where: str, value: Any, expected: str) -> RecordInvalid:
 
 
 def _read(tp: Any, value: Any, where: str) -> Any:
-    origin, args = get_origin(tp), get_args(tp)
+    if type(value) is tp and tp in _PLAIN and (tp is not str or len(value) <= MAX_TEXT):
+        return value  # a str, int, float or bool field holding one: the common case, at once
+    if tp not in _shapes:
+        _shapes[tp] = get_origin(tp), get_args(tp)
+    origin, args = _shapes[tp]
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None

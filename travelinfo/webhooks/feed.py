@@ -50,27 +50,20 @@ def _gap(reason: str, cursor: LogCursor) -> str:
     return REPLACED.format(seq=cursor.seq) if reason == "replaced" else TRIMMED
 
 
-class CursorFeed:
-    """A cursor (last acknowledged seq and its epoch) kept in the subscription's state record."""
+class _Cursored:
+    """What both feeds keep: the `LogCursor` (where the subscription got, in which data set),
+    the position it was saved at, and the gap last seen."""
 
     def __init__(self, store: Store, sub_id: str, seq: str, epoch: str = "") -> None:
         self.cursor = LogCursor(store, f"webhook {sub_id}", seq, epoch)
         self._saved = {"seq": seq, "epoch": epoch}
         self.gap: str | None = None
 
-    async def start(self) -> None:
+    async def _attach(self) -> str | None:
         reset = await self.cursor.attach(self._saved)
         if reset:
             self.gap = _gap(reset, self.cursor)
-
-    async def read(self, count: int) -> list[Change]:
-        got = await self.cursor.read(count, advance=False)
-        if got.reset:
-            self.gap = _gap(got.reset, self.cursor)
-        return list(got.changes)
-
-    async def ack(self, change: Change) -> None:
-        self.cursor.ack(change)
+        return reset
 
     @property
     def position(self) -> str:
@@ -81,7 +74,23 @@ class CursorFeed:
         return self.cursor.epoch
 
 
-class GroupFeed:
+class CursorFeed(_Cursored):
+    """A cursor (last acknowledged seq and its epoch) kept in the subscription's state record."""
+
+    async def start(self) -> None:
+        await self._attach()
+
+    async def read(self, count: int) -> list[Change]:
+        got = await self.cursor.read(count, advance=False)
+        if got.reset:
+            self.gap = _gap(got.reset, self.cursor)
+        return list(got.changes)
+
+    async def ack(self, change: Change) -> None:
+        self.cursor.ack(change)
+
+
+class GroupFeed(_Cursored):
     """A consumer group on the change log, one group per subscription (Redis Streams).
 
     The group's last-delivered id is the cursor and its pending entries list holds what an
@@ -92,20 +101,17 @@ class GroupFeed:
     def __init__(
         self, groups: ConsumerGroups, store: Store, sub_id: str, consumer: str, seq: str, epoch: str = ""
     ) -> None:
+        super().__init__(store, sub_id, seq or "0-0", epoch)
         self.groups = groups
         self.group = group_name(sub_id)
         self.consumer = consumer
-        self.cursor = LogCursor(store, f"webhook {sub_id}", seq or "0-0", epoch)
-        self._saved = {"seq": seq or "0-0", "epoch": epoch}
-        self.gap: str | None = None
         self._pending = True
 
     async def start(self) -> None:
-        reset = await self.cursor.attach(self._saved)
+        reset = await self._attach()
         await self.groups.group_create(self.group, self.cursor.seq)
         if reset:  # an old group (restored data) must not replay the replaced log either
             await self.groups.group_move(self.group, self.cursor.seq)
-            self.gap = _gap(reset, self.cursor)
         # We hold the subscription's lease, so any other consumer's pending entries are orphans.
         await self.groups.group_take_over(self.group, self.consumer)
         self._pending = True
@@ -134,14 +140,6 @@ class GroupFeed:
     async def ack(self, change: Change) -> None:
         await self.groups.group_ack(self.group, change.seq)
         self.cursor.ack(change)
-
-    @property
-    def position(self) -> str:
-        return self.cursor.seq
-
-    @property
-    def epoch(self) -> str:
-        return self.cursor.epoch
 
 
 def group_name(sub_id: str) -> str:

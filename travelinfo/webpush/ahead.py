@@ -27,8 +27,8 @@ def starts_on(d: Disruption) -> date | None:
 
 def due_today(sub: Compiled, tracked: dict[str, Any], now: datetime) -> date | None:
     """The local date of this evening's look when it is due now, else None."""
-    at = sub.record.get("ahead")
-    if not at or not sub.record.get("planned", True):
+    at = sub.record.ahead
+    if not at or not sub.record.planned:
         return None
     local = now.astimezone(ZONE)
     hour, minute = (int(x) for x in str(at).split(":"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from travelinfo.model import format_time
 from travelinfo.webhooks.breaker import Breaker
 from travelinfo.webhooks.delivery import wait
 from travelinfo.webpush.message import trimmed
-from travelinfo.webpush.records import QUEUE, STATE
+from travelinfo.webpush.records import QUEUE, STATE, PushSubscription, Queued
 from travelinfo.webpush.send import Push, send
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ HOUR = 3600.0
 class Worker:
     """Serves one subscription's pending notifications until its queue is empty."""
 
-    def __init__(self, engine: PushEngine, sub_id: str, queue: deque[dict[str, Any]]) -> None:
+    def __init__(self, engine: PushEngine, sub_id: str, queue: deque[Queued]) -> None:
         self.engine = engine
         self.id = sub_id
         self.queue = queue
@@ -58,17 +59,17 @@ class Worker:
                 await engine.drop(self.id)
                 return
             self.queue.popleft()
-            state["delivered_upto"] = item["order"]
+            state["delivered_upto"] = item.order
             async with engine.store_gate:
                 await store.put_record(STATE, self.id, state)
-                await store.delete_record(QUEUE, item["key"])
+                await store.delete_record(QUEUE, item.key)
 
-    async def _deliver(self, sub: dict[str, Any], item: dict[str, Any], breaker: Breaker) -> str:
+    async def _deliver(self, sub: PushSubscription, item: Queued, breaker: Breaker) -> str:
         """ "sent", "expired", "refused", "gone", or "stopped" (shutdown)."""
         engine, state = self.engine, breaker.state
         settings = engine.settings.webpush
-        deadline = float(item["at"]) + min(float(item["ttl"]), settings.max_age)
-        body = item["body"].encode()
+        deadline = item.at + min(item.ttl, settings.max_age)
+        body = item.body.encode()
         while True:
             now = engine.clock()
             pause = max(breaker.pause(now), self._rate_pause(state, now))
@@ -80,7 +81,7 @@ class Worker:
                     return "stopped"
                 continue
             ttl = max(1, int(deadline - now))
-            push = Push(body, item["topic"], item["urgency"], ttl)
+            push = Push(body, item.topic, item.urgency, ttl)
             async with engine.inflight:
                 out = await send(engine.http, sub, push, engine.keys, settings, engine.allow)
             now = engine.clock()
@@ -93,9 +94,10 @@ class Worker:
                 return "sent"
             if out.gone:
                 return "gone"
-            state["last_error"] = f"{item['order']}: {out.error}"
-            if out.too_large and item["body"] != (small := trimmed(body).decode()):
-                item["body"], body = small, small.encode()
+            state["last_error"] = f"{item.order}: {out.error}"
+            if out.too_large and item.body != (small := trimmed(body).decode()):
+                item, body = replace(item, body=small), small.encode()
+                self.queue[0] = item  # sent without its text from now on, also after a restart of the worker
                 continue
             delay = breaker.failure(now, out.retry_after)
             if not out.retry:
@@ -105,8 +107,8 @@ class Worker:
             async with engine.store_gate:
                 await engine.store.put_record(STATE, self.id, state)
 
-    def _expired(self, item: dict[str, Any], breaker: Breaker, why: str) -> str:
-        breaker.state["last_error"] = f"{item['order']}: dropped, {why}"
+    def _expired(self, item: Queued, breaker: Breaker, why: str) -> str:
+        breaker.state["last_error"] = f"{item.order}: dropped, {why}"
         breaker.dead_letter()  # counted in `dead_letters`; the outage's first one is logged
         return "expired"
 

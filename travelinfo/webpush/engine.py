@@ -27,13 +27,26 @@ from travelinfo.runtime.lease import Lease, lock_holder
 from travelinfo.settings import Settings
 from travelinfo.store.base import Change, Query, Store
 from travelinfo.store.cursor import LogCursor
+from travelinfo.store.records import decode, list_typed
 from travelinfo.webhooks import ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, StoreHealth, retry_delay
 from travelinfo.webhooks.delivery import wait
 from travelinfo.webpush import ahead, vapid
 from travelinfo.webpush.deliver import Worker
 from travelinfo.webpush.message import Notice, decide, encode, payload, topic, urgency
-from travelinfo.webpush.records import CURSOR, HELD, QUEUE, STATE, SUB, forget, order
+from travelinfo.webpush.records import (
+    CURSOR,
+    HELD,
+    QUEUE,
+    STATE,
+    SUB,
+    Held,
+    PushState,
+    PushSubscription,
+    Queued,
+    forget,
+    order,
+)
 from travelinfo.webpush.subscription import Compiled, compile_record
 
 log = logging.getLogger(__name__)
@@ -59,8 +72,9 @@ class PushEngine:
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # waiting workers re-check their pause when it is set
         self.subs: dict[str, Compiled] = {}
+        self._raws: dict[str, dict[str, Any]] = {}  # the stored record each of `subs` was read from
         self.tracked: dict[str, dict[str, Any]] = {}  # id -> {"held": set, "told": dict}
-        self.queues: dict[str, deque[dict[str, Any]]] = {}
+        self.queues: dict[str, deque[Queued]] = {}
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.accepted = 0  # notifications the push services accepted
         self.cursor: LogCursor | None = None
@@ -156,19 +170,25 @@ class PushEngine:
         cursor = LogCursor(self.store, "web push")
         await cursor.attach(await self.store.get_record(CURSOR, "engine"))
         await self.refresh_subs()
-        for rec in await self.store.list_records(HELD):
-            if rec.get("id") in self.subs:
-                self.tracked[rec["id"]] = {
-                    "held": set(rec.get("held") or ()),
-                    "told": dict(rec.get("told") or {}),
-                    "ahead_day": rec.get("ahead_day"),
+        for rec in await list_typed(self.store, HELD, Held.from_json):
+            if rec.id in self.subs:
+                self.tracked[rec.id] = {
+                    "held": set(rec.held),
+                    "told": dict(rec.told),
+                    "ahead_day": rec.ahead_day,
                 }
-        self.states = {str(r["id"]): r for r in await self.store.list_records(STATE) if r.get("id")}
-        for item in await self.store.list_records(QUEUE):  # sorted by key: per subscription, in log order
-            sid = str(item.get("sub"))
-            if sid not in self.subs:  # left by an interrupted delete
-                await self.store.delete_record(QUEUE, str(item.get("key")))
-            elif str(item.get("order")) > self._upto(sid):
+        # Kept as read (the breaker updates it in place) once it fits; one that does not starts afresh.
+        self.states = {
+            key: raw
+            for key, raw in await self.store.record_items(STATE)
+            if decode(STATE, key, raw, PushState.from_json)
+        }
+        for item in await list_typed(
+            self.store, QUEUE, Queued.from_json
+        ):  # by key: per subscription, in log order
+            if item.sub not in self.subs:  # left by an interrupted delete
+                await self.store.delete_record(QUEUE, item.key)
+            elif item.order > self._upto(item.sub):
                 self._enqueue(item)
         for sid in list(self.queues):
             self._start(sid)
@@ -179,23 +199,29 @@ class PushEngine:
         upto = order(await self.store.last_seq() or "0")
         home = self.settings.region_bbox
         fresh: dict[str, Compiled] = {}
-        listed = await self.store.list_records(SUB)
-        for rec in listed:
-            sid = str(rec.get("id") or "")
-            if not sid or self.gone.get(sid) == rec.get("created"):
-                continue
+        raws: dict[str, dict[str, Any]] = {}
+        listed = await self.store.record_items(SUB)
+        for sid, raw in listed:
             old = self.subs.get(sid)
+            if old is not None and self._raws.get(sid) == raw:  # unchanged: not decoded again
+                rec: PushSubscription | None = old.record
+            else:
+                rec = decode(SUB, sid, raw, PushSubscription.from_json)  # a bad one: logged once
+            if rec is None or not sid or self.gone.get(sid) == rec.created:
+                continue
             try:
                 fresh[sid] = old if old is not None and old.record == rec else compile_record(rec, home)
+                raws[sid] = raw
             except Exception as exc:  # one bad record must not stop every other subscriber
                 log.warning("web push %s: unreadable subscription skipped (%s)", sid, type(exc).__name__)
                 continue
             if sid not in self.tracked:
-                self.tracked[sid] = {"held": set(rec.get("start_held") or ()), "told": {}}
+                self.tracked[sid] = {"held": set(rec.start_held), "told": {}}
         for sid in set(self.subs) - set(fresh):
             self.discard(sid)
-        self.gone = {sid: c for sid, c in self.gone.items() if any(r.get("id") == sid for r in listed)}
-        self.subs, self._subs_upto = fresh, upto
+        kept = {sid for sid, _ in listed}
+        self.gone = {sid: c for sid, c in self.gone.items() if sid in kept}
+        self.subs, self._raws, self._subs_upto = fresh, raws, upto
         self._refreshed, self._refresh_due = self.clock(), False
 
     async def fan_out(self) -> bool:
@@ -210,7 +236,7 @@ class PushEngine:
         if order(got.changes[-1].seq) > self._subs_upto:
             await self.refresh_subs()  # every subscription made before these changes is known
         dirty: set[str] = set()
-        new: list[dict[str, Any]] = []
+        new: list[Queued] = []
         for change in got.changes:
             self._one(change, dirty, new)
             cursor.ack(change)
@@ -218,25 +244,20 @@ class PushEngine:
         await self.store.put_record(CURSOR, "engine", cursor.to_json())
         return len(got.changes) >= PAGE
 
-    async def _save(self, new: list[dict[str, Any]], dirty: set[str]) -> None:
+    async def _save(self, new: list[Queued], dirty: set[str]) -> None:
         """Queue entries first (in the store before a worker may send and delete one), then
         what changed in held/told, then the entries go to the workers."""
-        await self._put_all([(QUEUE, item["key"], item) for item in new])
+        await self._put_all([(QUEUE, item.key, item.to_json()) for item in new])
         held = []
         for sid in sorted(dirty):
             t = self.tracked.get(sid)
             if t is not None and sid in self.subs:
-                rec = {
-                    "id": sid,
-                    "held": sorted(t["held"]),
-                    "told": t["told"],
-                    "ahead_day": t.get("ahead_day"),
-                }
-                held.append((HELD, sid, rec))
+                rec = Held(sid, tuple(sorted(t["held"])), t["told"], t.get("ahead_day"))
+                held.append((HELD, sid, rec.to_json()))
         await self._put_all(held)
         for item in new:
             self._enqueue(item)
-        for sid in sorted({str(item["sub"]) for item in new}):
+        for sid in sorted({item.sub for item in new}):
             self._start(sid)
 
     async def evening(self) -> None:
@@ -251,7 +272,7 @@ class PushEngine:
             return
         planned, _ = await self.store.query(Query(status=("planned",), region=self.settings.region_bbox))
         base = order(self.cursor.seq or "0")
-        new: list[dict[str, Any]] = []
+        new: list[Queued] = []
         for sub in subs:
             for i, notice in enumerate(ahead.notices(sub, self.tracked[sub.id], planned, at)):
                 day = self.tracked[sub.id]["ahead_day"]
@@ -268,11 +289,11 @@ class PushEngine:
         for i in range(0, len(records), STORE_CALLS * 4):
             await asyncio.gather(*(put(*r) for r in records[i : i + STORE_CALLS * 4]))
 
-    def _one(self, change: Change, dirty: set[str], new: list[dict[str, Any]]) -> None:
+    def _one(self, change: Change, dirty: set[str], new: list[Queued]) -> None:
         at_order = order(change.seq)
         did = change.disruption.id
         for sid, sub in self.subs.items():
-            if at_order <= order(str(sub.record.get("start_seq") or "0")):
+            if at_order <= order(sub.record.start_seq or "0"):
                 continue  # subscribed after this change
             t = self.tracked[sid]
             before = (did in t["held"], t["told"].get(did))
@@ -286,30 +307,30 @@ class PushEngine:
     def _upto(self, sid: str) -> str:
         return str(self.states.get(sid, {}).get("delivered_upto") or "")
 
-    def _item(self, sub: Compiled, notice: Notice, at_order: str, seq: str) -> dict[str, Any]:
+    def _item(self, sub: Compiled, notice: Notice, at_order: str, seq: str) -> Queued:
         unsubscribe = {
             "url": f"{self.settings.public_url}/api/v1/push/subscriptions/{sub.id}",
             "secret": self.keys.delete_secret(sub.id),
         }
         body = encode(payload(notice, sub.lang, self.settings.public_url, unsubscribe))
         urg, ttl = urgency(notice)
-        return {
-            "key": f"{sub.id}:{at_order}",
-            "sub": sub.id,
-            "order": at_order,
-            "seq": seq,
-            "kind": notice.kind,
-            "body": body.decode(),
-            "topic": topic(notice.disruption.id),
-            "urgency": urg,
-            "ttl": ttl,
-            "at": self.clock(),  # TTLs count from the decision to notify, not from the change
-            "changed_at": notice.at.timestamp(),
-        }
+        return Queued(
+            key=f"{sub.id}:{at_order}",
+            sub=sub.id,
+            order=at_order,
+            seq=seq,
+            kind=notice.kind,
+            body=body.decode(),
+            topic=topic(notice.disruption.id),
+            urgency=urg,
+            ttl=ttl,
+            at=self.clock(),  # TTLs count from the decision to notify, not from the change
+            changed_at=notice.at.timestamp(),
+        )
 
-    def _enqueue(self, item: dict[str, Any]) -> None:
-        queue = self.queues.setdefault(str(item["sub"]), deque())
-        if not queue or queue[-1]["key"] < item["key"]:  # a page read again adds nothing twice
+    def _enqueue(self, item: Queued) -> None:
+        queue = self.queues.setdefault(item.sub, deque())
+        if not queue or queue[-1].key < item.key:  # a page read again adds nothing twice
             queue.append(item)
 
     def _start(self, sid: str) -> None:
@@ -344,7 +365,7 @@ class PushEngine:
         """Forget a subscription in memory; `gone`: it was deleted (a stale read must not revive it)."""
         sub = self.subs.pop(sid, None)
         if gone and sub is not None:
-            self.gone[sid] = str(sub.record.get("created"))
+            self.gone[sid] = sub.record.created
         self.tracked.pop(sid, None)
         self.queues.pop(sid, None)
         self.states.pop(sid, None)

@@ -122,9 +122,10 @@ def paths() -> J:
                 "webpush",
                 "What is stored about a push subscription",
                 {"200": ok(SUBSCRIPTION, "Stored.", SUB_EXAMPLE)},
-                errors=OWNED_ERRORS,
+                errors=(*OWNED_ERRORS, "Conflict"),
                 security=SECRET,
                 params=[ID],
+                description="409 when the stored subscription cannot be read (a hand edit): delete it.",
             ),
             "delete": operation(
                 "deletePushSubscription",

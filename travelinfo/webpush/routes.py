@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ from travelinfo.runtime import commands
 from travelinfo.runtime.appkeys import HUB, ROLES, SETTINGS, STORE
 from travelinfo.runtime.jsonbody import read_json
 from travelinfo.runtime.server import BadParameter, json_error, json_response
+from travelinfo.store.records import decode, get_typed
 from travelinfo.webhooks import ssrf
 from travelinfo.webpush import page, vapid
 from travelinfo.webpush.engine import PushEngine
-from travelinfo.webpush.records import STATE, SUB, forget
+from travelinfo.webpush.records import STATE, SUB, PushState, PushSubscription, forget
 from travelinfo.webpush.send import check_endpoint
 from travelinfo.webpush.subscription import compile_record, parse_body
 
@@ -50,22 +52,22 @@ def sub_id_of(endpoint: str) -> str:
     return hashlib.sha256(endpoint.encode()).hexdigest()[:20]
 
 
-def view(sub: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
+def view(sub: PushSubscription, state: PushState | None) -> dict[str, Any]:
     """What is stored about a subscription, as its owner may read it (keys shortened)."""
-    state = state or {}
+    state = state or PushState()
     return {
-        "id": sub["id"],
-        "endpoint": sub["endpoint"],
-        "filters": sub.get("filters", {}),
-        "windows": sub.get("windows", []),
-        "lang": sub.get("lang", "sv"),
-        "planned": sub.get("planned", True),
-        "ahead": sub.get("ahead"),
-        "created": sub["created"],
-        "sent": int(state.get("sent") or 0),
-        "dropped": int(state.get("dead_letters") or 0),
-        "last_error": state.get("last_error"),
-        "state": state.get("state", "active"),
+        "id": sub.id,
+        "endpoint": sub.endpoint,
+        "filters": dict(sub.filters),
+        "windows": list(sub.windows),
+        "lang": sub.lang,
+        "planned": sub.planned,
+        "ahead": sub.ahead,
+        "created": sub.created,
+        "sent": state.sent,
+        "dropped": state.dead_letters,
+        "last_error": state.last_error,
+        "state": state.state,
     }
 
 
@@ -86,22 +88,18 @@ async def create(request: web.Request) -> web.Response:
         raise BadParameter("subscription.endpoint", "looking up its host timed out") from None
     keys = await keys_of(request.app)
     sid = sub_id_of(body["endpoint"])
-    old = await store.get_record(SUB, sid)
+    old = await get_typed(store, SUB, sid, PushSubscription.from_json)  # unreadable: made anew
     most = settings.webpush.max_subscriptions  # counted by reading at most that many
     if old is None and len(await store.list_records(SUB, limit=most)) >= most:
         raise json_error(409, "the service has as many push subscriptions as it keeps; try again later")
-    record: dict[str, Any] = {
-        "id": sid,
-        **body,
-        "vapid": keys.public,
-        "created": old["created"] if old else format_time(datetime.now(UTC)),
-    }
+    created = old.created if old else format_time(datetime.now(UTC))
+    record = PushSubscription.from_json({"id": sid, **body, "vapid": keys.public, "created": created})
     # What it holds at the start is read before the position (as webhooks do), so an item
     # created in between is news at its next change, never an update without a start.
     held, _ = await store.query(compile_record(record, settings.region_bbox).query)
-    record["start_held"] = sorted(d.id for d in held)
-    record["start_seq"] = await store.last_seq()
-    await store.put_record(SUB, sid, record)
+    start_held = tuple(sorted(d.id for d in held))
+    record = replace(record, start_held=start_held, start_seq=await store.last_seq())
+    await store.put_record(SUB, sid, record.to_json())
     engine = request.app.get(ENGINE)
     if engine is not None:
         engine.poke()
@@ -109,31 +107,35 @@ async def create(request: web.Request) -> web.Response:
     return json_response(out, 200 if old else 201, {"Location": f"{BASE}/subscriptions/{sid}"})
 
 
-async def _owned(request: web.Request) -> dict[str, Any]:
+async def _owned(request: web.Request) -> tuple[str, PushSubscription | None]:
+    """The id and the subscription asked for with its secret; None: stored, but unreadable."""
     sid = request.match_info["id"]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise json_error(401, "the subscription's secret is required: Authorization: Bearer <secret>")
-    sub = await request.app[STORE].get_record(SUB, sid)
+    raw = await request.app[STORE].get_record(SUB, sid)
     keys = await keys_of(request.app)
-    if sub is None or not keys.check_secret(sid, token.strip()):
+    if raw is None or not keys.check_secret(sid, token.strip()):
         raise json_error(404, f"no push subscription {sid} with this secret")
-    return sub
+    return sid, decode(SUB, sid, raw, PushSubscription.from_json)
 
 
 async def get_one(request: web.Request) -> web.Response:
     """GET /api/v1/push/subscriptions/{id}: everything stored about it (with its secret)."""
-    sub = await _owned(request)
-    return json_response(view(sub, await request.app[STORE].get_record(STATE, sub["id"])))
+    sid, sub = await _owned(request)
+    if sub is None:
+        raise json_error(409, f"push subscription {sid} is stored unreadable: delete it and subscribe again")
+    state = await get_typed(request.app[STORE], STATE, sid, PushState.from_json)
+    return json_response(view(sub, state))
 
 
 async def delete_one(request: web.Request) -> web.Response:
-    """DELETE /api/v1/push/subscriptions/{id}: unsubscribe; everything kept for it goes."""
-    sub = await _owned(request)
-    await forget(request.app[STORE], sub["id"])
+    """DELETE /api/v1/push/subscriptions/{id}: unsubscribe (also an unreadable one); all kept for it goes."""
+    sid, _ = await _owned(request)
+    await forget(request.app[STORE], sid)
     engine = request.app.get(ENGINE)
     if engine is not None:
-        engine.discard(sub["id"], gone=True)
+        engine.discard(sid, gone=True)
     return web.Response(status=204)
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from pywebpush import WebPusher
@@ -19,6 +17,7 @@ from pywebpush import WebPusher
 from travelinfo.runtime.server import retry_after_seconds
 from travelinfo.settings import WebPushSettings
 from travelinfo.webhooks import ssrf
+from travelinfo.webpush.records import PushSubscription
 from travelinfo.webpush.vapid import Keys
 
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -48,9 +47,9 @@ class Outcome:
     status: int | None = None
 
 
-def encrypt(sub: Mapping[str, Any], plaintext: bytes) -> bytes:
+def encrypt(sub: PushSubscription, plaintext: bytes) -> bytes:
     """The aes128gcm body for the subscriber's keys (a fresh ephemeral key and salt each time)."""
-    info = {"endpoint": sub["endpoint"], "keys": dict(sub["keys"])}
+    info = {"endpoint": sub.endpoint, "keys": sub.keys.to_json()}
     return bytes(WebPusher(info).encode(plaintext, "aes128gcm")["body"])
 
 
@@ -74,7 +73,7 @@ def origin(target: ssrf.Target) -> str:
 
 async def send(
     session: aiohttp.ClientSession,
-    sub: Mapping[str, Any],
+    sub: PushSubscription,
     push: Push,
     keys: Keys,
     settings: WebPushSettings,
@@ -84,7 +83,7 @@ async def send(
     timeout = settings.timeout
     try:
         async with asyncio.timeout(timeout):
-            target = await check_endpoint(str(sub["endpoint"]), allow)
+            target = await check_endpoint(sub.endpoint, allow)
             headers = {
                 "Content-Encoding": "aes128gcm",
                 "Content-Type": "application/octet-stream",

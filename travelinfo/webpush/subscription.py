@@ -19,6 +19,7 @@ from travelinfo.runtime.server import BadParameter
 from travelinfo.store.base import Query
 from travelinfo.webhooks.delivery import query_of
 from travelinfo.webhooks.routes import parse_filters
+from travelinfo.webpush.records import PushSubscription
 from travelinfo.webpush.vapid import unb64url
 
 ZONE = ZoneInfo("Europe/Stockholm")
@@ -152,30 +153,30 @@ class Compiled:
     """A stored subscription made ready for matching many changes."""
 
     id: str
-    record: dict[str, Any]
+    record: PushSubscription
     query: Query
     home: Query
     windows: tuple[Window, ...]
 
     @property
     def lang(self) -> str:
-        return str(self.record.get("lang") or "sv")
+        return self.record.lang
 
     def matches(self, d: Disruption) -> bool:
         """Its filters, or a public warning in its area (those reach every subscriber)."""
         return self.query.matches(d) or (d.public_warning and self.home.matches(d))
 
 
-def compile_record(record: dict[str, Any], home: tuple[float, float, float, float] | None) -> Compiled:
+def compile_record(record: PushSubscription, home: tuple[float, float, float, float] | None) -> Compiled:
     """Read a stored subscription (validated when it was stored) for matching."""
-    query = query_of(record.get("filters", {}), home)
-    if not record.get("planned", True):
+    query = query_of(record.filters, home)
+    if not record.planned:
         query = dataclasses.replace(query, status=("active",))
     area = query.bbox or None
     return Compiled(
-        str(record["id"]),
+        record.id,
         record,
         query,
         Query(status=("active",), region=home, bbox=area),
-        windows_of(record.get("windows")),
+        windows_of(list(record.windows)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,3 +163,16 @@ def check_size(data: bytes, ctx: ParseContext) -> None:
     """Refuse payloads over the configured maximum before any parsing."""
     if len(data) > ctx.max_bytes:
         raise ParseError(f"payload of {len(data)} bytes exceeds the maximum of {ctx.max_bytes}")
+
+
+Keywords = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def keywords(table: Mapping[str, str]) -> Keywords:
+    """A first-match keyword table, `{value: regular expression}` in order (case-insensitive)."""
+    return tuple((re.compile(pattern, re.I), value) for value, pattern in table.items())
+
+
+def first_match(table: Keywords, text: str, default: str) -> str:
+    """The value of the first pattern of `table` found in `text`; `default` when none is."""
+    return next((value for pattern, value in table if pattern.search(text)), default)

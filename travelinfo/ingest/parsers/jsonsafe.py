@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, check_size
+from travelinfo.vocab import nesting
 
 MAX_DEPTH = 32  # containers inside the outermost one; no upstream we read comes near it
 
@@ -37,15 +38,5 @@ def load_json(data: bytes, ctx: ParseContext, max_depth: int = MAX_DEPTH) -> Any
 
 def check_depth(tree: Any, max_depth: int = MAX_DEPTH) -> None:
     """ParseError when containers nest more than `max_depth` deep below the outermost one."""
-    stack: list[tuple[Any, int]] = [(tree, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > max_depth:
-            raise ParseError(f"JSON nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    if nesting(tree, max_depth + 1) > max_depth + 1:
+        raise ParseError(f"JSON nested deeper than {max_depth} levels")

@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from travelinfo.ingest.gtfs_static import GtfsStatic
-from travelinfo.ingest.parsers.base import ParseContext, ParseError, register
+from travelinfo.ingest.parsers.base import ParseContext, ParseError, first_match, keywords, register
 from travelinfo.ingest.parsers.jsonsafe import load_json
 from travelinfo.model import Affected, Batch, Disruption, Period
 from travelinfo.plaintext import clean_text, title_of
@@ -24,25 +23,29 @@ from travelinfo.plaintext import clean_text, title_of
 MODES = {"BUS": "bus", "METRO": "metro", "TRAM": "tram", "TRAIN": "rail", "SHIP": "ferry", "FERRY": "ferry"}
 STOP_TYPE_MODES = {"BUSTERM": "bus", "METROSTN": "metro", "TRAMSTN": "tram", "RAILWSTN": "rail",
                    "SHIPBER": "ferry", "FERRYBER": "ferry"}  # fmt: skip
-_EFFECTS = [
-    (re.compile(r"inställ|ingen trafik|trafikerar inte|stängd|avstängd|cancel", re.I), "NO_SERVICE"),
-    (re.compile(r"hiss|rulltrappa|lift|elevator|escalator", re.I), "ACCESSIBILITY_ISSUE"),
-    (re.compile(r"flyttad|tillfällig hållplats|moved", re.I), "STOP_MOVED"),
-    (re.compile(r"omled|omväg|detour|diversion", re.I), "DETOUR"),
-    (re.compile(r"försen|delay|längre restid", re.I), "SIGNIFICANT_DELAYS"),
-    (re.compile(r"glesare|färre avgångar|reducer|kortare tåg", re.I), "REDUCED_SERVICE"),
-    (re.compile(r"ersättningsbuss|ersätts|ändrad|ändrade", re.I), "MODIFIED_SERVICE"),
-]
-_CAUSES = [
-    (re.compile(r"banarbete|spårarbete|underhåll|renover", re.I), "MAINTENANCE"),
-    (re.compile(r"vägarbete|ombyggnad|byggarbete|construction", re.I), "CONSTRUCTION"),
-    (re.compile(r"olycka|accident", re.I), "ACCIDENT"),
-    (re.compile(r"fel på|signalfel|tekniskt|växelfel|fordonsfel|hissfel", re.I), "TECHNICAL_PROBLEM"),
-    (re.compile(r"polis|police", re.I), "POLICE_ACTIVITY"),
-    (re.compile(r"sjukdom|ambulans", re.I), "MEDICAL_EMERGENCY"),
-    (re.compile(r"snö|halka|storm|väder|is på", re.I), "WEATHER"),
-    (re.compile(r"evenemang|demonstration|marathon|maraton", re.I), "OTHER_CAUSE"),
-]
+_EFFECTS = keywords(
+    {
+        "NO_SERVICE": r"inställ|ingen trafik|trafikerar inte|stängd|avstängd|cancel",
+        "ACCESSIBILITY_ISSUE": r"hiss|rulltrappa|lift|elevator|escalator",
+        "STOP_MOVED": r"flyttad|tillfällig hållplats|moved",
+        "DETOUR": r"omled|omväg|detour|diversion",
+        "SIGNIFICANT_DELAYS": r"försen|delay|längre restid",
+        "REDUCED_SERVICE": r"glesare|färre avgångar|reducer|kortare tåg",
+        "MODIFIED_SERVICE": r"ersättningsbuss|ersätts|ändrad|ändrade",
+    }
+)
+_CAUSES = keywords(
+    {
+        "MAINTENANCE": r"banarbete|spårarbete|underhåll|renover",
+        "CONSTRUCTION": r"vägarbete|ombyggnad|byggarbete|construction",
+        "ACCIDENT": r"olycka|accident",
+        "TECHNICAL_PROBLEM": r"fel på|signalfel|tekniskt|växelfel|fordonsfel|hissfel",
+        "POLICE_ACTIVITY": r"polis|police",
+        "MEDICAL_EMERGENCY": r"sjukdom|ambulans",
+        "WEATHER": r"snö|halka|storm|väder|is på",
+        "OTHER_CAUSE": r"evenemang|demonstration|marathon|maraton",
+    }
+)
 
 
 def _s(value: Any) -> str:
@@ -159,8 +162,8 @@ def _message(msg: dict[str, Any], ctx: ParseContext, gtfs: _Gtfs, notes: list[st
         updated_at=_time(msg.get("modified"), "modified") or _time(msg.get("created"), "created"),
         periods=[Period(start, end if end is not None and end > start else None)],
         modes=tuple(dict.fromkeys(modes)) or ("bus",),
-        cause=next((c for p, c in _CAUSES if p.search(words)), "UNKNOWN_CAUSE"),
-        effect=next((e for p, e in _EFFECTS if p.search(words)), "OTHER_EFFECT"),
+        cause=first_match(_CAUSES, words, "UNKNOWN_CAUSE"),
+        effect=first_match(_EFFECTS, words, "OTHER_EFFECT"),
         severity="SEVERE"
         if importance >= 7
         else "WARNING"

@@ -21,7 +21,7 @@ from typing import Any
 
 from travelinfo.ingest.parsers import trafikverket_train as tt
 from travelinfo.ingest.parsers import trafikverket_tree as tv
-from travelinfo.ingest.parsers.base import ParseContext, register
+from travelinfo.ingest.parsers.base import Keywords, ParseContext, first_match, keywords, register
 from travelinfo.model import SEVERITY_RANK, Affected, Batch, Disruption, Period, make_id
 from travelinfo.plaintext import clean_text, road_numbers, title_of
 
@@ -30,37 +30,32 @@ _TRISS = re.compile(r"^(?P<prefix>.+)_\d+_(?P<number>\d+)$")
 # SeverityCode: 1 no impact, 2 small, 3 (unused), 4 large, 5 very large impact.
 SEVERITY = {"1": "INFO", "2": "INFO", "3": "WARNING", "4": "WARNING", "5": "SEVERE"}
 # (pattern on IconId/MessageType/MessageCode, cause); first match wins.
-_CAUSES = [
-    (re.compile(r"accident|olycka", re.I), "ACCIDENT"),
-    (re.compile(r"roadwork|vägarbete|arbete|construction", re.I), "CONSTRUCTION"),
-    (re.compile(r"maintenance|underhåll|beläggning|röjning", re.I), "MAINTENANCE"),
-    (
-        re.compile(
-            r"weather|väder|storm|blåst|väglag|halka|snö|\bis\b|\bice\b|\bwind|\bvind|översvämning|flood",
-            re.I,
-        ),
-        "WEATHER",
-    ),
-    (re.compile(r"polis|police", re.I), "POLICE_ACTIVITY"),
-    (re.compile(r"evenemang|event|demonstration", re.I), "OTHER_CAUSE"),
-    (
-        re.compile(r"vägskada|roadDamage|tekniskt|technical|signal|bro(?:öppning)?\b", re.I),
-        "TECHNICAL_PROBLEM",
-    ),
-]
-_EFFECTS = [
-    # Lanes first: "ett körfält avstängt" closes a lane, not the road.
-    (re.compile(r"lane|körfält|enkelriktad|begränsad|restrict|reducer|en färja", re.I), "REDUCED_SERVICE"),
-    (re.compile(r"closed|avstängd|inställd|NotOperating|ej i trafik", re.I), "NO_SERVICE"),
-    (re.compile(r"queu|kö\b|köbildning|försen|delay", re.I), "SIGNIFICANT_DELAYS"),
-    (re.compile(r"omledning|detour|diversion", re.I), "DETOUR"),
-]
+_CAUSES = keywords(
+    {
+        "ACCIDENT": r"accident|olycka",
+        "CONSTRUCTION": r"roadwork|vägarbete|arbete|construction",
+        "MAINTENANCE": r"maintenance|underhåll|beläggning|röjning",
+        "WEATHER": r"weather|väder|storm|blåst|väglag|halka|snö|\bis\b|\bice\b|\bwind|\bvind"
+        r"|översvämning|flood",
+        "POLICE_ACTIVITY": r"polis|police",
+        "OTHER_CAUSE": r"evenemang|event|demonstration",
+        "TECHNICAL_PROBLEM": r"vägskada|roadDamage|tekniskt|technical|signal|bro(?:öppning)?\b",
+    }
+)
+_EFFECTS = keywords(
+    {
+        # Lanes first: "ett körfält avstängt" closes a lane, not the road.
+        "REDUCED_SERVICE": r"lane|körfält|enkelriktad|begränsad|restrict|reducer|en färja",
+        "NO_SERVICE": r"closed|avstängd|inställd|NotOperating|ej i trafik",
+        "SIGNIFICANT_DELAYS": r"queu|kö\b|köbildning|försen|delay",
+        "DETOUR": r"omledning|detour|diversion",
+    }
+)
 _FERRY = re.compile(r"ferry|färj", re.I)
 
 
-def _match(table: list[tuple[re.Pattern[str], str]], texts: Iterable[str], default: str) -> str:
-    joined = " ".join(t for t in texts if t)
-    return next((value for pattern, value in table if pattern.search(joined)), default)
+def _match(table: Keywords, texts: Iterable[str], default: str) -> str:
+    return first_match(table, " ".join(t for t in texts if t), default)
 
 
 def _period(start: datetime | None, end: datetime | None, fallback: datetime) -> Period:

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from travelinfo.ingest.parsers import trafikverket_tree as tv
-from travelinfo.ingest.parsers.base import ParseContext
+from travelinfo.ingest.parsers.base import ParseContext, first_match, keywords
 from travelinfo.model import Affected, Disruption, Period
 from travelinfo.plaintext import clean_text, title_of
 
-_CAUSES = [
-    (re.compile(r"olycka|påkörning|accident|urspårning", re.I), "ACCIDENT"),
-    (re.compile(r"banarbete|spårarbete|underhåll|maintenance", re.I), "MAINTENANCE"),
-    (
-        re.compile(r"spårfel|växelfel|signalfel|kontaktledning|tekn|fordonsfel|elfel|fel på", re.I),
-        "TECHNICAL_PROBLEM",
-    ),
-    (re.compile(r"snö|storm|oväder|halka|blixt|väder|weather|solkurvor|värme", re.I), "WEATHER"),
-    (re.compile(r"polis|obehöriga|police", re.I), "POLICE_ACTIVITY"),
-    (re.compile(r"sjukdom|sjukdomsfall|ambulans", re.I), "MEDICAL_EMERGENCY"),
-    (re.compile(r"strejk", re.I), "STRIKE"),
-]
-_EFFECTS = [
-    (re.compile(r"inställ|ingen tågtrafik|stopp i tågtrafiken|avstängd", re.I), "NO_SERVICE"),
-    (re.compile(r"försen|delay", re.I), "SIGNIFICANT_DELAYS"),
-    (re.compile(r"ersättningsbuss|buss ersätter", re.I), "MODIFIED_SERVICE"),
-    (re.compile(r"enkelspår|ett av|färre tåg|glesare", re.I), "REDUCED_SERVICE"),
-]
-
-
-def _first(table: list[tuple[re.Pattern[str], str]], text: str, default: str) -> str:
-    return next((value for pattern, value in table if pattern.search(text)), default)
+_CAUSES = keywords(
+    {
+        "ACCIDENT": r"olycka|påkörning|accident|urspårning",
+        "MAINTENANCE": r"banarbete|spårarbete|underhåll|maintenance",
+        "TECHNICAL_PROBLEM": r"spårfel|växelfel|signalfel|kontaktledning|tekn|fordonsfel|elfel|fel på",
+        "WEATHER": r"snö|storm|oväder|halka|blixt|väder|weather|solkurvor|värme",
+        "POLICE_ACTIVITY": r"polis|obehöriga|police",
+        "MEDICAL_EMERGENCY": r"sjukdom|sjukdomsfall|ambulans",
+        "STRIKE": r"strejk",
+    }
+)
+_EFFECTS = keywords(
+    {
+        "NO_SERVICE": r"inställ|ingen tågtrafik|stopp i tågtrafiken|avstängd",
+        "SIGNIFICANT_DELAYS": r"försen|delay",
+        "MODIFIED_SERVICE": r"ersättningsbuss|buss ersätter",
+        "REDUCED_SERVICE": r"enkelspår|ett av|färre tåg|glesare",
+    }
+)
 
 
 def train_message(msg: dict[str, Any], ctx: ParseContext, notes: list[str]) -> tuple[Disruption | None, str]:
@@ -78,8 +74,8 @@ def train_message(msg: dict[str, Any], ctx: ParseContext, notes: list[str]) -> t
         updated_at=updated,
         periods=[Period(start, end if end is not None and end > start else None)],
         modes=("rail",),
-        cause=_first(_CAUSES, why, "OTHER_CAUSE"),
-        effect=_first(_EFFECTS, why, "OTHER_EFFECT"),
+        cause=first_match(_CAUSES, why, "OTHER_CAUSE"),
+        effect=first_match(_EFFECTS, why, "OTHER_EFFECT"),
         severity="WARNING",
         categories=tuple(dict.fromkeys(cats)),
         header={"sv": header},
