@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from travelinfo.runtime.metrics import route_of
-from travelinfo.runtime.rendered import Rendered
+from travelinfo.runtime.rendered import Rendered, entity_tags
 
 if TYPE_CHECKING:
     from travelinfo.runtime.fastlane import FastLane
@@ -79,7 +79,7 @@ class Entry:
 
     def __init__(self, r: Rendered, generation: int, expires: float, route: str) -> None:
         self.rendered = r
-        self.etag = r.etag.encode()
+        self.etag = r.etag
         self.has_gzip = r.gzipped is not None
         self.generation = generation
         self.expires = expires
@@ -88,8 +88,8 @@ class Entry:
 
     def matches(self, inm: bytes) -> bool:
         """`server.not_modified` for If-None-Match (the only validator the lane takes)."""
-        tags = {t.strip().removeprefix(b"W/") for t in inm.split(b",")}
-        return self.etag in tags or b"*" in tags
+        tags = entity_tags(inm.decode("latin-1"))  # header bytes as aiohttp decodes them
+        return self.etag in tags or "*" in tags
 
 
 class Generation(Protocol):

@@ -27,6 +27,11 @@ SECURITY_HEADERS = {
 }
 
 
+def entity_tags(if_none_match: str) -> set[str]:
+    """The entity tags an If-None-Match value lists, weak ones by their opaque tag (RFC 9110 13.1.2)."""
+    return {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """Bytes rendered once, with their validators and a gzip copy."""

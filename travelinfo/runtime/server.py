@@ -23,6 +23,7 @@ from travelinfo.runtime.rendered import SECURITY_HEADERS as SECURITY_HEADERS
 from travelinfo.runtime.rendered import Recent as Recent
 from travelinfo.runtime.rendered import RenderCache as RenderCache
 from travelinfo.runtime.rendered import Rendered as Rendered
+from travelinfo.runtime.rendered import entity_tags
 from travelinfo.runtime.stale import STALE
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def not_modified(request: web.Request, r: Rendered) -> bool:
     """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
     inm = request.headers.get("If-None-Match")
     if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        tags = entity_tags(inm)
         return r.etag in tags or "*" in tags
     since = http_date(request.headers.get("If-Modified-Since"))
     return since is not None and r.last_modified <= since

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from travelinfo.runtime.rendered import entity_tags
+
 log = logging.getLogger("travelinfo.runtime.stale")
 
 WARNING = '110 - "Response is Stale"'
@@ -136,7 +138,7 @@ class StaleCache:
             headers.pop("Content-Encoding", None)
         etag = headers.get("ETag")
         inm = request.headers.get("If-None-Match")
-        if etag and inm and etag in {t.strip().removeprefix("W/") for t in inm.split(",")}:
+        if etag and inm and etag in entity_tags(inm):
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, headers=headers)
 
