@@ -223,3 +223,29 @@ async def test_web_and_deliver_in_separate_processes_share_one_store(tmp_path: P
             assert deliver_app.store is not web_app.store
     finally:
         await redis_cleanup(prefix)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_changes_made_before_the_engine_first_ran_are_pushed(kind: str, tmp_path: Path) -> None:
+    # A hurried operator starts `travelinfo web` first and `travelinfo deliver` later: the engine
+    # has no saved position yet. Subscriptions made meanwhile must still get what changed after
+    # they were made (each from its own `start_seq`), not only what changes after the engine starts.
+    settings, prefix = settings_for(kind, tmp_path)
+    try:
+        async with push_service() as ps, aiohttp.ClientSession() as http:
+            async with running(settings, frozenset({"web"})) as web_app:
+                early = await _changes(web_app.store, "before-sub", 1)
+                await subscribe(http, web_app.url, ps.add("first").subscription(ps.base))
+                mid = await _changes(web_app.store, "between", 2)
+                await subscribe(http, web_app.url, ps.add("second").subscription(ps.base))
+                late = await _changes(web_app.store, "late", 1)
+            async with running(settings, frozenset({"deliver"})):
+                await wait_until(lambda: len(ps.of("first")) == 3, 20, "the first subscriber's backlog")
+                await wait_until(lambda: len(ps.of("second")) == 1, 20, "the second subscriber's backlog")
+            first = [m.payload["id"] for m in ps.of("first")]
+            assert first == [c.disruption.id for c in mid + late]
+            assert early[0].disruption.id not in first  # made before it subscribed
+            assert [m.payload["id"] for m in ps.of("second")] == [late[0].disruption.id]
+    finally:
+        if prefix:
+            await redis_cleanup(prefix)

@@ -168,7 +168,7 @@ class PushEngine:
         # The position first: a subscription made after it is read below, or by the refresh
         # that the first change after its `start_seq` triggers.
         cursor = LogCursor(self.store, "web push")
-        await cursor.attach(await self.store.get_record(CURSOR, "engine"))
+        await cursor.attach(await self.store.get_record(CURSOR, "engine") or await self._first_position())
         await self.refresh_subs()
         for rec in await list_typed(self.store, HELD, Held.from_json):
             if rec.id in self.subs:
@@ -193,6 +193,13 @@ class PushEngine:
         for sid in list(self.queues):
             self._start(sid)
         self.cursor = cursor
+
+    async def _first_position(self) -> dict[str, str] | None:
+        """No saved position (the engine never ran on this store): start where the oldest
+        subscription did, so what changed while only `web` ran is still pushed."""
+        starts = [s.start_seq for s in await list_typed(self.store, SUB, PushSubscription.from_json)]
+        starts = [seq for seq in starts if seq and seq.replace("-", "", 1).isdigit()]  # a bad one: never
+        return {"seq": min(starts, key=order)} if starts else None
 
     async def refresh_subs(self) -> None:
         """Re-read the subscriptions (the log's end is read first: see `fan_out`)."""
