@@ -50,20 +50,14 @@ class SseResponse(web.StreamResponse):
         protocol = request.protocol
         streamhead.release(request, isinstance(protocol, limits.GuardedHandler) and protocol.parser_idle)
 
-
-class SseSink:
-    """Writes events to a prepared SSE response."""
-
-    __slots__ = ("resp",)
-
-    def __init__(self, resp: web.StreamResponse) -> None:
-        self.resp = resp
-
+    # The stream's Sink itself (no object per stream to forward to it).
     async def send(self, event: Event) -> None:
-        await self.resp.write(event.wire)
+        """Write one event's shared SSE frame."""
+        await self.write(event.wire)
 
     async def heartbeat(self) -> None:
-        await self.resp.write(b": heartbeat\n\n")
+        """Write a heartbeat comment."""
+        await self.write(b": heartbeat\n\n")
 
 
 SSE_HEADERS = {
@@ -106,9 +100,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     # A bounded life spreads long-lived clients over restarted or added web
                     # processes; EventSource reconnects by itself and resumes with Last-Event-ID.
                     async with asyncio.timeout(push.max_duration):
-                        await run_stream(app, req, since, snapshot, SseSink(resp))
+                        await run_stream(app, req, since, snapshot, resp)
                 else:  # no Timeout object held by each stream
-                    await run_stream(app, req, since, snapshot, SseSink(resp))
+                    await run_stream(app, req, since, snapshot, resp)
             except (ConnectionError, TimeoutError):
                 pass  # the client went away, or the stream's life ended
             return resp
