@@ -8,7 +8,9 @@ bottleneck. Our server is the real app (web role, Redis store with a private key
 the runner `travelinfo web` uses); the bench applies a change to the store (`store.apply`)
 and times its arrival at every client. The store holds `--items` current disruptions
 before the clients connect (as a live service does), so each client's held ids count in
-its memory. The baseline is a minimal aiohttp-sse server that
+its memory. Every client sends the head Chromium's EventSource sends (16 headers,
+`BROWSER_HEADERS`), to both servers, so the memory per connection counts what a real
+browser's request makes a server hold. The baseline is a minimal aiohttp-sse server that
 broadcasts one event of the same size to every connected client. Prints p50/p99 of both,
 their ratio (target p99 ratio <= 1.2 at 10,000 clients), memory per connection (server RSS
 growth / clients, target <= 16 KiB), and the time our server takes to exit on SIGTERM with
