@@ -8,7 +8,9 @@ bottleneck. Our server is the real app (web role, Redis store with a private key
 the runner `travelinfo web` uses); the bench applies a change to the store (`store.apply`)
 and times its arrival at every client. The store holds `--items` current disruptions
 before the clients connect (as a live service does), so each client's held ids count in
-its memory. The baseline is a minimal aiohttp-sse server that
+its memory. Every client sends the head Chromium's EventSource sends (16 headers,
+`BROWSER_HEADERS`), to both servers, so the memory per connection counts what a real
+browser's request makes a server hold. The baseline is a minimal aiohttp-sse server that
 broadcasts one event of the same size to every connected client. Prints p50/p99 of both,
 their ratio (target p99 ratio <= 1.2 at 10,000 clients), memory per connection (server RSS
 growth / clients, target <= 16 KiB), and the time our server takes to exit on SIGTERM with
@@ -131,6 +133,38 @@ async def start(*args: str) -> asyncio.subprocess.Process:
 
 CLIENT_PROCS = 4  # client side in separate processes: the measuring side is not the bottleneck
 
+# What Chromium's EventSource sends (captured from chromium 156 opening a cross-origin
+# EventSource, in its order; "HeadlessChrome" in the User-Agent written as a desktop Chrome's,
+# the page's origin a public site's). Both servers get the same head, so the ratio is fair, and
+# the memory per connection counts what a real browser's request makes the server hold.
+CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+BROWSER_HEADERS = (
+    ("Connection", "keep-alive"),
+    ("Pragma", "no-cache"),
+    ("Cache-Control", "no-cache"),
+    ("sec-ch-ua-platform", '"Linux"'),
+    ("User-Agent", CHROME_UA),
+    ("Accept", "text/event-stream"),
+    ("sec-ch-ua", '"Not:A-Brand";v="8", "Chromium";v="156", "Google Chrome";v="156"'),
+    ("sec-ch-ua-mobile", "?0"),
+    ("Origin", "https://www.trafikinfo.example"),
+    ("Sec-Fetch-Site", "cross-site"),
+    ("Sec-Fetch-Mode", "cors"),
+    ("Sec-Fetch-Dest", "empty"),
+    ("Referer", "https://www.trafikinfo.example/"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Accept-Language", "sv-SE,sv;q=0.9,en-US;q=0.8,en;q=0.7"),
+)
+
+
+def request_head(port: int, path: str) -> bytes:
+    """The head every bench client sends: Host, then the browser's EventSource headers."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{name}: {value}" for name, value in BROWSER_HEADERS]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
 
 async def client_worker(port: int, path: str, n: int) -> None:
     """One client process: `n` raw SSE connections; answers `wait K` with the K-th arrival times.
@@ -143,15 +177,14 @@ async def client_worker(port: int, path: str, n: int) -> None:
     all_up = asyncio.Event()
     sem = asyncio.Semaphore(100)  # connect in waves: the listen backlog is finite
     writers: list[asyncio.StreamWriter] = []
+    head = request_head(port, path)
 
     async def one(i: int) -> None:
         nonlocal connected
         async with sem:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writers.append(writer)
-            writer.write(
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
-            )
+            writer.write(head)
             status = await reader.readline()
             assert b" 200 " in status, status
             while (await reader.readline()) not in (b"\r\n", b""):
@@ -336,6 +369,9 @@ async def main(n: int, rounds: int, servers: int, items: int) -> int:
     print(f"{n} SSE clients on {servers} server process(es) on one Redis ({CLIENT_PROCS * servers} client "
           f"processes), {items} current disruptions held by each client, {rounds} events, "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    head = request_head(8080, "/api/v1/stream")
+    print(f"each client sends a browser's EventSource head: {len(BROWSER_HEADERS) + 1} headers, "
+          f"{len(head)} bytes (the same to both servers)")  # fmt: skip
     if servers > 1:
         print(f"baseline: one bare aiohttp-sse process with {n // servers} clients (one process's share)")
     bare = await bench_bare(n // servers, rounds)

@@ -21,7 +21,7 @@ from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
 from travelinfo.push import handshake
 from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
 from travelinfo.runtime import appkeys as appmod
-from travelinfo.runtime import limits
+from travelinfo.runtime import limits, streamhead
 from travelinfo.runtime.jsonbody import BadJson, decode_json
 from travelinfo.runtime.server import SECURITY_HEADERS, BadParameter, json_error
 
@@ -35,32 +35,29 @@ def _seq(name: str, value: str) -> str:
 
 
 class SseResponse(web.StreamResponse):
-    """An event stream's response: its header table is dropped once it is on the wire.
+    """An event stream's response: its header table, and the request's, dropped once it is on the wire.
 
     The headers are serialised and sent with the first write; nothing reads them after
-    that, and each of 10,000 streams would otherwise hold its own table (about 1.7 KB).
+    that, and each of 10,000 streams would otherwise hold its own table (about 1.7 KB), and
+    the request's head (a browser's 16 headers, about 6 KB: runtime/streamhead.py).
     """
 
     async def open(self, request: web.Request, first: bytes) -> None:
-        """Send the headers and `first`, then forget the headers."""
+        """Send the headers and `first`, then forget the response's and the request's headers."""
         await self.prepare(request)
         await self.write(first)
         self._headers = CIMultiDict()
+        protocol = request.protocol
+        streamhead.release(request, isinstance(protocol, limits.GuardedHandler) and protocol.parser_idle)
 
-
-class SseSink:
-    """Writes events to a prepared SSE response."""
-
-    __slots__ = ("resp",)
-
-    def __init__(self, resp: web.StreamResponse) -> None:
-        self.resp = resp
-
+    # The stream's Sink itself (no object per stream to forward to it).
     async def send(self, event: Event) -> None:
-        await self.resp.write(event.wire)
+        """Write one event's shared SSE frame."""
+        await self.write(event.wire)
 
     async def heartbeat(self) -> None:
-        await self.resp.write(b": heartbeat\n\n")
+        """Write a heartbeat comment."""
+        await self.write(b": heartbeat\n\n")
 
 
 SSE_HEADERS = {
@@ -103,9 +100,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     # A bounded life spreads long-lived clients over restarted or added web
                     # processes; EventSource reconnects by itself and resumes with Last-Event-ID.
                     async with asyncio.timeout(push.max_duration):
-                        await run_stream(app, req, since, snapshot, SseSink(resp))
+                        await run_stream(app, req, since, snapshot, resp)
                 else:  # no Timeout object held by each stream
-                    await run_stream(app, req, since, snapshot, SseSink(resp))
+                    await run_stream(app, req, since, snapshot, resp)
             except (ConnectionError, TimeoutError):
                 pass  # the client went away, or the stream's life ended
             return resp
@@ -233,7 +230,8 @@ def setup(app: web.Application) -> None:
     if "web" not in app[appmod.ROLES]:
         return
     app[PUSH] = PushState()
-    limits.install(app)
+    # A stream's request head is let go once the stream runs (runtime/streamhead.py).
+    limits.install(app).stream_paths.add("/api/v1/stream")
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/ws", websocket)
     app.on_shutdown.append(_on_shutdown)

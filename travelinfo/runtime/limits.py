@@ -26,6 +26,7 @@ from aiohttp.web_server import Server
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client import Counter as PromCounter
 
+from travelinfo.runtime import streamhead
 from travelinfo.runtime.fastlane import GuardedServer
 from travelinfo.runtime.lanetable import lane_table
 from travelinfo.settings import LimitSettings
@@ -61,6 +62,7 @@ class ConnectionLimits:
         self.accepted = 0  # connections counted since start
         self.rejected: Counter[str] = Counter()
         self.lane_answers: Callable[[], int] = lambda: 0  # requests the fast lane answered
+        self.stream_paths: set[str] = set()  # GETs whose head is let go once streaming (streamhead)
 
     def open_connection(self, addr: str) -> TooMany | None:
         """Count a new connection; None when it may be served, else why not (not counted)."""
@@ -194,7 +196,8 @@ class GuardedHandler(RequestHandler):
     """A RequestHandler that counts its connection and enforces caps and the header timeout."""
 
     # No instance dict: one of these lives as long as each of 10,000 streams.
-    __slots__ = ("addr", "header_mark", "header_since", "header_timer", "limits", "refused", "streaming")
+    __slots__ = ("addr", "header_mark", "header_since", "header_timer", "limits", "parser_idle",
+                 "refused", "streaming")  # fmt: skip
 
     def __init__(self, manager: Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -205,6 +208,7 @@ class GuardedHandler(RequestHandler):
         self.header_mark = 0
         self.header_since = 0.0  # loop time the watched header wait began
         self.streaming = False  # set by ConnectionLimits.stream
+        self.parser_idle = False  # nothing read after a stream's head (streamhead.release)
 
     def start_streaming(self) -> None:
         """The request is a long-lived stream: cancel it as soon as its client goes away.
@@ -278,15 +282,17 @@ class GuardedHandler(RequestHandler):
         # Bytes arriving while no header timer runs start the wait for the next request's headers;
         # so do bytes arriving while the running timer still watches a request already read (a
         # keep-alive connection's next request came before the first one's deadline): that wait
-        # starts now, and the running timer re-arms itself for it when it fires, rather than a
-        # timer cancelled and created on every request.
+        # starts now, and the running timer re-arms itself for it when it fires (not one per request).
         if data and not self._upgraded:
             if self.header_timer is None:
                 self._arm_header_timer()
             elif self._request_count > self.header_mark:
                 self.header_mark = self._request_count
                 self.header_since = self._loop.time()
+        queued = len(self._messages)
         super().data_received(data)
+        if data:
+            self.parser_idle = streamhead.adopt(self._messages, queued, self.limits.stream_paths, data)
 
     def _header_timeout(self) -> float:
         timeout = self.limits.settings.header_timeout
