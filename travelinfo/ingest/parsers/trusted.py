@@ -11,27 +11,17 @@ unclean id) goes the generic way, so its errors, repairs and notes are the gener
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from travelinfo.ingest.parsers.base import ParseContext
 from travelinfo.ingest.parsers.vet import is_clean
-from travelinfo.model import Disruption, ModelError, Period, Provenance, make_id
+from travelinfo.model import Affected, Disruption, ModelError, Period, Provenance, Schedule, Texts, make_id
 from travelinfo.vocab import freeze, frozen_texts, utc
 
-_SET = ("id", "source", "source_type", "upstream_id", "updated_at", "first_seen", "last_seen", "status")
-_SET += ("periods", "provenance")  # what `disruption` fills in itself, like ctx.disruption
-# (name, default, factory) of every other field, in field order (`_text` and `_vetted` too).
-_REST = tuple(
-    (f.name, f.default, f.default_factory) for f in dataclasses.fields(Disruption) if f.name not in _SET
-)
-_MISSING = dataclasses.MISSING
-_INIT = frozenset(f.name for f in dataclasses.fields(Disruption) if f.init)
-_TUPLES = ("modes", "categories", "affected", "related", "schedules")
-_TEXTS = ("header", "description", "location_text")
+_EMPTY: Texts = MappingProxyType({})
 
 
 def _frozen_point(g: Any) -> Any:
@@ -58,19 +48,51 @@ def disruption(
     periods: Iterable[Period],
     status: str,
     updated_at: datetime | None,
-    **fields: Any,
+    modes: Iterable[str],
+    header: Mapping[str, str],
+    version: str | None = None,
+    cause: str = "UNKNOWN_CAUSE",
+    effect: str = "UNKNOWN_EFFECT",
+    severity: str = "UNKNOWN_SEVERITY",
+    categories: Iterable[str] = (),
+    description: Mapping[str, str] = _EMPTY,
+    location_text: Mapping[str, str] = _EMPTY,
+    url: str | None = None,
+    geometry: Mapping[str, Any] | None = None,
+    affected: Iterable[Affected] = (),
+    related: Iterable[str] = (),
+    schedules: Iterable[Schedule] = (),
+    certainty: str = "unknown",
+    restrictions: Iterable[Mapping[str, Any]] = (),
+    delay_minutes: int | None = None,
 ) -> Disruption:
-    """What `ctx.disruption(source_type, upstream_id, periods=..., status=..., updated_at=..., **fields)`
-    returns, then `vet_batch` keeps; built without the second pass when the vet has nothing to do."""
+    """What `ctx.disruption(source_type, upstream_id, ...)` returns and `vet_batch` then keeps,
+    built without the second pass when the vet has nothing to do (the defaults are the model's:
+    tests/test_trusted.py checks that)."""
     periods = tuple(periods)
-    if not fields.keys() <= _INIT or "modes" not in fields or "header" not in fields:
-        # not a field, or a required one missing: the constructor's own TypeError
-        return ctx.disruption(
-            source_type, upstream_id, periods=periods, status=status, updated_at=updated_at, **fields
-        )
+    fields: dict[str, Any] = {
+        "modes": tuple(modes),
+        "header": header,
+        "version": version,
+        "cause": cause,
+        "effect": effect,
+        "severity": severity,
+        "categories": tuple(categories),
+        "description": description,
+        "location_text": location_text,
+        "url": url,
+        "geometry": geometry,
+        "affected": tuple(affected),
+        "related": tuple(related),
+        "schedules": tuple(schedules),
+        "certainty": certainty,
+        "restrictions": tuple(restrictions),
+        "delay_minutes": delay_minutes,
+    }
     d = object.__new__(Disruption)
     set_ = object.__setattr__
     fetched = utc(ctx.fetched_at)
+    # Every field, normalised as __post_init__ would (the tuples above, texts, geometry, limits).
     set_(d, "id", make_id(ctx.source, upstream_id))
     set_(d, "source", ctx.source)
     set_(d, "source_type", source_type)
@@ -79,28 +101,34 @@ def disruption(
     set_(d, "first_seen", fetched)
     set_(d, "last_seen", fetched)
     set_(d, "status", status)
+    set_(d, "modes", fields["modes"])
+    set_(d, "header", frozen_texts(header))
+    set_(d, "version", version)
+    set_(d, "cause", cause)
+    set_(d, "effect", effect)
+    set_(d, "severity", severity)
+    set_(d, "categories", fields["categories"])
     set_(d, "periods", periods)
+    set_(d, "description", frozen_texts(description))
+    set_(d, "location_text", frozen_texts(location_text))
+    set_(d, "url", url)
+    set_(d, "geometry", None if geometry is None else _frozen_point(geometry) or freeze(geometry))
+    set_(d, "affected", fields["affected"])
+    set_(d, "related", fields["related"])
     set_(d, "provenance", prov)
-    get = fields.get
-    for name, default, factory in _REST:
-        value = get(name, _MISSING)
-        if value is _MISSING:
-            value = default if factory is _MISSING else factory()
-        set_(d, name, value)
-    # What __post_init__ does to the values it is given, in the same order.
-    for name in _TUPLES:
-        set_(d, name, tuple(getattr(d, name)))
-    for name in _TEXTS:
-        set_(d, name, frozen_texts(getattr(d, name)))
-    if d.geometry is not None:
-        set_(d, "geometry", _frozen_point(d.geometry) or freeze(d.geometry))
-    set_(d, "restrictions", tuple(freeze(r) for r in d.restrictions))
+    set_(d, "schedules", fields["schedules"])
+    set_(d, "certainty", certainty)
+    set_(d, "restrictions", tuple(freeze(r) for r in fields["restrictions"]))
+    set_(d, "delay_minutes", delay_minutes)
+    set_(d, "_text", None)
     try:
         d._validate()
+        clean = is_clean(d)
     except ModelError:
-        d = None  # type: ignore[assignment]
-    if d is None or not is_clean(d):
-        kwargs = dict(fields, periods=periods, status=status, updated_at=updated_at)
-        return ctx.disruption(source_type, upstream_id, **kwargs)
+        clean = False
+    if not clean:
+        return ctx.disruption(
+            source_type, upstream_id, periods=periods, status=status, updated_at=updated_at, **fields
+        )
     set_(d, "_vetted", True)
     return d
