@@ -196,7 +196,7 @@ def test_datex2_hostile_content_still_repaired_end_to_end() -> None:
         b"Crash&#x202E; on E4</value></values></comment></generalPublicComment>"
         b"<groupOfLocations><locationForDisplay><latitude>99.5</latitude><longitude>18.0</longitude>"
         b"</locationForDisplay></groupOfLocations><urlLink><urlLinkAddress>javascript:x()"
-        b"</urlLinkAddress></urlLink></situationRecord></situation><situation id=\"B\">"
+        b'</urlLinkAddress></urlLink></situationRecord></situation><situation id="B">'
         b'<situationRecord xsi:type="Accident" id="B1"><groupOfLocations><locationForDisplay>'
         b"<latitude>59.3</latitude><longitude>18.0</longitude></locationForDisplay>"
         b"</groupOfLocations></situationRecord></situation></payloadPublication></d2LogicalModel>"
