@@ -93,6 +93,10 @@ def test_a_clean_item_is_vetted_and_equal_to_the_generic_one() -> None:
     generic = _generic("S1", dict(BASE))
     assert d == generic and d.dumps() == generic.dumps() and d.checksum() == generic.checksum()
     assert vet_batch(Batch("trust", NOW, (d,), complete=True)).items[0] is d
+    # Built as trusted._Open and retyped: a real, frozen Disruption, like any other.
+    assert type(d) is Disruption and Disruption.from_json(d.to_json()) == d == d.replace()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.status = "ended"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,12 @@ from travelinfo.vocab import freeze, frozen_texts, utc
 _EMPTY: Texts = MappingProxyType({})
 
 
+class _Open:
+    """Disruption's slot layout without its frozen `__setattr__`: filled here, then retyped."""
+
+    __slots__ = Disruption.__slots__
+
+
 def _frozen_point(g: Any) -> Any:
     """`freeze(g)` for a plain Point of two floats (most DATEX places), else None."""
     if type(g) is not dict or len(g) != 2 or g.get("type") != "Point":
@@ -89,46 +95,49 @@ def disruption(
         "restrictions": tuple(restrictions),
         "delay_minutes": delay_minutes,
     }
-    d = object.__new__(Disruption)
-    set_ = object.__setattr__
+    # Filled as an _Open (plain slot stores: a frozen dataclass's object.__setattr__ costs about
+    # ten times more), then retyped; every field normalised as __post_init__ would.
+    d: Any = object.__new__(_Open)
     fetched = utc(ctx.fetched_at)
-    # Every field, normalised as __post_init__ would (the tuples above, texts, geometry, limits).
-    set_(d, "id", make_id(ctx.source, upstream_id))
-    set_(d, "source", ctx.source)
-    set_(d, "source_type", source_type)
-    set_(d, "upstream_id", upstream_id)
-    set_(d, "updated_at", utc(updated_at or ctx.fetched_at))
-    set_(d, "first_seen", fetched)
-    set_(d, "last_seen", fetched)
-    set_(d, "status", status)
-    set_(d, "modes", fields["modes"])
-    set_(d, "header", frozen_texts(header))
-    set_(d, "version", version)
-    set_(d, "cause", cause)
-    set_(d, "effect", effect)
-    set_(d, "severity", severity)
-    set_(d, "categories", fields["categories"])
-    set_(d, "periods", periods)
-    set_(d, "description", frozen_texts(description))
-    set_(d, "location_text", frozen_texts(location_text))
-    set_(d, "url", url)
-    set_(d, "geometry", None if geometry is None else _frozen_point(geometry) or freeze(geometry))
-    set_(d, "affected", fields["affected"])
-    set_(d, "related", fields["related"])
-    set_(d, "provenance", prov)
-    set_(d, "schedules", fields["schedules"])
-    set_(d, "certainty", certainty)
-    set_(d, "restrictions", tuple(freeze(r) for r in fields["restrictions"]))
-    set_(d, "delay_minutes", delay_minutes)
-    set_(d, "_text", None)
+    d.id = make_id(ctx.source, upstream_id)
+    d.source = ctx.source
+    d.source_type = source_type
+    d.upstream_id = upstream_id
+    d.updated_at = utc(updated_at or ctx.fetched_at)
+    d.first_seen = fetched
+    d.last_seen = fetched
+    d.status = status
+    d.modes = fields["modes"]
+    d.header = frozen_texts(header)
+    d.version = version
+    d.cause = cause
+    d.effect = effect
+    d.severity = severity
+    d.categories = fields["categories"]
+    d.periods = periods
+    d.description = frozen_texts(description)
+    d.location_text = frozen_texts(location_text)
+    d.url = url
+    d.geometry = None if geometry is None else _frozen_point(geometry) or freeze(geometry)
+    d.affected = fields["affected"]
+    d.related = fields["related"]
+    d.provenance = prov
+    d.schedules = fields["schedules"]
+    d.certainty = certainty
+    d.restrictions = tuple(freeze(r) for r in fields["restrictions"])
+    d.delay_minutes = delay_minutes
+    d._text = None
+    d._vetted = False
+    d.__class__ = Disruption
+    item: Disruption = d
     try:
-        d._validate()
-        clean = is_clean(d)
+        item._validate()
+        clean = is_clean(item)
     except ModelError:
         clean = False
     if not clean:
         return ctx.disruption(
             source_type, upstream_id, periods=periods, status=status, updated_at=updated_at, **fields
         )
-    set_(d, "_vetted", True)
-    return d
+    object.__setattr__(item, "_vetted", True)
+    return item
