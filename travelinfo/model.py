@@ -159,6 +159,8 @@ class Disruption:
     restrictions: tuple[Mapping[str, Any], ...] = ()
     delay_minutes: int | None = None
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    # Set only by parsers/trusted.py, for an item the vet would leave as it is (`replace` resets it).
+    _vetted: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

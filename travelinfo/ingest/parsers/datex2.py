@@ -23,7 +23,8 @@ from typing import Any
 
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, register, source_tz
-from travelinfo.ingest.parsers.datex2_situation import Pub, situation
+from travelinfo.ingest.parsers.datex2_build import Pub
+from travelinfo.ingest.parsers.datex2_situation import situation
 from travelinfo.ingest.parsers.vet import Skips
 from travelinfo.ingest.parsers.xmlsafe import iterparse, localname
 from travelinfo.model import Batch, Disruption, make_id

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from travelinfo.ingest.parsers import datex2_fields as fields
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.alertc import AlertCTable, locate
-from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.datex2_geo import WALKED, Geometry, combine, location_geometries, xsi_type
+from travelinfo.ingest.parsers.datex2_build import Merged, Pub, build
+from travelinfo.ingest.parsers.datex2_geo import WALKED, location_geometries, xsi_type
 from travelinfo.ingest.parsers.datex2_types import local as localname
 from travelinfo.ingest.parsers.vet import MAX_RECORDS, safe_url
 from travelinfo.model import (
-    SEVERITY_RANK,
     Affected,
     Disruption,
     ModelError,
-    Period,
-    Schedule,
-    compute_status,
-    merge_texts,
     parse_time,
 )
-from travelinfo.plaintext import clean_text, road_numbers, title_of
-from travelinfo.vocab import CERTAINTIES, DEFAULT_TZ, parse_local_time
+from travelinfo.plaintext import clean_text, road_numbers
+from travelinfo.vocab import parse_local_time
 
 _LOCATIONS = frozenset({"groupOfLocations", "locationReference"})
 # v3 names an AreaLocation's polygon in gmlMultiPolygon/gmlAreaName.
@@ -33,6 +27,9 @@ _LOCATION_TEXT = frozenset({"locationDescription", "alertCLocationName", "areaNa
 # Every element a location's readers look at: texts, roads, directions, AlertC tables, coordinates.
 _WALKED = _LOCATION_TEXT | {"roadName", "roadNumber", "alertCLocationTableNumber"}
 _WALKED |= fields.DIRECTION_TAGS | WALKED
+# Without one of these a location has no direction, AlertC code, road or text to read.
+_AFFECTING = fields.DIRECTION_TAGS | {"alertCLocationTableNumber", "roadNumber"}
+_NAMING = _LOCATION_TEXT | {"roadName", "roadNumber"}
 _ENDED_ACTIONS = frozenset({"rejected", "terminated"})
 # Some producers pad enum values with newlines (Fintraffic); v3 may carry _extendedValue.
 _enum = fields.enum
@@ -45,49 +42,6 @@ _RECORD_READ = frozenset(
         *("impact", "delays", "cause", "urlLink", *types.SUBTYPE_ELEMENTS),
     }
 )
-
-
-@dataclass(slots=True)
-class Pub:
-    """Publication-level facts a situation needs."""
-
-    ctx: ParseContext
-    lang: str
-    notes: list[str] = field(default_factory=list)
-    times: dict[str, datetime | None] = field(default_factory=dict)
-    tz: str = DEFAULT_TZ
-
-
-@dataclass(slots=True)
-class _Merged:
-    """Everything gathered from a situation's records."""
-
-    types: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    causes: set[str] = field(default_factory=set)
-    effects: set[str] = field(default_factory=set)
-    severities: list[str] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
-    versions: list[str] = field(default_factory=list)
-    periods: list[Period] = field(default_factory=list)
-    comments: list[dict[str, str]] = field(default_factory=list)
-    places: list[dict[str, str]] = field(default_factory=list)
-    names: list[dict[str, str]] = field(default_factory=list)
-    roads: dict[str, str | None] = field(default_factory=dict)
-    geometries: list[Geometry] = field(default_factory=list)
-    values: list[str] = field(default_factory=list)
-    url: str | None = None
-    schedules: list[Schedule] = field(default_factory=list)
-    validities: int = 0
-    unscheduled: int = 0
-    certainties: list[str] = field(default_factory=list)
-    restrictions: list[dict[str, Any]] = field(default_factory=list)
-    delays: list[int] = field(default_factory=list)
-    modes: list[str] = field(default_factory=list)
-    locations: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    records: int = 0
-    ended: int = 0
-    suspended: int = 0
 
 
 def _time(text: str | None, pub: Pub) -> datetime | None:
@@ -126,7 +80,7 @@ def _values(elem: Any, pub: Pub) -> dict[str, str]:
     return {lang: "\n".join(parts) for lang, parts in out.items()}
 
 
-def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> bool:
+def _validity(elem: Any, rec_created: datetime | None, m: Merged, pub: Pub) -> bool:
     """Add the validity periods and schedules; True when the record is suspended."""
     read = lambda t: _time(t, pub)  # noqa: E731
     status, periods, schedules = fields.validity(elem, rec_created, read, pub.tz, pub.notes)
@@ -141,10 +95,13 @@ def _validity(elem: Any, rec_created: datetime | None, m: _Merged, pub: Pub) -> 
     return status == "suspended"
 
 
-def _location(elem: Any, m: _Merged, pub: Pub) -> None:
+def _location(elem: Any, m: Merged, pub: Pub) -> None:
     nodes = fields.walk(elem, _WALKED)  # one pass serves every reader below
-    roads = [n for name, node in nodes if name == "roadNumber" for n in road_numbers(node.text or "")]
-    found = fields.location_affected(elem, nodes, roads)
+    names = {name for name, _node in nodes}  # readers with nothing to read are not called
+    found: list[Affected] = []
+    if not names.isdisjoint(_AFFECTING):
+        roads = [n for name, node in nodes if name == "roadNumber" for n in road_numbers(node.text or "")]
+        found = fields.location_affected(elem, nodes, roads)
     for item in found:
         if m.locations.get((item.type, item.id)) in (None, "unknown"):
             m.locations[(item.type, item.id)] = item.direction
@@ -154,6 +111,8 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
     m.geometries.extend(geoms)
     if unreadable:
         pub.notes.append(f"{unreadable} GML coordinate list(s) in an unsupported CRS skipped")
+    if names.isdisjoint(_NAMING):
+        return
     road_name: str | None = None
     for name, node in nodes:
         if name in _LOCATION_TEXT:
@@ -168,7 +127,7 @@ def _location(elem: Any, m: _Merged, pub: Pub) -> None:
             road_name = None
 
 
-def _record(rec: Any, m: _Merged, pub: Pub) -> None:
+def _record(rec: Any, m: Merged, pub: Pub) -> None:
     rtype = xsi_type(rec) or "SituationRecord"
     m.records += 1
     m.types.append(rtype)
@@ -235,7 +194,7 @@ def _record(rec: Any, m: _Merged, pub: Pub) -> None:
     m.suspended += suspended and not ended
 
 
-def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
+def _comment(elem: Any, m: Merged, pub: Pub) -> None:
     kind = ""
     texts: dict[str, str] = {}
     for child in elem:
@@ -251,7 +210,7 @@ def _comment(elem: Any, m: _Merged, pub: Pub) -> None:
         m.names.append({pub.lang: place})
 
 
-def _cause_types(elem: Any, m: _Merged) -> list[str]:
+def _cause_types(elem: Any, m: Merged) -> list[str]:
     found = []
     for node in elem.iter("{*}causeType"):
         if value := _enum(node):
@@ -291,41 +250,12 @@ def _add(items: list[str], item: str) -> None:
         items.append(item)
 
 
-def _header(comments: dict[str, str], m: _Merged, pub: Pub, road: str | None) -> dict[str, str]:
-    header: dict[str, str] = {}
-    for lang, text in comments.items():
-        if title := title_of(text):
-            header[lang] = title
-    if header:
-        return header
-    label = types.DEFAULT_LABEL
-    for value in m.values:
-        if value in types.VALUE_LABELS:
-            label = types.VALUE_LABELS[value]
-            break
-    else:
-        label = next((types.LABELS[t] for t in m.types if t in types.LABELS), label)
-    langs = {"en"} | ({"sv"} if pub.lang == "sv" else set())
-    return {lang: f"{label[lang]}, {road}" if road else label[lang] for lang in langs}
-
-
-def _severity(overall: str | None, m: _Merged) -> str:
-    if overall and overall in types.SEVERITY:
-        return types.SEVERITY[overall]
-    mapped = [types.SEVERITY[s] for s in m.severities if s in types.SEVERITY]
-    return max(mapped, key=SEVERITY_RANK.__getitem__, default="UNKNOWN_SEVERITY")
-
-
-def _pick(order: tuple[str, ...], found: set[str], default: str) -> str:
-    return next((item for item in order if item in found), default)
-
-
 def situation(elem: Any, pub: Pub) -> Disruption | None:
     """The Disruption for one `situation` element (None, with a note, when it has no id)."""
     sid = (elem.get("id") or "").strip()
     if not sid:
         raise ValueError("a situation without an id")
-    m = _Merged()
+    m = Merged()
     overall: str | None = None
     seen: set[str] = set()
     for child in elem:
@@ -344,52 +274,4 @@ def situation(elem: Any, pub: Pub) -> Disruption | None:
             overall = _enum(child)
         elif name == "situationVersionTime" and (when := _time(child.text, pub)) is not None:
             m.times.append(when)
-    return _build(elem, sid, overall, m, pub)
-
-
-def _build(elem: Any, sid: str, overall: str | None, m: _Merged, pub: Pub) -> Disruption:
-    ctx = pub.ctx
-    periods = tuple(sorted(m.periods, key=lambda p: p.start))
-    ended = m.records > 0 and m.ended == m.records
-    status = compute_status(periods, ctx.fetched_at, ended=ended)
-    if status == "active" and m.suspended and m.suspended + m.ended == m.records:
-        status = "planned"  # suspended: announced but not in force now
-    comments = merge_texts(m.comments)
-    places = merge_texts(m.places) or merge_texts(m.names)
-    road = next(iter(m.roads), None)
-    if not places and m.roads:
-        place = ", ".join(f"{k} {v}" if v else k for k, v in m.roads.items())
-        places = {pub.lang: place}
-    version = (elem.get("version") or "").strip() or (m.versions[-1] if m.versions else None)
-    # Schedules hold for the whole item only when every record's validity is recurring.
-    schedules = tuple(m.schedules) if m.schedules and not m.unscheduled else ()
-    if m.schedules and m.unscheduled:
-        pub.notes.append(f"situation {sid[:60]}: records with and without recurrence: recurrence not kept")
-    if schedules and status != "ended" and not (m.suspended and m.suspended + m.ended == m.records):
-        status = compute_status(periods, ctx.fetched_at, schedules=schedules)
-    certainty = next((c for c in CERTAINTIES if c in m.certainties), "unknown")
-    affected = [Affected("road", k, v, m.locations.get(("road", k))) for k, v in m.roads.items()]
-    affected += [Affected(t, i, None, d) for (t, i), d in m.locations.items() if t != "road"]
-    return ctx.disruption(
-        "datex2",
-        sid,
-        version=version or None,
-        updated_at=max(m.times) if m.times else ctx.fetched_at,
-        status=status,
-        modes=tuple(dict.fromkeys(m.modes)) or ("road",),
-        schedules=schedules,
-        certainty=certainty,
-        restrictions=tuple(m.restrictions),
-        delay_minutes=max(m.delays) if m.delays else None,
-        cause=_pick(types.CAUSE_ORDER, m.causes, "UNKNOWN_CAUSE"),
-        effect=_pick(types.EFFECT_ORDER, m.effects, "UNKNOWN_EFFECT"),
-        severity=_severity(overall, m),
-        categories=tuple(m.categories),
-        periods=periods,
-        header=_header(comments, m, pub, road),
-        description=comments,
-        location_text=places,
-        url=m.url,
-        geometry=combine(m.geometries),
-        affected=tuple(affected),
-    )
+    return build(elem, sid, overall, m, pub)
