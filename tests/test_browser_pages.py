@@ -99,6 +99,7 @@ async def test_filters_work_by_clicking(site: Running, page: Any) -> None:
     assert page.csp == []
 
 
+@pytest.mark.realtime  # a change on the page within 2 s
 async def test_live_update_without_reload(site: Running, page: Any) -> None:
     await page.goto(site.url + "/?lang=sv")
     await page.evaluate("window.notReloaded = true")

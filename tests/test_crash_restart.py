@@ -64,6 +64,7 @@ def integrity(db: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+@pytest.mark.realtime  # collects within 3 s of the restart
 async def test_kill_9_then_restart_collects_at_once_and_sse_resumes_exactly(tmp_path: Path) -> None:
     db = tmp_path / "ti.db"
     port = free_port()

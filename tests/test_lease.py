@@ -25,6 +25,7 @@ async def until_true(cond: object, timeout: float = 10.0, every: float = 0.02) -
         await asyncio.sleep(every)
 
 
+@pytest.mark.realtime  # taken over within ttl + 1 s
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_lease_not_renewed_is_taken_over_after_its_ttl(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path) as store:

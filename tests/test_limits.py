@@ -101,6 +101,7 @@ def metric(text: str, name: str) -> float:
     return float(m.group(1))
 
 
+@pytest.mark.realtime  # closed within 2 s
 async def test_header_timeout_closes_silent_and_slow_connections(tmp_path: Path) -> None:
     s = Settings()
     s.limits.header_timeout = 0.4
@@ -171,6 +172,7 @@ async def test_stream_caps_count_sse_and_websocket_per_address(tmp_path: Path) -
             assert again.status == 200
 
 
+@pytest.mark.realtime  # refused within 2 s under 3,000 connections
 async def test_3000_slow_connections_from_one_address_are_capped(tmp_path: Path) -> None:
     s = Settings()  # default caps: 100 connections per address
     s.limits.header_timeout = 5
@@ -214,6 +216,7 @@ async def test_3000_slow_connections_from_one_address_are_capped(tmp_path: Path)
         assert caps(r).rejected["header_timeout"] >= 3000
 
 
+@pytest.mark.realtime  # refused within 2 s under 1,000 streams
 async def test_1000_sse_streams_from_one_address_are_capped(tmp_path: Path) -> None:
     s = Settings()  # default caps: 20 streams and 100 connections per address
     s.push.heartbeat = 30
@@ -252,6 +255,7 @@ async def test_1000_sse_streams_from_one_address_are_capped(tmp_path: Path) -> N
         await until(lambda: caps(r).total_streams == 0)
 
 
+@pytest.mark.realtime  # cut between 0.2 and 2 s
 async def test_idle_keepalive_connection_and_slow_body_are_cut(tmp_path: Path) -> None:
     s = Settings()
     s.limits.idle_timeout = 0.3

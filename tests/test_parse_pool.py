@@ -99,6 +99,7 @@ async def test_reference_data_is_sent_once_per_worker_not_with_every_payload(poo
     assert notes(await pool.parse(probe, b"", ctx(None), 10))["refval"] == "None"
 
 
+@pytest.mark.realtime  # killed within 3 s
 async def test_a_runaway_parse_is_killed_and_its_worker_replaced(pool: ParsePool) -> None:
     probe = get_parser("testprobe")
     before = int(notes(await pool.parse(probe, b"", ctx(), 10))["pid"])
@@ -133,6 +134,7 @@ async def test_parse_errors_and_parser_bugs_come_back_as_they_were_raised(pool: 
     assert "parse_probe" in str(info.value.__cause__), "the worker's traceback is kept for the log"
 
 
+@pytest.mark.realtime  # the loop never stalls 0.1 s
 async def test_the_event_loop_runs_freely_while_a_worker_is_stuck(pool: ParsePool) -> None:
     task = asyncio.create_task(pool.parse(get_parser("testslow"), b"a" * 1000, ctx(), 1.5))
     worst = 0.0
@@ -225,6 +227,7 @@ async def wait_for(check, timeout: float = 30.0):  # type: ignore[no-untyped-def
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.realtime  # /healthz within 0.1 s while parsing
 async def test_healthz_answers_fast_while_5mb_hostile_pages_are_parsed(tmp_path: Path) -> None:
     ups = Upstreams(bodies={"slow": b"a" * 5_000_000, "navtex": navtex_attack(5_000_000)})
     assert len(ups.bodies["navtex"]) > 5_000_000

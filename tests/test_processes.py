@@ -75,6 +75,7 @@ def redis_prefix() -> str:
     asyncio.run(redis_cleanup(prefix))
 
 
+@pytest.mark.realtime  # SIGTERM stops the worker within 2 s
 async def test_worker_events_reach_a_web_reader_in_order_exactly_once(
     tmp_path: Path, redis_prefix: str
 ) -> None:
@@ -150,6 +151,7 @@ def test_one_leader_polls_and_another_takes_over(tmp_path: Path, redis_prefix: s
                 stop(p)
 
 
+@pytest.mark.realtime  # SIGTERM within 2 s
 def test_run_serves_healthz_quickly_and_stops_on_sigterm(tmp_path: Path) -> None:
     import json
     import socket

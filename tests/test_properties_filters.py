@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,7 +103,9 @@ def filled(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, Any]
         if request.param == "sqlite":
             url, kw = f"sqlite:///{Path(tmp) / 'store.db'}", {}
         else:
-            url, kw = REDIS_URL, {"prefix": f"test-props-{AT.timestamp():.0f}"}
+            # A prefix of its own: another suite on the same Redis (a parallel run, another
+            # checkout) must not fill or clean up this one's keys.
+            url, kw = REDIS_URL, {"prefix": f"test-props-{uuid.uuid4().hex[:12]}"}
         asyncio.run(fill(url, **kw))
         stored, _ = asyncio.run(query(url, kw, Query(status=())))
         try:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from pushutil import ROOT, free_port
 from waiting import wait_until
 
@@ -34,6 +35,7 @@ async def healthy(s: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
+@pytest.mark.realtime  # exits within 2 s
 async def test_sigterm_with_many_streams_exits_within_two_seconds(tmp_path: Path) -> None:
     port = free_port()
     env = {

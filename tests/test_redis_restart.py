@@ -68,6 +68,7 @@ def pages(base: str, ident: str) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
+@pytest.mark.realtime  # collection resumes within 5 s
 async def test_two_workers_two_webs_ride_out_a_redis_restart(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis")
     server.start()

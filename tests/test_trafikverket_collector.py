@@ -373,6 +373,12 @@ async def test_push_drains_bursts_and_limits_polls_while_refused(upstream: FakeT
     await upstream.change(1, 1)
     async with aiohttp.ClientSession() as session:
         c = TrafikverketCollector(source(upstream, push=True, poll_interval="1h"), session, lambda: None)
+        # The collector's clock moves only when the test moves it. On the real clock a collection
+        # stops at its cadence deadline (0.24 s here), which a loaded machine reaches part-way
+        # through the 40 parses of a burst; stopped, what ends a collection is what is tested:
+        # no further event already buffered.
+        clock = [1000.0]
+        c.clock = lambda: clock[0]
         assert (await c.collect(now())) is not None and c.polls == 1
         start = upstream.last()
         for n in range(40):
@@ -389,9 +395,13 @@ async def test_push_drains_bursts_and_limits_polls_while_refused(upstream: FakeT
         got += await collect_until(c, lambda bs: len(seen(got + bs)) >= 41)
         posted = len(upstream.queries)
         for _ in range(5):
+            clock[0] += 60.0  # a minute apart: each time the stream is tried again, and refused
             assert await c.collect(now()) is None
         assert len(upstream.queries) == posted and c.mode == "polling"
         assert seen(got) == expected(upstream, start)
+        clock[0] += 3600.0  # `poll_interval` after the gap's poll: one poll, then none again
+        assert await c.collect(now()) is not None and len(upstream.queries) == posted + 1
+        assert await c.collect(now()) is None and len(upstream.queries) == posted + 1
 
 
 async def test_an_unreadable_event_is_covered_by_a_poll(upstream: FakeTrafikverket) -> None:

@@ -90,6 +90,7 @@ def _warnings(caplog: pytest.LogCaptureFixture, sub_id: str, words: str) -> int:
     )
 
 
+@pytest.mark.realtime  # backoff gaps measured in compressed real seconds
 @pytest.mark.parametrize("kind", KINDS)
 async def test_outage_and_failing_forever(
     kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -255,6 +256,7 @@ def test_retry_after_is_honoured_up_to_max_age() -> None:
     assert breaker.label == "failing" and state["dead_letters"] == 1
 
 
+@pytest.mark.realtime  # a backoff still running 0.2 s after a restart
 @pytest.mark.parametrize("kind", KINDS)
 async def test_restarts_keep_the_backoff(kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A hurried operator restarting the deliverer in a loop must not reset the backoff."""

@@ -172,6 +172,7 @@ async def test_permanent_failure_is_dead_lettered_and_visible(tmp_path: Path) ->
         assert letters[0]["event"]["id"] == changes[0].id or letters[0]["event"]["id"] == changes[1].id
 
 
+@pytest.mark.realtime  # the others within 1.5 s
 async def test_slow_receiver_does_not_delay_others(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path, timeout=5.0)
 
@@ -198,6 +199,7 @@ async def test_slow_receiver_does_not_delay_others(tmp_path: Path) -> None:
         assert rx.seqs("/slow") == [c.seq for c in changes]
 
 
+@pytest.mark.realtime  # Retry-After waited within 0.95-2.5 s
 async def test_429_retry_after_is_honoured(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path)
 

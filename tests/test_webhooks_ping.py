@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import jsonschema_rs
+import pytest
 from aiohttp import web
 from webhookutil import (
     Receiver,
@@ -38,6 +39,7 @@ async def _ping(http: aiohttp.ClientSession, base: str, token: str, sub_id: str)
         return resp.status, await resp.json()
 
 
+@pytest.mark.realtime  # a 0.5 s timeout answered within 2 s
 async def test_ping_is_signed_and_reports_the_answer(tmp_path: Path) -> None:
     settings, _ = settings_for("sqlite", tmp_path, timeout=0.5)
     verify = documented_verify()

@@ -287,7 +287,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 # -- wiring -------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, features: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; `features=False`: only this module's own commands."""
     p = clihelp.Parser(
         prog="travelinfo",
         description="Real-time public travel information for the Stockholm region: collects DATEX II, "
@@ -347,15 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("name", help="source name")
     s.set_defaults(func=cmd_sources)
 
-    for module in COMMAND_MODULES:
+    for module in COMMAND_MODULES if features else ():
         importlib.import_module(module).add_commands(sub)
     clihelp.finish(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # This module's own commands need none of the feature modules, whose imports (web push,
+    # webhooks, the bot, export) take about a second, more on a loaded machine: those are
+    # loaded for their own commands, for --help and when options come before the command.
+    parser = build_parser(features=False)
+    if not words or words[0] not in {path for path, _ in clihelp.subcommands(parser)}:
+        parser = build_parser()
+    args = parser.parse_args(words)
     args.serve = serve  # feature commands run the service through runtime.commands.serve_roles
     try:
         setup_logging(*resolve(args.log_level, args.log_format, getattr(args, "access_log", None)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -58,7 +59,7 @@ class Query:
     change_id: str = "0"
     sse_url: str | None = None
     stream: SseReader | None = None
-    retry_at: float = 0.0  # monotonic time of the next stream attempt
+    retry_at: float = 0.0  # the collector's `clock` time of the next stream attempt
     failures: int = 0
 
 
@@ -142,6 +143,7 @@ class TrafikverketCollector:
         self.mode = "polling"  # "streaming" while every push stream is open
         self.polls = 0
         self._last_poll: float | None = None
+        self.clock: Callable[[], float] = time.monotonic  # the cadence, deadlines and backoff
         self.poll_interval = max(source.interval, _seconds(opts.get("poll_interval", 60.0)))
 
     # -- the Collector protocol ------------------------------------------------------------
@@ -155,7 +157,7 @@ class TrafikverketCollector:
             # A push source runs on a short cadence; while its stream is down it polls no
             # more often than `poll_interval`, to stay inside the key's quota.
             last = self._last_poll
-            if last is not None and time.monotonic() - last < self.poll_interval:
+            if last is not None and self.clock() - last < self.poll_interval:
                 self.mode = "polling"
                 return None
         self.mode = "polling"
@@ -179,7 +181,7 @@ class TrafikverketCollector:
                 q.change_id = result.last_change_id
             q.sse_url = result.sse_url or q.sse_url
         self.polls += 1
-        self._last_poll = time.monotonic()
+        self._last_poll = self.clock()
         return batch
 
     async def _post(self, body: str) -> bytes:
@@ -252,7 +254,7 @@ class TrafikverketCollector:
     async def _connect_streams(self) -> None:
         if any(q.sse_url is None for q in self.queries):
             return  # the first poll (or a poll after a drop) brings the SSE URLs
-        now = time.monotonic()
+        now = self.clock()
         for q in self.queries:
             if q.stream is not None or now < q.retry_at or q.sse_url is None:
                 continue
@@ -289,21 +291,21 @@ class TrafikverketCollector:
         q.stream = None
         q.failures += 1
         # The one retry law, without jitter: one stream per query, reconnected on a fixed ladder.
-        q.retry_at = time.monotonic() + backoff_delay(q.failures, self.backoff, self.backoff_max, spread=0.0)
+        q.retry_at = self.clock() + backoff_delay(q.failures, self.backoff, self.backoff_max, spread=0.0)
 
     async def _listen(self, fetched_at: datetime) -> Batch | None:
         """Wait (bounded by the cadence) for events, then drain what is buffered; a broken or
         unreadable stream is covered at once by a poll from the last applied change id."""
         # The scheduler allows `timeout + 5` s per collection, and a broken stream is followed by
         # a poll of up to `timeout`: so at most MAX_WAIT here.
-        deadline = time.monotonic() + max(0.05, min(self.source.interval * 0.8, MAX_WAIT))
+        deadline = self.clock() + max(0.05, min(self.source.interval * 0.8, MAX_WAIT))
         readers = {asyncio.ensure_future(q.stream.next_event()): q for q in self.queries if q.stream}
         batches: list[Batch] = []
         events = 0
         broken = False
         try:
             while readers and events < MAX_EVENTS:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self.clock()
                 # After the first event only what is already buffered is taken: no long wait.
                 limit = min(DRAIN_WAIT, remaining) if events else remaining
                 if limit <= 0:
