@@ -116,6 +116,7 @@ def reachable_with(mark: str, shared: list[object]) -> list[str]:
     """
     marker = mark[::-1]
     raw = marker.encode()
+    gc.collect()  # garbage not yet collected holds nothing
     holders = []
     skip = {id(o) for o in shared}
     seen = set(skip)

@@ -135,7 +135,9 @@ async def test_receiver_stopped_then_restarted(tmp_path: Path) -> None:
 
 
 async def test_permanent_failure_is_dead_lettered_and_visible(tmp_path: Path) -> None:
-    settings, _ = settings_for("sqlite", tmp_path, max_age=0.6)
+    # max_age 2 s: room for several 0.05-0.3 s backoffs even when a loaded machine starts the
+    # first attempt late (at 0.6 s, one attempt of one event was all a busy run once made).
+    settings, _ = settings_for("sqlite", tmp_path, max_age=2.0)
 
     async def broken(_request: web.Request, _r: Receiver) -> web.StreamResponse:
         return web.Response(status=500)

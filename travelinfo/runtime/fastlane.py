@@ -148,6 +148,9 @@ class FastLane(asyncio.Protocol):
         if self.parked or self.writing_paused:
             transport.resume_reading()
         self.transport = None
+        # The parser refers back to this object (a cycle only the cyclic GC frees): the last
+        # head's header values go now, not whenever that runs.
+        self.headers, self.url = {}, b""
         if self.buffer:
             data, self.buffer = self.buffer, b""
             handler.data_received(data)
