@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -16,6 +18,7 @@ from storeutil import batch, item, redis_cleanup
 from waiting import wait_until
 from webpushutil import running, settings_for, subscribe
 
+from travelinfo.webpush.engine import PushEngine
 from travelinfo.webpush.records import HELD, QUEUE, STATE, SUB
 from travelinfo.webpush.routes import ENGINE
 
@@ -246,6 +249,52 @@ async def test_changes_made_before_the_engine_first_ran_are_pushed(kind: str, tm
             assert first == [c.disruption.id for c in mid + late]
             assert early[0].disruption.id not in first  # made before it subscribed
             assert [m.payload["id"] for m in ps.of("second")] == [late[0].disruption.id]
+    finally:
+        if prefix:
+            await redis_cleanup(prefix)
+
+
+class _PausedAfterListing(PushEngine):
+    """An engine whose first start stops after it listed the subscriptions, until `go` is set."""
+
+    listed = asyncio.Event()
+    go = asyncio.Event()
+
+    async def _first_position(self) -> dict[str, str]:
+        position = await super()._first_position()
+        self.listed.set()
+        await self.go.wait()
+        return position
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_change_made_while_the_engine_first_starts_is_pushed(kind: str, tmp_path: Path) -> None:
+    # The engine's first start on a store (no saved position) lists the subscriptions, then takes
+    # its position. A subscription made, and a change applied, between the two must still be
+    # pushed: before, the position was the log's end read after that change, which was then never
+    # read (test_hourly_limit_delays_and_never_drops lost its first change so, under load).
+    settings, prefix = settings_for(kind, tmp_path)
+    _PausedAfterListing.listed, _PausedAfterListing.go = asyncio.Event(), asyncio.Event()
+    try:
+        async with (
+            push_service() as ps,
+            aiohttp.ClientSession() as http,
+            running(settings, frozenset({"web"})) as app,
+        ):
+            engine = _PausedAfterListing(settings, app.store)
+            engine.refresh, engine.poll = 0.1, 0.5
+            task = asyncio.create_task(engine.run(http))
+            try:
+                await wait_until(engine.listed.is_set, 20, "the engine listing the subscriptions")
+                await subscribe(http, app.url, ps.add("new").subscription(ps.base))
+                made = await _changes(app.store, "meanwhile", 1)
+                engine.go.set()
+                await wait_until(lambda: len(ps.of("new")) == 1, 20, "the change made during the start")
+                assert ps.of("new")[0].payload["id"] == made[0].disruption.id
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     finally:
         if prefix:
             await redis_cleanup(prefix)

@@ -174,7 +174,7 @@ async def test_hourly_limit_delays_and_never_drops(tmp_path: Path) -> None:
 
         try:
             await wait_until(third_waits, 20, "the third queued behind the limit")
-        except AssertionError as exc:  # it timed out once in ~25 runs on a loaded machine
+        except AssertionError as exc:  # what it saw (once: n0 never queued, the engine's start lost it)
             raise AssertionError(f"{exc}; last seen: {seen}") from None
         assert len(ps.of("busy")) == 2
         offset[0] = 3600.0  # an hour later

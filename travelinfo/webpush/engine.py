@@ -194,12 +194,14 @@ class PushEngine:
             self._start(sid)
         self.cursor = cursor
 
-    async def _first_position(self) -> dict[str, str] | None:
+    async def _first_position(self) -> dict[str, str]:
         """No saved position (the engine never ran on this store): start where the oldest
-        subscription did, so what changed while only `web` ran is still pushed."""
+        subscription did, so what changed while only `web` ran is still pushed, or at the log's
+        end read before the listing (one made after it starts there: its first change is read)."""
+        end = await self.store.last_seq()
         starts = [s.start_seq for s in await list_typed(self.store, SUB, PushSubscription.from_json)]
         starts = [seq for seq in starts if seq and seq.replace("-", "", 1).isdigit()]  # a bad one: never
-        return {"seq": min(starts, key=order)} if starts else None
+        return {"seq": min([*starts, end], key=order)}
 
     async def refresh_subs(self) -> None:
         """Re-read the subscriptions (the log's end is read first: see `fan_out`)."""
