@@ -23,6 +23,7 @@ from webhookutil import (
     until,
 )
 
+from travelinfo.webhooks.delivery import ENGINES, DeliveryEngine
 from travelinfo.webhooks.routes import ENGINE
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
@@ -105,3 +106,30 @@ async def test_two_engines_share_the_work(tmp_path: Path) -> None:
                 await one.stop()
         for path in paths:
             assert first_occurrences(rx.seqs(path)) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stop_cancelled_again_still_leaves_cleanly(kind: str, tmp_path: Path) -> None:
+    """An engine cancelled over and over while it shuts down (as stop_task does) still drops its
+    heartbeat and its leases; a heartbeat left behind made the next engine leave its share unserved."""
+    settings, prefix = settings_for(kind, tmp_path)
+    async with (
+        cleanup_redis(prefix),
+        receiver() as rx,
+        running(settings, frozenset({"web"})) as web_app,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_key(web_app.store, ["webhooks"])
+        sub = await register(http, web_app.url, token, rx.url("/hook"))
+        store = web_app.store
+        for round_ in range(3):
+            engine = DeliveryEngine(settings, store, holder=f"engine-{round_}")
+            task = asyncio.create_task(engine.run(http))
+            await until(lambda e=engine: sub["id"] in e.workers, what="the engine serving the subscription")
+            while not task.done():  # a cancel at every step of the shutdown
+                task.cancel()
+                await asyncio.sleep(0)
+            assert task.cancelled()
+            assert await store.list_records(ENGINES) == []
+            assert await store.try_lock(f"webhook:{sub['id']}", "someone-else", 5.0)  # released
+            await store.release_lock(f"webhook:{sub['id']}", "someone-else")

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +72,25 @@ async def wait(event: asyncio.Event, timeout: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await event.wait()
+
+
+async def finish(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` to its end even when the caller is cancelled meanwhile; then re-raise the cancel.
+
+    For shutdown: `stop_task` cancels again every 50 ms, and a second cancel landing in the
+    clean-up left the engine's heartbeat behind. The next engine then split the subscriptions
+    with that dead one, whose share went unserved until its heartbeat aged out (`lease_ttl`).
+    """
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
 
 
 class SubscriptionWorker:
@@ -327,6 +346,10 @@ class DeliveryEngine:
             await worker.lease.release()
 
     async def shutdown(self) -> None:
+        """Stop the workers (their leases released), then drop this engine's heartbeat."""
+        await finish(self._leave())
+
+    async def _leave(self) -> None:
         tasks = []
         for worker, task in self.workers.values():
             worker.stop.set()  # in case a cancellation is lost in a wake-up race
