@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from travelinfo.ingest.parsers.base import ParseContext
-from travelinfo.ingest.parsers.vet import is_clean
+from travelinfo.ingest.parsers.vet import float_point, is_clean
 from travelinfo.model import Affected, Disruption, ModelError, Period, Provenance, Schedule, Texts, make_id
 from travelinfo.vocab import freeze, frozen_texts, utc
 
@@ -32,10 +32,8 @@ class _Open:
 
 def _frozen_point(g: Any) -> Any:
     """`freeze(g)` for a plain Point of two floats (most DATEX places), else None."""
-    if type(g) is not dict or len(g) != 2 or g.get("type") != "Point":
-        return None
-    c = g.get("coordinates")
-    if type(c) is not list or len(c) != 2 or type(c[0]) is not float or type(c[1]) is not float:
+    c = float_point(g, dict, list)
+    if c is None:
         return None
     return MappingProxyType({k: tuple(v) if k == "coordinates" else v for k, v in g.items()})
 

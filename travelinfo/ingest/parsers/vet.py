@@ -256,14 +256,21 @@ def is_clean(d: Disruption) -> bool:
     return len(d.periods) <= MAX_PERIODS and (d.version is None or clean_text(d.version) == d.version)
 
 
+def float_point(g: Any, mapping: type[Any], sequence: type[Any]) -> Any:
+    """The coordinates of `g` when it is exactly a `mapping` {"type": "Point", "coordinates"} whose
+    coordinates are a `sequence` of two floats (most DATEX places), else None. No ranges checked."""
+    if type(g) is not mapping or len(g) != 2 or g.get("type") != "Point":
+        return None
+    c = g.get("coordinates")
+    if type(c) is not sequence or len(c) != 2 or type(c[0]) is not float or type(c[1]) is not float:
+        return None
+    return c
+
+
 def _fine_point(g: Any) -> bool:
     """A frozen Point `check_geometry` accepts, tested without its walk (most DATEX places)."""
-    if type(g) is not MappingProxyType or len(g) != 2 or g.get("type") != "Point":
-        return False
-    c = g.get("coordinates")
-    if type(c) is not tuple or len(c) != 2 or type(c[0]) is not float or type(c[1]) is not float:
-        return False
-    return -180 <= c[0] <= 180 and -90 <= c[1] <= 90  # NaN fails, an infinity is out of range
+    c = float_point(g, MappingProxyType, tuple)
+    return c is not None and -180 <= c[0] <= 180 and -90 <= c[1] <= 90  # NaN, infinities: out
 
 
 def _affected(a: Affected) -> Affected:
