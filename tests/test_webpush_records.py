@@ -120,3 +120,14 @@ async def test_first_release_records_deliver_and_hand_edits_are_skipped(kind, tm
         f"webpush_state record '{old['id']}'" in lines[1] and "field 'failures' is str, not int" in lines[1]
     )
     assert f"webpush_sub record '{bad['id']}'" in lines[2] and "field 'auth' is missing" in lines[2]
+
+
+def test_earliest_is_in_log_order_and_never_an_unreadable_seq() -> None:
+    from travelinfo.webpush.records import earliest
+
+    # Redis stream ids order by number, not text ("9-0" before "10-0"); SQLite seqs are integers.
+    assert earliest(["10-0", "9-5", "9-12"]) == "9-5"
+    assert earliest(["120", "99"]) == "99"
+    # A hostile or broken record's start_seq is never where the engine starts.
+    assert earliest(["12", "x1", "0x1", "'; DROP", "3-a"]) == "12"
+    assert earliest(["bad", "worse"]) == "" and earliest([]) == ""

@@ -44,6 +44,7 @@ from travelinfo.webpush.records import (
     PushState,
     PushSubscription,
     Queued,
+    earliest,
     forget,
     order,
 )
@@ -199,9 +200,8 @@ class PushEngine:
         subscription did, so what changed while only `web` ran is still pushed, or at the log's
         end read before the listing (one made after it starts there: its first change is read)."""
         end = await self.store.last_seq()
-        starts = [s.start_seq for s in await list_typed(self.store, SUB, PushSubscription.from_json)]
-        starts = [seq for seq in starts if seq and seq.replace("-", "", 1).isdigit()]  # a bad one: never
-        return {"seq": min([*starts, end], key=order)}
+        subs = await list_typed(self.store, SUB, PushSubscription.from_json)
+        return {"seq": earliest([end, *(s.start_seq for s in subs if s.start_seq)])}
 
     async def refresh_subs(self) -> None:
         """Re-read the subscriptions (the log's end is read first: see `fan_out`)."""

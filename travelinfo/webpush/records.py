@@ -11,7 +11,7 @@ skipped and logged once, as every typed listing does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -120,6 +120,17 @@ def order(seq: str) -> str:
         return f"{int(ms or 0):016d}-{int(n or 0):08d}"
     except ValueError:
         raise ValueError(f"invalid seq {seq!r}") from None
+
+
+def earliest(seqs: Iterable[str]) -> str:
+    """The first of `seqs` in log order; an empty or unreadable one (a bad record) never is."""
+    keyed = []
+    for seq in seqs:
+        try:
+            keyed.append((order(seq), seq))
+        except ValueError:
+            continue
+    return min(keyed)[1] if keyed else ""
 
 
 def queue_key(sub_id: str, seq: str) -> str:
