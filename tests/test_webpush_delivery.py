@@ -298,3 +298,43 @@ async def test_a_change_made_while_the_engine_first_starts_is_pushed(kind: str, 
     finally:
         if prefix:
             await redis_cleanup(prefix)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stop_cancelled_again_still_releases_the_engine_lease(kind: str, tmp_path: Path) -> None:
+    # Shutdown cancels again every 50 ms (`stop_task`). A cancel landing while the engine waits
+    # for its workers must not skip the lease release: the next engine would wait out its TTL.
+    from travelinfo.webpush.engine import PushEngine
+
+    settings, prefix = settings_for(kind, tmp_path)
+    hold = asyncio.Event()
+
+    async def hanging(_request: web.Request, _ps: PushService) -> web.StreamResponse:
+        await hold.wait()  # a push service that never answers: the worker is in flight
+        return web.Response(status=201)
+
+    try:
+        async with (
+            push_service() as ps,
+            running(settings, frozenset({"web"})) as web_app,
+            aiohttp.ClientSession() as http,
+        ):
+            ps.add("slow")
+            ps.behaviours["slow"] = hanging
+            await subscribe(http, web_app.url, ps.subscribers["slow"].subscription(ps.base))
+            store = web_app.store
+            await _changes(store, "stuck", 1)
+            for round_ in range(3):
+                engine = PushEngine(settings, store, holder=f"engine-{round_}")
+                task = asyncio.create_task(engine.run(http))
+                await wait_until(lambda e=engine: e.workers, 20, "a worker in flight")
+                while not task.done():  # a cancel at every step of the shutdown
+                    task.cancel()
+                    await asyncio.sleep(0)
+                assert task.cancelled()
+                assert await store.try_lock("webpush:engine", "someone-else", 5.0)  # released
+                await store.release_lock("webpush:engine", "someone-else")
+            hold.set()
+    finally:
+        if prefix:
+            await redis_cleanup(prefix)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -32,6 +33,7 @@ from travelinfo.webhooks.feed import GroupMissing, forget, make_feed
 from travelinfo.webhooks.send import send
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The kinds (travelinfo.webhooks.records): the subscription (written by the API only), its
 # delivery state (the owning engine only), dead letters (key "<id>:<seq>"), engine heartbeats.
@@ -74,23 +76,31 @@ async def wait(event: asyncio.Event, timeout: float) -> None:
             await event.wait()
 
 
-async def finish(coro: Coroutine[Any, Any, None]) -> None:
-    """Run `coro` to its end even when the caller is cancelled meanwhile; then re-raise the cancel.
+def runs_to_end(
+    shutdown: Callable[[T], Coroutine[Any, Any, None]],
+) -> Callable[[T], Coroutine[Any, Any, None]]:
+    """An engine's `shutdown` that runs to its end however often its caller is cancelled
+    meanwhile; the cancel is re-raised after it (the webhook and Web Push engines use it).
 
-    For shutdown: `stop_task` cancels again every 50 ms, and a second cancel landing in the
-    clean-up left the engine's heartbeat behind. The next engine then split the subscriptions
-    with that dead one, whose share went unserved until its heartbeat aged out (`lease_ttl`).
+    `stop_task` cancels again every 50 ms. A second cancel landing in the clean-up skipped the
+    rest of it: the webhook engine's heartbeat stayed (the next engine shared the subscriptions
+    with that dead one until it aged out, `lease_ttl`), and the Web Push engine kept its lease.
     """
-    task = asyncio.ensure_future(coro)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    task.result()
+
+    @functools.wraps(shutdown)
+    async def run(self: T) -> None:
+        task = asyncio.ensure_future(shutdown(self))
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        task.result()
+
+    return run
 
 
 class SubscriptionWorker:
@@ -345,11 +355,9 @@ class DeliveryEngine:
             self.workers.pop(worker.id, None)
             await worker.lease.release()
 
+    @runs_to_end
     async def shutdown(self) -> None:
         """Stop the workers (their leases released), then drop this engine's heartbeat."""
-        await finish(self._leave())
-
-    async def _leave(self) -> None:
         tasks = []
         for worker, task in self.workers.values():
             worker.stop.set()  # in case a cancellation is lost in a wake-up race

@@ -30,7 +30,7 @@ from travelinfo.store.cursor import LogCursor
 from travelinfo.store.records import decode, list_typed
 from travelinfo.webhooks import ssrf
 from travelinfo.webhooks.breaker import STORE_ERRORS, StoreHealth, retry_delay
-from travelinfo.webhooks.delivery import wait
+from travelinfo.webhooks.delivery import runs_to_end, wait
 from travelinfo.webpush import ahead, vapid
 from travelinfo.webpush.deliver import Worker
 from travelinfo.webpush.message import Notice, decide, encode, payload, topic, urgency
@@ -196,9 +196,8 @@ class PushEngine:
         self.cursor = cursor
 
     async def _first_position(self) -> dict[str, str]:
-        """No saved position (the engine never ran on this store): start where the oldest
-        subscription did, so what changed while only `web` ran is still pushed, or at the log's
-        end read before the listing (one made after it starts there: its first change is read)."""
+        """No saved position (never ran on this store): where the oldest subscription started (what
+        changed while only `web` ran is pushed), or at the log's end read before the listing."""
         end = await self.store.last_seq()
         subs = await list_typed(self.store, SUB, PushSubscription.from_json)
         return {"seq": earliest([end, *(s.start_seq for s in subs if s.start_seq)])}
@@ -387,6 +386,7 @@ class PushEngine:
         self.discard(sid, gone=True)
         await forget(self.store, sid)
 
+    @runs_to_end
     async def shutdown(self) -> None:
         self.stopping.set()
         self.nudge.set()
