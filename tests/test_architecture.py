@@ -143,3 +143,14 @@ def test_few_modules_at_the_top() -> None:
 def test_no_module_over_400_lines() -> None:
     long = [f"{_module_name(p)}: {n}" for p in _modules() if (n := len(p.read_text().splitlines())) > 400]
     assert not long, "modules over 400 lines: " + ", ".join(long)
+
+
+def test_public_transport_is_one_list() -> None:
+    """Which modes are public transport is vocab.PT_MODES: four outputs once spelled it out
+    each, and drifted (the pages counted `unknown` out of public transport, GTFS-RT and SIRI in)."""
+    again = [
+        _module_name(p)
+        for p in _modules()
+        if p.name != "vocab.py" and re.search(r"^PT_MODES\b.*=", p.read_text(), re.M)
+    ]
+    assert not again, "PT_MODES defined outside travelinfo/vocab.py: " + ", ".join(again)

@@ -270,6 +270,8 @@ async def test_banner_when_a_source_fails_and_status_page(site: Running) -> None
     assert 'class="banner"' in html and "sl-alerts" in html
     _, html, _ = await get(site.url + "/?mode=road")
     assert 'class="banner"' not in html  # the road page does not depend on the SL feed
+    _, html, _ = await get(site.url + "/?mode=unknown")
+    assert 'class="banner"' in html  # public transport of no known mode: the SL feed's too
     _, html, _ = await get(site.url + "/status")
     assert "Fungerar inte" in html and "HTTP 503 from upstream" in html and "för 12 minuter sedan" in html
 

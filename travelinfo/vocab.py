@@ -13,6 +13,7 @@ SOURCE_TYPES = ("datex2", "gtfsrt", "siri-sx", "navtex", "cap", "manual", "trafi
 STATUSES = ("planned", "active", "ended")
 # `unknown`: public transport whose mode no field nor reference data says (never a guess).
 MODES = ("road", "bus", "metro", "tram", "rail", "ferry", "shipping", "unknown")
+PT_MODES = frozenset(("bus", "metro", "tram", "rail", "ferry", "unknown"))  # public transport
 
 # GTFS vocabulary shared by the GTFS-RT parser, the GTFS static reference and GTFS-RT out.
 ROUTE_TYPE_OF_MODE = {"tram": 0, "metro": 1, "rail": 2, "bus": 3, "ferry": 4}
@@ -33,9 +34,8 @@ EFFECTS = (
 SEVERITIES = ("UNKNOWN_SEVERITY", "INFO", "WARNING", "SEVERE")
 # `location`: a location code (AlertC `alertc:<country>:<table>:<code>`) kept without geometry.
 AFFECTED_TYPES = (
-    *("agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port"),
-    "location",
-)
+    "agency", "route", "route_type", "stop", "trip", "road", "area", "vessel", "port", "location",
+)  # fmt: skip
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # Issue 19 (docs/model.md): how sure the upstream is, and which way along a road or line.
 CERTAINTIES = ("certain", "likely", "possible", "unknown")

@@ -40,7 +40,6 @@ MODE_TAGS = {
     "ferry": "#Båt",
     "shipping": "#Sjöfart",
 }
-PT_MODES = frozenset({"bus", "metro", "tram", "rail", "ferry"})
 
 MONTHS = {
     "sv": ("jan", "feb", "mars", "apr", "maj", "juni", "juli", "aug", "sep", "okt", "nov", "dec"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from travelinfo.gtfsrt.render import PT_MODES
 from travelinfo.impacts import view, wording
 from travelinfo.model import Affected, Disruption
+from travelinfo.vocab import PT_MODES
 
 PREFIX = "inferred:"
 

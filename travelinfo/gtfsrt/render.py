@@ -18,12 +18,18 @@ from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2
 
 from travelinfo.model import Disruption, Period, parse_time, utc
-from travelinfo.vocab import MAX_EXPANDED, OPEN_START, ROUTE_TYPE_OF_MODE, SELECTOR_FIELDS, TRIP_FIELDS
+from travelinfo.vocab import (
+    MAX_EXPANDED,
+    OPEN_START,
+    PT_MODES,
+    ROUTE_TYPE_OF_MODE,
+    SELECTOR_FIELDS,
+    TRIP_FIELDS,
+)
 
 EARLIEST_TIME = 1104537600  # 2005-01-01T00:00:00Z
 HORIZON_DAYS = 14  # recurring validity is expanded into active_periods this far ahead
 LATEST_TIME = 1991620134  # 2033-02-10T03:48:54Z, the top of the POSIX window GTFS-RT validators accept
-PT_MODES = frozenset((*ROUTE_TYPE_OF_MODE, "unknown"))  # unknown: public transport of no known mode
 _ALERT = gtfs_realtime_pb2.Alert
 _CAUSE_NAMES = frozenset(_ALERT.Cause.keys())
 _INT_FIELDS = {"route_type", "direction_id"}

@@ -21,11 +21,12 @@ from aiohttp import web
 from travelinfo.api import history
 from travelinfo.api import params as api_params
 from travelinfo.gtfsrt import inferred
-from travelinfo.gtfsrt.render import PT_MODES, render_feed, render_json
+from travelinfo.gtfsrt.render import render_feed, render_json
 from travelinfo.model import Disruption
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime.server import Rendered, respond
 from travelinfo.store.base import Query
+from travelinfo.vocab import PT_MODES
 
 PB_TYPE = "application/x-protobuf"
 JSON_TYPE = "application/json; charset=utf-8"

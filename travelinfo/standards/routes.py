@@ -22,6 +22,7 @@ from travelinfo.standards import cap as cap_out
 from travelinfo.standards import datex2 as datex2_out
 from travelinfo.standards import siri as siri_out
 from travelinfo.store.base import Query
+from travelinfo.vocab import PT_MODES
 from travelinfo.web.filters import Filters, parse_filters
 from travelinfo.web.routes import page_lang
 
@@ -98,7 +99,7 @@ async def siri(request: web.Request) -> web.Response:
         last = hub.last_change_at
         changed = await _changed(app, filters, seq, at) if raw else None
         incremental = changed is not None
-        items = changed if changed is not None else await _items(app, filters, siri_out.PT_MODES)
+        items = changed if changed is not None else await _items(app, filters, tuple(sorted(PT_MODES)))
 
         def make() -> Rendered:
             body = siri_out.render(items, last, incremental=incremental)

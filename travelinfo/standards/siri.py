@@ -18,13 +18,13 @@ from lxml import etree
 
 from travelinfo.model import Affected, Disruption, format_time
 from travelinfo.standards.text import clean, lang_tag
+from travelinfo.vocab import PT_MODES
 
 NS = "http://www.siri.org.uk/siri"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _DEFAULT_NS: Any = {None: NS}  # lxml-stubs do not allow the None (default) prefix
 CONTENT_TYPE = "application/xml; charset=utf-8"
 PRODUCER = "travelinfo"
-PT_MODES = ("bus", "metro", "tram", "rail", "ferry", "unknown")  # unknown: PT of no known mode
 
 # Model cause -> (SIRI reason element, value); the values are TPEG/SIRI reason codes our parser
 # maps back to the same cause.

@@ -17,6 +17,7 @@ from aiohttp import web
 from travelinfo.health import source_health
 from travelinfo.model import MODES, Disruption, bbox_of, thaw
 from travelinfo.runtime import appkeys as appmod
+from travelinfo.vocab import PT_MODES
 from travelinfo.web import i18n, mylines
 from travelinfo.web import text as texts
 from travelinfo.web.filters import GROUP_ORDER, mine_qs
@@ -24,7 +25,6 @@ from travelinfo.web.filters import GROUP_ORDER, mine_qs
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parents[1] / "static"
-PT_MODES = frozenset({"bus", "metro", "tram", "rail", "ferry"})
 # Which modes a source type can speak for, so a stale road feed does not alarm ferry readers.
 TYPE_MODES: dict[str, frozenset[str]] = {
     "datex2": frozenset({"road"}),
