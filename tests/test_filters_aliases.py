@@ -163,3 +163,52 @@ async def test_geojson_and_feeds_use_the_same_route_filter(demo: Running) -> Non
     assert listed and {f["id"] for f in features} == listed
     assert "Red line 14" in atom or "Röda linjen 14" in atom
     assert "Spårväg City" not in atom and "E4/E20" not in atom
+
+
+# "Use commas for lists" (docs/api.md): `route=14,7` once matched the literal name "14,7" and
+# answered an empty list, a false all-clear, while the pages read `line=14,7` as either line.
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("route=14,7", [RED_14, BARE, TRAM_7]),
+        ("route=%207%20,14,,7", [RED_14, BARE, TRAM_7]),  # spaces, an empty name and a repeat
+        ("route=r%C3%B6da%20linjen,Vaxholmsb%C3%A5ten", [RED_14, BARE, FERRY]),
+        ("route=14,13", [RED_14, BARE]),  # nothing on 13: the list is any of them
+        ("route=14,7&mode=tram", [TRAM_7]),  # and the other filters still apply to each
+        ("road=274,E18", ["Väg 274: Vaxholmsleden"]),
+    ],
+)
+async def test_a_comma_list_of_lines_or_roads_is_any_of_them(
+    demo: Running, query: str, expected: list[str]
+) -> None:
+    assert await api_headers(demo, query) == sorted(expected)
+
+
+async def test_a_list_means_the_same_on_the_api_the_pages_gtfs_rt_and_the_road_list(demo: Running) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{demo.url}/api/v1/disruptions?route=14,7") as resp:
+            api = {d["id"] for d in (await resp.json())["disruptions"]}
+        async with s.get(f"{demo.url}/gtfs-rt/alerts.json?route=14,7") as resp:
+            assert resp.status == 200
+            gtfsrt = {e["id"] for e in (await resp.json()).get("entity", [])}
+        async with s.get(f"{demo.url}/api/v1/disruptions?road=E4,274") as resp:
+            roads = {d["id"] for d in (await resp.json())["disruptions"]}
+    assert len(api) == 3 and await page_ids(demo, "line=14,7") == api
+    assert gtfsrt and gtfsrt <= api  # GTFS-RT leaves out what it cannot state (no route it knows)
+    assert len(roads) == 4 and await page_ids(demo, "road=E4,274") == roads
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("route=,%20,", "route: must name a line, e.g. 14"),
+        ("road=%20", "road: must name a road, e.g. E4"),
+        ("route=" + ",".join(str(n) for n in range(31)), "route: at most 30 names"),
+        ("road=E4," + "x" * 101, "road: at most 100 characters per name"),
+        ("route=14%0A", "route: control characters are not allowed"),
+    ],
+)
+async def test_a_bad_list_is_a_400_naming_the_filter(demo: Running, query: str, error: str) -> None:
+    async with aiohttp.ClientSession() as s, s.get(f"{demo.url}/api/v1/disruptions?{query}") as resp:
+        body = await resp.json()
+    assert resp.status == 400 and body == {"error": error, "parameter": query.split("=")[0]}

@@ -57,6 +57,43 @@ def enum_list(name: str, value: str, allowed: tuple[str, ...]) -> tuple[str, ...
     return tuple(dict.fromkeys(value.split(",")))
 
 
+MAX_NAMES = 30  # `route=14,13,...`: a list names at most this many lines (or roads)
+MAX_NAME = 100
+NAMES_LIMIT = MAX_NAMES * (MAX_NAME + 1)
+_NAME = f"[^,\\u0000-\\u001F]{{0,{MAX_NAME}}}"
+# What `names` accepts, for the OpenAPI document: at most MAX_NAMES names of at most MAX_NAME
+# characters, no control character, and one name that is not blank.
+NAMES_PATTERN = f"^(?=.*[^, ]){_NAME}(,{_NAME}){{0,{MAX_NAMES - 1}}}$"
+
+
+def names(name: str, value: str) -> str:
+    """A line or road name, or a comma list of them (`14,13`: any of them), as one normalised
+    value: the spaces around each name, empty names and repeats dropped ('' when none is left).
+    The limits count the names and characters as given."""
+    if len(value) > NAMES_LIMIT:
+        raise BadParameter(name, f"at most {NAMES_LIMIT} characters")
+    if any(ord(c) < 32 for c in value):
+        raise BadParameter(name, "control characters are not allowed")
+    parts = value.split(",")
+    if len(parts) > MAX_NAMES:
+        raise BadParameter(name, f"at most {MAX_NAMES} names")
+    if any(len(p) > MAX_NAME for p in parts):
+        raise BadParameter(name, f"at most {MAX_NAME} characters per name")
+    return ",".join(dict.fromkeys(part for p in parts if (part := p.strip(" "))))
+
+
+def _names(name: str, what: str) -> Reader:
+    def read(v: str | None, _: Box | None) -> dict[str, Any]:
+        if v is None:
+            return {}
+        kept = names(name, v)
+        if not kept:
+            raise BadParameter(name, f"must name {what}")
+        return {name: kept}
+
+    return read
+
+
 def read_bbox(value: str) -> Box:
     """`minLon,minLat,maxLon,maxLat`: corners in either order, clipped to the world."""
     match("bbox", value, BBOX_PATTERN, "minLon,minLat,maxLon,maxLat")
@@ -134,6 +171,12 @@ def _text_param(name: str, description: str, field: str | None = None, limit: in
     return Param(name, schema, description, _text(name, field or name, limit))
 
 
+def _names_param(name: str, what: str, description: str) -> Param:
+    """`route`, `road`: one name or a comma list of names, any of them."""
+    schema = {"type": "string", "pattern": NAMES_PATTERN}
+    return Param(name, schema, description + " A comma list matches any of them.", _names(name, what))
+
+
 FILTERS: tuple[Param, ...] = (
     Param(
         "mode",
@@ -169,8 +212,9 @@ FILTERS: tuple[Param, ...] = (
         "clipped to the world. Items without geometry never match.",
         lambda v, _: {} if v is None else {"bbox": read_bbox(v)},
     ),
-    _text_param(
+    _names_param(
         "route",
+        "a line, e.g. 14",
         "Affected line as people name it: GTFS route id, number (`14`), long name, or a colloquial "
         "name such as `röda linjen` (case-insensitive). The pages call it `line`.",
     ),
@@ -182,7 +226,9 @@ FILTERS: tuple[Param, ...] = (
         lambda v, _: {} if v is None else {"inferred": _flag("inferred", v)},
     ),
     _text_param("stop", "Affected stop id or name."),
-    _text_param("road", "Affected road, e.g. `E4` (also inside `E4/E20`; `E 4`, `e4` alike)."),
+    _names_param(
+        "road", "a road, e.g. E4", "Affected road, e.g. `E4` (also inside `E4/E20`; `E 4`, `e4` alike)."
+    ),
     _text_param("area", "Area or place named in the texts."),
     _text_param("q", "Free text (case-insensitive).", "text", 200),
     Param(

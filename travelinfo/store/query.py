@@ -25,10 +25,10 @@ class Query:
     sources: tuple[str, ...] = ()
     severity: str | None = None  # minimum
     bbox: tuple[float, float, float, float] | None = None
-    route: str | None = None
+    route: str | None = None  # a line, or a comma list of lines (any of them: filters.table.names)
     inferred: bool = False  # `route` also matches lines inferred from the item (travelinfo.impacts)
     stop: str | None = None
-    road: str | None = None
+    road: str | None = None  # a road, or a comma list of roads (any of them)
     area: str | None = None
     text: str | None = None
     search: str | None = None  # the search box: a line, road, stop, place or mode name
@@ -56,14 +56,15 @@ class Query:
             return False
         if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
             return False
-        if self.route and not (
-            _affects(d, "route", self.route)
-            or (self.inferred and lines.affects_route_inferred(d, self.route))
+        if self.route and not any(
+            lines.affects_route(d, r) or (self.inferred and lines.affects_route_inferred(d, r))
+            for r in self.route.split(",")
         ):
             return False
-        for kind, wanted in (("stop", self.stop), ("road", self.road)):
-            if wanted and not _affects(d, kind, wanted):
-                return False
+        if self.stop and not lines.affects_stop(d, self.stop):
+            return False
+        if self.road and not any(lines.affects_road(d, r) for r in self.road.split(",")):
+            return False
         if self.area and not _mentions_area(d, self.area):
             return False
         if self.text and not _has_text(d, self.text):
@@ -82,14 +83,6 @@ def _bbox_overlaps(bbox: tuple[float, float, float, float], geometry: Any) -> bo
     if box is None:
         return False
     return not (box[2] < bbox[0] or box[0] > bbox[2] or box[3] < bbox[1] or box[1] > bbox[3])
-
-
-_AFFECTS = {"route": lines.affects_route, "stop": lines.affects_stop, "road": lines.affects_road}
-
-
-def _affects(d: Disruption, kind: str, wanted: str) -> bool:
-    # One meaning per filter, shared by every channel (travelinfo.filters.lines).
-    return _AFFECTS[kind](d, wanted)
 
 
 def _mentions_area(d: Disruption, area: str) -> bool:

@@ -17,7 +17,6 @@ from travelinfo.store.base import Query
 
 WHENS = ("now", "24h", "planned")
 MAX_TEXT = 100  # longer free-text filters are certainly not a line, road or area name
-MAX_NAMES = 30  # `line=14,13,...`: "only my lines" links name at most this many lines or roads
 # The order the issue asks the page to group in (rail-bound urban modes before buses).
 GROUP_ORDER = ("road", "metro", "tram", "bus", "rail", "ferry", "shipping", "unknown")  # unknown: issue 19
 
@@ -147,14 +146,8 @@ def _one(query: MultiMapping[str], name: str, limit: int = MAX_TEXT) -> str:
 
 
 def _names(query: MultiMapping[str], name: str) -> str:
-    """A line or road name, or a comma list of them (`14,13`), spaces and repeats dropped."""
-    parts = [p.strip() for p in _one(query, name, MAX_NAMES * (MAX_TEXT + 1)).split(",")]
-    kept = list(dict.fromkeys(p for p in parts if p))
-    if len(kept) > MAX_NAMES:
-        raise BadParameter(name, f"at most {MAX_NAMES} names")
-    if any(len(p) > MAX_TEXT for p in kept):
-        raise BadParameter(name, f"at most {MAX_TEXT} characters per name")
-    return ",".join(kept)
+    """A line or road name, or a comma list of them (`14,13`): the filter table's reading."""
+    return table.names(name, _one(query, name, table.NAMES_LIMIT))
 
 
 def mine_qs(keys: Iterable[str], lang: str) -> str:
