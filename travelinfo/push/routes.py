@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from travelinfo.api import params as api_params
 from travelinfo.api.params import FILTERS, SEQ_PATTERN, STREAM
 from travelinfo.push import handshake
-from travelinfo.push.stream import PUSH, Event, PushState, run_stream, wait_all
+from travelinfo.push.stream import PUSH, Event, PushState, opened, run_stream, wait_all
 from travelinfo.runtime import appkeys as appmod
 from travelinfo.runtime import limits, streamhead
 from travelinfo.runtime.jsonbody import BadJson, decode_json
@@ -94,15 +94,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with caps.stream(request):
             resp = SseResponse(headers=SSE_HEADERS)
             push = app[appmod.SETTINGS].push
+            start = await opened(app)
             await resp.open(request, f"retry: {push.retry_ms}\n\n".encode())
             try:
                 if push.max_duration:
                     # A bounded life spreads long-lived clients over restarted or added web
                     # processes; EventSource reconnects by itself and resumes with Last-Event-ID.
                     async with asyncio.timeout(push.max_duration):
-                        await run_stream(app, req, since, snapshot, resp)
+                        await run_stream(app, req, since, snapshot, resp, start)
                 else:  # no Timeout object held by each stream
-                    await run_stream(app, req, since, snapshot, resp)
+                    await run_stream(app, req, since, snapshot, resp, start)
             except (ConnectionError, TimeoutError):
                 pass  # the client went away, or the stream's life ended
             return resp
@@ -202,7 +203,8 @@ async def _ws(request: web.Request) -> web.StreamResponse:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            task = asyncio.create_task(_ws_stream(app, ws, req, since, snapshot))
+            start = await opened(app)
+            task = asyncio.create_task(_ws_stream(app, ws, req, since, snapshot, start))
     finally:
         if task is not None:
             task.cancel()
@@ -213,10 +215,15 @@ async def _ws(request: web.Request) -> web.StreamResponse:
 
 
 async def _ws_stream(
-    app: web.Application, ws: web.WebSocketResponse, req: api_params.Request, since: str | None, snap: bool
+    app: web.Application,
+    ws: web.WebSocketResponse,
+    req: api_params.Request,
+    since: str | None,
+    snap: bool,
+    start: str,
 ) -> None:
     with contextlib.suppress(ConnectionError):
-        await run_stream(app, req, since, snap, WsSink(ws))
+        await run_stream(app, req, since, snap, WsSink(ws), start)
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -230,11 +230,29 @@ class Feed:
         self.guessed = None
 
 
+async def opened(app: web.Application) -> str:
+    """The change-log position a stream opened now starts after (`run_stream`'s `start`).
+
+    Read before the client is told its stream is open (SSE headers; a WebSocket subscription
+    taken), once the process's log reader has its first position: a change applied after this
+    reaches the client, even one that lands before the stream is subscribed or before the
+    reader started."""
+    hub = app[appmod.HUB]
+    await hub.started()
+    return hub.last_seq
+
+
 async def run_stream(
-    app: web.Application, req: Request, since: str | None, snapshot: bool, sink: Sink
+    app: web.Application,
+    req: Request,
+    since: str | None,
+    snapshot: bool,
+    sink: Sink,
+    start: str | None = None,
 ) -> None:
-    """Send a client its events until it goes away or the app stops."""
+    """Send a client its events until it goes away or the app stops (`start`: see `opened`)."""
     state, hub = app[PUSH], app[appmod.HUB]
+    await hub.started()
     heartbeat = app[appmod.SETTINGS].push.heartbeat
     sub = hub.subscribe()  # before reading any position, so nothing falls between
     client = Client(sub.wake)
@@ -250,6 +268,9 @@ async def run_stream(
             pos = await catch_up(app, feed, since, sink)
         elif snapshot:
             await sink.send(snapshot_event("snapshot", pos, items, req.lang))
+        elif start is not None and seq_key(pos) > seq_key(start):
+            # Changes came between the stream's opening and its subscription: read them back.
+            pos = await catch_up(app, feed, start, sink)
         epoch = hub.epoch
         while not state.stopping:
             if sub.reset.is_set():
