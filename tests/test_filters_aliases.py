@@ -212,3 +212,28 @@ async def test_a_bad_list_is_a_400_naming_the_filter(demo: Running, query: str, 
     async with aiohttp.ClientSession() as s, s.get(f"{demo.url}/api/v1/disruptions?{query}") as resp:
         body = await resp.json()
     assert resp.status == 400 and body == {"error": error, "parameter": query.split("=")[0]}
+
+
+async def test_the_pages_feeds_and_siri_take_the_api_name_route_too(demo: Running) -> None:
+    # They once ignored `route` as an unknown parameter and showed every item: the one vocabulary
+    # names the filter `route`, and `line` is the pages' name for it.
+    assert await page_ids(demo, "route=14,7") == await page_ids(demo, "line=14,7") != await page_ids(demo, "")
+    async with aiohttp.ClientSession() as s:
+        for path, entry in (
+            ("/feeds/disruptions.atom", r"<entry><id>([^<]+)</id>"),
+            ("/siri/2.1/situation-exchange.xml", r"<SituationNumber>([^<]+)</SituationNumber>"),
+        ):
+            async with (
+                s.get(f"{demo.url}{path}?route=7") as by_route,
+                s.get(f"{demo.url}{path}?line=7") as by_line,
+            ):
+                assert by_route.status == by_line.status == 200
+                routed, lined = await by_route.text(), await by_line.text()
+            assert "Spårväg City" in routed and "Red line 14" not in routed, path
+            assert re.findall(entry, routed) == re.findall(entry, lined) != [], path
+        async with s.get(f"{demo.url}/?line=14&route=7") as resp:
+            assert resp.status == 400
+            assert await resp.json() == {
+                "error": "route: the same filter as line: give one of them",
+                "parameter": "route",
+            }

@@ -180,10 +180,14 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
     inferred = _one(query, "inferred").lower()
     if inferred not in ("", "true", "false"):
         raise BadParameter("inferred", "true or false")
+    # `line` is the pages' name of the filter table's `route`; the table's own name works too.
+    line, route = _names(query, "line"), _names(query, "route")
+    if line and route and line != route:
+        raise BadParameter("route", "the same filter as line: give one of them")
     return Filters(
         inferred=inferred == "true",
         modes=tuple(m for m in GROUP_ORDER if m in modes),
-        line=_names(query, "line"),
+        line=line or route,
         road=_names(query, "road"),
         area=_one(query, "area"),
         severity=severity,
