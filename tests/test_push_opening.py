@@ -13,14 +13,15 @@ client are real):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from apputil import running_app
+from apputil import Running, running_app
 from pushutil import read_events
 from storeutil import batch, item, open_store
 from waiting import subscribed, wait_until
@@ -29,15 +30,10 @@ from travelinfo.app import HUB
 from travelinfo.config import Settings
 from travelinfo.push import stream as push_stream
 from travelinfo.push.hub import ChangeHub
+from travelinfo.store.base import Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 KINDS = ["sqlite", "redis"]
-
-
-def settings() -> Settings:
-    s = Settings()
-    s.api.rate_per_ip = 0
-    return s
 
 
 def gated(original: Callable[..., Awaitable[Any]], gate: asyncio.Event) -> Callable[..., Awaitable[Any]]:
@@ -48,17 +44,26 @@ def gated(original: Callable[..., Awaitable[Any]], gate: asyncio.Event) -> Calla
     return wait_then
 
 
+@contextlib.asynccontextmanager
+async def serving(kind: str, tmp_path: Path) -> AsyncIterator[tuple[Running, Store, aiohttp.ClientSession]]:
+    """A real app on a real store, and a client session."""
+    settings = Settings()
+    settings.api.rate_per_ip = 0
+    async with (
+        open_store(kind, tmp_path) as store,
+        running_app(store, settings) as r,
+        aiohttp.ClientSession() as s,
+    ):
+        yield r, store, s
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_changes_while_the_log_reader_starts_reach_an_open_stream(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = asyncio.Event()
     monkeypatch.setattr(ChangeHub, "_start", gated(ChangeHub._start, gate))
-    async with (
-        open_store(kind, tmp_path) as store,
-        running_app(store, settings()) as r,
-        aiohttp.ClientSession() as s,
-    ):
+    async with serving(kind, tmp_path) as (r, store, s):
         opening = asyncio.create_task(s.get(r.url + "/api/v1/stream"))
         done, _ = await asyncio.wait({opening}, timeout=0.5)
         if done:  # the client was told its stream is open before the reader started: owed these
@@ -83,11 +88,7 @@ async def test_a_change_between_subscribing_and_reading_the_set_is_sent(
 ) -> None:
     gate = asyncio.Event()
     monkeypatch.setattr(push_stream, "current", gated(push_stream.current, gate))
-    async with (
-        open_store(kind, tmp_path) as store,
-        running_app(store, settings()) as r,
-        aiohttp.ClientSession() as s,
-    ):
+    async with serving(kind, tmp_path) as (r, store, s):
         await r.app[HUB].started()
         if channel == "sse":
             async with s.get(r.url + "/api/v1/stream") as resp:
