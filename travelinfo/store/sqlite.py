@@ -144,12 +144,16 @@ class SqliteStore(SqliteRecords, history_sqlite.SqliteHistory):
                 sums = dict(conn.execute("SELECT id, checksum FROM items WHERE source = ?", (batch.source,)))
                 same, rest = split_unchanged(batch.items, sums)
                 metas = {r[0]: sql.meta_of(r) for r in sql.metas_for(conn, [d.id for d in rest])}
-                active = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM items WHERE source = ? AND status != 'ended'", (batch.source,)
-                    )
-                ]
+                # Only a stored item the snapshot lacks can end: with none (the common case),
+                # the source's statuses are not read at all.
+                active = []
+                if sums.keys() - {d.id for d in batch.items}:
+                    active = [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM items WHERE source = ? AND status != 'ended'", (batch.source,)
+                        )
+                    ]
                 plan = plan_apply(batch, metas, active, items=rest, unchanged=same)
             else:
                 wanted = [d.id for d in batch.items] + list(batch.ended)
