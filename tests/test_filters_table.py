@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from storeutil import item
 
 from travelinfo.api import params as api_params
 from travelinfo.bot.rules import Rules
-from travelinfo.filters import events, lines
+from travelinfo.filters import events, lines, table
 from travelinfo.model import Affected
 from travelinfo.runtime.server import BadParameter
 from travelinfo.webhooks.delivery import query_of
@@ -136,3 +139,32 @@ def test_colloquial_names_respect_the_mode() -> None:
 )
 def test_road_numbers(entry: Affected, wanted: str, hit: bool) -> None:
     assert lines.affects_road(item("r", NOW, affected=[entry]), wanted) is hit
+
+
+_NAMES = re.compile(table.NAMES_PATTERN[1:-1])
+# Lists near every limit: names of up to 105 characters (limit 100), up to 33 of them (limit
+# 30), blank ones, other blanks than spaces, a control character, and anything at all.
+_CHARS = st.sampled_from(["1", "4", "x", "ö", " ", "\u00a0", "😀"])
+_PART = st.one_of(st.text(_CHARS, max_size=8), st.text(_CHARS, min_size=95, max_size=105))
+_LISTS = st.lists(_PART, min_size=1, max_size=33).map(",".join)
+_MANY = st.lists(st.text(_CHARS, min_size=1, max_size=3), min_size=29, max_size=33).map(",".join)
+_BLANK = st.text(st.sampled_from([" ", "\u00a0"]), max_size=3)
+_BLANKS = st.lists(_BLANK, min_size=1, max_size=3).map(",".join)
+_VALUES = st.one_of(_LISTS, _MANY, _BLANKS, _LISTS.map(lambda v: v + "\t"), st.text(max_size=60))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_VALUES)
+def test_the_documented_names_pattern_is_exactly_what_the_reader_takes(value: str) -> None:
+    """The OpenAPI pattern of `route`/`road` says what the reader accepts, no more, no less
+    (schemathesis sends what the pattern allows, and what it forbids, and expects the same)."""
+    read = table.BY_NAME["route"].read
+    assert read is not None
+    try:
+        kept = read(value, None)["route"]
+    except BadParameter:
+        assert not _NAMES.fullmatch(value), value
+    else:
+        assert _NAMES.fullmatch(value), value
+        parts = kept.split(",")
+        assert all(p and p == p.strip(" ") for p in parts) and len(set(parts)) == len(parts)
