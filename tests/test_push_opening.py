@@ -112,3 +112,25 @@ async def _apply_then_open_the_gate(app: Any, store: Any, gate: asyncio.Event) -
     # Broadcast into the waiting stream's queue before the stream reads its set.
     await wait_until(lambda: hub.generation != seen, 5.0, "the change broadcast")
     gate.set()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stream_opens_anyway_when_the_log_reader_is_slow_to_start(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store unreachable at start: a stream must not wait for its headers until a proxy
+    # answers 504 for it (an EventSource never retries a failed opening). It opens after
+    # OPEN_WAIT, and gets what changes once the reader has its position.
+    gate = asyncio.Event()
+    monkeypatch.setattr(ChangeHub, "_start", gated(ChangeHub._start, gate))
+    monkeypatch.setattr(push_stream, "OPEN_WAIT", 0.2)
+    async with serving(kind, tmp_path) as (r, store, s):
+        resp = await asyncio.wait_for(s.get(r.url + "/api/v1/stream"), 5.0)  # the headers came
+        async with resp:
+            assert resp.status == 200 and not r.app[HUB].is_started
+            gate.set()
+            await r.app[HUB].started()
+            await subscribed(r.app[HUB], 1)
+            await store.apply(batch([item("after", NOW)], NOW, complete=False))
+            got = await read_events(resp, 1)
+    assert [(e.event, e.data["id"]) for e in got] == [("created", "demo:after")]

@@ -161,6 +161,11 @@ class ChangeHub:
     async def started(self) -> None:
         await self._started.wait()
 
+    @property
+    def is_started(self) -> bool:
+        """Whether the reader has its first position (`started` would not wait)."""
+        return self._started.is_set()
+
     async def run(self) -> None:
         """Run until cancelled; store faults are retried with backoff, never fatal."""
         while True:

@@ -220,7 +220,7 @@ async def _ws_stream(
     req: api_params.Request,
     since: str | None,
     snap: bool,
-    start: str,
+    start: str | None,
 ) -> None:
     with contextlib.suppress(ConnectionError):
         await run_stream(app, req, since, snap, WsSink(ws), start)

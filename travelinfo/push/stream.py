@@ -27,6 +27,10 @@ from travelinfo.runtime import appkeys as appmod
 from travelinfo.store.base import Change, Query, Store
 
 PAYLOAD_CACHE = 512
+# How long a new stream waits for the process's change-log reader to have its first position
+# (only right after start, or while the store is unreachable then) before it opens anyway: a
+# proxy must not time the request out, as an EventSource never retries a failed opening.
+OPEN_WAIT = 5.0
 
 
 def seq_key(seq: str) -> tuple[int, ...]:
@@ -230,15 +234,20 @@ class Feed:
         self.guessed = None
 
 
-async def opened(app: web.Application) -> str:
+async def opened(app: web.Application) -> str | None:
     """The change-log position a stream opened now starts after (`run_stream`'s `start`).
 
     Read before the client is told its stream is open (SSE headers; a WebSocket subscription
     taken), once the process's log reader has its first position: a change applied after this
     reaches the client, even one that lands before the stream is subscribed or before the
-    reader started."""
+    reader started. None when the reader has none within OPEN_WAIT (the store is unreachable):
+    the stream opens, and starts where the reader does once it has one."""
     hub = app[appmod.HUB]
-    await hub.started()
+    if not hub.is_started:
+        try:
+            await asyncio.wait_for(hub.started(), OPEN_WAIT)
+        except TimeoutError:
+            return None
     return hub.last_seq
 
 
