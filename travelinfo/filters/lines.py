@@ -203,3 +203,13 @@ def affects_stop(d: Disruption, wanted: str) -> bool:
         a.type == "stop" and (norm(a.id) == want or (a.name is not None and norm(a.name) == want))
         for a in d.affected
     )
+
+
+def affects_any_route(d: Disruption, wanted: Iterable[str], inferred: bool = False) -> bool:
+    """Whether `d` affects any of the routes `wanted` (with `inferred`: also as an inferred line)."""
+    return any(affects_route(d, w) or (inferred and affects_route_inferred(d, w)) for w in wanted)
+
+
+def affects_any_road(d: Disruption, wanted: Iterable[str]) -> bool:
+    """Whether `d` affects any of the roads `wanted`."""
+    return any(affects_road(d, w) for w in wanted)

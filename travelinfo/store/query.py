@@ -56,14 +56,11 @@ class Query:
             return False
         if self.region and d.geometry and not _bbox_overlaps(self.region, d.geometry):
             return False
-        if self.route and not any(
-            lines.affects_route(d, r) or (self.inferred and lines.affects_route_inferred(d, r))
-            for r in self.route.split(",")
-        ):
+        if self.route and not lines.affects_any_route(d, self.route.split(","), self.inferred):
             return False
         if self.stop and not lines.affects_stop(d, self.stop):
             return False
-        if self.road and not any(lines.affects_road(d, r) for r in self.road.split(",")):
+        if self.road and not lines.affects_any_road(d, self.road.split(",")):
             return False
         if self.area and not _mentions_area(d, self.area):
             return False

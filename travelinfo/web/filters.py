@@ -127,10 +127,7 @@ class AnyOf(Query):
         """Every other filter, then any of the lines or roads."""
         if not Query.matches(self, d):  # slots dataclass: no zero-argument super()
             return False
-        return any(
-            names.affects_route(d, x) or (self.inferred and names.affects_route_inferred(d, x))
-            for x in self.lines
-        ) or any(names.affects_road(d, x) for x in self.roads)
+        return names.affects_any_route(d, self.lines, self.inferred) or names.affects_any_road(d, self.roads)
 
 
 def _one(query: MultiMapping[str], name: str, limit: int = MAX_TEXT) -> str:
