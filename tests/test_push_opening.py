@@ -44,6 +44,13 @@ def gated(original: Callable[..., Awaitable[Any]], gate: asyncio.Event) -> Calla
     return wait_then
 
 
+def hold_back_the_reader(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The process's change-log reader takes its first position only once the gate is set."""
+    gate = asyncio.Event()
+    monkeypatch.setattr(ChangeHub, "_start", gated(ChangeHub._start, gate))
+    return gate
+
+
 @contextlib.asynccontextmanager
 async def serving(kind: str, tmp_path: Path) -> AsyncIterator[tuple[Running, Store, aiohttp.ClientSession]]:
     """A real app on a real store, and a client session."""
@@ -61,8 +68,7 @@ async def serving(kind: str, tmp_path: Path) -> AsyncIterator[tuple[Running, Sto
 async def test_changes_while_the_log_reader_starts_reach_an_open_stream(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gate = asyncio.Event()
-    monkeypatch.setattr(ChangeHub, "_start", gated(ChangeHub._start, gate))
+    gate = hold_back_the_reader(monkeypatch)
     async with serving(kind, tmp_path) as (r, store, s):
         opening = asyncio.create_task(s.get(r.url + "/api/v1/stream"))
         done, _ = await asyncio.wait({opening}, timeout=0.5)
@@ -121,8 +127,7 @@ async def test_a_stream_opens_anyway_when_the_log_reader_is_slow_to_start(
     # The store unreachable at start: a stream must not wait for its headers until a proxy
     # answers 504 for it (an EventSource never retries a failed opening). It opens after
     # OPEN_WAIT, and gets what changes once the reader has its position.
-    gate = asyncio.Event()
-    monkeypatch.setattr(ChangeHub, "_start", gated(ChangeHub._start, gate))
+    gate = hold_back_the_reader(monkeypatch)
     monkeypatch.setattr(push_stream, "OPEN_WAIT", 0.2)
     async with serving(kind, tmp_path) as (r, store, s):
         resp = await asyncio.wait_for(s.get(r.url + "/api/v1/stream"), 5.0)  # the headers came
