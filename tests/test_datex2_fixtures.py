@@ -108,3 +108,26 @@ def test_utm_inverse_is_accurate() -> None:
         [18.0, 59.3],
         [18.1, 59.4],
     ]
+
+
+_RECORD = (
+    '<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0" xmlns:x="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xmlns:o="urn:other"><payloadPublication x:type="SituationPublication"><situation id="S1">'
+    '<situationRecord id="R1" {attrs}><situationRecordVersionTime>2026-11-25T11:00:00Z'
+    "</situationRecordVersionTime></situationRecord></situation></payloadPublication></d2LogicalModel>"
+)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "category"),
+    [
+        ('x:type="x:Accident"', "datex2:Accident"),  # any prefix for the XSI namespace
+        ('o:type="Roadworks" x:type="Accident"', "datex2:Accident"),  # xsi:type wins over another `type`
+        ('o:type="Roadworks"', "datex2:Roadworks"),  # only another namespace's `type`: read, as before
+        ('type="Roadworks"', "datex2:SituationRecord"),  # no namespace: not a type
+    ],
+)
+def test_record_type_is_the_xsi_type(attrs: str, category: str) -> None:
+    ctx = ParseContext("t", NOW)
+    (item,) = parse(_RECORD.format(attrs=attrs).encode(), ctx).items
+    assert item.categories[0] == category

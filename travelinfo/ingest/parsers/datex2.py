@@ -24,6 +24,7 @@ from typing import Any
 from travelinfo.ingest.parsers import datex2_types as types
 from travelinfo.ingest.parsers.base import ParseContext, ParseError, register, source_tz
 from travelinfo.ingest.parsers.datex2_build import Pub
+from travelinfo.ingest.parsers.datex2_geo import xsi_type
 from travelinfo.ingest.parsers.datex2_situation import situation
 from travelinfo.ingest.parsers.vet import Skips
 from travelinfo.ingest.parsers.xmlsafe import iterparse, localname
@@ -50,13 +51,6 @@ class _State:
         self.delta: bool | None = None
         self.situations = 0
         self.flags: list[str] = []
-
-
-def _type_of(elem: Any) -> str:
-    for key, value in elem.attrib.items():
-        if key.endswith("}type"):
-            return str(value).rpartition(":")[2].strip()
-    return ""
 
 
 def _flag(name: str, elem: Any, state: _State) -> None:
@@ -98,7 +92,7 @@ def parse(data: bytes, ctx: ParseContext) -> Batch:
         name = localname(elem.tag)
         if event == "start":
             if name in _PUBLICATIONS:
-                state.pub_types.append(_type_of(elem) or name)
+                state.pub_types.append(xsi_type(elem) or name)
                 if not ctx.options.get("lang") and elem.get("lang"):
                     pub.lang = types.norm_lang(elem.get("lang"), pub.lang)
                 if not state.pub_types[-1].endswith("SituationPublication"):
