@@ -473,3 +473,50 @@ async def test_endless_distinct_heads_keep_the_memo_bounded(sites: tuple[Site, S
     got = await exchange(on, *heads, methods=("HEAD",) * n)
     assert got == [want] * n and on.hits == hits + n
     assert 0 < len(on.table.heads) <= MEMO_HEADS
+
+
+async def test_a_client_gone_mid_request_is_no_error_and_wakes_the_parked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp drops a connection's manager when its client goes away, but the request runs on
+    (handler_cancellation is off): its end is no "Unhandled exception" (wrk's last requests logged
+    one each), a request queued behind it is not one either, and a request parked for the bytes it
+    refreshes is woken when they are ready, not after the lane gives up (PARK)."""
+    from travelinfo.runtime import fastlane
+
+    monkeypatch.setattr(fastlane, "PARK", 30.0)  # a woken request answers long before this
+    gate, waiting = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        r = Rendered.make(b"the slow answer" * 40, "text/plain", datetime.now(UTC))
+        waiting.set()
+        await gate.wait()
+        return respond(request, r, lane=float("inf"))
+
+    def configure(app: web.Application) -> None:
+        app.router.add_get("/slow-test", slow)
+
+    async with guarded(lane_settings(tmp_path), configure) as on:
+        limits = on.app[LIMITS]  # type: ignore[index]
+        gate.set()
+        await exchange(on, request("/slow-test"))  # aiohttp's answer fills the lane
+        assert (await exchange(on, request("/slow-test")))[0].status == 200
+        on.app[CACHE].invalidate()  # type: ignore[index]  # stale: the next request refreshes it
+        gate.clear()
+        waiting.clear()
+        caplog.clear()
+        _, writer = await asyncio.open_connection("127.0.0.1", on.port)
+        writer.write(request("/slow-test") + request("/slow-test"))  # a second one queued behind
+        await asyncio.wait_for(waiting.wait(), 5)
+        parked = asyncio.create_task(exchange(on, request("/slow-test")))
+        await wait_until(lambda: limits.total == 2, what="the parked connection counted")
+        writer.close()  # the refreshing client goes away mid-request
+        await wait_until(lambda: limits.total == 1, what="the gone client's connection released")
+        hits = on.hits
+        gate.set()
+        (answer,) = await asyncio.wait_for(parked, 5)
+        assert answer.status == 200 and answer.body == b"the slow answer" * 40
+        assert on.hits == hits + 1  # answered by the lane, from the gone client's refresh
+        await wait_until(lambda: limits.total == 0, what="connections released")
+        errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+        assert not errors, [r.getMessage() for r in errors]

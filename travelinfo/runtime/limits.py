@@ -28,7 +28,7 @@ from prometheus_client import Counter as PromCounter
 
 from travelinfo.runtime import streamhead
 from travelinfo.runtime.fastlane import GuardedServer
-from travelinfo.runtime.lanetable import lane_table
+from travelinfo.runtime.lanetable import LaneTable, lane_table
 from travelinfo.settings import LimitSettings
 
 log = logging.getLogger(__name__)
@@ -196,12 +196,14 @@ class GuardedHandler(RequestHandler):
     """A RequestHandler that counts its connection and enforces caps and the header timeout."""
 
     # No instance dict: one of these lives as long as each of 10,000 streams.
-    __slots__ = ("addr", "header_mark", "header_since", "header_timer", "limits", "parser_idle",
+    __slots__ = ("addr", "header_mark", "header_since", "header_timer", "lane", "limits", "parser_idle",
                  "refused", "streaming")  # fmt: skip
 
     def __init__(self, manager: Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self.limits = limits
+        # Kept: aiohttp drops `_manager` once the client has gone; its request still runs to its end.
+        self.lane: LaneTable | None = getattr(manager, "lane", None)
         self.addr: str | None = None  # set while counted
         self.refused: TooMany | None = None
         self.header_timer: asyncio.TimerHandle | None = None
@@ -252,7 +254,7 @@ class GuardedHandler(RequestHandler):
         self._arm_header_timer(since)
 
     async def _handle_request(self, request: BaseRequest, *args: Any) -> tuple[web.StreamResponse, bool]:
-        lane = self._manager.lane  # type: ignore[union-attr]
+        lane = self.lane
         if lane is not None:
             lane.begin(request)
         return await super()._handle_request(request, *args)
@@ -261,7 +263,7 @@ class GuardedHandler(RequestHandler):
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         out = await super().finish_response(request, resp, start_time)
-        lane = self._manager.lane  # type: ignore[union-attr]
+        lane = self.lane
         if lane is not None:
             lane.served(request, resp)  # the fast lane may replay these bytes
         return out
