@@ -68,7 +68,9 @@ async def serve_ours(port: int, prefix: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
     await stop.wait()
-    await asyncio.wait_for(runner.cleanup(), 5)
+    from travelinfo.cli import SHUTDOWN_WAIT
+
+    await asyncio.wait_for(runner.cleanup(), SHUTDOWN_WAIT)  # as `travelinfo web` waits
 
 
 async def serve_bare(port: int) -> None:
