@@ -39,19 +39,24 @@ def _with_slow_cleanup(monkeypatch: pytest.MonkeyPatch, seconds: float, done: li
     monkeypatch.setattr(appmod, "create_app", create_app)
 
 
-def _settings(tmp_path: Path) -> Settings:
+async def _serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cleanup: float, wait: float
+) -> tuple[int, list[str]]:
+    """`cli.serve`'s exit status with a cleanup of `cleanup` s and a SHUTDOWN_WAIT of `wait` s;
+    whether the cleanup finished."""
+    done: list[str] = []
+    _with_slow_cleanup(monkeypatch, cleanup, done)
+    monkeypatch.setattr(cli, "SHUTDOWN_WAIT", wait)
     settings = Settings()
     settings.store.url = f"sqlite:///{tmp_path / 'ti.db'}"
-    return settings
+    code = await asyncio.wait_for(cli.serve(settings, frozenset({"web"}), http=False), 10)
+    return code, done
 
 
 async def test_a_slow_cleanup_within_the_wait_runs_to_its_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    done: list[str] = []
-    _with_slow_cleanup(monkeypatch, 0.3, done)
-    monkeypatch.setattr(cli, "SHUTDOWN_WAIT", 5.0)
-    code = await asyncio.wait_for(cli.serve(_settings(tmp_path), frozenset({"web"}), http=False), 10)
+    code, done = await _serve(tmp_path, monkeypatch, cleanup=0.3, wait=5.0)
     assert code == 1  # the FAILED event this test ends the loop with
     assert done == ["cleaned up"]
     assert not [r for r in caplog.records if "still closing" in r.getMessage()]
@@ -60,11 +65,8 @@ async def test_a_slow_cleanup_within_the_wait_runs_to_its_end(
 async def test_a_cleanup_past_the_wait_is_cut_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    done: list[str] = []
-    _with_slow_cleanup(monkeypatch, 30.0, done)
-    monkeypatch.setattr(cli, "SHUTDOWN_WAIT", 0.3)
     caplog.set_level(logging.INFO)
-    code = await asyncio.wait_for(cli.serve(_settings(tmp_path), frozenset({"web"}), http=False), 10)
+    code, done = await _serve(tmp_path, monkeypatch, cleanup=30.0, wait=0.3)
     assert code == 1 and done == []
     cut = [r for r in caplog.records if "still closing" in r.getMessage()]
     assert len(cut) == 1 and cut[0].levelname == "ERROR" and cut[0].exc_info is None

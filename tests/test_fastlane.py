@@ -428,13 +428,12 @@ async def test_large_bodies_are_written_apart_from_their_head(
         assert got[0] == got[2] == answers[0] and got[1].body == b"" and got[1].head == answers[0].head
 
 
-async def test_a_rendering_chosen_across_a_change_is_not_replayed(tmp_path: Path) -> None:
-    """A handler that got its rendering before the store changed answers with it (aiohttp's
-    business), but the lane never keeps it under the new generation."""
+def slow_route(body: bytes) -> tuple[asyncio.Event, asyncio.Event, Callable[[web.Application], None]]:
+    """A lane-able `/slow-test` answering `body` once `gate` is set; `waiting` is set when it waits."""
     gate, waiting = asyncio.Event(), asyncio.Event()
 
     async def slow(request: web.Request) -> web.StreamResponse:
-        r = Rendered.make(b"rendered before the change" * 40, "text/plain", datetime.now(UTC))
+        r = Rendered.make(body, "text/plain", datetime.now(UTC))
         waiting.set()
         await gate.wait()
         return respond(request, r, lane=float("inf"))
@@ -442,6 +441,13 @@ async def test_a_rendering_chosen_across_a_change_is_not_replayed(tmp_path: Path
     def configure(app: web.Application) -> None:
         app.router.add_get("/slow-test", slow)
 
+    return gate, waiting, configure
+
+
+async def test_a_rendering_chosen_across_a_change_is_not_replayed(tmp_path: Path) -> None:
+    """A handler that got its rendering before the store changed answers with it (aiohttp's
+    business), but the lane never keeps it under the new generation."""
+    gate, waiting, configure = slow_route(b"rendered before the change" * 40)
     async with guarded(lane_settings(tmp_path), configure) as on:
         for change in (False, True):
             gate.clear()
@@ -485,17 +491,7 @@ async def test_a_client_gone_mid_request_is_no_error_and_wakes_the_parked(
     from travelinfo.runtime import fastlane
 
     monkeypatch.setattr(fastlane, "PARK", 30.0)  # a woken request answers long before this
-    gate, waiting = asyncio.Event(), asyncio.Event()
-
-    async def slow(request: web.Request) -> web.StreamResponse:
-        r = Rendered.make(b"the slow answer" * 40, "text/plain", datetime.now(UTC))
-        waiting.set()
-        await gate.wait()
-        return respond(request, r, lane=float("inf"))
-
-    def configure(app: web.Application) -> None:
-        app.router.add_get("/slow-test", slow)
-
+    gate, waiting, configure = slow_route(b"the slow answer" * 40)
     async with guarded(lane_settings(tmp_path), configure) as on:
         limits = on.app[LIMITS]  # type: ignore[index]
         gate.set()
