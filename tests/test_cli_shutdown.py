@@ -59,7 +59,7 @@ async def test_a_slow_cleanup_within_the_wait_runs_to_its_end(
     code, done = await _serve(tmp_path, monkeypatch, cleanup=0.3, wait=5.0)
     assert code == 1  # the FAILED event this test ends the loop with
     assert done == ["cleaned up"]
-    assert not [r for r in caplog.records if "still closing" in r.getMessage()]
+    assert not [r for r in caplog.records if "still cleaning up" in r.getMessage()]
 
 
 async def test_a_cleanup_past_the_wait_is_cut_with_one_line(
@@ -68,6 +68,6 @@ async def test_a_cleanup_past_the_wait_is_cut_with_one_line(
     caplog.set_level(logging.INFO)
     code, done = await _serve(tmp_path, monkeypatch, cleanup=30.0, wait=0.3)
     assert code == 1 and done == []
-    cut = [r for r in caplog.records if "still closing" in r.getMessage()]
+    cut = [r for r in caplog.records if "still cleaning up" in r.getMessage()]
     assert len(cut) == 1 and cut[0].levelname == "ERROR" and cut[0].exc_info is None
     assert "0.3 s" in cut[0].getMessage()

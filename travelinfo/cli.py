@@ -84,9 +84,7 @@ async def serve(settings: Settings, roles: frozenset[str], *, http: bool = True)
     try:
         await asyncio.wait_for(runner.cleanup(), SHUTDOWN_WAIT)
     except TimeoutError:
-        log.error(
-            "shutdown still closing connections after %g s: exiting without waiting further", SHUTDOWN_WAIT
-        )
+        log.error("shutdown still cleaning up after %g s: exiting without waiting further", SHUTDOWN_WAIT)
         return 1
     return 1 if failed.is_set() else 0
 
